@@ -1,0 +1,1 @@
+"""Ensemble files: one file = one registered ensemble (see ``cvn_sklearn.registry``)."""

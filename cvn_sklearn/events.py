@@ -1,0 +1,182 @@
+"""Structured events: one schema per event, emitted through structlog.
+
+Library code only calls :func:`emit`; it never configures logging. Applications
+(the CLI, a notebook, a scheduled job) call :func:`configure_logging` once.
+
+Every event has one ``TypedDict`` below. :func:`emit` checks the fields it is
+given against that schema, so the same event carries the same field names for
+every model and ensemble, and one log query returns them all.
+
+Examples
+--------
+>>> from structlog.testing import capture_logs
+>>> from cvn_sklearn.events import emit
+>>> with capture_logs() as logs:
+...     emit("adapter_unavailable", name="xgboost", library="xgboost",
+...          reason="No module named 'xgboost'", hint="pip install xgboost")
+>>> logs[0]["event"], logs[0]["name"]
+('adapter_unavailable', 'xgboost')
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TypedDict
+
+import structlog
+
+__all__ = ["EVENTS", "configure_logging", "emit", "get_logger"]
+
+
+class TrainingStarted(TypedDict):
+    model_type: str
+    dataset_n_train: int
+    dataset_n_features: int
+    n_classes: int
+    class_dist_buy_pct: float
+    early_stopping_rounds: int | None
+    n_val_early_stopping: int
+
+
+class ClassBalanceApplied(TypedDict):
+    model_type: str
+    class_weight: str
+    weight_per_class: dict
+    class_counts: dict
+    user_sample_weight: bool
+
+
+class TrainingComplete(TypedDict):
+    model_type: str
+    n_estimators_final: int | None
+    best_iteration: int | None
+    training_time_sec: float
+    dataset_n_train: int
+    dataset_n_features: int
+    class_dist_buy_pct: float
+
+
+class CalibratorFit(TypedDict):
+    model_type: str
+    method: str
+    n_calibration: int
+    n_folds: int
+    brier_before: float
+    brier_after: float
+    ece_before: float
+    ece_after: float
+
+
+class ThetaPicked(TypedDict):
+    model_type: str
+    theta: float
+    objective: str
+    objective_value: float
+    positive_rate_val: float
+    n_positives_val: int
+    n_val: int
+
+
+class AdapterUnavailable(TypedDict):
+    name: str
+    library: str
+    reason: str
+    hint: str
+
+
+EVENTS: dict[str, type] = {
+    "training_started": TrainingStarted,
+    "class_balance_applied": ClassBalanceApplied,
+    "training_complete": TrainingComplete,
+    "calibrator_fit": CalibratorFit,
+    "theta_picked": ThetaPicked,
+    "adapter_unavailable": AdapterUnavailable,
+}
+
+
+_STDLIB_LOGGER = logging.getLogger("cvn_sklearn")
+
+
+def get_logger():
+    """Return the package's logger; never configures anything.
+
+    Once the application has configured structlog (for example with
+    :func:`configure_logging`, or inside ``structlog.testing.capture_logs``),
+    events go through structlog. Before that they go to the standard-library
+    logger ``"cvn_sklearn"`` as JSON strings at INFO level, which Python keeps
+    silent unless the application enables it: a library does not print.
+    """
+    if structlog.is_configured():
+        return structlog.get_logger("cvn_sklearn")
+    return structlog.wrap_logger(_STDLIB_LOGGER, processors=[structlog.processors.JSONRenderer()])
+
+
+def emit(event: str, **fields) -> None:
+    """Emit one schema-checked event.
+
+    Parameters
+    ----------
+    event : str
+        A key of :data:`EVENTS`.
+    **fields
+        Exactly the fields declared by the event's ``TypedDict``; extra fields
+        are allowed only for keys the schema marks as optional (none today).
+
+    Raises
+    ------
+    ValueError
+        If ``event`` is unknown or the fields do not match its schema. This is
+        a programming error in the library, never a user error.
+    """
+    try:
+        schema = EVENTS[event]
+    except KeyError:
+        raise ValueError(f"Unknown event {event!r}; known events: {sorted(EVENTS)}") from None
+    expected = set(schema.__annotations__)
+    if set(fields) != expected:
+        missing, extra = sorted(expected - set(fields)), sorted(set(fields) - expected)
+        raise ValueError(f"Event {event!r} fields do not match its schema: missing {missing}, extra {extra}")
+    get_logger().info(event, **fields)
+
+
+def configure_logging(*, json: bool = False, level: int | str = "INFO") -> None:
+    """Configure structlog and the standard library logging once, for applications.
+
+    Parameters
+    ----------
+    json : bool, default=False
+        ``True`` renders one JSON object per line (for log collectors);
+        ``False`` renders readable console lines.
+    level : int or str, default="INFO"
+        Minimum level, applied to structlog events and to the standard-library
+        loggers of the boosting libraries and MLflow, which are routed through
+        the same renderer.
+
+    Examples
+    --------
+    >>> from cvn_sklearn.events import configure_logging
+    >>> configure_logging(json=True, level="WARNING")
+    """
+    level = logging.getLevelName(level) if isinstance(level, str) else level
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

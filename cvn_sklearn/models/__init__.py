@@ -1,0 +1,1 @@
+"""Model files: one file = one registered model (see ``cvn_sklearn.registry``)."""
