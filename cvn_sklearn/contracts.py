@@ -1,0 +1,419 @@
+"""The payloads every consumer reads: :class:`Datasets` in, :class:`TrainedArtifact` out.
+
+Notebooks, the screening sweep and scheduled retraining all hand the harness a
+:class:`Datasets` and read back a :class:`TrainedArtifact`, whatever the model.
+Both are frozen dataclasses. :class:`SplitMetrics` is defined next to the one
+metrics function, :func:`cvn_sklearn.metrics.evaluate`, and re-exported here.
+
+Examples
+--------
+>>> import numpy as np
+>>> from cvn_sklearn.contracts import Datasets
+>>> rng = np.random.RandomState(0)
+>>> X, y = rng.normal(size=(100, 3)), np.tile([0, 1], 50)
+>>> data = Datasets.temporal_split(X, y, val_size=0.2, test_size=0.2)
+>>> data.shape().n_train, data.shape().n_val, data.shape().n_test
+(60, 20, 20)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from cvn_sklearn.metrics import SplitMetrics
+
+__all__ = [
+    "DatasetShape",
+    "Datasets",
+    "FeatureVersion",
+    "Split",
+    "SplitMetrics",
+    "TrainedArtifact",
+    "code_commit",
+    "feature_set_hash",
+]
+
+_SPLITS = ("train", "val", "test")
+
+
+def feature_set_hash(X) -> str:
+    """SHA-256 of the feature set: column names and dtypes, in order.
+
+    The values are not hashed (that would cost time proportional to the data
+    and change with every new bar); the hash changes when a feature is added,
+    removed, renamed, reordered or changes dtype. Arrays without column names
+    hash as ``x0, x1, ...`` with their dtype.
+
+    Parameters
+    ----------
+    X : DataFrame or array-like of shape (n_samples, n_features)
+
+    Returns
+    -------
+    str
+        64 hexadecimal characters.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> a = feature_set_hash(pd.DataFrame({"ret_1": [0.1], "vol_20": [0.2]}))
+    >>> b = feature_set_hash(pd.DataFrame({"vol_20": [0.2], "ret_1": [0.1]}))
+    >>> len(a), a == b
+    (64, False)
+    """
+    names, dtypes = _columns(X)
+    text = "\n".join(f"{name}:{dtype}" for name, dtype in zip(names, dtypes))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def code_commit(path: str | Path | None = None) -> str:
+    """The git commit of the code at ``path``, or ``"unknown"`` outside a git checkout.
+
+    A ``"+dirty"`` suffix marks uncommitted changes to tracked files, so a
+    model trained on edited code is never mistaken for one trained on the commit.
+
+    Parameters
+    ----------
+    path : str or Path, default=None
+        A directory inside the repository; the directory of this package by default.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as empty:
+    ...     code_commit(empty)
+    'unknown'
+    """
+    cwd = Path(path) if path is not None else Path(__file__).parent
+    try:
+        commit = _git(cwd, "rev-parse", "HEAD")
+        dirty = _git(cwd, "status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=10)
+    return done.stdout.strip()
+
+
+def _columns(X) -> tuple[list[str], list[str]]:
+    """Column names and dtype names of a DataFrame or a 2-D array."""
+    if hasattr(X, "columns") and hasattr(X, "dtypes"):
+        return [str(c) for c in X.columns], [str(d) for d in X.dtypes]
+    array = np.asarray(X)
+    if array.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {array.shape}.")
+    return [f"x{i}" for i in range(array.shape[1])], [str(array.dtype)] * array.shape[1]
+
+
+@dataclass(frozen=True)
+class FeatureVersion:
+    """Which code and which feature set produced a model.
+
+    Attributes
+    ----------
+    code_commit : str
+        Git commit of the code (``"+dirty"`` with uncommitted changes,
+        ``"unknown"`` outside git); see :func:`code_commit`.
+    feature_set_hash : str
+        See :func:`feature_set_hash`.
+    feature_store_hash : str or None
+        Version of the upstream feature store snapshot, when there is one.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> version = FeatureVersion.of(pd.DataFrame({"ret_1": [0.1]}), commit="abc123")
+    >>> version.to_dict()["code_commit"], len(version.feature_set_hash)
+    ('abc123', 64)
+    """
+
+    code_commit: str
+    feature_set_hash: str
+    feature_store_hash: str | None = None
+
+    @classmethod
+    def of(cls, X, *, commit: str | None = None, feature_store_hash: str | None = None) -> FeatureVersion:
+        """The version of the features ``X`` under the current code.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+        commit : str, default=None
+            The code commit; read from git (:func:`code_commit`) when ``None``.
+        feature_store_hash : str, default=None
+            Version of the feature store snapshot ``X`` came from.
+
+        Returns
+        -------
+        FeatureVersion
+        """
+        return cls(commit if commit is not None else code_commit(), feature_set_hash(X), feature_store_hash)
+
+    def to_dict(self) -> dict[str, str | None]:
+        """Return the fields as a flat ``dict`` (logged as MLflow tags)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DatasetShape:
+    """Sizes and class balance of the data a model saw; no rows, only counts.
+
+    Attributes
+    ----------
+    n_train, n_val, n_test : int
+        Rows per split.
+    n_features : int
+    buy_pct_train, buy_pct_val, buy_pct_test : float
+        Share of the buy (greater) label per split, in percent.
+    """
+
+    n_train: int
+    n_val: int
+    n_test: int
+    n_features: int
+    buy_pct_train: float
+    buy_pct_val: float
+    buy_pct_test: float
+
+    def to_dict(self) -> dict[str, int | float]:
+        """Return the fields as a flat ``dict``."""
+        return asdict(self)
+
+
+class Split(NamedTuple):
+    """One split: features, labels and optional per-row forward returns."""
+
+    X: Any
+    y: Any
+    returns: Any = None
+
+
+@dataclass(frozen=True)
+class Datasets:
+    """Train, validation and test splits, validated once on construction.
+
+    Each split is ``(X, y)`` or ``(X, y, returns)``; it is stored as a
+    :class:`Split`. The model is fitted on ``train``, calibration and θ are
+    tuned on ``val``, and ``test`` is only scored.
+
+    Parameters
+    ----------
+    train, val, test : tuple
+        ``(X, y)`` or ``(X, y, returns)`` with aligned lengths.
+    feature_version : FeatureVersion, default=None
+        Computed from ``train``'s columns and the git commit when ``None``.
+
+    Raises
+    ------
+    ValueError
+        If a split is empty, its parts have different lengths, the splits do not
+        have the same columns, or only some splits carry returns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X, y = np.zeros((10, 2)), np.tile([0, 1], 5)
+    >>> data = Datasets(train=(X[:6], y[:6]), val=(X[6:8], y[6:8]), test=(X[8:], y[8:]))
+    >>> data.val.X.shape
+    (2, 2)
+    >>> Datasets(train=(X, y), val=(X[:2], y[:3]), test=(X, y))
+    Traceback (most recent call last):
+    ...
+    ValueError: Datasets.val: X has 2 rows but y has 3; they must be aligned row by row.
+    """
+
+    train: Split
+    val: Split
+    test: Split
+    feature_version: FeatureVersion | None = None
+
+    def __post_init__(self):
+        for name in _SPLITS:
+            object.__setattr__(self, name, _check_split(name, getattr(self, name)))
+        _check_same_columns(self.train.X, self.val.X, self.test.X)
+        if len({split.returns is None for split in self.splits()}) > 1:
+            raise ValueError("Datasets: pass returns for every split or for none of them.")
+        if self.feature_version is None:
+            object.__setattr__(self, "feature_version", FeatureVersion.of(self.train.X))
+
+    def splits(self) -> tuple[Split, Split, Split]:
+        """``(train, val, test)``."""
+        return self.train, self.val, self.test
+
+    @property
+    def has_returns(self) -> bool:
+        """Whether the splits carry per-row forward returns."""
+        return self.train.returns is not None
+
+    def shape(self) -> DatasetShape:
+        """Row counts and class balance, as a :class:`DatasetShape`."""
+        buy = [_buy_pct(split.y) for split in self.splits()]
+        return DatasetShape(len(self.train.y), len(self.val.y), len(self.test.y), _n_features(self.train.X), *buy)
+
+    @classmethod
+    def temporal_split(cls, X, y, *, returns=None, val_size=0.15, test_size=0.15, feature_version=None) -> Datasets:
+        """Cut rows in time order: the oldest for train, then val, the newest for test.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows in time order.
+        y : array-like of shape (n_samples,)
+        returns : array-like of shape (n_samples,), default=None
+            Per-row forward returns.
+        val_size, test_size : float, default=0.15
+            Shares of the rows for validation and test, each in (0, 1).
+        feature_version : FeatureVersion, default=None
+
+        Returns
+        -------
+        Datasets
+        """
+        if not (0 < val_size < 1 and 0 < test_size < 1 and val_size + test_size < 1):
+            raise ValueError(f"val_size and test_size must be in (0, 1) with a sum below 1, got {val_size}, {test_size}.")
+        n = len(y)
+        cut_val, cut_test = int(round(n * (1 - val_size - test_size))), int(round(n * (1 - test_size)))
+        parts = [slice(0, cut_val), slice(cut_val, cut_test), slice(cut_test, n)]
+        pieces = [Split(_rows(X, s), _rows(y, s), None if returns is None else _rows(returns, s)) for s in parts]
+        return cls(*pieces, feature_version=feature_version)
+
+
+def _check_split(name: str, split) -> Split:
+    if not isinstance(split, tuple) or len(split) not in (2, 3):
+        raise TypeError(f"Datasets.{name} must be a tuple (X, y) or (X, y, returns), got {type(split).__name__}.")
+    split = Split(*split)
+    n_rows = len(split.X)
+    if n_rows == 0:
+        raise ValueError(f"Datasets.{name} is empty; every split needs at least one row.")
+    for part in ("y", "returns"):
+        value = getattr(split, part)
+        if value is not None and len(value) != n_rows:
+            raise ValueError(
+                f"Datasets.{name}: X has {n_rows} rows but {part} has {len(value)}; they must be aligned row by row."
+            )
+    return split
+
+
+def _check_same_columns(*frames) -> None:
+    columns = [_columns(X)[0] if hasattr(X, "columns") else _n_features(X) for X in frames]
+    for name, found in zip(_SPLITS[1:], columns[1:]):
+        if found != columns[0]:
+            raise ValueError(
+                f"Datasets.{name} does not have the same columns as Datasets.train: {found!r} vs {columns[0]!r}. "
+                "Build every split from the same feature table."
+            )
+
+
+def _n_features(X) -> int:
+    return len(_columns(X)[0])
+
+
+def _rows(values, part: slice):
+    return values.iloc[part] if hasattr(values, "iloc") else np.asarray(values)[part]
+
+
+def _buy_pct(y) -> float:
+    """Share of the greater label in percent (the buy class of binary labels)."""
+    y = np.asarray(y)
+    return float(100.0 * np.mean(y == np.max(y)))
+
+
+@dataclass(frozen=True)
+class TrainedArtifact:
+    """The result of one training run: what every consumer reads, for every model.
+
+    It holds the fitted estimator and summaries of the data (counts, hashes,
+    metrics), never the rows themselves.
+
+    Attributes
+    ----------
+    model_name : str
+        The registry name.
+    estimator : estimator
+        The fitted estimator (calibrated and thresholded unless trained raw).
+    metrics_val, metrics_test : SplitMetrics
+        :func:`cvn_sklearn.metrics.evaluate` at ``threshold`` on val and test.
+    threshold : float
+        θ: a row is a buy when calibrated P(buy) >= θ.
+    selected_features : tuple of str
+        The feature names the estimator uses, in order.
+    hyperparams : dict
+        The model's hyperparameters (``estimator.get_params()`` of the model).
+    training_time_sec : float
+        Wall-clock time of the whole fit (model, calibration, θ).
+    dataset_shape : DatasetShape
+    feature_version : FeatureVersion
+    cusum_metadata : dict or None
+        Scalars describing a CUSUM event filter applied upstream, if any.
+    meta_label_model : estimator or None
+        Secondary classifier deciding whether to take a primary buy signal.
+    """
+
+    model_name: str
+    estimator: Any
+    metrics_val: SplitMetrics
+    metrics_test: SplitMetrics
+    threshold: float
+    selected_features: tuple[str, ...]
+    hyperparams: dict
+    training_time_sec: float
+    dataset_shape: DatasetShape
+    feature_version: FeatureVersion
+    cusum_metadata: dict | None = None
+    meta_label_model: Any = field(default=None, repr=False)
+
+    def __post_init__(self):
+        for name in ("hyperparams", "cusum_metadata"):
+            for key, value in (getattr(self, name) or {}).items():
+                if hasattr(value, "shape") and np.ndim(value) > 0:
+                    raise ValueError(
+                        f"TrainedArtifact.{name}[{key!r}] is an array; an artifact holds summaries, never data rows."
+                    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """One flat ``dict`` of plain values: no estimator, no nesting.
+
+        Metrics are prefixed ``val_`` / ``test_``, hyperparameters ``param_``,
+        CUSUM metadata ``cusum_``; ``selected_features`` is a JSON list.
+
+        Returns
+        -------
+        dict
+        """
+        flat = {
+            "model_name": self.model_name,
+            "threshold": self.threshold,
+            "training_time_sec": self.training_time_sec,
+            "selected_features": json.dumps(list(self.selected_features)),
+            "meta_label": self.meta_label_model is not None,
+            **self.dataset_shape.to_dict(),
+            **self.feature_version.to_dict(),
+        }
+        flat |= _prefixed("val_", self.metrics_val.to_dict()) | _prefixed("test_", self.metrics_test.to_dict())
+        return flat | _prefixed("param_", self.hyperparams) | _prefixed("cusum_", self.cusum_metadata or {})
+
+def _prefixed(prefix: str, values: dict) -> dict:
+    return {f"{prefix}{key}": _plain(value) for key, value in values.items()}
+
+
+def _plain(value):
+    """``value`` if it is a scalar, else its JSON text (so ``to_dict`` stays flat)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return json.dumps(value, default=str, sort_keys=True)
