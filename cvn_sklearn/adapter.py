@@ -170,6 +170,32 @@ class Adapter(ClassifierMixin, BaseEstimator):
         """``(best_iteration, n_estimators_final)`` of a fitted native model."""
         return None, getattr(native, "n_estimators", None)
 
+    def _native_to_bytes(self, native):
+        """The fitted native model in its library's own file format, as bytes.
+
+        Used by pickling and :mod:`skops` (see ``__getstate__``), so no
+        pickled booster object is ever stored. The default keeps the native
+        object itself: scikit-learn natives are plain estimators that skops
+        persists safely.
+        """
+        return native
+
+    def _native_from_bytes(self, data):
+        """Inverse of :meth:`_native_to_bytes`; ``self``'s parameters are already set."""
+        return data
+
+    # -- persistence: the native model travels in its own format ---------------------
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "native_" in state:
+            state = {**state, "native_": self._native_to_bytes(state["native_"])}
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "native_" in self.__dict__:
+            self.native_ = self._native_from_bytes(self.native_)
+
     # -- fit ------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

@@ -1,5 +1,8 @@
 """CatBoost gradient-boosted trees."""
 
+import tempfile
+from pathlib import Path
+
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.registry import register_model
 
@@ -51,6 +54,17 @@ class CatBoost(Adapter):
     def _rounds(self, native):
         n = native.tree_count_
         return n - 1, n
+
+    def _native_to_bytes(self, native):
+        """The model in CatBoost's ``.cbm`` format."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder, "model.cbm")
+            native.save_model(str(path), format="cbm")
+            return path.read_bytes()
+
+    def _native_from_bytes(self, data):
+        native = self._native_class()(**self._native_params(self.categorical_features_))
+        return native.load_model(blob=data)
 
     @staticmethod
     def search_space(trial):

@@ -49,6 +49,26 @@ class LightGBM(Adapter):
         n = native.best_iteration_ or native.booster_.current_iteration()
         return n - 1, n
 
+    def _native_to_bytes(self, native):
+        """The booster as LightGBM's text model (trees up to the best iteration)."""
+        return native.booster_.model_to_string().encode()
+
+    def _native_from_bytes(self, data):
+        """An ``LGBMClassifier`` around the booster read back from its text model.
+
+        LightGBM's scikit-learn wrapper has no loader, so the few attributes its
+        ``predict_proba`` reads are set here; the round-trip tests pin them.
+        """
+        import lightgbm
+
+        native = self._native_class()(**self._native_params(self.categorical_features_))
+        native._Booster = lightgbm.Booster(model_str=data.decode())
+        native._n_features = native.n_features_in_ = native._Booster.num_feature()
+        native._n_classes = len(self.classes_)
+        native._objective = "binary" if native._n_classes == 2 else "multiclass"
+        native.fitted_ = True
+        return native
+
     @staticmethod
     def search_space(trial):
         """Optuna search space, by native parameter names."""

@@ -50,6 +50,15 @@ class XGBoost(Adapter):
         n = native.get_booster().num_boosted_rounds()
         return n - 1, n
 
+    def _native_to_bytes(self, native):
+        """The booster in XGBoost's UBJSON model format."""
+        return bytes(native.get_booster().save_raw("ubj"))
+
+    def _native_from_bytes(self, data):
+        native = self._native_class()(**self._native_params(self.categorical_features_))
+        native.load_model(bytearray(data))
+        return native
+
     @staticmethod
     def search_space(trial):
         """Optuna search space, by native parameter names."""
