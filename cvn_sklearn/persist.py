@@ -1,0 +1,344 @@
+"""MLflow logging and loading of a :class:`~cvn_sklearn.contracts.TrainedArtifact`.
+
+:func:`log_artifact` records one training run: parameters (secrets scrubbed),
+validation and test metrics, θ, the feature version as tags, and the fitted
+estimator. :func:`load_artifact` reads the estimator back.
+
+**No code runs on load.** The estimator is written with :mod:`skops` (a zip of a
+JSON state tree), never pickle; the boosters inside it travel in their own
+model formats (XGBoost UBJSON, LightGBM text model, CatBoost ``.cbm``: see
+:meth:`cvn_sklearn.adapter.Adapter._native_to_bytes`). :func:`load_artifact`
+checks every type in the file against :func:`trusted_types`, which comes from
+this code, not from the model file, and refuses anything else.
+
+**Store.** The tracking URI is the ``tracking_uri`` argument, else the
+``MLFLOW_TRACKING_URI`` environment variable, else MLflow's embedded SQLite
+store ``sqlite:///mlflow.db`` in the working directory (artifacts under
+``./mlruns``). A server or a PostgreSQL URI works the same way.
+
+Examples
+--------
+>>> import os, tempfile
+>>> import numpy as np
+>>> from cvn_sklearn.harness import train_one
+>>> from cvn_sklearn.contracts import Datasets
+>>> from cvn_sklearn.persist import load_artifact, log_artifact
+>>> rng = np.random.RandomState(0)
+>>> X = rng.normal(size=(300, 3)); y = (X[:, 0] + rng.normal(size=300) > 0).astype(int)
+>>> artifact = train_one("logreg", Datasets.temporal_split(X, y))
+>>> with tempfile.TemporaryDirectory() as folder:
+...     uri = f"sqlite:///{folder}/mlflow.db"
+...     run_id = log_artifact(artifact, experiment="demo", tracking_uri=uri, artifact_location=folder)
+...     model = load_artifact(run_id, tracking_uri=uri)
+>>> bool(np.array_equal(model.predict_proba(X), artifact.estimator.predict_proba(X)))
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib
+import importlib.metadata
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from sklearn.base import BaseEstimator
+
+from cvn_sklearn.adapter import Adapter
+
+__all__ = ["DEFAULT_TRACKING_URI", "SCRUBBED", "UntrustedModelError", "load_artifact", "log_artifact", "scrub", "trusted_types"]
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+SCRUBBED = "***scrubbed***"
+MODEL_URI_TAG = "cvn.model_uri"
+
+_SECRET_NAME = re.compile(r"(password|passwd|secret|credential)|(^|[_\-.])(api_?key|key|token)$", re.IGNORECASE)
+_SECRET_VALUE = re.compile(
+    r"AKIA[0-9A-Z]{16}"  # AWS access key id
+    r"|(ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}"  # GitHub tokens
+    r"|sk-[A-Za-z0-9_\-]{16,}"  # OpenAI-style secret keys
+    r"|xox[abprs]-[A-Za-z0-9\-]{10,}"  # Slack tokens
+    r"|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"  # JSON web tokens
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    r"|[a-z][a-z0-9+.\-]*://[^/\s:@]+:[^/\s@]+@"  # URL with user:password@
+    r"|(?i:bearer|basic)\s+[A-Za-z0-9+/=_.\-]{8,}"
+)
+_OPAQUE = re.compile(r"[A-Za-z0-9+/=_\-]{32,}")
+
+# scikit-learn types that skops does not trust by default but that only hold arrays.
+_SKLEARN_TRUSTED = (
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+)
+
+
+class UntrustedModelError(ValueError):
+    """The model file holds a type that :func:`trusted_types` does not allow."""
+
+
+# -- scrubbing -------------------------------------------------------------------------
+def looks_like_secret(name: str, value) -> bool:
+    """Whether a parameter must not be logged: its name or its value looks like a credential.
+
+    Names ending in ``key``/``token`` after a separator (``API_KEY``,
+    ``hf_token``), or containing ``password``/``secret``/``credential``, in any
+    case. String values that look like a credential: known token formats
+    (AWS, GitHub, Slack, JWT, ``sk-...``), private keys, URLs with a password,
+    ``Bearer``/``Basic`` headers, and opaque strings of 32+ characters mixing
+    letters and digits.
+
+    Parameters
+    ----------
+    name : str
+    value : object
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> looks_like_secret("learning_rate", 0.05), looks_like_secret("DB_PASSWORD", "x")
+    (False, True)
+    >>> looks_like_secret("endpoint", "postgresql://bob:hunter2@db:5432/ml")
+    True
+    """
+    return bool(_SECRET_NAME.search(str(name))) or (isinstance(value, str) and _secret_value(value))
+
+
+def _secret_value(value: str) -> bool:
+    if _SECRET_VALUE.search(value):
+        return True
+    return any(
+        any(c.isdigit() for c in token) and any(c.isalpha() for c in token) for token in _OPAQUE.findall(value)
+    )
+
+
+def scrub(params: Mapping) -> dict:
+    """Replace secret-looking parameters by :data:`SCRUBBED`, in nested mappings too.
+
+    Parameters
+    ----------
+    params : mapping
+        Parameter names to values; values may be mappings themselves.
+
+    Returns
+    -------
+    dict
+        A new dict; entries that are not secrets are the original objects.
+
+    Examples
+    --------
+    >>> scrub({"max_depth": 6, "params": {"aws_secret_access_key": "abc"}, "API_TOKEN": "t"})
+    {'max_depth': 6, 'params': {'aws_secret_access_key': '***scrubbed***'}, 'API_TOKEN': '***scrubbed***'}
+    """
+    return {name: _scrub_value(name, value) for name, value in params.items()}
+
+
+def _scrub_value(name, value):
+    if looks_like_secret(name, value):
+        return SCRUBBED
+    if isinstance(value, Mapping):
+        cleaned = scrub(value)
+        return value if all(cleaned[k] is value[k] for k in value) else cleaned
+    return value
+
+
+def _scrubbed_estimator(estimator):
+    """``estimator``, or a copy whose secret-looking parameters hold :data:`SCRUBBED`."""
+    params = estimator.get_params(deep=True)
+    cleaned = scrub(params)
+    changed = {name: value for name, value in cleaned.items() if value is not params[name]}
+    if not changed:
+        return estimator
+    estimator = copy.deepcopy(estimator)
+    # deepest first, so that replacing a nested estimator's parameter is not undone by its parent
+    for name in sorted(changed, key=lambda n: -n.count("__")):
+        estimator.set_params(**{name: changed[name]})
+    return estimator
+
+
+# -- trusted types -------------------------------------------------------------------------
+def trusted_types(model: str | Path | bytes) -> list[str]:
+    """The types skops may construct from a model file; refuse any other.
+
+    Trusted are the estimator classes defined in ``cvn_sklearn`` (models,
+    ensembles, meta-estimators), the small explicit list of scikit-learn array
+    holders in ``_SKLEARN_TRUSTED``, and everything skops trusts by default.
+
+    Parameters
+    ----------
+    model : str, Path or bytes
+        A ``.skops`` file, or its content.
+
+    Returns
+    -------
+    list of str
+        The file's types outside skops' defaults, all checked.
+
+    Raises
+    ------
+    UntrustedModelError
+        If the file holds any other type.
+    """
+    import skops.io
+
+    found = skops.io.get_untrusted_types(data=model) if isinstance(model, bytes) else skops.io.get_untrusted_types(file=model)
+    refused = [name for name in found if not (name in _SKLEARN_TRUSTED or _is_cvn_estimator(name))]
+    if refused:
+        raise UntrustedModelError(
+            f"The model file holds types that cvn_sklearn does not trust: {refused}. "
+            "Refusing to load it; a file written by log_artifact only holds cvn_sklearn, scikit-learn and numpy types."
+        )
+    return found
+
+
+def _is_cvn_estimator(name: str) -> bool:
+    module, _, attr = name.rpartition(".")
+    if not module.startswith("cvn_sklearn."):
+        return False
+    try:
+        obj = getattr(importlib.import_module(module), attr, None)
+    except ImportError:
+        return False
+    return isinstance(obj, type) and issubclass(obj, BaseEstimator)
+
+
+# -- MLflow ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _tracking(tracking_uri: str | None):
+    """Point MLflow's fluent API at the store for the duration of the block."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    mlflow.set_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def _experiment_id(name: str, artifact_location: str | None) -> str:
+    import mlflow
+
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None if artifact_location is None else Path(artifact_location).resolve().as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def _libraries(estimator) -> list[str]:
+    """Distributions the estimator needs at load time, pinned to the installed versions."""
+    parts = [estimator, *estimator.get_params(deep=True).values()]
+    names = {"scikit-learn", "skops", *(part.library for part in parts if isinstance(part, Adapter))}
+    return sorted(f"{name}=={importlib.metadata.version(name)}" for name in names)
+
+
+def log_artifact(artifact, *, experiment: str, tracking_uri: str | None = None, artifact_location: str | None = None) -> str:
+    """Log a trained artifact as one MLflow run and return the run id.
+
+    Logged: parameters (``hyperparams``, dataset shape; secret-looking names
+    and values replaced by :data:`SCRUBBED`, in the model file too), metrics
+    (``val_*``, ``test_*``, ``threshold``, ``training_time_sec``), tags (the
+    feature version, the model name), ``selected_features.json`` and the
+    estimator as an MLflow scikit-learn model in the skops format with explicit
+    pip requirements (no slow requirement inference).
+
+    Parameters
+    ----------
+    artifact : TrainedArtifact
+    experiment : str
+        MLflow experiment name; created when missing.
+    tracking_uri : str, default=None
+        Where to log; see the module docstring for the default.
+    artifact_location : str, default=None
+        Folder for the artifacts of a *new* experiment; MLflow's default
+        (``./mlruns``) when ``None``.
+
+    Returns
+    -------
+    run_id : str
+    """
+    artifact = replace(artifact, hyperparams=scrub(artifact.hyperparams), cusum_metadata=_maybe_scrub(artifact.cusum_metadata))
+    flat = artifact.to_dict()
+    estimator = _scrubbed_estimator(artifact.estimator)
+    import mlflow.sklearn
+    import skops.io
+
+    with _tracking(tracking_uri), mlflow.start_run(experiment_id=_experiment_id(experiment, artifact_location)) as run:
+        mlflow.log_params(scrub({k: v for k, v in flat.items() if _is_param(k)}))
+        mlflow.log_metrics({k: float(v) for k, v in flat.items() if _is_metric(k)})
+        mlflow.set_tags({k: str(v) for k, v in flat.items() if _is_tag(k)})
+        mlflow.log_dict(json.loads(flat["selected_features"]), "selected_features.json")
+        info = mlflow.sklearn.log_model(
+            estimator,
+            name="model",
+            serialization_format="skops",
+            skops_trusted_types=trusted_types(skops.io.dumps(estimator)),
+            pip_requirements=_libraries(estimator),
+        )
+        mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
+    return run.info.run_id
+
+
+def _maybe_scrub(values):
+    return None if values is None else scrub(values)
+
+
+_TAGS = ("model_name", "code_commit", "feature_set_hash", "feature_store_hash", "meta_label")
+_METRIC_PREFIXES = ("val_", "test_")
+
+
+def _is_tag(key: str) -> bool:
+    return key in _TAGS
+
+
+def _is_metric(key: str) -> bool:
+    return key.startswith(_METRIC_PREFIXES) or key in ("threshold", "training_time_sec")
+
+
+def _is_param(key: str) -> bool:
+    return not (_is_tag(key) or _is_metric(key) or key == "selected_features")
+
+
+def load_artifact(run_id: str, *, tracking_uri: str | None = None):
+    """Load the estimator logged by :func:`log_artifact` in run ``run_id``.
+
+    The model file is checked against :func:`trusted_types` before anything
+    is constructed; no pickle is read.
+
+    Parameters
+    ----------
+    run_id : str
+    tracking_uri : str, default=None
+        As in :func:`log_artifact`.
+
+    Returns
+    -------
+    estimator
+        Fitted; its ``predict_proba`` equals the logged estimator's.
+
+    Raises
+    ------
+    ValueError
+        If the run has no model logged by :func:`log_artifact`.
+    UntrustedModelError
+        If the model file holds a type that is not trusted.
+    """
+    import mlflow
+    import skops.io
+
+    with _tracking(tracking_uri):
+        model_uri = mlflow.get_run(run_id).data.tags.get(MODEL_URI_TAG)
+        if model_uri is None:
+            raise ValueError(f"Run {run_id} has no model logged by cvn_sklearn.persist.log_artifact (no {MODEL_URI_TAG!r} tag).")
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=folder), "model.skops")
+            return skops.io.load(local, trusted=trusted_types(local))

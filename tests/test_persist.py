@@ -1,0 +1,215 @@
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io
+from hypothesis import given
+from hypothesis import strategies as st
+from mlflow.tracking import MlflowClient
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+
+from cvn_sklearn.contracts import Datasets, TrainedArtifact
+from cvn_sklearn.metrics import evaluate
+from cvn_sklearn.persist import (
+    MODEL_URI_TAG,
+    SCRUBBED,
+    UntrustedModelError,
+    load_artifact,
+    log_artifact,
+    looks_like_secret,
+    scrub,
+    trusted_types,
+)
+from cvn_sklearn.registry import registry
+
+SMALL = {"xgboost": dict(n_estimators=15), "lightgbm": dict(n_estimators=15), "catboost": dict(iterations=15)}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """One SQLite store for the module; artifacts next to it, nothing in the working directory."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    return dict(tracking_uri=f"sqlite:///{folder}/mlflow.db", artifact_location=str(folder / "artifacts"))
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(n_samples=240, n_features=5, random_state=0)
+    return Datasets.temporal_split(X, y)
+
+
+def _artifact(estimator, data, hyperparams=None):
+    """A TrainedArtifact around an estimator fitted on ``data.train``."""
+    estimator.fit(data.train.X, data.train.y)
+    metrics = [evaluate(s.y, estimator.predict_proba(s.X), 0.5) for s in (data.val, data.test)]
+    return TrainedArtifact(
+        model_name=type(estimator).__name__,
+        estimator=estimator,
+        metrics_val=metrics[0],
+        metrics_test=metrics[1],
+        threshold=0.5,
+        selected_features=tuple(f"x{i}" for i in range(data.train.X.shape[1])),
+        hyperparams=estimator.get_params() if hyperparams is None else hyperparams,
+        training_time_sec=0.01,
+        dataset_shape=data.shape(),
+        feature_version=data.feature_version,
+    )
+
+
+def _model_files(store, run_id):
+    client = MlflowClient(store["tracking_uri"])
+    model_uri = client.get_run(run_id).data.tags[MODEL_URI_TAG]
+    model_id = model_uri.removeprefix("models:/")
+    root = Path(store["artifact_location"])
+    return [p for p in root.rglob("*") if p.is_file() and model_id in str(p)]
+
+
+@pytest.mark.parametrize("name", ["xgboost", "lightgbm", "catboost", "logreg"])
+def test_round_trip_gives_identical_probabilities(store, data, name):
+    artifact = _artifact(registry[name](**SMALL.get(name, {})), data)
+    run_id = log_artifact(artifact, experiment="round_trip", **store)
+    loaded = load_artifact(run_id, tracking_uri=store["tracking_uri"])
+    np.testing.assert_array_equal(loaded.predict_proba(data.test.X), artifact.estimator.predict_proba(data.test.X))
+    files = _model_files(store, run_id)
+    assert {p.name for p in files} >= {"MLmodel", "model.skops", "requirements.txt"}
+    assert not [p for p in files if p.suffix in (".pkl", ".pickle", ".cloudpickle")]
+
+
+@pytest.mark.parametrize("name", ["xgboost", "lightgbm", "catboost"])
+def test_booster_model_file_holds_native_bytes_not_pickle(data, name):
+    model = registry[name](**SMALL[name]).fit(data.train.X, data.train.y)
+    state = model.__getstate__()
+    assert isinstance(state["native_"], bytes)
+    assert b"pickle" not in pickle.dumps(state["native_"])[2:]
+    content = skops.io.dumps(model)
+    with zipfile.ZipFile(__import__("io").BytesIO(content)) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    assert "native_" in json.dumps(schema) and "pickle" not in json.dumps(schema).lower()
+
+
+def test_run_records_metrics_threshold_and_feature_version(store, data):
+    artifact = _artifact(registry["logreg"](), data)
+    run = MlflowClient(store["tracking_uri"]).get_run(log_artifact(artifact, experiment="contents", **store))
+    assert run.data.metrics["threshold"] == 0.5
+    assert run.data.metrics["val_brier"] == pytest.approx(artifact.metrics_val.brier)
+    assert run.data.metrics["test_n_pos_pred"] == artifact.metrics_test.n_pos_pred
+    assert run.data.tags["feature_set_hash"] == artifact.feature_version.feature_set_hash
+    assert run.data.tags["code_commit"] == artifact.feature_version.code_commit
+    assert run.data.params["param_C"] == "1.0"
+    assert run.data.params["n_train"] == str(data.shape().n_train)
+
+
+def test_secrets_never_reach_mlflow(store, data):
+    secret = "hunter2-do-not-log"
+    model = registry["logreg"](params={"random_state": 0})
+    hyperparams = {**model.get_params(), "DB_PASSWORD": secret, "nested": {"hf_token": secret}}
+    artifact = _artifact(model, data, hyperparams)
+    object.__setattr__(artifact.estimator, "params", {"random_state": 0, "api_key": secret})
+    run_id = log_artifact(artifact, experiment="secrets", **store)
+    run = MlflowClient(store["tracking_uri"]).get_run(run_id)
+    logged = json.dumps([run.data.params, run.data.tags, run.data.metrics])
+    assert secret not in logged and run.data.params["param_DB_PASSWORD"] == SCRUBBED
+    for path in _model_files(store, run_id):
+        assert secret.encode() not in path.read_bytes()
+        if path.suffix == ".skops":
+            with zipfile.ZipFile(path) as archive:
+                assert all(secret.encode() not in archive.read(n) for n in archive.namelist())
+    loaded = load_artifact(run_id, tracking_uri=store["tracking_uri"])
+    assert loaded.params["api_key"] == SCRUBBED
+    assert artifact.estimator.params["api_key"] == secret  # the caller's estimator is untouched
+
+
+def test_load_refuses_a_run_without_model(store):
+    import mlflow
+
+    mlflow.set_tracking_uri(store["tracking_uri"])
+    try:
+        with mlflow.start_run() as run:
+            pass
+    finally:
+        mlflow.set_tracking_uri(None)
+    with pytest.raises(ValueError, match="has no model logged by cvn_sklearn.persist.log_artifact"):
+        load_artifact(run.info.run_id, tracking_uri=store["tracking_uri"])
+
+
+def test_trusted_types_refuses_foreign_types():
+    from sklearn.preprocessing import FunctionTransformer
+
+    content = skops.io.dumps(FunctionTransformer(os.system))
+    with pytest.raises(UntrustedModelError, match="types that cvn_sklearn does not trust"):
+        trusted_types(content)
+
+
+def test_trusted_types_lists_registry_models(data):
+    model = registry["random_forest"](n_estimators=3).fit(data.train.X, data.train.y)
+    assert trusted_types(skops.io.dumps(model)) == ["cvn_sklearn.models.random_forest.RandomForest", "sklearn.tree._tree.Tree"]
+
+
+def test_trusted_types_is_empty_for_plain_scikit_learn():
+    assert trusted_types(skops.io.dumps(LogisticRegression())) == []
+
+
+# -- scrubbing ------------------------------------------------------------------------------
+_SUFFIXES = ["_KEY", "_TOKEN", "_PASSWORD", "_SECRET", "_api_key", "-token", "password", "secret_value", "credentials"]
+
+
+def _random_case(text, flips):
+    return "".join(c.upper() if f else c.lower() for c, f in zip(text, flips))
+
+
+@given(
+    prefix=st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,12}", fullmatch=True),
+    suffix=st.sampled_from(_SUFFIXES),
+    flips=st.lists(st.booleans(), min_size=20, max_size=20),
+    value=st.one_of(st.text(max_size=20), st.integers(), st.floats(allow_nan=False), st.none()),
+)
+def test_secret_names_are_scrubbed_in_any_case(prefix, suffix, flips, value):
+    name = prefix + _random_case(suffix, flips)
+    assert scrub({name: value}) == {name: SCRUBBED}
+
+
+_CREDENTIALS = st.one_of(
+    st.from_regex(r"AKIA[0-9A-Z]{16}", fullmatch=True),
+    st.from_regex(r"ghp_[A-Za-z0-9]{36}", fullmatch=True),
+    st.from_regex(r"sk-[A-Za-z0-9]{20,40}", fullmatch=True),
+    st.from_regex(r"xoxb-[0-9]{10}-[A-Za-z0-9]{12}", fullmatch=True),
+    st.from_regex(r"eyJ[A-Za-z0-9_]{8,20}\.[A-Za-z0-9_]{8,20}\.[A-Za-z0-9_]{8,20}", fullmatch=True),
+    st.from_regex(r"(postgresql|https)://[a-z]{1,8}:[A-Za-z0-9]{1,12}@[a-z]{1,8}(:[0-9]{2,4})?/[a-z]{0,6}", fullmatch=True),
+    st.from_regex(r"[a-f]{16}[0-9]{16}[a-f0-9]{0,16}", fullmatch=True),
+    st.just("-----BEGIN RSA PRIVATE KEY-----\nMIIE"),
+    st.from_regex(r"Bearer [A-Za-z0-9]{12,30}", fullmatch=True),
+)
+
+
+@given(name=st.from_regex(r"[a-z][a-z_]{0,10}[a-z]", fullmatch=True), value=_CREDENTIALS)
+def test_credential_values_are_scrubbed_whatever_the_name(name, value):
+    assert scrub({name: value})[name] == SCRUBBED
+    assert scrub({"outer": {name: value}}) == {"outer": {name: SCRUBBED}}
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("learning_rate", 0.05),
+        ("tree_method", "hist"),
+        ("objective", "binary:logistic"),
+        ("boosting_type", "Plain"),
+        ("class_weight", {"0": 1.0, "1": 3.0}),
+        ("monkey_business", 3),
+        ("keyboard", "qwerty"),
+        ("feature_set_hash_short", "abc123"),
+    ],
+)
+def test_ordinary_parameters_pass_unchanged(name, value):
+    assert scrub({name: value}) == {name: value}
+    assert not looks_like_secret(name, value)
+
+
+def test_scrub_keeps_unchanged_nested_mappings_identical():
+    inner = {"max_depth": 3}
+    assert scrub({"params": inner})["params"] is inner
