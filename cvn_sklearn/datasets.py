@@ -10,7 +10,7 @@ Examples
 --------
 >>> from cvn_sklearn.datasets import load_dataset
 >>> X, y, returns = load_dataset("goog")
->>> X.shape[1], round(y.mean(), 2) < 0.5, X.index.is_monotonic_increasing
+>>> X.shape[1], bool(0.2 < y.mean() < 0.5), X.index.is_monotonic_increasing
 (12, True, True)
 """
 
