@@ -15,8 +15,10 @@ same way for every library:
 * early stopping on the **last** rows, in order (time-series safe);
 * pandas ``category`` columns passed to the library's native categorical
   support;
-* the ``training_started`` / ``class_balance_applied`` / ``training_complete``
-  events, with the same fields for every model.
+* the ``training_started`` / ``class_balance_applied`` / ``model_fit``
+  events, with the same fields for every model (``training_complete``, with
+  validation metrics and θ, is emitted once per run by
+  :func:`cvn_sklearn.harness.train_one`).
 """
 
 from __future__ import annotations
@@ -250,7 +252,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
             self.n_iter_ = native.n_iter_
         self.training_time_sec_ = perf_counter() - started
         emit(
-            "training_complete",
+            "model_fit",
             model_type=self._model_type(),
             n_estimators_final=self.n_estimators_final_,
             best_iteration=self.best_iteration_,

@@ -47,7 +47,9 @@ class ClassBalanceApplied(TypedDict):
     user_sample_weight: bool
 
 
-class TrainingComplete(TypedDict):
+class ModelFit(TypedDict):
+    """The native model's own fit finished (emitted by every adapter ``fit``)."""
+
     model_type: str
     n_estimators_final: int | None
     best_iteration: int | None
@@ -55,6 +57,28 @@ class TrainingComplete(TypedDict):
     dataset_n_train: int
     dataset_n_features: int
     class_dist_buy_pct: float
+
+
+class TrainingComplete(TypedDict):
+    """A whole training run finished: model, calibration, θ and validation metrics.
+
+    Emitted once per :func:`cvn_sklearn.harness.train_one`, for models and
+    ensembles alike; ``training_time_sec`` covers the whole run and
+    ``dataset_n_train`` the rows it was given.
+    """
+
+    model_type: str
+    n_estimators_final: int | None
+    best_iteration: int | None
+    training_time_sec: float
+    dataset_n_train: int
+    dataset_n_features: int
+    class_dist_buy_pct: float
+    theta_picked: float
+    auc_val: float
+    f1_buy_val: float
+    brier_val: float
+    ece_val: float
 
 
 class CalibratorFit(TypedDict):
@@ -88,6 +112,7 @@ class AdapterUnavailable(TypedDict):
 EVENTS: dict[str, type] = {
     "training_started": TrainingStarted,
     "class_balance_applied": ClassBalanceApplied,
+    "model_fit": ModelFit,
     "training_complete": TrainingComplete,
     "calibrator_fit": CalibratorFit,
     "theta_picked": ThetaPicked,
