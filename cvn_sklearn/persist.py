@@ -48,8 +48,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from sklearn.base import BaseEstimator
-
 from cvn_sklearn.adapter import Adapter
 
 __all__ = ["DEFAULT_TRACKING_URI", "SCRUBBED", "UntrustedModelError", "load_artifact", "log_artifact", "scrub", "trusted_types"]
@@ -71,10 +69,13 @@ _SECRET_VALUE = re.compile(
 )
 _OPAQUE = re.compile(r"[A-Za-z0-9+/=_\-]{32,}")
 
-# scikit-learn types that skops does not trust by default but that only hold arrays.
+# scikit-learn types that skops does not trust by default but that only hold data (arrays, dicts).
 _SKLEARN_TRUSTED = (
+    "sklearn.utils._bunch.Bunch",
     "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.calibration._TemperatureScaling",
 )
 
 
@@ -168,9 +169,10 @@ def _scrubbed_estimator(estimator):
 def trusted_types(model: str | Path | bytes) -> list[str]:
     """The types skops may construct from a model file; refuse any other.
 
-    Trusted are the estimator classes defined in ``cvn_sklearn`` (models,
-    ensembles, meta-estimators), the small explicit list of scikit-learn array
-    holders in ``_SKLEARN_TRUSTED``, and everything skops trusts by default.
+    Trusted are the classes defined in ``cvn_sklearn`` itself (models,
+    ensembles, meta-estimators, calibrators, θ results), the short explicit list
+    of scikit-learn data holders in ``_SKLEARN_TRUSTED``, and everything skops
+    trusts by default. Functions and classes from anywhere else are refused.
 
     Parameters
     ----------
@@ -190,7 +192,7 @@ def trusted_types(model: str | Path | bytes) -> list[str]:
     import skops.io
 
     found = skops.io.get_untrusted_types(data=model) if isinstance(model, bytes) else skops.io.get_untrusted_types(file=model)
-    refused = [name for name in found if not (name in _SKLEARN_TRUSTED or _is_cvn_estimator(name))]
+    refused = [name for name in found if not (name in _SKLEARN_TRUSTED or _is_cvn_class(name))]
     if refused:
         raise UntrustedModelError(
             f"The model file holds types that cvn_sklearn does not trust: {refused}. "
@@ -199,7 +201,8 @@ def trusted_types(model: str | Path | bytes) -> list[str]:
     return found
 
 
-def _is_cvn_estimator(name: str) -> bool:
+def _is_cvn_class(name: str) -> bool:
+    """Whether ``name`` is a class defined in this package (skops sets its state; no ``__init__`` runs)."""
     module, _, attr = name.rpartition(".")
     if not module.startswith("cvn_sklearn."):
         return False
@@ -207,7 +210,7 @@ def _is_cvn_estimator(name: str) -> bool:
         obj = getattr(importlib.import_module(module), attr, None)
     except ImportError:
         return False
-    return isinstance(obj, type) and issubclass(obj, BaseEstimator)
+    return isinstance(obj, type) and obj.__module__ == module
 
 
 # -- MLflow ------------------------------------------------------------------------------

@@ -1,0 +1,134 @@
+"""One model with fixed hyperparameters: ``Datasets`` in, ``TrainedArtifact`` out.
+
+The DAG (config ``calibrate`` and ``tune_theta`` pick the ``estimator`` and
+``threshold`` variants)::
+
+    model_name, hpo_params -> model -> estimator -> fitted, training_time_sec
+                                                     |-> threshold
+    datasets ---------------------------------------> metrics_val, metrics_test -> artifact
+
+* ``calibrate=True, tune_theta=True``: :class:`~cvn_sklearn.CalibratedThetaClassifier`;
+* ``calibrate=True, tune_theta=False``: :class:`~cvn_sklearn.Calibrate`, θ = 0.5;
+* ``calibrate=False, tune_theta=True``: :class:`~cvn_sklearn.ThetaSweep` on raw probabilities;
+* ``calibrate=False, tune_theta=False``: the raw model, θ = 0.5 (its own
+  ``predict``: the more probable class).
+
+The model is fitted on ``datasets.train`` only (calibration and θ take their
+held-out rows from the end of it, in time order); ``val`` and ``test`` are
+only scored, so ``metrics_val`` is an honest out-of-sample score for model
+selection and ``metrics_test`` stays untouched by it.
+"""
+
+from time import perf_counter
+
+from hamilton.function_modifiers import config, extract_fields, parameterize, value
+from sklearn.base import BaseEstimator, clone
+
+from cvn_sklearn.calibration import Calibrate
+from cvn_sklearn.contracts import Datasets, SplitMetrics, TrainedArtifact
+from cvn_sklearn.metrics import evaluate
+from cvn_sklearn.pipeline import CalibratedThetaClassifier
+from cvn_sklearn.registry import registry
+from cvn_sklearn.threshold import ThetaSweep
+
+DEFAULT_THRESHOLD = 0.5
+
+
+def model(model_name: str, hpo_params: dict) -> BaseEstimator:
+    """The unfitted registry estimator (model or ensemble) with ``hpo_params``."""
+    return registry[model_name](**hpo_params)
+
+
+@config.when(calibrate=True, tune_theta=True)
+def estimator__calibrated_theta(model: BaseEstimator, calibration: str, objective: str, constraints: dict) -> BaseEstimator:
+    """Calibration, then θ tuned on the calibrated probabilities."""
+    return CalibratedThetaClassifier(model, calibration=calibration, objective=objective, **constraints)
+
+
+@config.when(calibrate=True, tune_theta=False)
+def estimator__calibrated(model: BaseEstimator, calibration: str) -> BaseEstimator:
+    """Calibration only."""
+    return Calibrate(model, method=calibration)
+
+
+@config.when(calibrate=False, tune_theta=True)
+def estimator__theta(model: BaseEstimator, objective: str, constraints: dict) -> BaseEstimator:
+    """θ tuned on the raw probabilities."""
+    return ThetaSweep(model, objective=objective, **constraints)
+
+
+@config.when(calibrate=False, tune_theta=False)
+def estimator__raw(model: BaseEstimator) -> BaseEstimator:
+    """The raw model."""
+    return model
+
+
+@config.when(tune_theta=True)
+def fit_params__theta(datasets: Datasets) -> dict:
+    """θ objectives on returns read the training rows' forward returns."""
+    return {"returns": datasets.train.returns}
+
+
+@config.when(tune_theta=False)
+def fit_params__plain() -> dict:
+    """Nothing beyond ``X`` and ``y``."""
+    return {}
+
+
+@extract_fields({"fitted": BaseEstimator, "training_time_sec": float})
+def fit(estimator: BaseEstimator, datasets: Datasets, fit_params: dict) -> dict:
+    """A clone of ``estimator`` fitted on the training split, and the wall-clock time it took."""
+    started = perf_counter()
+    fitted = clone(estimator).fit(datasets.train.X, datasets.train.y, **fit_params)
+    return {"fitted": fitted, "training_time_sec": perf_counter() - started}
+
+
+@config.when(tune_theta=True)
+def threshold__tuned(fitted: BaseEstimator) -> float:
+    """θ picked on the held-out end of the training rows."""
+    return float(fitted.theta_)
+
+
+@config.when(tune_theta=False)
+def threshold__default() -> float:
+    """0.5: the raw decision rule of a binary classifier."""
+    return DEFAULT_THRESHOLD
+
+
+@parameterize(metrics_val={"split": value("val")}, metrics_test={"split": value("test")})
+def metrics(fitted: BaseEstimator, datasets: Datasets, threshold: float, split: str) -> SplitMetrics:
+    """:func:`~cvn_sklearn.metrics.evaluate` of the fitted estimator on one split at θ."""
+    rows = getattr(datasets, split)
+    return evaluate(rows.y, fitted.predict_proba(rows.X), threshold)
+
+
+def artifact(
+    model_name: str,
+    model: BaseEstimator,
+    fitted: BaseEstimator,
+    metrics_val: SplitMetrics,
+    metrics_test: SplitMetrics,
+    threshold: float,
+    training_time_sec: float,
+    datasets: Datasets,
+) -> TrainedArtifact:
+    """The :class:`~cvn_sklearn.contracts.TrainedArtifact` of the run."""
+    return TrainedArtifact(
+        model_name=model_name,
+        estimator=fitted,
+        metrics_val=metrics_val,
+        metrics_test=metrics_test,
+        threshold=threshold,
+        selected_features=_feature_names(fitted),
+        hyperparams=model.get_params(deep=False),
+        training_time_sec=training_time_sec,
+        dataset_shape=datasets.shape(),
+        feature_version=datasets.feature_version,
+    )
+
+
+def _feature_names(fitted) -> tuple[str, ...]:
+    names = getattr(fitted, "feature_names_in_", None)
+    if names is None:
+        return tuple(f"x{i}" for i in range(fitted.n_features_in_))
+    return tuple(str(name) for name in names)

@@ -1,0 +1,151 @@
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from structlog.testing import capture_logs
+
+from cvn_sklearn import harness
+from cvn_sklearn.calibration import Calibrate
+from cvn_sklearn.contracts import Datasets, TrainedArtifact
+from cvn_sklearn.events import EVENTS
+from cvn_sklearn.metrics import evaluate
+from cvn_sklearn.pipeline import CalibratedThetaClassifier
+from cvn_sklearn.registry import registry
+from cvn_sklearn.threshold import ThetaSweep
+
+SMALL = {
+    "xgboost": dict(n_estimators=10, n_jobs=1),
+    "lightgbm": dict(n_estimators=10, n_jobs=1),
+    "catboost": dict(iterations=10, thread_count=1),
+    "random_forest": dict(n_estimators=10),
+    "extra_trees": dict(n_estimators=10),
+    "hist_gb": dict(max_iter=10),
+}
+STRUCTLOG_KEYS = {"event", "log_level"}
+
+
+def small_params(name):
+    """Fast constructor parameters for any registry entry (ensembles get two quick base models)."""
+    if name in registry.ensembles:
+        return {"base_models": ["logreg", "extra_trees"]}
+    return SMALL.get(name, {})
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(n_samples=400, n_features=6, weights=[0.65], random_state=0)
+    return Datasets.temporal_split(X, y)
+
+
+@pytest.mark.parametrize(
+    "calibration, objective, wrapper",
+    [
+        ("isotonic", "f1", CalibratedThetaClassifier),
+        ("sigmoid", None, Calibrate),
+        (None, "f1", ThetaSweep),
+        (None, None, registry["xgboost"]),
+    ],
+)
+def test_train_one_composes_calibration_and_theta(data, calibration, objective, wrapper):
+    artifact = harness.train_one("xgboost", data, SMALL["xgboost"], calibration=calibration, objective=objective)
+    assert isinstance(artifact, TrainedArtifact) and type(artifact.estimator) is wrapper
+    if objective is None:
+        assert artifact.threshold == 0.5
+    else:
+        assert artifact.threshold == artifact.estimator.theta_
+
+
+def test_train_one_scores_val_and_test_with_the_one_metrics_function(data):
+    artifact = harness.train_one("logreg", data, {"C": 0.3})
+    for split, metrics in ((data.val, artifact.metrics_val), (data.test, artifact.metrics_test)):
+        assert metrics == evaluate(split.y, artifact.estimator.predict_proba(split.X), artifact.threshold)
+    assert artifact.hyperparams["C"] == 0.3
+    assert artifact.dataset_shape == data.shape() and artifact.feature_version == data.feature_version
+    assert artifact.selected_features == tuple(f"x{i}" for i in range(6))
+
+
+def test_train_one_fits_a_clone_on_the_training_rows_only(data):
+    artifact = harness.train_one("logreg", data, calibration=None, objective=None)
+    model = registry["logreg"]().fit(data.train.X, data.train.y)
+    np.testing.assert_allclose(artifact.estimator.predict_proba(data.test.X), model.predict_proba(data.test.X))
+
+
+def test_train_one_passes_constraints_to_the_theta_search(data):
+    artifact = harness.train_one(
+        "logreg", data, calibration="sigmoid", constraints={"max_positive_rate": 0.1, "max_positive_rate_ratio": None}
+    )
+    assert artifact.estimator.max_positive_rate == 0.1
+    assert artifact.estimator.theta_result_.positive_rate <= 0.1
+
+
+def test_train_one_reuses_one_driver_per_config(data):
+    harness.train_one("logreg", data, calibration=None, objective=None)
+    before = harness._driver.cache_info()
+    harness.train_one("logreg", data, {"C": 2.0}, calibration=None, objective=None)
+    after = harness._driver.cache_info()
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(constraints={"max_trades": 3}), ValueError, r"Unknown θ constraints \['max_trades'\]"),
+        (dict(objective=None, constraints={"min_positives": 3}), ValueError, "constraints apply to the θ search"),
+    ],
+)
+def test_train_one_rejects_bad_arguments(data, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        harness.train_one("logreg", data, **kwargs)
+
+
+def test_train_one_needs_datasets():
+    with pytest.raises(TypeError, match="datasets must be a cvn_sklearn.contracts.Datasets, got tuple"):
+        harness.train_one("logreg", (np.zeros((3, 2)), np.zeros(3)))
+
+
+# -- the event schema, through train_one, for every registry entry -------------------------
+@pytest.fixture(scope="module")
+def events_by_entry(data):
+    captured = {}
+    for name in sorted(registry):
+        with capture_logs() as logs:
+            artifact = harness.train_one(name, data, small_params(name), calibration="sigmoid")
+        captured[name] = (artifact, logs)
+    return captured
+
+
+def _last(logs, event):
+    return [e for e in logs if e["event"] == event][-1]
+
+
+def test_every_entry_emits_the_same_events_with_the_same_fields_and_types(events_by_entry):
+    shapes = {
+        name: {e["event"]: {k: type(v) for k, v in e.items()} for e in logs}
+        for name, (_, logs) in events_by_entry.items()
+    }
+    for event in ("calibrator_fit", "theta_picked", "training_complete"):
+        fields = {name: frozenset(shape[event]) for name, shape in shapes.items()}
+        assert len(set(fields.values())) == 1, (event, fields)
+        assert set(next(iter(fields.values()))) - STRUCTLOG_KEYS == set(EVENTS[event].__annotations__)
+    training_complete = {name: shape["training_complete"] for name, shape in shapes.items()}
+    for field in EVENTS["training_complete"].__annotations__:
+        seen = {types[field] for types in training_complete.values()} - {type(None)}
+        assert len(seen) == 1, (field, seen)
+
+
+def test_every_model_emits_the_adapter_events_too(events_by_entry):
+    for name in registry.models:
+        events = {e["event"] for e in events_by_entry[name][1]}
+        assert {"training_started", "model_fit", "training_complete"} <= events, name
+
+
+def test_training_complete_is_emitted_once_and_matches_the_artifact(events_by_entry):
+    artifact, logs = events_by_entry["xgboost"]
+    assert [e["event"] for e in logs].count("training_complete") == 1
+    complete = _last(logs, "training_complete")
+    assert complete["model_type"] == "xgboost"
+    assert complete["theta_picked"] == artifact.threshold
+    assert complete["auc_val"] == artifact.metrics_val.auc and complete["ece_val"] == artifact.metrics_val.ece
+    assert complete["dataset_n_train"] == artifact.dataset_shape.n_train
+    model = artifact.estimator.estimators_[0]
+    assert (complete["n_estimators_final"], complete["best_iteration"]) == (model.n_estimators_final_, model.best_iteration_)
+    assert complete["theta_picked"] == _last(logs, "theta_picked")["theta"]
