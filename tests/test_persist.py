@@ -28,7 +28,11 @@ from cvn_sklearn.persist import (
 )
 from cvn_sklearn.registry import registry
 
-SMALL = {"xgboost": dict(n_estimators=15), "lightgbm": dict(n_estimators=15), "catboost": dict(iterations=15)}
+SMALL = {
+    "xgboost": dict(n_estimators=15, n_jobs=1),
+    "lightgbm": dict(n_estimators=15, n_jobs=1),
+    "catboost": dict(iterations=15, thread_count=1),
+}
 
 
 @pytest.fixture(scope="module")
