@@ -38,6 +38,7 @@ __all__ = [
     "TrainedArtifact",
     "code_commit",
     "feature_set_hash",
+    "take_rows",
 ]
 
 _SPLITS = ("train", "val", "test")
@@ -288,7 +289,7 @@ class Datasets:
         n = len(y)
         cut_val, cut_test = int(round(n * (1 - val_size - test_size))), int(round(n * (1 - test_size)))
         parts = [slice(0, cut_val), slice(cut_val, cut_test), slice(cut_test, n)]
-        pieces = [Split(_rows(X, s), _rows(y, s), None if returns is None else _rows(returns, s)) for s in parts]
+        pieces = [Split(take_rows(X, s), take_rows(y, s), None if returns is None else take_rows(returns, s)) for s in parts]
         return cls(*pieces, feature_version=feature_version)
 
 
@@ -322,8 +323,9 @@ def _n_features(X) -> int:
     return len(_columns(X)[0])
 
 
-def _rows(values, part: slice):
-    return values.iloc[part] if hasattr(values, "iloc") else np.asarray(values)[part]
+def take_rows(values, rows):
+    """Rows of a DataFrame, Series or array-like by position (a slice or an index array)."""
+    return values.iloc[rows] if hasattr(values, "iloc") else np.asarray(values)[rows]
 
 
 def _buy_pct(y) -> float:

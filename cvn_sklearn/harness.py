@@ -20,34 +20,19 @@ Examples
 
 from __future__ import annotations
 
-import functools
-import importlib
 from collections.abc import Mapping
 
-from hamilton import driver
+from sklearn.model_selection import check_cv
 
-from cvn_sklearn.adapter import Adapter
-from cvn_sklearn.calibration import Calibrate
 from cvn_sklearn.contracts import Datasets, TrainedArtifact
-from cvn_sklearn.events import emit
-from cvn_sklearn.pipeline import CalibratedThetaClassifier
-from cvn_sklearn.threshold import ThetaSweep
+from cvn_sklearn.dags import cached_driver, train_artifact
+from cvn_sklearn.dags.walk_forward import WalkForwardResult
 
-__all__ = ["THETA_CONSTRAINTS", "train_one"]
+__all__ = ["THETA_CONSTRAINTS", "WalkForwardResult", "train_one", "walk_forward"]
 
-FIXED_PARAMS = ("cvn_sklearn.dags.fixed_params",)
+WALK_FORWARD = ("cvn_sklearn.dags.walk_forward",)
+
 THETA_CONSTRAINTS = ("beta", "min_recall", "min_positives", "max_positive_rate", "max_positive_rate_ratio")
-
-
-@functools.cache
-def _driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ...]) -> driver.Driver:
-    """The Hamilton driver of ``modules`` under ``config``, built on first use and then reused."""
-    loaded = [importlib.import_module(name) for name in modules]
-    return driver.Builder().with_modules(*loaded).with_config(dict(config)).build()
-
-
-def _fixed_params_driver(calibration, objective) -> driver.Driver:
-    return _driver(FIXED_PARAMS, (("calibrate", calibration is not None), ("tune_theta", objective is not None)))
 
 
 def _check_constraints(constraints: Mapping | None, objective: str | None) -> dict:
@@ -60,12 +45,10 @@ def _check_constraints(constraints: Mapping | None, objective: str | None) -> di
     return constraints
 
 
-def _inputs(model_name, datasets, hpo_params, calibration, objective, constraints) -> dict:
-    if not isinstance(datasets, Datasets):
-        raise TypeError(f"datasets must be a cvn_sklearn.contracts.Datasets, got {type(datasets).__name__}.")
+def _run_inputs(model_name, hpo_params, calibration, objective, constraints) -> dict:
+    """The inputs every training run shares, validated."""
     return dict(
         model_name=model_name,
-        datasets=datasets,
         hpo_params=dict(hpo_params or {}),
         calibration=calibration,
         objective=objective,
@@ -118,37 +101,66 @@ def train_one(
     TypeError
         If ``datasets`` is not a :class:`~cvn_sklearn.contracts.Datasets`.
     """
-    inputs = _inputs(model_name, datasets, hpo_params, calibration, objective, constraints)
-    artifact = _fixed_params_driver(calibration, objective).execute(["artifact"], inputs=inputs)["artifact"]
-    _emit_training_complete(artifact)
-    return artifact
+    if not isinstance(datasets, Datasets):
+        raise TypeError(f"datasets must be a cvn_sklearn.contracts.Datasets, got {type(datasets).__name__}.")
+    return train_artifact({"datasets": datasets, **_run_inputs(model_name, hpo_params, calibration, objective, constraints)})
 
 
-def _model_of(fitted):
-    """The fitted model inside the calibration / θ wrappers."""
-    if isinstance(fitted, (Calibrate, CalibratedThetaClassifier)):
-        return fitted.estimators_[0]
-    if isinstance(fitted, ThetaSweep):
-        return _model_of(fitted.estimator_)
-    return fitted
+def walk_forward(
+    model_name: str,
+    X,
+    y,
+    *,
+    cv,
+    hpo_params: Mapping | None = None,
+    returns=None,
+    calibration: str | None = "isotonic",
+    objective: str | None = "f1",
+    constraints: Mapping | None = None,
+    executor=None,
+) -> WalkForwardResult:
+    """Train one model per walk-forward fold and collect the out-of-sample predictions.
 
+    Every fold is a :func:`train_one` run on the fold's training rows (events
+    carry ``fold`` through structlog's contextvars), then predicts the fold's
+    test rows. The folds fan out through Hamilton's dynamic execution. The
+    predictions equal :func:`cvn_sklearn.model_selection.oos_predict` of the
+    same composed estimator with the same splitter.
 
-def _emit_training_complete(artifact: TrainedArtifact) -> None:
-    model = _model_of(artifact.estimator)
-    rounds = (model.n_estimators_final_, model.best_iteration_) if isinstance(model, Adapter) else (None, None)
-    shape, val = artifact.dataset_shape, artifact.metrics_val
-    emit(
-        "training_complete",
-        model_type=artifact.model_name,
-        n_estimators_final=rounds[0],
-        best_iteration=rounds[1],
-        training_time_sec=artifact.training_time_sec,
-        dataset_n_train=shape.n_train,
-        dataset_n_features=shape.n_features,
-        class_dist_buy_pct=shape.buy_pct_train,
-        theta_picked=artifact.threshold,
-        auc_val=val.auc,
-        f1_buy_val=val.f1_buy,
-        brier_val=val.brier,
-        ece_val=val.ece,
-    )
+    Parameters
+    ----------
+    model_name : str
+        A registry name.
+    X : DataFrame or array-like of shape (n_samples, n_features)
+        Rows in time order.
+    y : array-like of shape (n_samples,)
+    cv : int, cross-validation generator or iterable
+        The splitter, e.g. :class:`~cvn_sklearn.model_selection.WalkForwardSplit`.
+    hpo_params, calibration, objective, constraints
+        As in :func:`train_one`.
+    returns : array-like of shape (n_samples,), default=None
+        Per-row forward returns, for return-based θ objectives.
+    executor : hamilton.execution.executors.TaskExecutor, default=None
+        Where the fold cells run: in this process when ``None``; pass
+        ``hamilton.plugins.h_dask.DaskExecutor(client=...)`` for a Dask cluster.
+        One driver is built and cached per executor.
+
+    Returns
+    -------
+    WalkForwardResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cvn_sklearn.harness import walk_forward
+    >>> from cvn_sklearn.model_selection import WalkForwardSplit
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(500, 3)); y = (X[:, 0] + rng.normal(size=500) > 0.5).astype(int)
+    >>> result = walk_forward("logreg", X, y, cv=WalkForwardSplit(3, test_size=100), calibration="sigmoid")
+    >>> len(result.artifacts), int(result.covered.sum()), result.predictions.shape
+    (3, 300, (500, 2))
+    """
+    inputs = dict(cv=check_cv(cv, y, classifier=True), X=X, y=y, returns=returns)
+    inputs |= _run_inputs(model_name, hpo_params, calibration, objective, constraints)
+    dr = cached_driver(WALK_FORWARD, (), "local" if executor is None else executor)
+    return dr.execute(["walk_forward_result"], inputs=inputs)["walk_forward_result"]

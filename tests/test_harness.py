@@ -3,7 +3,7 @@ import pytest
 from sklearn.datasets import make_classification
 from structlog.testing import capture_logs
 
-from cvn_sklearn import harness
+from cvn_sklearn import dags, harness
 from cvn_sklearn.calibration import Calibrate
 from cvn_sklearn.contracts import Datasets, TrainedArtifact
 from cvn_sklearn.events import EVENTS
@@ -79,9 +79,9 @@ def test_train_one_passes_constraints_to_the_theta_search(data):
 
 def test_train_one_reuses_one_driver_per_config(data):
     harness.train_one("logreg", data, calibration=None, objective=None)
-    before = harness._driver.cache_info()
+    before = dags.cached_driver.cache_info()
     harness.train_one("logreg", data, {"C": 2.0}, calibration=None, objective=None)
-    after = harness._driver.cache_info()
+    after = dags.cached_driver.cache_info()
     assert (after.hits, after.misses) == (before.hits + 1, before.misses)
 
 

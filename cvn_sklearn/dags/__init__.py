@@ -10,3 +10,55 @@
 The nodes are pure: estimators are cloned before they are fitted. The front
 doors in :mod:`cvn_sklearn.harness` build each driver once and reuse it.
 """
+
+import functools
+import importlib
+
+from hamilton import driver
+from hamilton.execution import executors
+
+FIXED_PARAMS = ("cvn_sklearn.dags.fixed_params",)
+
+
+@functools.cache
+def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ...], executor=None) -> driver.Driver:
+    """The Hamilton driver of ``modules`` under ``config``, built on first use and then reused.
+
+    Parameters
+    ----------
+    modules : tuple of str
+        Module names, e.g. :data:`FIXED_PARAMS`.
+    config : tuple of (str, object)
+        The Hamilton config as sorted pairs (hashable, so it keys the cache).
+    executor : hamilton.execution.executors.TaskExecutor, default=None
+        Enables dynamic execution (``Parallelizable`` / ``Collect``) and runs
+        the parallel blocks on it; ``"local"`` is the synchronous in-process
+        executor. ``None`` builds a plain driver.
+
+    Returns
+    -------
+    hamilton.driver.Driver
+    """
+    builder = driver.Builder().with_modules(*[importlib.import_module(name) for name in modules]).with_config(dict(config))
+    if executor is not None:
+        local = executors.SynchronousLocalTaskExecutor()
+        remote = local if executor == "local" else executor
+        builder = builder.enable_dynamic_execution(allow_experimental_mode=True).with_local_executor(local)
+        builder = builder.with_remote_executor(remote)
+    return builder.build()
+
+
+def fixed_params_config(calibration, objective) -> tuple[tuple[str, bool], ...]:
+    """The config of :mod:`~cvn_sklearn.dags.fixed_params` for a calibration method and a θ objective."""
+    return (("calibrate", calibration is not None), ("tune_theta", objective is not None))
+
+
+def train_artifact(inputs: dict):
+    """Run :mod:`~cvn_sklearn.dags.fixed_params` on ``inputs`` and return its ``TrainedArtifact``.
+
+    ``inputs`` holds ``model_name``, ``datasets``, ``hpo_params``,
+    ``calibration``, ``objective`` and ``constraints``, already validated (see
+    :func:`cvn_sklearn.harness.train_one`).
+    """
+    config = fixed_params_config(inputs["calibration"], inputs["objective"])
+    return cached_driver(FIXED_PARAMS, config).execute(["trained_artifact"], inputs=inputs)["trained_artifact"]

@@ -24,8 +24,10 @@ from time import perf_counter
 from hamilton.function_modifiers import config, extract_fields, parameterize, value
 from sklearn.base import BaseEstimator, clone
 
+from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.calibration import Calibrate
 from cvn_sklearn.contracts import Datasets, SplitMetrics, TrainedArtifact
+from cvn_sklearn.events import emit
 from cvn_sklearn.metrics import evaluate
 from cvn_sklearn.pipeline import CalibratedThetaClassifier
 from cvn_sklearn.registry import registry
@@ -125,6 +127,38 @@ def artifact(
         dataset_shape=datasets.shape(),
         feature_version=datasets.feature_version,
     )
+
+
+def _model_of(fitted):
+    """The fitted model inside the calibration / θ wrappers."""
+    if isinstance(fitted, (Calibrate, CalibratedThetaClassifier)):
+        return fitted.estimators_[0]
+    if isinstance(fitted, ThetaSweep):
+        return _model_of(fitted.estimator_)
+    return fitted
+
+
+def trained_artifact(artifact: TrainedArtifact) -> TrainedArtifact:
+    """``artifact``, once ``training_complete`` (θ and validation metrics included) is emitted."""
+    model = _model_of(artifact.estimator)
+    rounds = (model.n_estimators_final_, model.best_iteration_) if isinstance(model, Adapter) else (None, None)
+    shape, val = artifact.dataset_shape, artifact.metrics_val
+    emit(
+        "training_complete",
+        model_type=artifact.model_name,
+        n_estimators_final=rounds[0],
+        best_iteration=rounds[1],
+        training_time_sec=artifact.training_time_sec,
+        dataset_n_train=shape.n_train,
+        dataset_n_features=shape.n_features,
+        class_dist_buy_pct=shape.buy_pct_train,
+        theta_picked=artifact.threshold,
+        auc_val=val.auc,
+        f1_buy_val=val.f1_buy,
+        brier_val=val.brier,
+        ece_val=val.ece,
+    )
+    return artifact
 
 
 def _feature_names(fitted) -> tuple[str, ...]:

@@ -1,0 +1,87 @@
+import numpy as np
+import pandas as pd
+import pytest
+import structlog
+from hamilton.plugins.h_dask import DaskExecutor
+from sklearn.datasets import make_classification
+from sklearn.model_selection import TimeSeriesSplit
+from structlog.testing import capture_logs
+
+from cvn_sklearn.contracts import FeatureVersion
+from cvn_sklearn.harness import walk_forward
+from cvn_sklearn.model_selection import WalkForwardSplit, oos_predict
+from cvn_sklearn.pipeline import CalibratedThetaClassifier
+from cvn_sklearn.registry import registry
+
+XGB = dict(n_estimators=10, n_jobs=1)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(n_samples=500, n_features=5, weights=[0.6], random_state=0)
+    return pd.DataFrame(X, columns=[f"f{i}" for i in range(5)]), pd.Series(y)
+
+
+@pytest.mark.parametrize(
+    "name, params, calibration, objective",
+    [("xgboost", XGB, "sigmoid", "f1"), ("logreg", {}, None, None)],
+)
+def test_walk_forward_equals_oos_predict_with_the_same_splitter(data, name, params, calibration, objective):
+    X, y = data
+    cv = WalkForwardSplit(4, test_size=80, gap=5)
+    result = walk_forward(name, X, y, cv=cv, hpo_params=params, calibration=calibration, objective=objective)
+    model = registry[name](**params)
+    estimator = model if calibration is None else CalibratedThetaClassifier(model, calibration=calibration, objective=objective)
+    expected = oos_predict(estimator, X, y, cv=cv)
+    np.testing.assert_array_equal(result.covered, expected.covered)
+    np.testing.assert_allclose(result.predictions, expected.predictions)
+
+
+def test_walk_forward_keeps_one_artifact_per_fold(data):
+    X, y = data
+    cv = TimeSeriesSplit(3, test_size=100)
+    result = walk_forward("logreg", X, y, cv=cv, calibration="sigmoid")
+    splits = list(cv.split(X, y))
+    assert len(result.artifacts) == 3 and result.thresholds.shape == (3,)
+    for artifact, (train, test), test_indices in zip(result.artifacts, splits, result.test_indices):
+        np.testing.assert_array_equal(test_indices, test)
+        assert artifact.dataset_shape.n_train == len(train) and artifact.metrics_test.n == len(test)
+        assert artifact.metrics_val == artifact.metrics_test
+        assert artifact.feature_version == FeatureVersion.of(X)
+        assert artifact.selected_features == tuple(X.columns)
+
+
+def test_walk_forward_binds_the_fold_to_every_event(data):
+    X, y = data
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        walk_forward("logreg", X, y, cv=TimeSeriesSplit(2, test_size=100), calibration=None)
+    complete = [e for e in logs if e["event"] == "training_complete"]
+    assert [e["fold"] for e in complete] == [0, 1]
+    assert all("fold" in e for e in logs)
+
+
+def test_walk_forward_passes_returns_to_return_objectives(data):
+    X, y = data
+    returns = np.where(y == 1, 0.01, -0.01) + np.random.RandomState(0).normal(0, 0.001, len(y))
+    result = walk_forward(
+        "logreg", X, y, cv=TimeSeriesSplit(2, test_size=100), returns=returns, calibration="sigmoid", objective="expected_return"
+    )
+    assert all(0.0 < theta < 1.0 for theta in result.thresholds)
+
+
+def test_walk_forward_rejects_unknown_constraints(data):
+    X, y = data
+    with pytest.raises(ValueError, match="Unknown θ constraints"):
+        walk_forward("logreg", X, y, cv=2, constraints={"n_trades": 1})
+
+
+def test_walk_forward_on_a_dask_cluster_equals_in_process(data):
+    from dask.distributed import Client, LocalCluster
+
+    X, y = data
+    cv = WalkForwardSplit(3, test_size=100)
+    local = walk_forward("logreg", X, y, cv=cv, calibration="sigmoid")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, Client(cluster) as client:
+        distributed = walk_forward("logreg", X, y, cv=cv, calibration="sigmoid", executor=DaskExecutor(client=client))
+    np.testing.assert_allclose(distributed.predictions, local.predictions)
+    assert [a.threshold for a in distributed.artifacts] == [a.threshold for a in local.artifacts]
