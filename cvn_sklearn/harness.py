@@ -20,7 +20,9 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from numbers import Integral
+from typing import Any, NamedTuple
 
 from sklearn.model_selection import check_cv
 
@@ -28,9 +30,11 @@ from cvn_sklearn.contracts import Datasets, TrainedArtifact
 from cvn_sklearn.dags import cached_driver, train_artifact
 from cvn_sklearn.dags.walk_forward import WalkForwardResult
 
-__all__ = ["THETA_CONSTRAINTS", "WalkForwardResult", "train_one", "walk_forward"]
+__all__ = ["DEFAULT_STUDY_STORAGE", "THETA_CONSTRAINTS", "TuneResult", "WalkForwardResult", "train_one", "tune", "walk_forward"]
 
 WALK_FORWARD = ("cvn_sklearn.dags.walk_forward",)
+HPO = ("cvn_sklearn.dags.hpo",)
+DEFAULT_STUDY_STORAGE = "sqlite:///optuna.db"
 
 THETA_CONSTRAINTS = ("beta", "min_recall", "min_positives", "max_positive_rate", "max_positive_rate_ratio")
 
@@ -164,3 +168,93 @@ def walk_forward(
     inputs |= _run_inputs(model_name, hpo_params, calibration, objective, constraints)
     dr = cached_driver(WALK_FORWARD, (), "local" if executor is None else executor)
     return dr.execute(["walk_forward_result"], inputs=inputs)["walk_forward_result"]
+
+
+class TuneResult(NamedTuple):
+    """What :func:`tune` returns: the best parameters and the Optuna study."""
+
+    best_params: dict
+    study: Any
+
+
+def tune(
+    model_name: str,
+    datasets_or_folds: Datasets | Sequence[Datasets],
+    *,
+    n_trials: int,
+    storage: str | None = None,
+    seed: int = 0,
+    study_name: str | None = None,
+    metric: str = "auc",
+    hpo_params: Mapping | None = None,
+    calibration: str | None = "isotonic",
+    objective: str | None = "f1",
+    constraints: Mapping | None = None,
+) -> TuneResult:
+    """Search the model's hyperparameters with Optuna; resume a stored study.
+
+    Each trial samples the ``search_space(trial)`` declared in the model's file
+    (TPE, seeded), trains with :func:`train_one` on every fold in turn and
+    scores the mean validation ``metric``; after each fold it reports the
+    running mean, so the median pruner stops poor trials early. The study
+    lives in ``storage``: calling again with the same storage and study name
+    runs only the trials still missing to reach ``n_trials``.
+
+    Parameters
+    ----------
+    model_name : str
+        A registry model with a ``search_space``.
+    datasets_or_folds : Datasets or sequence of Datasets
+        One split, or one per walk-forward fold.
+    n_trials : int
+        Finished trials (complete or pruned) the study should hold.
+    storage : str, default=None
+        Any Optuna storage URL; ``sqlite:///optuna.db`` in the working
+        directory when ``None``.
+    seed : int, default=0
+        Seed of the TPE sampler: the same seed gives the same trials.
+    study_name : str, default=None
+        ``"<model>-<metric>-<feature-set hash>"`` when ``None``, so a study is
+        only resumed on the same feature set.
+    metric : {"auc", "f1_buy", "precision_buy", "recall_buy", "brier", "ece", "log_loss"}, default="auc"
+        The validation metric; the first four are maximised, the others minimised.
+    hpo_params : mapping, default=None
+        Fixed parameters; the search space's parameters override them.
+    calibration, objective, constraints
+        As in :func:`train_one`.
+
+    Returns
+    -------
+    TuneResult
+        ``(best_params, study)``; ``best_params`` includes ``hpo_params``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from cvn_sklearn.contracts import Datasets
+    >>> from cvn_sklearn.harness import tune
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(300, 3)); y = (X[:, 0] + rng.normal(size=300) > 0.5).astype(int)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     best, study = tune("logreg", Datasets.temporal_split(X, y), n_trials=3,
+    ...                        storage=f"sqlite:///{folder}/optuna.db", calibration="sigmoid")
+    ...     n_trials = len(study.trials)
+    >>> sorted(best), n_trials
+    (['C'], 3)
+    """
+    folds = _folds(datasets_or_folds)
+    if not isinstance(n_trials, Integral) or n_trials < 1:
+        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}.")
+    inputs = dict(folds=folds, n_trials=int(n_trials), storage=storage or DEFAULT_STUDY_STORAGE, seed=seed, metric=metric)
+    inputs["study_name"] = study_name or f"{model_name}-{metric}-{folds[0].feature_version.feature_set_hash[:12]}"
+    inputs |= _run_inputs(model_name, hpo_params, calibration, objective, constraints)
+    out = cached_driver(HPO, ()).execute(["best_params", "tuned_study"], inputs=inputs)
+    return TuneResult(out["best_params"], out["tuned_study"])
+
+
+def _folds(datasets_or_folds) -> list:
+    folds = [datasets_or_folds] if isinstance(datasets_or_folds, Datasets) else list(datasets_or_folds)
+    if not folds or not all(isinstance(fold, Datasets) for fold in folds):
+        raise TypeError("datasets_or_folds must be a Datasets or a non-empty sequence of Datasets (one per fold).")
+    return folds
