@@ -38,6 +38,7 @@ __all__ = [
     "TrainedArtifact",
     "code_commit",
     "feature_set_hash",
+    "meta_features",
     "take_rows",
 ]
 
@@ -362,7 +363,9 @@ class TrainedArtifact:
     cusum_metadata : dict or None
         Scalars describing a CUSUM event filter applied upstream, if any.
     meta_label_model : estimator or None
-        Secondary classifier deciding whether to take a primary buy signal.
+        Secondary classifier deciding whether to take a primary buy signal:
+        trained on the validation rows where the primary model said buy, to
+        predict whether that buy was right (see :meth:`predict`).
     """
 
     model_name: str
@@ -407,6 +410,54 @@ class TrainedArtifact:
         }
         flat |= _prefixed("val_", self.metrics_val.to_dict()) | _prefixed("test_", self.metrics_test.to_dict())
         return flat | _prefixed("param_", self.hyperparams) | _prefixed("cusum_", self.cusum_metadata or {})
+
+    def predict(self, X):
+        """Buy signals: calibrated P(buy) >= ``threshold``, confirmed by the meta-label model if any.
+
+        Without a meta-label model this is the primary model's signal. With
+        one, a primary buy is kept only where the meta-label model predicts it
+        is a true positive; its input is ``X`` plus the primary P(buy) as the
+        last column (see :func:`meta_features`).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        signal : ndarray of int of shape (n_samples,)
+            1 = buy.
+        """
+        proba = self.estimator.predict_proba(X)[:, 1]
+        signal = proba >= self.threshold
+        if self.meta_label_model is not None and signal.any():
+            confirmed = self.meta_label_model.predict(meta_features(take_rows(X, signal), proba[signal]))
+            signal[signal] = confirmed == 1
+        return signal.astype(int)
+
+
+def meta_features(X, proba):
+    """The meta-label model's input: ``X`` with the primary P(buy) appended as column ``primary_proba``.
+
+    Parameters
+    ----------
+    X : DataFrame or array-like of shape (n_samples, n_features)
+    proba : array-like of shape (n_samples,)
+
+    Returns
+    -------
+    DataFrame or ndarray of shape (n_samples, n_features + 1)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> meta_features(np.zeros((2, 3)), [0.7, 0.9]).shape
+    (2, 4)
+    """
+    if hasattr(X, "assign"):
+        return X.assign(primary_proba=np.asarray(proba, dtype=np.float64))
+    return np.column_stack([np.asarray(X, dtype=np.float64), proba])
+
 
 def _prefixed(prefix: str, values: dict) -> dict:
     return {f"{prefix}{key}": _plain(value) for key, value in values.items()}

@@ -68,6 +68,8 @@ def train_one(
     calibration: str | None = "isotonic",
     objective: str | None = "f1",
     constraints: Mapping | None = None,
+    meta_label: str | None = None,
+    meta_label_params: Mapping | None = None,
 ) -> TrainedArtifact:
     """Train one registry model or ensemble and return its :class:`~cvn_sklearn.contracts.TrainedArtifact`.
 
@@ -93,6 +95,15 @@ def train_one(
         the θ search and uses θ = 0.5, the raw decision rule.
     constraints : mapping, default=None
         θ constraints and objective parameters: any of :data:`THETA_CONSTRAINTS`.
+    meta_label : str, default=None
+        Registry name of a meta-labeling model: trained on the validation rows
+        where the primary model says buy, to predict whether the buy is right.
+        It becomes ``artifact.meta_label_model``, and
+        :meth:`TrainedArtifact.predict <cvn_sklearn.contracts.TrainedArtifact.predict>`
+        keeps only the buys it confirms. The artifact's metrics stay those of
+        the primary model.
+    meta_label_params : mapping, default=None
+        Constructor parameters of the meta-labeling model.
 
     Returns
     -------
@@ -107,7 +118,9 @@ def train_one(
     """
     if not isinstance(datasets, Datasets):
         raise TypeError(f"datasets must be a cvn_sklearn.contracts.Datasets, got {type(datasets).__name__}.")
-    return train_artifact({"datasets": datasets, **_run_inputs(model_name, hpo_params, calibration, objective, constraints)})
+    inputs = _run_inputs(model_name, hpo_params, calibration, objective, constraints)
+    inputs |= {"datasets": datasets, "meta_label": meta_label, "meta_label_params": dict(meta_label_params or {})}
+    return train_artifact(inputs)
 
 
 def walk_forward(

@@ -5,7 +5,7 @@ from structlog.testing import capture_logs
 
 from cvn_sklearn import dags, harness
 from cvn_sklearn.calibration import Calibrate
-from cvn_sklearn.contracts import Datasets, TrainedArtifact
+from cvn_sklearn.contracts import Datasets, TrainedArtifact, meta_features
 from cvn_sklearn.events import EVENTS
 from cvn_sklearn.metrics import evaluate
 from cvn_sklearn.pipeline import CalibratedThetaClassifier
@@ -149,3 +149,29 @@ def test_training_complete_is_emitted_once_and_matches_the_artifact(events_by_en
     model = artifact.estimator.estimators_[0]
     assert (complete["n_estimators_final"], complete["best_iteration"]) == (model.n_estimators_final_, model.best_iteration_)
     assert complete["theta_picked"] == _last(logs, "theta_picked")["theta"]
+
+
+# -- meta-labeling ------------------------------------------------------------------------
+def test_meta_label_model_learns_which_primary_buys_were_right(data):
+    artifact = harness.train_one("logreg", data, calibration="sigmoid", meta_label="extra_trees", meta_label_params={"n_estimators": 20})
+    meta = artifact.meta_label_model
+    assert meta.n_features_in_ == data.val.X.shape[1] + 1
+    primary = artifact.estimator.predict_proba(data.test.X)[:, 1] >= artifact.threshold
+    signal = artifact.predict(data.test.X)
+    assert set(np.unique(signal)) <= {0, 1} and np.all(signal <= primary)
+    confirmed = meta.predict(meta_features(data.test.X[primary], artifact.estimator.predict_proba(data.test.X)[primary, 1]))
+    np.testing.assert_array_equal(signal[primary], confirmed)
+    assert artifact.to_dict()["meta_label"] is True
+
+
+def test_predict_without_meta_label_is_the_primary_signal(data):
+    artifact = harness.train_one("logreg", data, calibration="sigmoid")
+    expected = (artifact.estimator.predict_proba(data.test.X)[:, 1] >= artifact.threshold).astype(int)
+    np.testing.assert_array_equal(artifact.predict(data.test.X), expected)
+    assert artifact.meta_label_model is None
+
+
+def test_meta_label_needs_right_and_wrong_buys(data):
+    easy = Datasets(train=data.train, val=(data.val.X, np.ones_like(data.val.y)), test=data.test)
+    with pytest.raises(ValueError, match="Meta-labeling needs primary buy signals that were both right and wrong"):
+        harness.train_one("logreg", easy, calibration="sigmoid", meta_label="logreg")

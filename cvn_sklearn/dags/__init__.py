@@ -48,17 +48,18 @@ def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ..
     return builder.build()
 
 
-def fixed_params_config(calibration, objective) -> tuple[tuple[str, bool], ...]:
-    """The config of :mod:`~cvn_sklearn.dags.fixed_params` for a calibration method and a θ objective."""
-    return (("calibrate", calibration is not None), ("tune_theta", objective is not None))
+def fixed_params_config(calibration, objective, meta_label=None) -> tuple[tuple[str, bool], ...]:
+    """The config of :mod:`~cvn_sklearn.dags.fixed_params`: which of calibration, θ, meta-labeling run."""
+    return (("calibrate", calibration is not None), ("tune_theta", objective is not None), ("meta_labeling", meta_label is not None))
 
 
 def train_artifact(inputs: dict):
     """Run :mod:`~cvn_sklearn.dags.fixed_params` on ``inputs`` and return its ``TrainedArtifact``.
 
     ``inputs`` holds ``model_name``, ``datasets``, ``hpo_params``,
-    ``calibration``, ``objective`` and ``constraints``, already validated (see
+    ``calibration``, ``objective`` and ``constraints``, and optionally
+    ``meta_label`` and ``meta_label_params``, already validated (see
     :func:`cvn_sklearn.harness.train_one`).
     """
-    config = fixed_params_config(inputs["calibration"], inputs["objective"])
+    config = fixed_params_config(inputs["calibration"], inputs["objective"], inputs.get("meta_label"))
     return cached_driver(FIXED_PARAMS, config).execute(["trained_artifact"], inputs=inputs)["trained_artifact"]

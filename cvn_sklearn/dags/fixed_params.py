@@ -13,6 +13,9 @@ The DAG (config ``calibrate`` and ``tune_theta`` pick the ``estimator`` and
 * ``calibrate=False, tune_theta=False``: the raw model, θ = 0.5 (its own
   ``predict``: the more probable class).
 
+Config ``meta_labeling=True`` adds ``meta_label_model`` (meta-labeling, trained
+on the validation rows; see :func:`meta_label_model__trained`).
+
 The model is fitted on ``datasets.train`` only (calibration and θ take their
 held-out rows from the end of it, in time order); ``val`` and ``test`` are
 only scored, so ``metrics_val`` is an honest out-of-sample score for model
@@ -20,13 +23,16 @@ selection and ``metrics_test`` stays untouched by it.
 """
 
 from time import perf_counter
+from typing import Optional
+
+import numpy as np
 
 from hamilton.function_modifiers import config, extract_fields, parameterize, value
 from sklearn.base import BaseEstimator, clone
 
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.calibration import Calibrate
-from cvn_sklearn.contracts import Datasets, SplitMetrics, TrainedArtifact
+from cvn_sklearn.contracts import Datasets, SplitMetrics, TrainedArtifact, meta_features, take_rows
 from cvn_sklearn.events import emit
 from cvn_sklearn.metrics import evaluate
 from cvn_sklearn.pipeline import CalibratedThetaClassifier
@@ -104,10 +110,39 @@ def metrics(fitted: BaseEstimator, datasets: Datasets, threshold: float, split: 
     return evaluate(rows.y, fitted.predict_proba(rows.X), threshold)
 
 
+@config.when(meta_labeling=True)
+def meta_label_model__trained(
+    fitted: BaseEstimator, threshold: float, datasets: Datasets, meta_label: str, meta_label_params: dict
+) -> Optional[BaseEstimator]:
+    """Meta-labeling: a second model learns, on the validation rows the primary model calls buys, which were right.
+
+    Its input is the row's features plus the primary P(buy)
+    (:func:`~cvn_sklearn.contracts.meta_features`); its target is 1 where the
+    buy was a true positive.
+    """
+    proba = fitted.predict_proba(datasets.val.X)[:, 1]
+    signal = proba >= threshold
+    y = np.asarray(datasets.val.y)
+    right = (y[signal] == y.max()).astype(int)
+    if len(np.unique(right)) < 2:
+        raise ValueError(
+            f"Meta-labeling needs primary buy signals that were both right and wrong on the validation rows; got "
+            f"{int(signal.sum())} signal(s), {int(right.sum())} right. Use more validation rows or train without meta_label."
+        )
+    return registry[meta_label](**meta_label_params).fit(meta_features(take_rows(datasets.val.X, signal), proba[signal]), right)
+
+
+@config.when(meta_labeling=False)
+def meta_label_model__none() -> Optional[BaseEstimator]:
+    """No meta-labeling."""
+    return None
+
+
 def artifact(
     model_name: str,
     model: BaseEstimator,
     fitted: BaseEstimator,
+    meta_label_model: Optional[BaseEstimator],
     metrics_val: SplitMetrics,
     metrics_test: SplitMetrics,
     threshold: float,
@@ -126,6 +161,7 @@ def artifact(
         training_time_sec=training_time_sec,
         dataset_shape=datasets.shape(),
         feature_version=datasets.feature_version,
+        meta_label_model=meta_label_model,
     )
 
 
