@@ -1,5 +1,8 @@
+import contextlib
+
 import numpy as np
 import pytest
+import structlog
 from sklearn.datasets import make_classification
 from structlog.testing import capture_logs
 
@@ -28,6 +31,17 @@ def small_params(name):
     if name in registry.ensembles:
         return {"base_models": ["logreg", "extra_trees"]}
     return SMALL.get(name, {})
+
+
+@contextlib.contextmanager
+def captured_events(**kwargs):
+    """``capture_logs``, then structlog back to unconfigured: capture_logs leaves
+    ``structlog.is_configured()`` True, and later events would print to stdout."""
+    try:
+        with capture_logs(**kwargs) as logs:
+            yield logs
+    finally:
+        structlog.reset_defaults()
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +121,7 @@ def test_train_one_needs_datasets():
 def events_by_entry(data):
     captured = {}
     for name in sorted(registry):
-        with capture_logs() as logs:
+        with captured_events() as logs:
             artifact = harness.train_one(name, data, small_params(name), calibration="sigmoid")
         captured[name] = (artifact, logs)
     return captured

@@ -1,3 +1,5 @@
+import contextlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,17 @@ from cvn_sklearn.pipeline import CalibratedThetaClassifier
 from cvn_sklearn.registry import registry
 
 XGB = dict(n_estimators=10, n_jobs=1)
+
+
+@contextlib.contextmanager
+def captured_events(**kwargs):
+    """``capture_logs``, then structlog back to unconfigured: capture_logs leaves
+    ``structlog.is_configured()`` True, and later events would print to stdout."""
+    try:
+        with capture_logs(**kwargs) as logs:
+            yield logs
+    finally:
+        structlog.reset_defaults()
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +66,7 @@ def test_walk_forward_keeps_one_artifact_per_fold(data):
 
 def test_walk_forward_binds_the_fold_to_every_event(data):
     X, y = data
-    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+    with captured_events(processors=[structlog.contextvars.merge_contextvars]) as logs:
         walk_forward("logreg", X, y, cv=TimeSeriesSplit(2, test_size=100), calibration=None)
     complete = [e for e in logs if e["event"] == "training_complete"]
     assert [e["fold"] for e in complete] == [0, 1]
