@@ -20,17 +20,19 @@ Examples
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping, Sequence
 from numbers import Integral
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from sklearn.model_selection import check_cv
 
 from cvn_sklearn.contracts import Datasets, TrainedArtifact
-from cvn_sklearn.dags import cached_driver, train_artifact
+from cvn_sklearn.dags import FIXED_PARAMS, cached_driver, fixed_params_config, train_artifact
 from cvn_sklearn.dags.walk_forward import WalkForwardResult
 
-__all__ = ["DEFAULT_STUDY_STORAGE", "THETA_CONSTRAINTS", "TuneResult", "WalkForwardResult", "train_one", "tune", "walk_forward"]
+__all__ = ["DEFAULT_STUDY_STORAGE", "THETA_CONSTRAINTS", "TuneResult", "WalkForwardResult", "train_one", "tune", "visualize", "walk_forward"]
 
 WALK_FORWARD = ("cvn_sklearn.dags.walk_forward",)
 HPO = ("cvn_sklearn.dags.hpo",)
@@ -271,3 +273,65 @@ def _folds(datasets_or_folds) -> list:
     if not folds or not all(isinstance(fold, Datasets) for fold in folds):
         raise TypeError("datasets_or_folds must be a Datasets or a non-empty sequence of Datasets (one per fold).")
     return folds
+
+
+def visualize(
+    path,
+    *,
+    dag: str = "fixed_params",
+    calibration: str | None = "isotonic",
+    objective: str | None = "f1",
+    meta_label: str | None = None,
+) -> Path:
+    """Write the picture of a harness DAG, for the docs.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output file; its suffix picks the format. ``.dot`` writes the Graphviz
+        source (no Graphviz install needed); ``.png``, ``.svg``, ``.pdf``, ...
+        are rendered with Graphviz's ``dot`` program.
+    dag : {"fixed_params", "walk_forward", "hpo"}, default="fixed_params"
+    calibration, objective, meta_label
+        Pick the ``fixed_params`` variant, as in :func:`train_one`.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``dag``.
+    RuntimeError
+        If a rendered format is asked for and Graphviz's ``dot`` is not installed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     source = visualize(Path(folder, "train_one.dot")).read_text()
+    >>> "threshold" in source and "metrics_val" in source
+    True
+    """
+    path = Path(path)
+    drivers = {
+        "fixed_params": lambda: cached_driver(FIXED_PARAMS, fixed_params_config(calibration, objective, meta_label)),
+        "walk_forward": lambda: cached_driver(WALK_FORWARD, (), "local"),
+        "hpo": lambda: cached_driver(HPO, ()),
+    }
+    if dag not in drivers:
+        raise ValueError(f"dag must be one of {sorted(drivers)}, got {dag!r}.")
+    graph = drivers[dag]().display_all_functions()
+    if path.suffix == ".dot":
+        path.write_text(graph.source)
+    elif shutil.which("dot") is None:
+        raise RuntimeError(
+            f"Rendering {path.name} needs Graphviz's 'dot' program, which is not installed "
+            "(apt-get install graphviz, brew install graphviz or conda install graphviz); or write a .dot file."
+        )
+    else:
+        graph.render(outfile=path, cleanup=True)
+    return path

@@ -1,4 +1,5 @@
 import contextlib
+import shutil
 
 import numpy as np
 import pytest
@@ -189,3 +190,34 @@ def test_meta_label_needs_right_and_wrong_buys(data):
     easy = Datasets(train=data.train, val=(data.val.X, np.ones_like(data.val.y)), test=data.test)
     with pytest.raises(ValueError, match="Meta-labeling needs primary buy signals that were both right and wrong"):
         harness.train_one("logreg", easy, calibration="sigmoid", meta_label="logreg")
+
+
+# -- visualize -----------------------------------------------------------------------------
+@pytest.mark.parametrize("dag, node", [("fixed_params", "metrics_test"), ("walk_forward", "fold_result"), ("hpo", "tuned_study")])
+def test_visualize_writes_the_dot_source_of_each_dag(tmp_path, dag, node):
+    source = harness.visualize(tmp_path / f"{dag}.dot", dag=dag).read_text()
+    assert "digraph {" in source and node in source
+
+
+def test_visualize_follows_the_config(tmp_path):
+    raw = harness.visualize(tmp_path / "raw.dot", calibration=None, objective=None).read_text()
+    meta = harness.visualize(tmp_path / "meta.dot", meta_label="logreg").read_text()
+    assert "constraints" not in raw and "meta_label_model" in meta
+
+
+def test_visualize_rejects_unknown_dags(tmp_path):
+    with pytest.raises(ValueError, match=r"dag must be one of \['fixed_params', 'hpo', 'walk_forward'\]"):
+        harness.visualize(tmp_path / "x.dot", dag="screen")
+
+
+def test_visualize_explains_a_missing_graphviz(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RuntimeError, match="needs Graphviz's 'dot' program, which is not installed"):
+        harness.visualize(tmp_path / "train_one.png")
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_visualize_renders_png(tmp_path):
+    path = harness.visualize(tmp_path / "train_one.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train_one.png"]
