@@ -1,0 +1,104 @@
+"""Orchestration overhead of ``train_one`` against the boosting libraries' own ``fit``.
+
+For XGBoost, LightGBM and CatBoost on the same 50,000 x 30 training rows:
+
+* ``raw``: the native classifier's ``fit`` with the same parameters;
+* ``train_one``: ``train_one(model, calibration=None, objective=None)``, i.e.
+  the Hamilton driver, the adapter (validation, label encoding, events) and
+  scoring val and test (5,000 rows each) with the one metrics function;
+* ``cal+θ``: calibration and the θ sweep on their own, on the held-out shares
+  ``CalibratedThetaClassifier`` uses by default (20% + 20% of the rows), with
+  the model already fitted.
+
+Each number is the median of ``--repeats`` runs (5 by default). Run from the
+repository root::
+
+    python benchmarks/overhead.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+from time import perf_counter
+
+import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.frozen import FrozenEstimator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cvn_sklearn.calibration import Calibrate  # noqa: E402
+from cvn_sklearn.contracts import Datasets  # noqa: E402
+from cvn_sklearn.harness import train_one  # noqa: E402
+from cvn_sklearn.registry import registry  # noqa: E402
+from cvn_sklearn.threshold import ThetaSweep  # noqa: E402
+
+# One thread each: on a shared machine, OpenMP threads waiting on each other add more noise than signal.
+PARAMS = {
+    "xgboost": dict(n_estimators=200, n_jobs=1),
+    "lightgbm": dict(n_estimators=200, n_jobs=1),
+    "catboost": dict(iterations=200, thread_count=1),
+}
+
+
+def median_times(functions, repeats: int) -> list[float]:
+    """Median wall-clock seconds of each function, run in turns so that load changes hit all alike."""
+    times = [[] for _ in functions]
+    for _ in range(repeats):
+        for fn, spent in zip(functions, times):
+            started = perf_counter()
+            fn()
+            spent.append(perf_counter() - started)
+    return [statistics.median(spent) for spent in times]
+
+
+def make_data(n_train: int, n_features: int) -> Datasets:
+    X, y = make_classification(n_samples=n_train + 10_000, n_features=n_features, n_informative=10, random_state=0)
+    return Datasets(
+        train=(X[:n_train], y[:n_train]),
+        val=(X[n_train : n_train + 5000], y[n_train : n_train + 5000]),
+        test=(X[n_train + 5000 :], y[n_train + 5000 :]),
+    )
+
+
+def raw_fit(name: str, data: Datasets):
+    """The native library's own classifier, fitted with the same native parameters."""
+    model = registry[name](**PARAMS[name])
+    native = model._native_class()(**model._native_params([]))
+    return lambda: native.fit(data.train.X, data.train.y)
+
+
+def calibration_and_theta(name: str, data: Datasets):
+    """Calibrate + θ on the default held-out shares, the model already fitted."""
+    n = len(data.train.y)
+    cal, theta = slice(int(0.6 * n), int(0.8 * n)), slice(int(0.8 * n), n)
+    model = FrozenEstimator(registry[name](**PARAMS[name]).fit(data.train.X[: cal.start], data.train.y[: cal.start]))
+
+    def run():
+        calibrated = Calibrate(model, method="isotonic").fit(data.train.X[cal], data.train.y[cal])
+        ThetaSweep(FrozenEstimator(calibrated)).fit(data.train.X[theta], data.train.y[theta])
+
+    return run
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--features", type=int, default=30)
+    args = parser.parse_args(argv)
+    data = make_data(args.rows, args.features)
+    print(f"{args.rows} x {args.features}, median of {args.repeats}, cpu_count={os.cpu_count()}")
+    print(f"{'model':10s} {'raw fit s':>10s} {'train_one s':>12s} {'overhead':>9s} {'cal+θ s':>9s}")
+    for name in PARAMS:
+        harness = lambda: train_one(name, data, PARAMS[name], calibration=None, objective=None)  # noqa: E731
+        raw, harness, extra = median_times([raw_fit(name, data), harness, calibration_and_theta(name, data)], args.repeats)
+        print(f"{name:10s} {raw:10.3f} {harness:12.3f} {100 * (harness / raw - 1):8.1f}% {extra:9.3f}")
+
+
+if __name__ == "__main__":
+    main()
