@@ -44,6 +44,7 @@ import json
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -244,15 +245,25 @@ def _libraries(estimator) -> list[str]:
     return sorted(f"{name}=={importlib.metadata.version(name)}" for name in names)
 
 
-def log_artifact(artifact, *, experiment: str, tracking_uri: str | None = None, artifact_location: str | None = None) -> str:
+def log_artifact(
+    artifact,
+    *,
+    experiment: str,
+    tracking_uri: str | None = None,
+    artifact_location: str | None = None,
+    datasets=None,
+) -> str:
     """Log a trained artifact as one MLflow run and return the run id.
 
     Logged: parameters (``hyperparams``, dataset shape; secret-looking names
     and values replaced by :data:`SCRUBBED`, in the model file too), metrics
     (``val_*``, ``test_*``, ``threshold``, ``training_time_sec``), tags (the
-    feature version, the model name), ``selected_features.json`` and the
-    estimator as an MLflow scikit-learn model in the skops format with explicit
-    pip requirements (no slow requirement inference).
+    feature version, the model name), ``selected_features.json``, the figures
+    ``plots/theta_curve.png`` (when θ was tuned) and
+    ``plots/reliability_val.png`` (when ``datasets`` is given; the artifact
+    itself holds no rows), and the estimator as an MLflow scikit-learn model in
+    the skops format with explicit pip requirements (no slow requirement
+    inference).
 
     Parameters
     ----------
@@ -264,6 +275,10 @@ def log_artifact(artifact, *, experiment: str, tracking_uri: str | None = None, 
     artifact_location : str, default=None
         Folder for the artifacts of a *new* experiment; MLflow's default
         (``./mlruns``) when ``None``.
+    datasets : Datasets, default=None
+        The data the artifact was trained on; its validation rows draw the
+        reliability diagram. Figures need matplotlib; without it they are
+        skipped with a warning.
 
     Returns
     -------
@@ -280,6 +295,8 @@ def log_artifact(artifact, *, experiment: str, tracking_uri: str | None = None, 
         mlflow.log_metrics({k: float(v) for k, v in flat.items() if _is_metric(k)})
         mlflow.set_tags({k: str(v) for k, v in flat.items() if _is_tag(k)})
         mlflow.log_dict(json.loads(flat["selected_features"]), "selected_features.json")
+        for name, figure in _figures(artifact, datasets):
+            mlflow.log_figure(figure, f"plots/{name}.png")
         info = mlflow.sklearn.log_model(
             estimator,
             name="model",
@@ -289,6 +306,21 @@ def log_artifact(artifact, *, experiment: str, tracking_uri: str | None = None, 
         )
         mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
     return run.info.run_id
+
+
+def _figures(artifact, datasets):
+    """``(name, figure)`` pairs of the θ curve and the validation reliability diagram, when available."""
+    try:
+        from cvn_sklearn import plots
+
+        theta_result = getattr(artifact.estimator, "theta_result_", None)
+        if theta_result is not None:
+            yield "theta_curve", plots.theta_curve(theta_result)
+        if datasets is not None:
+            proba = artifact.estimator.predict_proba(datasets.val.X)
+            yield "reliability_val", plots.reliability_diagram(datasets.val.y, proba, names=("validation", ""))
+    except ImportError as exc:
+        warnings.warn(f"No figures logged: {exc}", stacklevel=3)
 
 
 def _maybe_scrub(values):

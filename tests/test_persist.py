@@ -92,7 +92,7 @@ def _ensemble_params():
 )
 def test_round_trip_gives_identical_probabilities(store, data, name, params, calibration, objective):
     artifact = train_one(name, data, params, calibration=calibration, objective=objective)
-    run_id = log_artifact(artifact, experiment="round_trip", **store)
+    run_id = log_artifact(artifact, experiment="round_trip", datasets=data, **store)
     loaded = load_artifact(run_id, tracking_uri=store["tracking_uri"])
     np.testing.assert_array_equal(loaded.predict_proba(data.test.X), artifact.estimator.predict_proba(data.test.X))
     files = _model_files(store, run_id)
@@ -233,3 +233,14 @@ def test_ordinary_parameters_pass_unchanged(name, value):
 def test_scrub_keeps_unchanged_nested_mappings_identical():
     inner = {"max_depth": 3}
     assert scrub({"params": inner})["params"] is inner
+
+
+def test_run_holds_the_theta_curve_and_reliability_diagram(store, data):
+    artifact = train_one("logreg", data, calibration="sigmoid")
+    client = MlflowClient(store["tracking_uri"])
+    with_data = log_artifact(artifact, experiment="figures", datasets=data, **store)
+    without = log_artifact(artifact, experiment="figures", **store)
+    assert [f.path for f in client.list_artifacts(with_data, "plots")] == ["plots/reliability_val.png", "plots/theta_curve.png"]
+    assert [f.path for f in client.list_artifacts(without, "plots")] == ["plots/theta_curve.png"]
+    raw = log_artifact(train_one("logreg", data, calibration=None, objective=None), experiment="figures", **store)
+    assert client.list_artifacts(raw, "plots") == []
