@@ -59,21 +59,14 @@ class ModelFit(TypedDict):
     class_dist_buy_pct: float
 
 
-class TrainingComplete(TypedDict):
+class TrainingComplete(ModelFit):
     """A whole training run finished: model, calibration, θ and validation metrics.
 
     Emitted once per :func:`cvn_sklearn.harness.train_one`, for models and
-    ensembles alike; ``training_time_sec`` covers the whole run and
-    ``dataset_n_train`` the rows it was given.
+    ensembles alike, with every field of ``model_fit`` (``training_time_sec``
+    covers the whole run and ``dataset_n_train`` the rows it was given) and:
     """
 
-    model_type: str
-    n_estimators_final: int | None
-    best_iteration: int | None
-    training_time_sec: float
-    dataset_n_train: int
-    dataset_n_features: int
-    class_dist_buy_pct: float
     theta_picked: float
     auc_val: float
     f1_buy_val: float

@@ -51,8 +51,8 @@ def _check_constraints(constraints: Mapping | None, objective: str | None) -> di
     return constraints
 
 
-def _run_inputs(model_name, hpo_params, calibration, objective, constraints) -> dict:
-    """The inputs every training run shares, validated."""
+def _run_spec(model_name, hpo_params, calibration, objective, constraints) -> dict:
+    """What every training run needs besides its data, validated: the fixed_params DAG's inputs."""
     return dict(
         model_name=model_name,
         hpo_params=dict(hpo_params or {}),
@@ -120,7 +120,7 @@ def train_one(
     """
     if not isinstance(datasets, Datasets):
         raise TypeError(f"datasets must be a cvn_sklearn.contracts.Datasets, got {type(datasets).__name__}.")
-    inputs = _run_inputs(model_name, hpo_params, calibration, objective, constraints)
+    inputs = _run_spec(model_name, hpo_params, calibration, objective, constraints)
     inputs |= {"datasets": datasets, "meta_label": meta_label, "meta_label_params": dict(meta_label_params or {})}
     return train_artifact(inputs)
 
@@ -179,8 +179,8 @@ def walk_forward(
     >>> len(result.artifacts), int(result.covered.sum()), result.predictions.shape
     (3, 300, (500, 2))
     """
-    inputs = dict(cv=check_cv(cv, y, classifier=True), X=X, y=y, returns=returns)
-    inputs |= _run_inputs(model_name, hpo_params, calibration, objective, constraints)
+    run_spec = _run_spec(model_name, hpo_params, calibration, objective, constraints)
+    inputs = dict(cv=check_cv(cv, y, classifier=True), X=X, y=y, returns=returns, run_spec=run_spec)
     dr = cached_driver(WALK_FORWARD, (), "local" if executor is None else executor)
     return dr.execute(["walk_forward_result"], inputs=inputs)["walk_forward_result"]
 
@@ -263,7 +263,7 @@ def tune(
         raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}.")
     inputs = dict(folds=folds, n_trials=int(n_trials), storage=storage or DEFAULT_STUDY_STORAGE, seed=seed, metric=metric)
     inputs["study_name"] = study_name or f"{model_name}-{metric}-{folds[0].feature_version.feature_set_hash[:12]}"
-    inputs |= _run_inputs(model_name, hpo_params, calibration, objective, constraints)
+    inputs["run_spec"] = _run_spec(model_name, hpo_params, calibration, objective, constraints)
     out = cached_driver(HPO, ()).execute(["best_params", "tuned_study"], inputs=inputs)
     return TuneResult(out["best_params"], out["tuned_study"])
 

@@ -1,11 +1,9 @@
-import contextlib
 import shutil
 
 import numpy as np
 import pytest
-import structlog
 from sklearn.datasets import make_classification
-from structlog.testing import capture_logs
+from _events import captured_events
 
 from cvn_sklearn import dags, harness
 from cvn_sklearn.calibration import Calibrate
@@ -33,16 +31,6 @@ def small_params(name):
         return {"base_models": ["logreg", "extra_trees"]}
     return SMALL.get(name, {})
 
-
-@contextlib.contextmanager
-def captured_events(**kwargs):
-    """``capture_logs``, then structlog back to unconfigured: capture_logs leaves
-    ``structlog.is_configured()`` True, and later events would print to stdout."""
-    try:
-        with capture_logs(**kwargs) as logs:
-            yield logs
-    finally:
-        structlog.reset_defaults()
 
 
 @pytest.fixture(scope="module")

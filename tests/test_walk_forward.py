@@ -1,5 +1,3 @@
-import contextlib
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,16 +15,6 @@ from cvn_sklearn.registry import registry
 
 XGB = dict(n_estimators=10, n_jobs=1)
 
-
-@contextlib.contextmanager
-def captured_events(**kwargs):
-    """``capture_logs``, then structlog back to unconfigured: capture_logs leaves
-    ``structlog.is_configured()`` True, and later events would print to stdout."""
-    try:
-        with capture_logs(**kwargs) as logs:
-            yield logs
-    finally:
-        structlog.reset_defaults()
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +54,11 @@ def test_walk_forward_keeps_one_artifact_per_fold(data):
 
 def test_walk_forward_binds_the_fold_to_every_event(data):
     X, y = data
-    with captured_events(processors=[structlog.contextvars.merge_contextvars]) as logs:
-        walk_forward("logreg", X, y, cv=TimeSeriesSplit(2, test_size=100), calibration=None)
+    try:
+        with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+            walk_forward("logreg", X, y, cv=TimeSeriesSplit(2, test_size=100), calibration=None)
+    finally:
+        structlog.reset_defaults()  # capture_logs leaves structlog configured (see tests/_events.py)
     complete = [e for e in logs if e["event"] == "training_complete"]
     assert [e["fold"] for e in complete] == [0, 1]
     assert all("fold" in e for e in logs)

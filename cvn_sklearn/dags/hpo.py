@@ -4,7 +4,7 @@ The DAG::
 
     seed -> sampler --\\
     pruner -------------> study (created, or loaded to resume) --\\
-    model_name, folds, ... -> trial_objective ---------------------> tuned_study -> best_params
+    run_spec, folds, metric -> trial_objective ------------------> tuned_study -> best_params
 
 ``trial_objective`` trains the trial's parameters on each fold in turn through
 :mod:`~cvn_sklearn.dags.fixed_params` and reports the running mean of the
@@ -15,7 +15,7 @@ that was interrupted. Nodes that touch the study write to its storage; every
 other node is pure.
 """
 
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 import optuna
@@ -28,8 +28,9 @@ MINIMIZE = ("brier", "ece", "log_loss")
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
-def search_space(model_name: str) -> Callable:
+def search_space(run_spec: dict) -> Callable:
     """The ``search_space(trial)`` declared in the model's file."""
+    model_name = run_spec["model_name"]
     space = getattr(registry[model_name], "search_space", None)
     if space is None:
         raise ValueError(f"{model_name!r} declares no search_space(trial); only models with one can be tuned.")
@@ -62,31 +63,14 @@ def study(
     )
 
 
-def trial_objective(
-    model_name: str,
-    folds: list,
-    search_space: Callable,
-    hpo_params: dict,
-    calibration: Optional[str],
-    objective: Optional[str],
-    constraints: dict,
-    metric: str,
-) -> Callable:
+def trial_objective(folds: list, search_space: Callable, run_spec: dict, metric: str) -> Callable:
     """The function Optuna maximises or minimises: the mean validation ``metric`` over ``folds``."""
 
     def score(trial: optuna.Trial) -> float:
-        params = {**hpo_params, **search_space(trial)}
+        spec = {**run_spec, "hpo_params": {**run_spec["hpo_params"], **search_space(trial)}}
         values = []
         for step, datasets in enumerate(folds):
-            inputs = dict(
-                model_name=model_name,
-                datasets=datasets,
-                hpo_params=params,
-                calibration=calibration,
-                objective=objective,
-                constraints=constraints,
-            )
-            values.append(getattr(train_artifact(inputs).metrics_val, metric))
+            values.append(getattr(train_artifact({**spec, "datasets": datasets}).metrics_val, metric))
             trial.report(float(np.mean(values)), step)
             if trial.should_prune():
                 raise optuna.TrialPruned()
@@ -103,6 +87,6 @@ def tuned_study(study: optuna.Study, trial_objective: Callable, n_trials: int) -
     return study
 
 
-def best_params(tuned_study: optuna.Study, hpo_params: dict) -> dict:
+def best_params(tuned_study: optuna.Study, run_spec: dict) -> dict:
     """The fixed parameters updated with the best trial's."""
-    return {**hpo_params, **tuned_study.best_params}
+    return {**run_spec["hpo_params"], **tuned_study.best_params}

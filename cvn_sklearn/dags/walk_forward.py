@@ -4,6 +4,7 @@ The DAG::
 
     cv, X, y -> fold (Parallelizable) -> fold_result -> fold_results (Collect) -> walk_forward_result
     X -> feature_version ---------------^
+    run_spec (model_name, hpo_params, calibration, objective, constraints) --^
 
 Each ``fold`` cell trains on the fold's training rows exactly as
 :func:`cvn_sklearn.harness.train_one` does (calibration and θ from the held-out
@@ -14,7 +15,7 @@ default, on a Dask cluster with :class:`hamilton.plugins.h_dask.DaskExecutor`.
 """
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import numpy as np
 import structlog
@@ -79,31 +80,12 @@ def fold(cv: Any, X: Any, y: Any) -> Parallelizable[Fold]:
         yield Fold(index, np.asarray(train), np.asarray(test))
 
 
-def fold_result(
-    fold: Fold,
-    X: Any,
-    y: Any,
-    returns: Any,
-    feature_version: FeatureVersion,
-    model_name: str,
-    hpo_params: dict,
-    calibration: Optional[str],
-    objective: Optional[str],
-    constraints: dict,
-) -> FoldResult:
+def fold_result(fold: Fold, X: Any, y: Any, returns: Any, feature_version: FeatureVersion, run_spec: dict) -> FoldResult:
     """Train on the fold's training rows, predict its test rows (events carry ``fold``)."""
     train, test = _rows(fold.train, X, y, returns), _rows(fold.test, X, y, returns)
     datasets = Datasets(train=train, val=test, test=test, feature_version=feature_version)
-    inputs = dict(
-        model_name=model_name,
-        datasets=datasets,
-        hpo_params=hpo_params,
-        calibration=calibration,
-        objective=objective,
-        constraints=constraints,
-    )
     with structlog.contextvars.bound_contextvars(fold=fold.index):
-        artifact = train_artifact(inputs)
+        artifact = train_artifact({**run_spec, "datasets": datasets})
     return FoldResult(fold, artifact, artifact.estimator.predict_proba(test[0]))
 
 
