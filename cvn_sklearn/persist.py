@@ -51,11 +51,11 @@ from pathlib import Path
 
 from cvn_sklearn.adapter import Adapter
 
-__all__ = ["DEFAULT_TRACKING_URI", "SCRUBBED", "UntrustedModelError", "load_artifact", "log_artifact", "scrub", "trusted_types"]
+__all__ = ["DEFAULT_TRACKING_URI", "MODEL_URI_TAGS", "SCRUBBED", "UntrustedModelError", "load_artifact", "log_artifact", "scrub", "trusted_types"]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 SCRUBBED = "***scrubbed***"
-MODEL_URI_TAG = "cvn.model_uri"
+MODEL_URI_TAGS = {"estimator": "cvn.model_uri", "meta_label_model": "cvn.meta_label_model_uri"}
 
 _SECRET_NAME = re.compile(r"(password|passwd|secret|credential)|(^|[_\-.])(api_?key|key|token)$", re.IGNORECASE)
 _SECRET_VALUE = re.compile(
@@ -286,9 +286,7 @@ def log_artifact(
     """
     artifact = replace(artifact, hyperparams=scrub(artifact.hyperparams), cusum_metadata=_maybe_scrub(artifact.cusum_metadata))
     flat = artifact.to_dict()
-    estimator = _scrubbed_estimator(artifact.estimator)
-    import mlflow.sklearn
-    import skops.io
+    import mlflow
 
     with _tracking(tracking_uri), mlflow.start_run(experiment_id=_experiment_id(experiment, artifact_location)) as run:
         mlflow.log_params(scrub({k: v for k, v in flat.items() if _is_param(k)}))
@@ -297,15 +295,25 @@ def log_artifact(
         mlflow.log_dict(json.loads(flat["selected_features"]), "selected_features.json")
         for name, figure in _figures(artifact, datasets):
             mlflow.log_figure(figure, f"plots/{name}.png")
-        info = mlflow.sklearn.log_model(
-            estimator,
-            name="model",
-            serialization_format="skops",
-            skops_trusted_types=trusted_types(skops.io.dumps(estimator)),
-            pip_requirements=_libraries(estimator),
-        )
-        mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
+        for part, tag in MODEL_URI_TAGS.items():
+            if getattr(artifact, part) is not None:
+                mlflow.set_tag(tag, _log_model(_scrubbed_estimator(getattr(artifact, part)), part))
     return run.info.run_id
+
+
+def _log_model(estimator, name: str) -> str:
+    """Log ``estimator`` as an MLflow scikit-learn model in the skops format; return its URI."""
+    import mlflow.sklearn
+    import skops.io
+
+    info = mlflow.sklearn.log_model(
+        estimator,
+        name=name,
+        serialization_format="skops",
+        skops_trusted_types=trusted_types(skops.io.dumps(estimator)),
+        pip_requirements=_libraries(estimator),
+    )
+    return info.model_uri
 
 
 def _figures(artifact, datasets):
@@ -343,7 +351,7 @@ def _is_param(key: str) -> bool:
     return not (_is_tag(key) or _is_metric(key) or key == "selected_features")
 
 
-def load_artifact(run_id: str, *, tracking_uri: str | None = None):
+def load_artifact(run_id: str, *, tracking_uri: str | None = None, part: str = "estimator"):
     """Load the estimator logged by :func:`log_artifact` in run ``run_id``.
 
     The model file is checked against :func:`trusted_types` before anything
@@ -354,6 +362,8 @@ def load_artifact(run_id: str, *, tracking_uri: str | None = None):
     run_id : str
     tracking_uri : str, default=None
         As in :func:`log_artifact`.
+    part : {"estimator", "meta_label_model"}, default="estimator"
+        Which of the artifact's models to load.
 
     Returns
     -------
@@ -363,7 +373,8 @@ def load_artifact(run_id: str, *, tracking_uri: str | None = None):
     Raises
     ------
     ValueError
-        If the run has no model logged by :func:`log_artifact`.
+        If ``part`` is unknown, or the run has no such model logged by
+        :func:`log_artifact`.
     UntrustedModelError
         If the model file holds a type that is not trusted.
     """
@@ -371,9 +382,13 @@ def load_artifact(run_id: str, *, tracking_uri: str | None = None):
     import skops.io
 
     with _tracking(tracking_uri):
-        model_uri = mlflow.get_run(run_id).data.tags.get(MODEL_URI_TAG)
+        if part not in MODEL_URI_TAGS:
+            raise ValueError(f"part must be one of {sorted(MODEL_URI_TAGS)}, got {part!r}.")
+        model_uri = mlflow.get_run(run_id).data.tags.get(MODEL_URI_TAGS[part])
         if model_uri is None:
-            raise ValueError(f"Run {run_id} has no model logged by cvn_sklearn.persist.log_artifact (no {MODEL_URI_TAG!r} tag).")
+            raise ValueError(
+                f"Run {run_id} has no {part} logged by cvn_sklearn.persist.log_artifact (no {MODEL_URI_TAGS[part]!r} tag)."
+            )
         with tempfile.TemporaryDirectory() as folder:
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=folder), "model.skops")
             return skops.io.load(local, trusted=trusted_types(local))

@@ -13,11 +13,11 @@ from mlflow.tracking import MlflowClient
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
-from cvn_sklearn.contracts import Datasets, TrainedArtifact
+from cvn_sklearn.contracts import Datasets, TrainedArtifact, meta_features
 from cvn_sklearn.harness import train_one
 from cvn_sklearn.metrics import evaluate
 from cvn_sklearn.persist import (
-    MODEL_URI_TAG,
+    MODEL_URI_TAGS,
     SCRUBBED,
     UntrustedModelError,
     load_artifact,
@@ -68,7 +68,7 @@ def _artifact(estimator, data, hyperparams=None):
 
 def _model_files(store, run_id):
     client = MlflowClient(store["tracking_uri"])
-    model_uri = client.get_run(run_id).data.tags[MODEL_URI_TAG]
+    model_uri = client.get_run(run_id).data.tags[MODEL_URI_TAGS["estimator"]]
     model_id = model_uri.removeprefix("models:/")
     root = Path(store["artifact_location"])
     return [p for p in root.rglob("*") if p.is_file() and model_id in str(p)]
@@ -153,8 +153,10 @@ def test_load_refuses_a_run_without_model(store):
             pass
     finally:
         mlflow.set_tracking_uri(None)
-    with pytest.raises(ValueError, match="has no model logged by cvn_sklearn.persist.log_artifact"):
+    with pytest.raises(ValueError, match="has no estimator logged by cvn_sklearn.persist.log_artifact"):
         load_artifact(run.info.run_id, tracking_uri=store["tracking_uri"])
+    with pytest.raises(ValueError, match=r"part must be one of \['estimator', 'meta_label_model'\]"):
+        load_artifact(run.info.run_id, tracking_uri=store["tracking_uri"], part="calibrator")
 
 
 def test_trusted_types_refuses_foreign_types():
@@ -244,3 +246,16 @@ def test_run_holds_the_theta_curve_and_reliability_diagram(store, data):
     assert [f.path for f in client.list_artifacts(without, "plots")] == ["plots/theta_curve.png"]
     raw = log_artifact(train_one("logreg", data, calibration=None, objective=None), experiment="figures", **store)
     assert client.list_artifacts(raw, "plots") == []
+
+
+def test_meta_label_model_round_trips(store):
+    X, y = make_classification(n_samples=400, n_features=5, flip_y=0.3, random_state=1)
+    data = Datasets.temporal_split(X, y)
+    artifact = train_one("logreg", data, calibration="sigmoid", meta_label="logreg")
+    run_id = log_artifact(artifact, experiment="meta_label", **store)
+    meta = load_artifact(run_id, tracking_uri=store["tracking_uri"], part="meta_label_model")
+    features = meta_features(data.test.X, artifact.estimator.predict_proba(data.test.X)[:, 1])
+    np.testing.assert_array_equal(meta.predict_proba(features), artifact.meta_label_model.predict_proba(features))
+    plain = log_artifact(train_one("logreg", data, calibration="sigmoid"), experiment="meta_label", **store)
+    with pytest.raises(ValueError, match="has no meta_label_model logged"):
+        load_artifact(plain, tracking_uri=store["tracking_uri"], part="meta_label_model")
