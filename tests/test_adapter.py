@@ -195,7 +195,7 @@ def test_early_stopping_validation_rows_are_left_out_of_the_fit(name):
     with capture_logs() as logs:
         clf = registry[name](**params).fit(X, y)
     started = next(e for e in logs if e["event"] == "training_started")
-    complete = next(e for e in logs if e["event"] == "training_complete")
+    complete = next(e for e in logs if e["event"] == "model_fit")
     assert started["n_val_early_stopping"] == 80
     assert started["dataset_n_train"] == complete["dataset_n_train"] == 320
     assert started["early_stopping_rounds"] == 5

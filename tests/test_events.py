@@ -27,10 +27,12 @@ SMALL = {
     "extra_trees": dict(n_estimators=10),
     "hist_gb": dict(max_iter=10),
 }
-TRAINING_COMPLETE_REQUIRED = {
+MODEL_FIT_REQUIRED = {
     "model_type", "n_estimators_final", "best_iteration", "training_time_sec",
     "dataset_n_train", "dataset_n_features", "class_dist_buy_pct",
 }
+# emitted once per train_one (tests/test_harness.py checks it over the whole registry)
+TRAINING_COMPLETE_REQUIRED = MODEL_FIT_REQUIRED | {"theta_picked", "auc_val", "f1_buy_val", "brier_val", "ece_val"}
 STRUCTLOG_KEYS = {"event", "log_level"}
 
 
@@ -72,19 +74,21 @@ def events_by_model():
 
 def test_training_complete_schema_has_the_required_fields():
     assert TRAINING_COMPLETE_REQUIRED <= set(EVENTS["training_complete"].__annotations__)
-    assert {"training_started", "class_balance_applied", "training_complete", "adapter_unavailable"} <= set(EVENTS)
+    assert MODEL_FIT_REQUIRED <= set(EVENTS["model_fit"].__annotations__)
+    assert {"training_started", "class_balance_applied", "model_fit", "training_complete", "adapter_unavailable"} <= set(
+        EVENTS)
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_every_model_emits_started_and_complete_per_schema(name, events_by_model):
     events = events_by_model[name]
-    assert {"training_started", "training_complete"} <= set(events)
-    for event_name in ("training_started", "training_complete"):
+    assert {"training_started", "model_fit"} <= set(events)
+    for event_name in ("training_started", "model_fit"):
         assert_matches_schema(event_name, events[event_name])
         assert events[event_name]["model_type"] == name
 
 
-@pytest.mark.parametrize("event_name", ["training_started", "training_complete"])
+@pytest.mark.parametrize("event_name", ["training_started", "model_fit"])
 def test_every_model_emits_identical_field_names_and_types(event_name, events_by_model):
     fields = {name: frozenset(events[event_name]) for name, events in events_by_model.items()}
     assert len(set(fields.values())) == 1, fields
@@ -97,10 +101,10 @@ def test_every_model_emits_identical_field_names_and_types(event_name, events_by
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_training_complete_values_match_the_fitted_estimator(name):
+def test_model_fit_values_match_the_fitted_estimator(name):
     X, y = data()
     clf, events = fit_and_capture(name, X, y)
-    done = events["training_complete"]
+    done = events["model_fit"]
     assert done["model_type"] == name
     assert done["n_estimators_final"] == clf.n_estimators_final_
     assert done["best_iteration"] == clf.best_iteration_
@@ -129,7 +133,7 @@ def test_events_emitted_in_order():
     X, y = data()
     with capture_logs() as logs:
         registry["logreg"](class_weight="balanced").fit(X, y)
-    assert [e["event"] for e in logs] == ["class_balance_applied", "training_started", "training_complete"]
+    assert [e["event"] for e in logs] == ["class_balance_applied", "training_started", "model_fit"]
 
 
 # -- emit() checks the schema -----------------------------------------------------------------------
@@ -173,9 +177,9 @@ def test_configure_logging_json_writes_one_object_per_line(restore_logging, caps
     lines = capsys.readouterr().err.strip().splitlines()
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     assert [r["event"] for r in records] == [
-        "class_balance_applied", "training_started", "training_complete", "a foreign stdlib record"]
+        "class_balance_applied", "training_started", "model_fit", "a foreign stdlib record"]
     done = records[2]
-    assert TRAINING_COMPLETE_REQUIRED <= set(done)
+    assert MODEL_FIT_REQUIRED <= set(done)
     assert done["model_type"] == "logreg"
     assert done["level"] == "info"
     assert done["timestamp"].endswith("Z")
@@ -195,7 +199,7 @@ def test_configure_logging_console_is_readable_not_json(restore_logging, capsys)
     registry["logreg"]().fit(X, y)
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 2
-    assert "training_complete" in lines[1] and "model_type=logreg" in lines[1]
+    assert "model_fit" in lines[1] and "model_type=logreg" in lines[1]
     with pytest.raises(json.JSONDecodeError):
         json.loads(lines[1])
 

@@ -3,7 +3,7 @@ import shutil
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
-from _events import captured_events
+from structlog.testing import capture_logs
 
 from cvn_sklearn import dags, harness
 from cvn_sklearn.calibration import Calibrate
@@ -110,7 +110,7 @@ def test_train_one_needs_datasets():
 def events_by_entry(data):
     captured = {}
     for name in sorted(registry):
-        with captured_events() as logs:
+        with capture_logs() as logs:
             artifact = harness.train_one(name, data, small_params(name), calibration="sigmoid")
         captured[name] = (artifact, logs)
     return captured

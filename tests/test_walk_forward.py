@@ -54,11 +54,8 @@ def test_walk_forward_keeps_one_artifact_per_fold(data):
 
 def test_walk_forward_binds_the_fold_to_every_event(data):
     X, y = data
-    try:
-        with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
-            walk_forward("logreg", X, y, cv=TimeSeriesSplit(2, test_size=100), calibration=None)
-    finally:
-        structlog.reset_defaults()  # capture_logs leaves structlog configured (see tests/_events.py)
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        walk_forward("logreg", X, y, cv=TimeSeriesSplit(2, test_size=100), calibration=None)
     complete = [e for e in logs if e["event"] == "training_complete"]
     assert [e["fold"] for e in complete] == [0, 1]
     assert all("fold" in e for e in logs)
