@@ -1,3 +1,4 @@
+import pickle
 import shutil
 
 import numpy as np
@@ -209,3 +210,11 @@ def test_visualize_renders_png(tmp_path):
     path = harness.visualize(tmp_path / "train_one.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train_one.png"]
+
+
+def test_the_artifact_holds_no_training_rows(data):
+    artifact = harness.train_one("xgboost", data, SMALL["xgboost"], meta_label="logreg")
+    content = pickle.dumps(artifact)
+    for split in data.splits():
+        rows = np.ascontiguousarray(split.X[:3]).tobytes()
+        assert rows not in content
