@@ -84,3 +84,12 @@ def test_tune_works_on_walk_forward_folds(tmp_path):
         folds.append(Datasets(train=(X[train[:-60]], y[train[:-60]]), val=(X[val], y[val]), test=(X[test], y[test])))
     result = tune("logreg", folds, n_trials=2, storage=_storage(tmp_path), calibration="sigmoid")
     assert set(result.best_params) == {"C"}
+
+
+def test_failing_trials_are_recorded_and_the_search_goes_on(tmp_path, folds):
+    # max_positive_rate=0.001 admits no θ on 100 validation rows: every trial fails the same clear way
+    with pytest.raises(ValueError, match=r"No trial of study .* completed. Last failure: .*No θ meets the constraints"):
+        tune("logreg", folds[0], n_trials=2, storage=_storage(tmp_path), calibration="sigmoid",
+             constraints={"max_positive_rate": 0.001, "max_positive_rate_ratio": None})
+    study = optuna.load_study(study_name=optuna.get_all_study_names(_storage(tmp_path))[0], storage=_storage(tmp_path))
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 2

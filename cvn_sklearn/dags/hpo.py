@@ -70,7 +70,7 @@ def trial_objective(folds: list, search_space: Callable, run_spec: dict, metric:
         spec = {**run_spec, "hpo_params": {**run_spec["hpo_params"], **search_space(trial)}}
         values = []
         for step, datasets in enumerate(folds):
-            values.append(getattr(train_artifact({**spec, "datasets": datasets}).metrics_val, metric))
+            values.append(getattr(_train(trial, {**spec, "datasets": datasets}).metrics_val, metric))
             trial.report(float(np.mean(values)), step)
             if trial.should_prune():
                 raise optuna.TrialPruned()
@@ -79,14 +79,32 @@ def trial_objective(folds: list, search_space: Callable, run_spec: dict, metric:
     return score
 
 
+def _train(trial: optuna.Trial, inputs: dict):
+    """Train one fold; a ``ValueError`` is kept on the trial as ``fail_reason`` before it fails the trial."""
+    try:
+        return train_artifact(inputs)
+    except ValueError as exc:
+        trial.set_user_attr("fail_reason", str(exc))
+        raise
+
+
 def tuned_study(study: optuna.Study, trial_objective: Callable, n_trials: int) -> optuna.Study:
-    """``study`` after running the trials still missing to reach ``n_trials`` finished ones."""
+    """``study`` after running the trials still missing to reach ``n_trials`` finished ones.
+
+    A trial whose training raises ``ValueError`` (for example no θ meets the
+    constraints under its parameters) is recorded as failed, and the search
+    goes on.
+    """
     finished = len(study.get_trials(deepcopy=False, states=FINISHED))
     if n_trials > finished:
-        study.optimize(trial_objective, n_trials=n_trials - finished)
+        study.optimize(trial_objective, n_trials=n_trials - finished, catch=(ValueError,))
     return study
 
 
 def best_params(tuned_study: optuna.Study, run_spec: dict) -> dict:
     """The fixed parameters updated with the best trial's."""
+    if not tuned_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        failed = tuned_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+        reason = failed[-1].user_attrs.get("fail_reason", "") if failed else ""
+        raise ValueError(f"No trial of study {tuned_study.study_name!r} completed. Last failure: {reason}")
     return {**run_spec["hpo_params"], **tuned_study.best_params}
