@@ -31,7 +31,6 @@ import sys
 from pathlib import Path
 from time import perf_counter
 
-import numpy as np
 from sklearn.datasets import make_classification
 from sklearn.frozen import FrozenEstimator
 
@@ -114,7 +113,9 @@ def main(argv=None) -> None:
     print("{:10s} {:>10s} {:>12s} {:>7s} {:>15s} {:>11s} {:>9s}".format(*header))
     for name in PARAMS:
         harness = lambda: train_one(name, data, PARAMS[name], calibration=None, objective=None)  # noqa: E731
-        raw, trained, extra = timed_runs([raw_fit(name, data), harness, calibration_and_theta(name, data)], args.repeats)
+        raw, trained, extra = timed_runs(
+            [raw_fit(name, data), harness, calibration_and_theta(name, data)], args.repeats
+        )
         # same run, so insensitive to machine load: train_one's time minus the fit inside it
         outside = statistics.median(seconds - artifact.training_time_sec for seconds, artifact in trained)
         scoring = median_seconds(timed_runs([lambda: score(trained[0][1], data)], args.repeats)[0])

@@ -286,11 +286,15 @@ class Datasets:
         Datasets
         """
         if not (0 < val_size < 1 and 0 < test_size < 1 and val_size + test_size < 1):
-            raise ValueError(f"val_size and test_size must be in (0, 1) with a sum below 1, got {val_size}, {test_size}.")
+            raise ValueError(
+                f"val_size and test_size must be in (0, 1) with a sum below 1, got {val_size}, {test_size}."
+            )
         n = len(y)
         cut_val, cut_test = int(round(n * (1 - val_size - test_size))), int(round(n * (1 - test_size)))
         parts = [slice(0, cut_val), slice(cut_val, cut_test), slice(cut_test, n)]
-        pieces = [Split(take_rows(X, s), take_rows(y, s), None if returns is None else take_rows(returns, s)) for s in parts]
+        pieces = [
+            Split(take_rows(X, s), take_rows(y, s), None if returns is None else take_rows(returns, s)) for s in parts
+        ]
         return cls(*pieces, feature_version=feature_version)
 
 

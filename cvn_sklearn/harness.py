@@ -32,7 +32,16 @@ from cvn_sklearn.contracts import Datasets, TrainedArtifact
 from cvn_sklearn.dags import FIXED_PARAMS, cached_driver, fixed_params_config, train_artifact
 from cvn_sklearn.dags.walk_forward import WalkForwardResult
 
-__all__ = ["DEFAULT_STUDY_STORAGE", "THETA_CONSTRAINTS", "TuneResult", "WalkForwardResult", "train_one", "tune", "visualize", "walk_forward"]
+__all__ = [
+    "DEFAULT_STUDY_STORAGE",
+    "THETA_CONSTRAINTS",
+    "TuneResult",
+    "WalkForwardResult",
+    "train_one",
+    "tune",
+    "visualize",
+    "walk_forward",
+]
 
 WALK_FORWARD = ("cvn_sklearn.dags.walk_forward",)
 HPO = ("cvn_sklearn.dags.hpo",)
@@ -47,7 +56,9 @@ def _check_constraints(constraints: Mapping | None, objective: str | None) -> di
     if unknown:
         raise ValueError(f"Unknown θ constraints {unknown}; the known ones are {list(THETA_CONSTRAINTS)}.")
     if constraints and objective is None:
-        raise ValueError("constraints apply to the θ search; pass an objective (e.g. objective='f1') or no constraints.")
+        raise ValueError(
+            "constraints apply to the θ search; pass an objective (e.g. objective='f1') or no constraints."
+        )
     return constraints
 
 
@@ -261,7 +272,9 @@ def tune(
     folds = _folds(datasets_or_folds)
     if not isinstance(n_trials, Integral) or n_trials < 1:
         raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}.")
-    inputs = dict(folds=folds, n_trials=int(n_trials), storage=storage or DEFAULT_STUDY_STORAGE, seed=seed, metric=metric)
+    inputs = dict(
+        folds=folds, n_trials=int(n_trials), storage=storage or DEFAULT_STUDY_STORAGE, seed=seed, metric=metric
+    )
     inputs["study_name"] = study_name or f"{model_name}-{metric}-{folds[0].feature_version.feature_set_hash[:12]}"
     inputs["run_spec"] = _run_spec(model_name, hpo_params, calibration, objective, constraints)
     out = cached_driver(HPO, ()).execute(["best_params", "tuned_study"], inputs=inputs)

@@ -51,7 +51,16 @@ from pathlib import Path
 
 from cvn_sklearn.adapter import Adapter
 
-__all__ = ["DEFAULT_TRACKING_URI", "MODEL_URI_TAGS", "SCRUBBED", "UntrustedModelError", "load_artifact", "log_artifact", "scrub", "trusted_types"]
+__all__ = [
+    "DEFAULT_TRACKING_URI",
+    "MODEL_URI_TAGS",
+    "SCRUBBED",
+    "UntrustedModelError",
+    "load_artifact",
+    "log_artifact",
+    "scrub",
+    "trusted_types",
+]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 SCRUBBED = "***scrubbed***"
@@ -117,9 +126,7 @@ def looks_like_secret(name: str, value) -> bool:
 def _secret_value(value: str) -> bool:
     if _SECRET_VALUE.search(value):
         return True
-    return any(
-        any(c.isdigit() for c in token) and any(c.isalpha() for c in token) for token in _OPAQUE.findall(value)
-    )
+    return any(any(c.isdigit() for c in token) and any(c.isalpha() for c in token) for token in _OPAQUE.findall(value))
 
 
 def scrub(params: Mapping) -> dict:
@@ -192,7 +199,11 @@ def trusted_types(model: str | Path | bytes) -> list[str]:
     """
     import skops.io
 
-    found = skops.io.get_untrusted_types(data=model) if isinstance(model, bytes) else skops.io.get_untrusted_types(file=model)
+    found = (
+        skops.io.get_untrusted_types(data=model)
+        if isinstance(model, bytes)
+        else skops.io.get_untrusted_types(file=model)
+    )
     refused = [name for name in found if not (name in _SKLEARN_TRUSTED or _is_cvn_class(name))]
     if refused:
         raise UntrustedModelError(
@@ -284,7 +295,9 @@ def log_artifact(
     -------
     run_id : str
     """
-    artifact = replace(artifact, hyperparams=scrub(artifact.hyperparams), cusum_metadata=_maybe_scrub(artifact.cusum_metadata))
+    artifact = replace(
+        artifact, hyperparams=scrub(artifact.hyperparams), cusum_metadata=_maybe_scrub(artifact.cusum_metadata)
+    )
     flat = artifact.to_dict()
     import mlflow
 
@@ -387,7 +400,8 @@ def load_artifact(run_id: str, *, tracking_uri: str | None = None, part: str = "
         model_uri = mlflow.get_run(run_id).data.tags.get(MODEL_URI_TAGS[part])
         if model_uri is None:
             raise ValueError(
-                f"Run {run_id} has no {part} logged by cvn_sklearn.persist.log_artifact (no {MODEL_URI_TAGS[part]!r} tag)."
+                f"Run {run_id} has no {part} logged by cvn_sklearn.persist.log_artifact "
+                f"(no {MODEL_URI_TAGS[part]!r} tag)."
             )
         with tempfile.TemporaryDirectory() as folder:
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=folder), "model.skops")

@@ -23,8 +23,11 @@ with tempfile.TemporaryDirectory() as folder:
         "lightgbm", data, n_trials=8, storage=f"sqlite:///{folder}/optuna.db", hpo_params=fixed, calibration="sigmoid"
     )
     artifact = train_one("lightgbm", data, best, calibration="sigmoid", objective="f1")
-    print(f"θ {artifact.threshold:.3f}  val AUC {artifact.metrics_val.auc:.3f}  test AUC {artifact.metrics_test.auc:.3f}  "
-          f"test trades {artifact.metrics_test.n_pos_pred}  precision {artifact.metrics_test.precision_buy:.3f}")
+    print(
+        f"θ {artifact.threshold:.3f}  val AUC {artifact.metrics_val.auc:.3f}  "
+        f"test AUC {artifact.metrics_test.auc:.3f}  "
+        f"test trades {artifact.metrics_test.n_pos_pred}  precision {artifact.metrics_test.precision_buy:.3f}"
+    )
 
     uri = f"sqlite:///{folder}/mlflow.db"
     run_id = log_artifact(artifact, experiment="sp500", tracking_uri=uri, artifact_location=folder, datasets=data)

@@ -145,4 +145,8 @@ def test_trained_artifact_refuses_data_rows():
 
 def test_feature_version_of_uses_the_given_commit():
     version = FeatureVersion.of(_frame(), commit="abc", feature_store_hash="fs1")
-    assert version.to_dict() == {"code_commit": "abc", "feature_set_hash": feature_set_hash(_frame()), "feature_store_hash": "fs1"}
+    assert version.to_dict() == {
+        "code_commit": "abc",
+        "feature_set_hash": feature_set_hash(_frame()),
+        "feature_store_hash": "fs1",
+    }

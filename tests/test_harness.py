@@ -33,7 +33,6 @@ def small_params(name):
     return SMALL.get(name, {})
 
 
-
 @pytest.fixture(scope="module")
 def data():
     X, y = make_classification(n_samples=400, n_features=6, weights=[0.65], random_state=0)
@@ -151,19 +150,26 @@ def test_training_complete_is_emitted_once_and_matches_the_artifact(events_by_en
     assert complete["auc_val"] == artifact.metrics_val.auc and complete["ece_val"] == artifact.metrics_val.ece
     assert complete["dataset_n_train"] == artifact.dataset_shape.n_train
     model = artifact.estimator.estimators_[0]
-    assert (complete["n_estimators_final"], complete["best_iteration"]) == (model.n_estimators_final_, model.best_iteration_)
+    assert (complete["n_estimators_final"], complete["best_iteration"]) == (
+        model.n_estimators_final_,
+        model.best_iteration_,
+    )
     assert complete["theta_picked"] == _last(logs, "theta_picked")["theta"]
 
 
 # -- meta-labeling ------------------------------------------------------------------------
 def test_meta_label_model_learns_which_primary_buys_were_right(data):
-    artifact = harness.train_one("logreg", data, calibration="sigmoid", meta_label="extra_trees", meta_label_params={"n_estimators": 20})
+    artifact = harness.train_one(
+        "logreg", data, calibration="sigmoid", meta_label="extra_trees", meta_label_params={"n_estimators": 20}
+    )
     meta = artifact.meta_label_model
     assert meta.n_features_in_ == data.val.X.shape[1] + 1
     primary = artifact.estimator.predict_proba(data.test.X)[:, 1] >= artifact.threshold
     signal = artifact.predict(data.test.X)
     assert set(np.unique(signal)) <= {0, 1} and np.all(signal <= primary)
-    confirmed = meta.predict(meta_features(data.test.X[primary], artifact.estimator.predict_proba(data.test.X)[primary, 1]))
+    confirmed = meta.predict(
+        meta_features(data.test.X[primary], artifact.estimator.predict_proba(data.test.X)[primary, 1])
+    )
     np.testing.assert_array_equal(signal[primary], confirmed)
     assert artifact.to_dict()["meta_label"] is True
 
@@ -182,7 +188,9 @@ def test_meta_label_needs_right_and_wrong_buys(data):
 
 
 # -- visualize -----------------------------------------------------------------------------
-@pytest.mark.parametrize("dag, node", [("fixed_params", "metrics_test"), ("walk_forward", "fold_result"), ("hpo", "tuned_study")])
+@pytest.mark.parametrize(
+    "dag, node", [("fixed_params", "metrics_test"), ("walk_forward", "fold_result"), ("hpo", "tuned_study")]
+)
 def test_visualize_writes_the_dot_source_of_each_dag(tmp_path, dag, node):
     source = harness.visualize(tmp_path / f"{dag}.dot", dag=dag).read_text()
     assert "digraph {" in source and node in source

@@ -23,7 +23,15 @@ def _storage(tmp_path, name="optuna.db"):
 
 def test_same_seed_gives_the_same_best_params(tmp_path, folds):
     runs = [
-        tune("xgboost", folds[:2], n_trials=4, storage=_storage(tmp_path, f"{i}.db"), seed=7, hpo_params=XGB, calibration="sigmoid")
+        tune(
+            "xgboost",
+            folds[:2],
+            n_trials=4,
+            storage=_storage(tmp_path, f"{i}.db"),
+            seed=7,
+            hpo_params=XGB,
+            calibration="sigmoid",
+        )
         for i in range(2)
     ]
     assert runs[0].best_params == runs[1].best_params
@@ -57,7 +65,9 @@ def test_trials_report_every_fold_and_poor_ones_are_pruned(tmp_path, folds):
 def test_the_best_value_is_the_mean_validation_metric_over_folds(tmp_path, folds):
     result = tune("logreg", folds[:2], n_trials=2, storage=_storage(tmp_path), metric="brier", calibration="sigmoid")
     assert result.study.direction == optuna.study.StudyDirection.MINIMIZE
-    briers = [train_one("logreg", fold, result.best_params, calibration="sigmoid").metrics_val.brier for fold in folds[:2]]
+    briers = [
+        train_one("logreg", fold, result.best_params, calibration="sigmoid").metrics_val.brier for fold in folds[:2]
+    ]
     assert result.study.best_value == pytest.approx(np.mean(briers))
     assert isinstance(result, TuneResult)
 
@@ -89,7 +99,13 @@ def test_tune_works_on_walk_forward_folds(tmp_path):
 def test_failing_trials_are_recorded_and_the_search_goes_on(tmp_path, folds):
     # max_positive_rate=0.001 admits no θ on 100 validation rows: every trial fails the same clear way
     with pytest.raises(ValueError, match=r"No trial of study .* completed. Last failure: .*No θ meets the constraints"):
-        tune("logreg", folds[0], n_trials=2, storage=_storage(tmp_path), calibration="sigmoid",
-             constraints={"max_positive_rate": 0.001, "max_positive_rate_ratio": None})
+        tune(
+            "logreg",
+            folds[0],
+            n_trials=2,
+            storage=_storage(tmp_path),
+            calibration="sigmoid",
+            constraints={"max_positive_rate": 0.001, "max_positive_rate_ratio": None},
+        )
     study = optuna.load_study(study_name=optuna.get_all_study_names(_storage(tmp_path))[0], storage=_storage(tmp_path))
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 2

@@ -172,7 +172,10 @@ def test_trusted_types_refuses_foreign_types():
 
 def test_trusted_types_lists_registry_models(data):
     model = registry["random_forest"](n_estimators=3).fit(data.train.X, data.train.y)
-    assert trusted_types(skops.io.dumps(model)) == ["cvn_sklearn.models.random_forest.RandomForest", "sklearn.tree._tree.Tree"]
+    assert trusted_types(skops.io.dumps(model)) == [
+        "cvn_sklearn.models.random_forest.RandomForest",
+        "sklearn.tree._tree.Tree",
+    ]
 
 
 def test_trusted_types_is_empty_for_plain_scikit_learn():
@@ -204,7 +207,9 @@ _CREDENTIALS = st.one_of(
     st.from_regex(r"sk-[A-Za-z0-9]{20,40}", fullmatch=True),
     st.from_regex(r"xoxb-[0-9]{10}-[A-Za-z0-9]{12}", fullmatch=True),
     st.from_regex(r"eyJ[A-Za-z0-9_]{8,20}\.[A-Za-z0-9_]{8,20}\.[A-Za-z0-9_]{8,20}", fullmatch=True),
-    st.from_regex(r"(postgresql|https)://[a-z]{1,8}:[A-Za-z0-9]{1,12}@[a-z]{1,8}(:[0-9]{2,4})?/[a-z]{0,6}", fullmatch=True),
+    st.from_regex(
+        r"(postgresql|https)://[a-z]{1,8}:[A-Za-z0-9]{1,12}@[a-z]{1,8}(:[0-9]{2,4})?/[a-z]{0,6}", fullmatch=True
+    ),
     st.from_regex(r"[a-f]{16}[0-9]{16}[a-f0-9]{0,16}", fullmatch=True),
     st.just("-----BEGIN RSA PRIVATE KEY-----\nMIIE"),
     st.from_regex(r"Bearer [A-Za-z0-9]{12,30}", fullmatch=True),
@@ -245,7 +250,10 @@ def test_run_holds_the_theta_curve_and_reliability_diagram(store, data):
     client = MlflowClient(store["tracking_uri"])
     with_data = log_artifact(artifact, experiment="figures", datasets=data, **store)
     without = log_artifact(artifact, experiment="figures", **store)
-    assert [f.path for f in client.list_artifacts(with_data, "plots")] == ["plots/reliability_val.png", "plots/theta_curve.png"]
+    assert [f.path for f in client.list_artifacts(with_data, "plots")] == [
+        "plots/reliability_val.png",
+        "plots/theta_curve.png",
+    ]
     assert [f.path for f in client.list_artifacts(without, "plots")] == ["plots/theta_curve.png"]
     raw = log_artifact(train_one("logreg", data, calibration=None, objective=None), experiment="figures", **store)
     assert client.list_artifacts(raw, "plots") == []

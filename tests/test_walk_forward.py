@@ -16,7 +16,6 @@ from cvn_sklearn.registry import registry
 XGB = dict(n_estimators=10, n_jobs=1)
 
 
-
 @pytest.fixture(scope="module")
 def data():
     X, y = make_classification(n_samples=500, n_features=5, weights=[0.6], random_state=0)
@@ -32,7 +31,9 @@ def test_walk_forward_equals_oos_predict_with_the_same_splitter(data, name, para
     cv = WalkForwardSplit(4, test_size=80, gap=5)
     result = walk_forward(name, X, y, cv=cv, hpo_params=params, calibration=calibration, objective=objective)
     model = registry[name](**params)
-    estimator = model if calibration is None else CalibratedThetaClassifier(model, calibration=calibration, objective=objective)
+    estimator = (
+        model if calibration is None else CalibratedThetaClassifier(model, calibration=calibration, objective=objective)
+    )
     expected = oos_predict(estimator, X, y, cv=cv)
     np.testing.assert_array_equal(result.covered, expected.covered)
     np.testing.assert_allclose(result.predictions, expected.predictions)
@@ -65,7 +66,13 @@ def test_walk_forward_passes_returns_to_return_objectives(data):
     X, y = data
     returns = np.where(y == 1, 0.01, -0.01) + np.random.RandomState(0).normal(0, 0.001, len(y))
     result = walk_forward(
-        "logreg", X, y, cv=TimeSeriesSplit(2, test_size=100), returns=returns, calibration="sigmoid", objective="expected_return"
+        "logreg",
+        X,
+        y,
+        cv=TimeSeriesSplit(2, test_size=100),
+        returns=returns,
+        calibration="sigmoid",
+        objective="expected_return",
     )
     assert all(0.0 < theta < 1.0 for theta in result.thresholds)
 
@@ -82,7 +89,10 @@ def test_walk_forward_on_a_dask_cluster_equals_in_process(data):
     X, y = data
     cv = WalkForwardSplit(3, test_size=100)
     local = walk_forward("logreg", X, y, cv=cv, calibration="sigmoid")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         distributed = walk_forward("logreg", X, y, cv=cv, calibration="sigmoid", executor=DaskExecutor(client=client))
     np.testing.assert_allclose(distributed.predictions, local.predictions)
     assert [a.threshold for a in distributed.artifacts] == [a.threshold for a in local.artifacts]

@@ -39,7 +39,9 @@ def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ..
     -------
     hamilton.driver.Driver
     """
-    builder = driver.Builder().with_modules(*[importlib.import_module(name) for name in modules]).with_config(dict(config))
+    builder = (
+        driver.Builder().with_modules(*[importlib.import_module(name) for name in modules]).with_config(dict(config))
+    )
     if executor is not None:
         local = executors.SynchronousLocalTaskExecutor()
         remote = local if executor == "local" else executor
@@ -50,7 +52,11 @@ def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ..
 
 def fixed_params_config(calibration, objective, meta_label=None) -> tuple[tuple[str, bool], ...]:
     """The config of :mod:`~cvn_sklearn.dags.fixed_params`: which of calibration, θ, meta-labeling run."""
-    return (("calibrate", calibration is not None), ("tune_theta", objective is not None), ("meta_labeling", meta_label is not None))
+    return (
+        ("calibrate", calibration is not None),
+        ("tune_theta", objective is not None),
+        ("meta_labeling", meta_label is not None),
+    )
 
 
 def train_artifact(inputs: dict):

@@ -26,7 +26,6 @@ from time import perf_counter
 from typing import Optional
 
 import numpy as np
-
 from hamilton.function_modifiers import config, extract_fields, parameterize, value
 from sklearn.base import BaseEstimator, clone
 
@@ -48,7 +47,9 @@ def model(model_name: str, hpo_params: dict) -> BaseEstimator:
 
 
 @config.when(calibrate=True, tune_theta=True)
-def estimator__calibrated_theta(model: BaseEstimator, calibration: str, objective: str, constraints: dict) -> BaseEstimator:
+def estimator__calibrated_theta(
+    model: BaseEstimator, calibration: str, objective: str, constraints: dict
+) -> BaseEstimator:
     """Calibration, then θ tuned on the calibrated probabilities."""
     return CalibratedThetaClassifier(model, calibration=calibration, objective=objective, **constraints)
 
@@ -126,10 +127,13 @@ def meta_label_model__trained(
     right = (y[signal] == y.max()).astype(int)
     if len(np.unique(right)) < 2:
         raise ValueError(
-            f"Meta-labeling needs primary buy signals that were both right and wrong on the validation rows; got "
-            f"{int(signal.sum())} signal(s), {int(right.sum())} right. Use more validation rows or train without meta_label."
+            "Meta-labeling needs primary buy signals that were both right and wrong on the validation rows; got "
+            f"{int(signal.sum())} signal(s), {int(right.sum())} right. "
+            "Use more validation rows or train without meta_label."
         )
-    return registry[meta_label](**meta_label_params).fit(meta_features(take_rows(datasets.val.X, signal), proba[signal]), right)
+    return registry[meta_label](**meta_label_params).fit(
+        meta_features(take_rows(datasets.val.X, signal), proba[signal]), right
+    )
 
 
 @config.when(meta_labeling=False)

@@ -55,7 +55,11 @@ def pruner() -> optuna.pruners.BasePruner:
 
 
 def study(
-    study_name: str, storage: str, sampler: optuna.samplers.BaseSampler, pruner: optuna.pruners.BasePruner, direction: str
+    study_name: str,
+    storage: str,
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+    direction: str,
 ) -> optuna.Study:
     """The study in ``storage``: created, or loaded to resume it."""
     return optuna.create_study(

@@ -80,7 +80,9 @@ def fold(cv: Any, X: Any, y: Any) -> Parallelizable[Fold]:
         yield Fold(index, np.asarray(train), np.asarray(test))
 
 
-def fold_result(fold: Fold, X: Any, y: Any, returns: Any, feature_version: FeatureVersion, run_spec: dict) -> FoldResult:
+def fold_result(
+    fold: Fold, X: Any, y: Any, returns: Any, feature_version: FeatureVersion, run_spec: dict
+) -> FoldResult:
     """Train on the fold's training rows, predict its test rows (events carry ``fold``)."""
     train, test = _rows(fold.train, X, y, returns), _rows(fold.test, X, y, returns)
     datasets = Datasets(train=train, val=test, test=test, feature_version=feature_version)
