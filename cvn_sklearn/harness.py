@@ -3,8 +3,9 @@
 :func:`train_one` runs the Apache Hamilton module
 :mod:`cvn_sklearn.dags.fixed_params` and returns a
 :class:`~cvn_sklearn.contracts.TrainedArtifact`. Each Hamilton driver is built
-once per (module set, config) and cached, so the orchestration costs a
-fraction of a millisecond per call; inputs are never hashed.
+once per (module set, config) and cached, and inputs are never hashed, so
+the orchestration costs milliseconds per call, negligible next to a model fit
+(``benchmarks/overhead.py``).
 
 Examples
 --------
