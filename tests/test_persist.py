@@ -86,8 +86,7 @@ def _ensemble_params():
         ("lightgbm", SMALL["lightgbm"], "sigmoid", "f1"),
         ("catboost", SMALL["catboost"], "beta", "f1"),
         ("logreg", {}, "temperature", "f1"),
-        # raw: registry ensembles do not yet pass CalibratedThetaClassifier's predict_proba check before fit
-        ("blend_avg", _ensemble_params(), None, None),
+        ("blend_avg", _ensemble_params(), "sigmoid", "f1"),
     ],
 )
 def test_round_trip_gives_identical_probabilities(store, data, name, params, calibration, objective):
