@@ -84,7 +84,9 @@ def code_commit(path: str | Path | None = None) -> str:
     Parameters
     ----------
     path : str or Path, default=None
-        A directory inside the repository; the directory of this package by default.
+        A directory inside the repository; the working directory by default
+        (the research project whose code builds the features and runs the
+        training, not wherever cvn_sklearn is installed).
 
     Returns
     -------
@@ -97,7 +99,7 @@ def code_commit(path: str | Path | None = None) -> str:
     ...     code_commit(empty)
     'unknown'
     """
-    cwd = Path(path) if path is not None else Path(__file__).parent
+    cwd = Path(path) if path is not None else Path.cwd()
     try:
         commit = _git(cwd, "rev-parse", "HEAD")
         dirty = _git(cwd, "status", "--porcelain", "--untracked-files=no")
