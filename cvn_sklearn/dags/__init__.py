@@ -20,7 +20,7 @@ from hamilton.execution import executors
 FIXED_PARAMS = ("cvn_sklearn.dags.fixed_params",)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ...], executor=None) -> driver.Driver:
     """The Hamilton driver of ``modules`` under ``config``, built on first use and then reused.
 
