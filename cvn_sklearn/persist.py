@@ -49,6 +49,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+import cvn_sklearn
 from cvn_sklearn.adapter import Adapter
 
 __all__ = [
@@ -215,12 +216,12 @@ def trusted_types(model: str | Path | bytes) -> list[str]:
 
 def _is_cvn_class(name: str) -> bool:
     """Whether ``name`` is a class defined in this package (skops sets its state; no ``__init__`` runs)."""
-    module, _, attr = name.rpartition(".")
+    module = name.rpartition(".")[0]
     if not module.startswith("cvn_sklearn."):
         return False
     try:
-        obj = getattr(importlib.import_module(module), attr, None)
-    except ImportError:
+        obj = _class(name)
+    except (ImportError, AttributeError):
         return False
     return isinstance(obj, type) and obj.__module__ == module
 
@@ -249,11 +250,21 @@ def _experiment_id(name: str, artifact_location: str | None) -> str:
     return mlflow.create_experiment(name, artifact_location=location)
 
 
-def _libraries(estimator) -> list[str]:
-    """Distributions the estimator needs at load time, pinned to the installed versions."""
-    parts = [estimator, *estimator.get_params(deep=True).values()]
-    names = {"scikit-learn", "skops", *(part.library for part in parts if isinstance(part, Adapter))}
-    return sorted(f"{name}=={importlib.metadata.version(name)}" for name in names)
+def _requirements(types: list[str]) -> list[str]:
+    """Pinned pip requirements of a model file: cvn_sklearn, scikit-learn, skops and every model's library.
+
+    ``types`` are the file's non-default types (:func:`trusted_types`), so the
+    base models inside an ensemble count too.
+    """
+    models = [_class(name) for name in types if name.startswith("cvn_sklearn.")]
+    libraries = {"scikit-learn", "skops", *(cls.library for cls in models if issubclass(cls, Adapter))}
+    pinned = [f"{name}=={importlib.metadata.version(name)}" for name in libraries]
+    return sorted([f"cvn_sklearn=={cvn_sklearn.__version__}", *pinned])
+
+
+def _class(name: str) -> type:
+    module, _, attr = name.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
 
 
 def log_artifact(
@@ -319,12 +330,13 @@ def _log_model(estimator, name: str) -> str:
     import mlflow.sklearn
     import skops.io
 
+    types = trusted_types(skops.io.dumps(estimator))
     info = mlflow.sklearn.log_model(
         estimator,
         name=name,
         serialization_format="skops",
-        skops_trusted_types=trusted_types(skops.io.dumps(estimator)),
-        pip_requirements=_libraries(estimator),
+        skops_trusted_types=types,
+        pip_requirements=_requirements(types),
     )
     return info.model_uri
 

@@ -96,6 +96,9 @@ def test_round_trip_gives_identical_probabilities(store, data, name, params, cal
     np.testing.assert_array_equal(loaded.predict_proba(data.test.X), artifact.estimator.predict_proba(data.test.X))
     files = _model_files(store, run_id)
     assert {p.name for p in files} >= {"MLmodel", "model.skops", "requirements.txt"}
+    requirements = next(p for p in files if p.name == "requirements.txt").read_text().split()
+    libraries = {"xgboost", "lightgbm"} if name == "blend_avg" else {registry[name].library}
+    assert {r.split("==")[0] for r in requirements} == {"cvn_sklearn", "mlflow", "scikit-learn", "skops"} | libraries
     assert not [p for p in files if p.suffix in (".pkl", ".pickle", ".cloudpickle")]
 
 
