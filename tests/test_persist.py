@@ -1,10 +1,12 @@
 import io
 import json
 import os
+import pickle
 import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import skops.io
 from hypothesis import given
@@ -272,3 +274,15 @@ def test_meta_label_model_round_trips(store):
     plain = log_artifact(train_one("logreg", data, calibration="sigmoid"), experiment="meta_label", **store)
     with pytest.raises(ValueError, match="has no meta_label_model logged"):
         load_artifact(plain, tracking_uri=store["tracking_uri"], part="meta_label_model")
+
+
+@pytest.mark.parametrize("name", ["xgboost", "lightgbm", "catboost"])
+def test_pickle_round_trip_keeps_early_stopping_and_categories(name):
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    X["sector"] = pd.Categorical(rng.choice(["u", "v", "w"], 300))
+    y = (X["a"] + (X["sector"] == "u") + rng.normal(size=300) > 0.5).astype(int)
+    model = registry[name](**SMALL[name], early_stopping_rounds=3).fit(X, y)
+    loaded = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert (loaded.best_iteration_, loaded.categorical_features_) == (model.best_iteration_, ["sector"])
