@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlflow.tracking import MlflowClient
 from sklearn.datasets import make_classification
@@ -286,3 +286,19 @@ def test_pickle_round_trip_keeps_early_stopping_and_categories(name):
     loaded = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     assert (loaded.best_iteration_, loaded.categorical_features_) == (model.best_iteration_, ["sector"])
+
+
+@settings(max_examples=5, deadline=None)
+@given(
+    name=st.from_regex(r"[a-z]{1,8}", fullmatch=True).map(lambda p: p + "_API_KEY"),
+    secret=st.from_regex(r"[A-Za-z]{4}[0-9]{4}[A-Za-z0-9]{8,16}", fullmatch=True),
+    credential=_CREDENTIALS,
+)
+def test_generated_secrets_never_reach_the_mlflow_store(store, data, name, secret, credential):
+    model = registry["logreg"]()
+    hyperparams = {**model.get_params(), name: secret, "endpoint": credential, "params": {name.lower(): secret}}
+    run_id = log_artifact(_artifact(model, data, hyperparams), experiment="generated_secrets", **store)
+    run = MlflowClient(store["tracking_uri"]).get_run(run_id)
+    logged = json.dumps([run.data.params, run.data.tags])
+    assert secret not in logged and credential not in logged
+    assert run.data.params[f"param_{name}"] == run.data.params["param_endpoint"] == SCRUBBED
