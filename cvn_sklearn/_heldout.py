@@ -43,13 +43,16 @@ def check_binary_target(y, owner) -> np.ndarray:
     """
     check_classification_targets(y)
     classes = np.unique(y)
-    if classes.size != 2:
+    if classes.size > 2 or type_of_target(y) not in ("binary", "multiclass"):
         raise ValueError(
-            f"{owner} needs a binary target with two classes, got {classes.size} class(es): "
-            f"{classes[:10].tolist()}. Check the labelling, or use a longer training window so both classes occur."
+            f"Only binary classification is supported. The type of the target is {type_of_target(y)!r} "
+            f"with {classes.size} classes; {owner} tunes buy / no-buy classifiers."
         )
-    if type_of_target(y) != "binary":
-        raise ValueError(f"{owner} supports binary targets only, got {type_of_target(y)!r}.")
+    if classes.size < 2:
+        raise ValueError(
+            f"{owner} needs both classes in y, got one class only ({classes.tolist()}). Check the labelling, "
+            "or use a longer training window so both classes occur."
+        )
     return _binary_labels(y)
 
 

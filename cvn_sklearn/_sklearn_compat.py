@@ -11,7 +11,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils._repr_html.estimator import _VisualBlock
 from sklearn.utils.metadata_routing import _routing_enabled
-from sklearn.utils.validation import _check_method_params, _num_samples
+from sklearn.utils.validation import _check_method_params, _check_sample_weight, _num_samples
 
 __all__ = [
     "HasMethods",
@@ -22,6 +22,7 @@ __all__ = [
     "_TemperatureScaling",
     "_VisualBlock",
     "_check_method_params",
+    "_check_sample_weight",
     "_fit_context",
     "_num_samples",
     "_routing_enabled",

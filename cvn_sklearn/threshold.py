@@ -50,7 +50,7 @@ from cvn_sklearn._heldout import (
     route_fit_params,
     take,
 )
-from cvn_sklearn._sklearn_compat import HasMethods, Interval, RealNotInt, StrOptions, _fit_context
+from cvn_sklearn._sklearn_compat import HasMethods, Interval, RealNotInt, StrOptions, _check_sample_weight, _fit_context
 from cvn_sklearn.events import emit
 from cvn_sklearn.metrics import _binary_labels, _fbeta, _precision, _recall, _sortino
 
@@ -161,6 +161,7 @@ def theta_sweep(
     objective="f1",
     constraints=None,
     returns=None,
+    sample_weight=None,
     beta=1.0,
     min_recall=0.2,
     pos_label=None,
@@ -168,10 +169,16 @@ def theta_sweep(
     """Pick the decision threshold θ that maximises an objective on validation rows.
 
     Exact: the objective is evaluated at every distinct validation probability
-    (a row is positive when ``proba >= θ``), from one sort and cumulative
-    counts, in O(n log n). Among the candidates meeting ``constraints``, the
-    best objective wins; ties (within a relative 1e-12) go to the higher θ,
-    which trades less.
+    (candidate ``v`` predicts positive the rows with ``proba >= v``), from one
+    sort and cumulative sums, in O(n log n). Among the candidates meeting
+    ``constraints``, the best objective wins; ties (within a relative 1e-12) go
+    to the higher candidate, which trades less.
+
+    The returned ``theta`` selects exactly the chosen candidate's rows, and sits
+    inside the gap below it rather than on a validation value, so float noise
+    on new data cannot flip a row sitting on the boundary: it is 0.5 when the
+    gap contains 0.5 (the validation rows cannot tell θ from a calibrated
+    model's natural boundary), else the middle of the gap.
 
     Objectives:
 
@@ -182,6 +189,10 @@ def theta_sweep(
       per-period return of trading the signal (rows without a trade earn 0).
     - ``"sortino"``: per-period Sortino ratio of that strategy, as
       :func:`cvn_sklearn.metrics.trading_metrics` with ``periods_per_year=1``.
+
+    With ``sample_weight`` every sum above is weighted (``sum(w * ...)`` and
+    ``sum(w)`` in place of counts). The constraints always count rows: a trade
+    is a trade.
 
     Parameters
     ----------
@@ -197,6 +208,8 @@ def theta_sweep(
     returns : array-like of shape (n_val,), default=None
         Per-sample forward returns; required by ``"expected_return"`` and
         ``"sortino"``, ignored by the other objectives.
+    sample_weight : array-like of shape (n_val,), default=None
+        Non-negative row weights of the objective.
     beta : float, default=1.0
         The beta of ``"fbeta"``.
     min_recall : float, default=0.2
@@ -224,50 +237,53 @@ def theta_sweep(
     --------
     >>> from cvn_sklearn import theta_sweep
     >>> y = [0, 0, 1, 0, 1, 1, 0, 1]
-    >>> p = [0.1, 0.2, 0.3, 0.35, 0.6, 0.7, 0.75, 0.9]
+    >>> p = [0.1, 0.2, 0.3, 0.35, 0.6, 0.7, 0.8, 0.9]
     >>> result = theta_sweep(y, p)
     >>> float(result.theta), result.n_positives, round(float(result.objective_value), 3)
-    (0.6, 4, 0.75)
+    (0.5, 4, 0.75)
     >>> float(theta_sweep(y, p, constraints={"max_positive_rate_ratio": None}).theta)
-    0.3
+    0.25
     """
-    y, p = _check_sweep_inputs(y_val, proba_val, pos_label)
+    y, p, w = _check_sweep_inputs(y_val, proba_val, sample_weight, pos_label)
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}.")
     r = _check_returns(returns, objective, len(y))
     constraints = _as_constraints(constraints)
-    n, n_pos = len(y), int(y.sum())
-    p_sorted, y_sorted, r_sorted = _sort_ascending(p, y, r)
+    n = len(y)
+    p_sorted, y_sorted, w_sorted, r_sorted = _sort_ascending(p, y, w, r)
     starts = np.flatnonzero(np.r_[True, p_sorted[1:] != p_sorted[:-1]])
     positives = n - starts
-    tp = n_pos - _prefix_sums(y_sorted)[starts]
+    tp = _suffix_at(y_sorted if w_sorted is None else y_sorted * w_sorted, starts)
+    selected = positives if w_sorted is None else _suffix_at(w_sorted, starts)
+    n_pos, total = (y.sum(), n) if w is None else (np.dot(y, w), w.sum())
     recalls = _recall(tp, n_pos)
-    scores = _objective_scores(objective, tp, positives, n_pos, n, beta, r_sorted, starts)
-    cap = constraints.positive_rate_cap(n_pos / n)
+    scores = _objective_scores(objective, tp, selected, n_pos, total, beta, r_sorted, w_sorted, starts)
+    cap = constraints.positive_rate_cap(y.mean())
     feasible = (positives >= constraints.min_positives) & (positives / n <= cap) & ~np.isnan(scores)
     if objective == "precision_at_recall":
         feasible &= recalls >= min_recall
     best = _best_index(scores, feasible, positives, constraints, cap, objective, min_recall, n)
+    thresholds = p_sorted[starts]
     return ThetaSweepResult(
-        theta=float(p_sorted[starts[best]]),
+        theta=_theta_in_gap(thresholds[best - 1] if best else 0.0, thresholds[best]),
         objective=objective,
         objective_value=float(scores[best]),
         n_positives=int(positives[best]),
         positive_rate=float(positives[best] / n),
         n_val=n,
-        base_rate=n_pos / n,
+        base_rate=float(y.mean()),
         positive_rate_cap=float(cap),
-        thresholds=p_sorted[starts],
+        thresholds=thresholds,
         scores=scores,
         positives=positives,
         positive_rates=positives / n,
-        precisions=_precision(tp, positives),
+        precisions=_precision(tp, selected),
         recalls=recalls,
         feasible=feasible,
     )
 
 
-def _check_sweep_inputs(y_val, proba_val, pos_label):
+def _check_sweep_inputs(y_val, proba_val, sample_weight, pos_label):
     if y_val is None or proba_val is None:
         missing = "y_val" if y_val is None else "proba_val"
         raise ValueError(
@@ -285,12 +301,13 @@ def _check_sweep_inputs(y_val, proba_val, pos_label):
     if p.min() < 0.0 or p.max() > 1.0:
         raise ValueError("proba_val must be probabilities in [0, 1]; pass predict_proba output, not scores.")
     y01 = _binary_labels(y, pos_label)
-    if y01.min() == y01.max():
+    w = None if sample_weight is None else _check_sample_weight(sample_weight, p)
+    if y01.min() == y01.max() or (w is not None and 0 in (np.dot(w, y01), np.dot(w, 1 - y01))):
         raise ValueError(
-            f"The validation labels hold a single class ({y[0]!r}) in {len(y)} rows, so precision and recall "
-            "are undefined and θ cannot be tuned. Use a longer validation window."
+            f"The {len(y)} validation rows hold a single class (counting rows with non-zero sample_weight), "
+            "so precision and recall are undefined and θ cannot be tuned. Use a longer validation window."
         )
-    return y01, p
+    return y01, p, w
 
 
 def _check_returns(returns, objective, n_val):
@@ -320,40 +337,36 @@ def _as_constraints(constraints):
     return ThetaConstraints(**constraints)
 
 
-def _sort_ascending(p, y, r):
-    """Sort the rows by probability; return sorted probabilities, labels and returns.
+def _sort_ascending(p, y, w, r):
+    """Sort the rows by probability; return sorted probabilities, labels, weights and returns.
 
-    Without returns, the label rides in the lowest bit of the probability's
+    With labels only, the label rides in the lowest bit of the probability's
     IEEE-754 bit pattern shifted left by one (monotone for p >= 0, exact), so one
     ``np.sort`` of integers does the work of an ``argsort`` plus two gathers.
     """
-    if r is None:
-        keys = np.sort((np.abs(p).view(np.uint64) << np.uint64(1)) | y.astype(np.uint64))
-        return (keys >> np.uint64(1)).view(np.float64), (keys & np.uint64(1)).astype(np.int64), None
+    if w is None and r is None:
+        keys = np.sort(((p + 0.0).view(np.uint64) << np.uint64(1)) | y.astype(np.uint64))
+        return (keys >> np.uint64(1)).view(np.float64), (keys & np.uint64(1)).astype(np.int64), None, None
     order = np.argsort(p)
-    return p[order], y[order], r[order]
-
-
-def _prefix_sums(values):
-    """``out[i] = sum(values[:i])``, length ``len(values) + 1``."""
-    return np.concatenate(([0], np.cumsum(values)))
-
-
-def _objective_scores(objective, tp, positives, n_pos, n, beta, r_sorted, starts):
-    if objective in ("f1", "fbeta"):
-        return _fbeta(tp, positives, n_pos, 1.0 if objective == "f1" else beta)
-    if objective == "precision_at_recall":
-        return _precision(tp, positives)
-    sum_r = _suffix_at(r_sorted, starts)
-    if objective == "expected_return":
-        return sum_r / n
-    return _sortino(sum_r, _suffix_at(np.minimum(r_sorted, 0.0) ** 2, starts), n)
+    return p[order], y[order], None if w is None else w[order], None if r is None else r[order]
 
 
 def _suffix_at(values, starts):
     """``sum(values[s:])`` for each ``s`` in ``starts``."""
-    prefix = _prefix_sums(values)
+    prefix = np.concatenate(([0], np.cumsum(values)))
     return prefix[-1] - prefix[starts]
+
+
+def _objective_scores(objective, tp, selected, n_pos, total, beta, r_sorted, w_sorted, starts):
+    if objective in ("f1", "fbeta"):
+        return _fbeta(tp, selected, n_pos, 1.0 if objective == "f1" else beta)
+    if objective == "precision_at_recall":
+        return _precision(tp, selected)
+    weight = 1.0 if w_sorted is None else w_sorted
+    sum_r = _suffix_at(weight * r_sorted, starts)
+    if objective == "expected_return":
+        return sum_r / total
+    return _sortino(sum_r, _suffix_at(weight * np.minimum(r_sorted, 0.0) ** 2, starts), total)
 
 
 def _best_index(scores, feasible, positives, constraints, cap, objective, min_recall, n):
@@ -371,11 +384,18 @@ def _best_index(scores, feasible, positives, constraints, cap, objective, min_re
     return np.flatnonzero(tied)[-1]
 
 
-def pick_theta(model_name, y_val, proba_val, returns, *, objective, constraints, beta, min_recall):
+def _theta_in_gap(lower, upper):
+    """A threshold ``t`` with ``lower < t <= upper``: 0.5 if the gap holds it, else its middle."""
+    if lower < 0.5 <= upper:
+        return 0.5
+    middle = lower + (upper - lower) / 2
+    return float(middle if middle > lower else upper)
+
+
+def pick_theta(model_name, y_val, proba_val, returns, sample_weight, **sweep_params):
     """Run :func:`theta_sweep` on 0/1 validation labels and emit ``theta_picked``."""
-    result = theta_sweep(
-        y_val, proba_val, objective=objective, constraints=constraints, returns=returns, beta=beta, min_recall=min_recall
-    )
+    result = theta_sweep(y_val, proba_val, returns=returns, sample_weight=sample_weight, **sweep_params)
+    objective = result.objective
     emit(
         "theta_picked",
         model_type=model_name,
@@ -480,6 +500,8 @@ class ThetaSweep(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     (3,)
     """
 
+    __metadata_request__fit = {"sample_weight": None}
+
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "predict_proba"]), None],
         **THETA_PARAMETER_CONSTRAINTS,
@@ -525,7 +547,8 @@ class ThetaSweep(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             ``"sortino"``; only the held-out rows' returns are used.
         **params : dict
             Passed to the inner estimator's ``fit`` (sliced to its rows); with
-            metadata routing enabled, routed to whoever requested them.
+            metadata routing enabled, routed to whoever requested them. A
+            ``sample_weight`` also weights the θ objective on the held-out rows.
 
         Returns
         -------
@@ -543,7 +566,12 @@ class ThetaSweep(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         val = np.concatenate([test for _, test in splits])
         self.estimator_ = models[0] if len(splits) == 1 else fit_on_rows(clone(estimator), X, y, np.arange(len(y01)), fit_params)
         self.theta_result_ = pick_theta(
-            model_type(estimator), y01[val], np.concatenate(probas), take(returns, val), **sweep_params(self)
+            model_type(estimator),
+            y01[val],
+            np.concatenate(probas),
+            take(returns, val),
+            take(params.get("sample_weight"), val),
+            **sweep_params(self),
         )
         self.theta_ = self.theta_result_.theta
         copy_feature_attributes(self, self.estimator_)
