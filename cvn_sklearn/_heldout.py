@@ -154,12 +154,17 @@ def is_holdout_share(cv) -> bool:
     return isinstance(cv, Real) and not isinstance(cv, Integral)
 
 
-def meta_router(owner, cv):
-    """Metadata router of a meta-estimator: itself, its inner estimator's ``fit``, its splitter's ``split``."""
+def meta_router(owner, **splitters):
+    """Metadata router of a meta-estimator: itself, its inner estimator's ``fit``, its splitters' ``split``.
+
+    ``splitters`` maps names to ``cv`` values; temporal hold-out shares (floats)
+    take no metadata and are left out.
+    """
     router = MetadataRouter(owner=owner).add_self_request(owner)
     router.add(estimator=default_estimator(owner.estimator), method_mapping=MethodMapping().add(caller="fit", callee="fit"))
-    if not is_holdout_share(cv):
-        router.add(splitter=cv, method_mapping=MethodMapping().add(caller="fit", callee="split"))
+    for name, cv in splitters.items():
+        if not is_holdout_share(cv):
+            router.add(**{name: cv}, method_mapping=MethodMapping().add(caller="fit", callee="split"))
     return router
 
 

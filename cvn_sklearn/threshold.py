@@ -632,7 +632,7 @@ class ThetaSweep(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         MetadataRouter
         """
-        return meta_router(self, self.cv)
+        return meta_router(self, splitter=self.cv)
 
     def __sklearn_tags__(self):
         return binary_meta_tags(super().__sklearn_tags__(), default_estimator(self.estimator))
