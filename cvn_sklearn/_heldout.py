@@ -27,10 +27,10 @@ def default_estimator(estimator):
 
 
 def model_type(estimator) -> str:
-    """Name of the model for events: the inner class name through frozen wrappers."""
+    """Name of the model for events: its registry name, else its class name (through frozen wrappers)."""
     while isinstance(estimator, FrozenEstimator):
         estimator = estimator.estimator
-    return type(estimator).__name__
+    return getattr(type(estimator), "_cvn_name", type(estimator).__name__)
 
 
 def check_binary_target(y, owner) -> np.ndarray:

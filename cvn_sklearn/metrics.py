@@ -294,10 +294,10 @@ def _binary_labels(y_true, pos_label=None):
 def _check_labels_and_proba(y_true, proba, pos_label):
     proba = np.asarray(proba, dtype=np.float64)
     p = proba[:, 1] if proba.ndim == 2 and proba.shape[1] == 2 else column_or_1d(proba)
+    if p.size == 0:
+        raise ValueError("Cannot compute metrics on 0 rows.")
     y = _binary_labels(y_true, pos_label)
     check_consistent_length(y, p)
-    if y.size == 0:
-        raise ValueError("Cannot compute metrics on 0 rows.")
     if np.isnan(p).any() or p.min() < 0.0 or p.max() > 1.0:
         raise ValueError("Probabilities must lie in [0, 1] without NaN.")
     return y, p
