@@ -352,9 +352,8 @@ def _sort_ascending(p, y, w, r):
 
 
 def _suffix_at(values, starts):
-    """``sum(values[s:])`` for each ``s`` in ``starts``."""
-    prefix = np.concatenate(([0], np.cumsum(values)))
-    return prefix[-1] - prefix[starts]
+    """``sum(values[s:])`` for each ``s`` in ``starts``, summed from the top (no cancellation)."""
+    return np.cumsum(values[::-1])[::-1][starts]
 
 
 def _objective_scores(objective, tp, selected, n_pos, total, beta, r_sorted, w_sorted, starts):
