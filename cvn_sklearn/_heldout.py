@@ -33,13 +33,14 @@ def model_type(estimator) -> str:
     return getattr(type(estimator), "_cvn_name", type(estimator).__name__)
 
 
-def check_binary_target(y, owner) -> np.ndarray:
+def check_binary_target(y, owner, sample_weight=None) -> np.ndarray:
     """Validate a binary target and return it encoded as 0/1 (1 = the greater label).
 
     Raises
     ------
     ValueError
-        For a continuous target ("Unknown label type"), one class, or more than two.
+        For a continuous target ("Unknown label type"), one class (among the
+        rows with non-zero ``sample_weight``), or more than two.
     """
     check_classification_targets(y)
     classes = np.unique(y)
@@ -53,7 +54,10 @@ def check_binary_target(y, owner) -> np.ndarray:
             f"{owner} needs both classes in y, got one class only ({classes.tolist()}). Check the labelling, "
             "or use a longer training window so both classes occur."
         )
-    return _binary_labels(y)
+    y01 = _binary_labels(y)
+    if sample_weight is not None and 0 in (np.dot(sample_weight, y01), np.dot(sample_weight, 1 - y01)):
+        raise ValueError(f"{owner}: only one class has non-zero sample_weight; both classes need weight > 0.")
+    return y01
 
 
 def temporal_holdout(n_samples, size, *, owner, what):
@@ -185,7 +189,8 @@ def copy_feature_attributes(owner, fitted):
 
 
 def binary_meta_tags(tags, estimator):
-    """Tags of a binary-only meta-estimator: sparse support follows the inner estimator."""
+    """Tags of a binary-only meta-estimator: sparse and NaN support follow the inner estimator."""
+    inner = get_tags(estimator).input_tags
     tags.classifier_tags.multi_class = False
-    tags.input_tags.sparse = get_tags(estimator).input_tags.sparse
+    tags.input_tags.sparse, tags.input_tags.allow_nan = inner.sparse, inner.allow_nan
     return tags

@@ -250,7 +250,7 @@ class Calibrate(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self : Calibrate
         """
         X, y = indexable(X, y)
-        y01 = check_binary_target(y, type(self).__name__)
+        y01 = check_binary_target(y, type(self).__name__, params.get("sample_weight"))
         estimator = default_estimator(self.estimator)
         self.method_ = resolve_method(self.method, estimator)
         fit_params, split_params = route_fit_params(self, params, {})

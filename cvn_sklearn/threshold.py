@@ -554,7 +554,7 @@ class ThetaSweep(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self : ThetaSweep
         """
         X, y = indexable(X, y)
-        y01 = check_binary_target(y, type(self).__name__)
+        y01 = check_binary_target(y, type(self).__name__, params.get("sample_weight"))
         estimator = default_estimator(self.estimator)
         fit_params, split_params = route_fit_params(self, params, {"returns": returns})
         splits = held_out_splits(estimator, X, y, self.cv, split_params, owner="ThetaSweep", what="θ rows")
