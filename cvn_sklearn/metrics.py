@@ -281,7 +281,7 @@ def _binary_labels(y_true, pos_label=None):
     y = column_or_1d(y_true)
     if y.dtype.kind == "f" and np.isnan(y).any():
         raise ValueError("The labels contain NaN; drop or label those rows first.")
-    classes = np.unique(y)
+    classes = _classes(y)
     if classes.size > 2:
         raise ValueError(f"The labels must be binary, got {classes.size} classes: {classes[:10].tolist()}.")
     if pos_label is None:
@@ -289,6 +289,15 @@ def _binary_labels(y_true, pos_label=None):
     elif pos_label not in classes:
         raise ValueError(f"pos_label={pos_label!r} is not one of the labels {classes.tolist()}.")
     return (y == pos_label).astype(np.int8)
+
+
+def _classes(y):
+    """Sorted distinct labels; numeric binary labels in O(n), without ``np.unique``'s sort."""
+    if y.dtype.kind in "biuf" and y.size:
+        low, high = y.min(), y.max()
+        if np.all((y == low) | (y == high)):
+            return np.unique([low, high])
+    return np.unique(y)
 
 
 def _check_labels_and_proba(y_true, proba, pos_label):
@@ -322,7 +331,9 @@ def _ece(y, p, n_bins):
 
 def _ratio(numerator, denominator):
     """``numerator / denominator``, 0.0 where the denominator is 0 (works on arrays)."""
-    numerator, denominator = np.asarray(numerator, float), np.asarray(denominator, float)
+    numerator, denominator = np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
+    if np.all(denominator != 0):
+        return numerator / denominator
     return np.divide(numerator, denominator, out=np.zeros(np.broadcast(numerator, denominator).shape), where=denominator != 0)
 
 
@@ -337,7 +348,7 @@ def _recall(tp, n_pos):
 def _fbeta(tp, n_pred, n_pos, beta):
     """F-beta from counts: ``(1 + b^2) tp / (b^2 n_pos + n_pred)``; 0 where 0/0."""
     beta2 = beta * beta
-    return _ratio((1.0 + beta2) * np.asarray(tp, float), beta2 * np.asarray(n_pos, float) + n_pred)
+    return _ratio((1.0 + beta2) * np.asarray(tp, np.float64), beta2 * np.asarray(n_pos, np.float64) + n_pred)
 
 
 def _sortino(sum_returns, sum_downside_sq, n_periods):

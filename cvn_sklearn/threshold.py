@@ -252,14 +252,15 @@ def theta_sweep(
     n = len(y)
     p_sorted, y_sorted, w_sorted, r_sorted = _sort_ascending(p, y, w, r)
     starts = np.flatnonzero(np.r_[True, p_sorted[1:] != p_sorted[:-1]])
-    positives = n - starts
+    positives = np.subtract(n, starts, dtype=np.float64)
+    positive_rates = positives / n
     tp = _suffix_at(y_sorted if w_sorted is None else y_sorted * w_sorted, starts)
     selected = positives if w_sorted is None else _suffix_at(w_sorted, starts)
-    n_pos, total = (y.sum(), n) if w is None else (np.dot(y, w), w.sum())
+    n_pos, total = (float(y.sum()), n) if w is None else (np.dot(y, w), w.sum())
     recalls = _recall(tp, n_pos)
     scores = _objective_scores(objective, tp, selected, n_pos, total, beta, r_sorted, w_sorted, starts)
     cap = constraints.positive_rate_cap(y.mean())
-    feasible = (positives >= constraints.min_positives) & (positives / n <= cap) & ~np.isnan(scores)
+    feasible = (positives >= constraints.min_positives) & (positive_rates <= cap) & ~np.isnan(scores)
     if objective == "precision_at_recall":
         feasible &= recalls >= min_recall
     best = _best_index(scores, feasible, positives, constraints, cap, objective, min_recall, n)
@@ -275,8 +276,8 @@ def theta_sweep(
         positive_rate_cap=float(cap),
         thresholds=thresholds,
         scores=scores,
-        positives=positives,
-        positive_rates=positives / n,
+        positives=positives.astype(np.int64),
+        positive_rates=positive_rates,
         precisions=_precision(tp, selected),
         recalls=recalls,
         feasible=feasible,
@@ -345,15 +346,18 @@ def _sort_ascending(p, y, w, r):
     ``np.sort`` of integers does the work of an ``argsort`` plus two gathers.
     """
     if w is None and r is None:
-        keys = np.sort(((p + 0.0).view(np.uint64) << np.uint64(1)) | y.astype(np.uint64))
-        return (keys >> np.uint64(1)).view(np.float64), (keys & np.uint64(1)).astype(np.int64), None, None
+        keys = (p + 0.0).view(np.uint64)  # + 0.0 turns -0.0 into 0.0
+        keys <<= np.uint64(1)
+        keys |= y.view(np.uint8)  # y is 0/1 int8
+        keys.sort()
+        return (keys >> np.uint64(1)).view(np.float64), keys & np.uint64(1), None, None
     order = np.argsort(p)
     return p[order], y[order], None if w is None else w[order], None if r is None else r[order]
 
 
 def _suffix_at(values, starts):
     """``sum(values[s:])`` for each ``s`` in ``starts``, summed from the top (no cancellation)."""
-    return np.cumsum(values[::-1])[::-1][starts]
+    return np.cumsum(values[::-1])[::-1][starts].astype(np.float64)
 
 
 def _objective_scores(objective, tp, selected, n_pos, total, beta, r_sorted, w_sorted, starts):
@@ -374,13 +378,13 @@ def _best_index(scores, feasible, positives, constraints, cap, objective, min_re
         raise ValueError(
             f"No θ meets the constraints on {n} validation rows (min_positives={constraints.min_positives}, "
             f"predicted positive rate <= {cap:.4g}, i.e. <= {int(np.floor(cap * n))} rows{floor}; objective "
-            f"{objective!r} defined). The highest probability alone selects {positives[-1]} rows. Loosen "
+            f"{objective!r} defined). The highest probability alone selects {int(positives[-1])} rows. Loosen "
             "max_positive_rate_ratio / max_positive_rate / min_positives / min_recall, use more validation rows, "
             "or a calibration that keeps scores distinct (sigmoid, beta, temperature) instead of isotonic plateaus."
         )
     best = np.max(scores[feasible])
-    tied = feasible & np.isclose(scores, best, rtol=_TIE_RTOL, atol=0.0)
-    return np.flatnonzero(tied)[-1]
+    tolerance = 0.0 if np.isinf(best) else _TIE_RTOL * abs(best)
+    return np.flatnonzero(feasible & (scores >= best - tolerance))[-1]
 
 
 def _theta_in_gap(lower, upper):
