@@ -56,10 +56,10 @@ def main(n_rows=1_000_000):
     y = (rng.random(n_rows) < proba).astype(int)
     unconstrained = {"max_positive_rate_ratio": None}
 
-    t_sort, _ = best_time(lambda: np.sort(proba), 7)
+    t_sort, _ = best_time(lambda: np.sort(proba), 15)
     t_argsort, _ = best_time(lambda: np.argsort(proba), 5)
-    t_sweep, result = best_time(lambda: theta_sweep(y, proba, constraints=unconstrained), 7)
-    t_default, _ = best_time(lambda: theta_sweep(y, proba), 7)
+    t_sweep, result = best_time(lambda: theta_sweep(y, proba, constraints=unconstrained), 15)
+    t_default, _ = best_time(lambda: theta_sweep(y, proba), 15)
     t_pr, (precision, recall, _) = best_time(lambda: precision_recall_curve(y, proba), 3)
     X = proba.reshape(-1, 1)
     frozen = FrozenEstimator(ScoreColumn().fit(X, y))

@@ -356,8 +356,15 @@ def _sort_ascending(p, y, w, r):
 
 
 def _suffix_at(values, starts):
-    """``sum(values[s:])`` for each ``s`` in ``starts``, summed from the top (no cancellation)."""
-    return np.cumsum(values[::-1])[::-1][starts].astype(np.float64)
+    """``sum(values[s:])`` for each ``s`` in ``starts``, as floats.
+
+    Integer sums are exact as total minus prefix; float sums are accumulated
+    from the top, so a few top rows are not the difference of two large sums.
+    """
+    if values.dtype.kind in "iu":
+        prefix = np.cumsum(values)
+        return (prefix[-1] - prefix[starts] + values[starts]).astype(np.float64)
+    return np.cumsum(values[::-1])[::-1][starts]
 
 
 def _objective_scores(objective, tp, selected, n_pos, total, beta, r_sorted, w_sorted, starts):
