@@ -382,10 +382,11 @@ def _objective_scores(objective, tp, selected, n_pos, total, beta, r_sorted, w_s
 def _best_index(scores, feasible, positives, constraints, cap, objective, min_recall, n):
     if not feasible.any():
         floor = f", recall >= {min_recall}" if objective == "precision_at_recall" else ""
+        top = "the probabilities are constant" if positives.size == 1 else f"the highest probability alone selects {int(positives[-1])} rows"
         raise ValueError(
             f"No θ meets the constraints on {n} validation rows (min_positives={constraints.min_positives}, "
             f"predicted positive rate <= {cap:.4g}, i.e. <= {int(np.floor(cap * n))} rows{floor}; objective "
-            f"{objective!r} defined). The highest probability alone selects {int(positives[-1])} rows. Loosen "
+            f"{objective!r} defined), and {top}. Loosen "
             "max_positive_rate_ratio / max_positive_rate / min_positives / min_recall, use more validation rows, "
             "or a calibration that keeps scores distinct (sigmoid, beta, temperature) instead of isotonic plateaus."
         )

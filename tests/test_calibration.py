@@ -16,6 +16,7 @@ from cvn_sklearn.registry import registry
 METHODS = ["isotonic", "sigmoid", "temperature", "beta"]
 
 
+# Stratified hold-outs for the checks: see the note in test_threshold.py.
 @parametrize_with_checks(
     [Calibrate(method=m, cv=StratifiedKFold(3)) for m in METHODS]
     + [Calibrate(registry["logreg"](), cv=StratifiedKFold(3))]
