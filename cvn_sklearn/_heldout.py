@@ -188,9 +188,12 @@ def copy_feature_attributes(owner, fitted):
             setattr(owner, name, getattr(fitted, name))
 
 
-def binary_meta_tags(tags, estimator):
+class BinaryMetaTagsMixin:
     """Tags of a binary-only meta-estimator: sparse and NaN support follow the inner estimator."""
-    inner = get_tags(estimator).input_tags
-    tags.classifier_tags.multi_class = False
-    tags.input_tags.sparse, tags.input_tags.allow_nan = inner.sparse, inner.allow_nan
-    return tags
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(default_estimator(self.estimator)).input_tags
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.sparse, tags.input_tags.allow_nan = inner.sparse, inner.allow_nan
+        return tags

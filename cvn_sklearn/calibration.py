@@ -33,7 +33,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, indexable
 
 from cvn_sklearn._heldout import (
-    binary_meta_tags,
+    BinaryMetaTagsMixin,
     check_binary_target,
     copy_feature_attributes,
     default_estimator,
@@ -155,7 +155,32 @@ def report_calibration(model_name, method, y01, raw, calibrated, n_folds):
     )
 
 
-class Calibrate(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class CalibratedProbaMixin:
+    """``classes_`` and calibrated ``predict_proba`` of an estimator holding ``estimators_`` and ``calibrators_``."""
+
+    @property
+    def classes_(self):
+        """The class labels, from the inner estimator."""
+        return self.estimators_[0].classes_
+
+    def predict_proba(self, X):
+        """Calibrated class probabilities.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+            ``[:, 1]`` is the calibrated P(``classes_[1]``).
+        """
+        check_is_fitted(self, "calibrators_")
+        p = calibrated_proba(self.estimators_, self.calibrators_, X)
+        return np.column_stack([1.0 - p, p])
+
+
+class Calibrate(CalibratedProbaMixin, BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Binary classifier whose probabilities are calibrated on held-out rows.
 
     ``fit`` fits a clone of ``estimator`` on the first rows and a calibrator on
@@ -270,27 +295,6 @@ class Calibrate(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         copy_feature_attributes(self, self.estimators_[0])
         return self
 
-    @property
-    def classes_(self):
-        """The class labels, from the inner estimator."""
-        return self.estimators_[0].classes_
-
-    def predict_proba(self, X):
-        """Calibrated class probabilities.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, 2)
-            ``[:, 1]`` is the calibrated P(``classes_[1]``).
-        """
-        check_is_fitted(self, "calibrators_")
-        p = calibrated_proba(self.estimators_, self.calibrators_, X)
-        return np.column_stack([1.0 - p, p])
-
     def predict(self, X):
         """The class with the highest calibrated probability.
 
@@ -313,6 +317,3 @@ class Calibrate(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         MetadataRouter
         """
         return meta_router(self, splitter=self.cv)
-
-    def __sklearn_tags__(self):
-        return binary_meta_tags(super().__sklearn_tags__(), default_estimator(self.estimator))

@@ -30,8 +30,14 @@ __all__ = [
 ]
 
 
+class _FlatRecord:
+    def to_dict(self) -> dict:
+        """Return the fields as a flat ``dict`` of plain Python numbers."""
+        return asdict(self)
+
+
 @dataclass(frozen=True)
-class SplitMetrics:
+class SplitMetrics(_FlatRecord):
     """Metrics of one model on one split (validation or test), flat.
 
     Every field is a plain ``int`` or ``float``, so a ``SplitMetrics`` logs,
@@ -70,13 +76,9 @@ class SplitMetrics:
     n_pos_pred: int
     positive_rate: float
 
-    def to_dict(self) -> dict:
-        """Return the fields as a flat ``dict`` of plain Python numbers."""
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class TradingMetrics:
+class TradingMetrics(_FlatRecord):
     """Trading results of a buy signal; see :func:`trading_metrics` for the definitions.
 
     Attributes
@@ -95,10 +97,6 @@ class TradingMetrics:
     sortino: float
     sharpe: float
     max_drawdown: float
-
-    def to_dict(self) -> dict:
-        """Return the fields as a flat ``dict`` of plain Python numbers."""
-        return asdict(self)
 
 
 def evaluate(y_true, proba, threshold, *, pos_label=None, n_bins=10) -> SplitMetrics:

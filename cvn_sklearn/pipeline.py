@@ -17,7 +17,7 @@ from sklearn.pipeline import make_pipeline as sklearn_make_pipeline
 from sklearn.utils.validation import check_is_fitted, indexable
 
 from cvn_sklearn._heldout import (
-    binary_meta_tags,
+    BinaryMetaTagsMixin,
     copy_feature_attributes,
     default_estimator,
     fit_on_rows,
@@ -33,7 +33,7 @@ from cvn_sklearn._sklearn_compat import (
     _num_samples,
     _routing_enabled,
 )
-from cvn_sklearn.calibration import METHODS, Calibrate, calibrated_proba
+from cvn_sklearn.calibration import METHODS, Calibrate, CalibratedProbaMixin
 from cvn_sklearn.threshold import THETA_PARAMETER_CONSTRAINTS, ThetaSweep
 
 __all__ = ["CalibratedThetaClassifier", "make_pipeline"]
@@ -41,7 +41,7 @@ __all__ = ["CalibratedThetaClassifier", "make_pipeline"]
 _HOLDOUT = [Interval(RealNotInt, 0, 1, closed="neither"), "cv_object"]
 
 
-class CalibratedThetaClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Calibrated probabilities, and a decision threshold θ tuned on them.
 
     With the default float hold-outs, the rows given to ``fit`` are cut in
@@ -215,26 +215,6 @@ class CalibratedThetaClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimat
             sweep.set_fit_request(sample_weight=requests["sample_weight"], returns=requests["returns"])
         return sweep
 
-    @property
-    def classes_(self):
-        """The class labels, from the inner estimator."""
-        return self.estimators_[0].classes_
-
-    def predict_proba(self, X):
-        """Calibrated class probabilities.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, 2)
-        """
-        check_is_fitted(self, "theta_")
-        p = calibrated_proba(self.estimators_, self.calibrators_, X)
-        return np.column_stack([1.0 - p, p])
-
     def predict(self, X):
         """Predict the positive class where the calibrated P(positive) >= ``theta_``.
 
@@ -257,9 +237,6 @@ class CalibratedThetaClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimat
         MetadataRouter
         """
         return meta_router(self, calibration_splitter=self.calibration_cv, theta_splitter=self.theta_cv)
-
-    def __sklearn_tags__(self):
-        return binary_meta_tags(super().__sklearn_tags__(), default_estimator(self.estimator))
 
 
 def make_pipeline(*steps, memory=None, verbose=False):

@@ -36,7 +36,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, indexable
 
 from cvn_sklearn._heldout import (
-    binary_meta_tags,
+    BinaryMetaTagsMixin,
     check_binary_target,
     copy_feature_attributes,
     default_estimator,
@@ -430,7 +430,7 @@ THETA_PARAMETER_CONSTRAINTS = {
 }
 
 
-class ThetaSweep(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Binary classifier whose decision threshold θ is tuned on held-out rows.
 
     ``fit`` fits a clone of ``estimator`` on the first rows, computes
@@ -644,9 +644,6 @@ class ThetaSweep(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         MetadataRouter
         """
         return meta_router(self, splitter=self.cv)
-
-    def __sklearn_tags__(self):
-        return binary_meta_tags(super().__sklearn_tags__(), default_estimator(self.estimator))
 
 
 def sweep_params(owner):
