@@ -17,7 +17,7 @@ from sklearn.utils import get_tags
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
-from cvn_sklearn._sklearn_compat import _check_method_params, _num_samples, _routing_enabled, _safe_indexing
+from cvn_sklearn._sklearn_compat import _check_method_params, _num_samples, _routing_enabled, _safe_indexing, fit_requests
 from cvn_sklearn.metrics import _binary_labels
 
 
@@ -130,22 +130,26 @@ def fit_and_predict(estimator, X, y, train, test, fit_params):
     return fitted, positive_proba(fitted, _safe_indexing(X, test))
 
 
-def route_fit_params(owner, params, consumed):
-    """Split ``owner.fit(**params)`` into the inner estimator's and the splitter's parameters.
+def route_fit_params(owner, params, returns=None):
+    """Split ``owner.fit(returns=returns, **params)`` between the inner estimator, the splitter and ``owner``.
 
-    ``consumed`` holds the metadata ``owner`` uses itself (``returns``), which
-    only reaches the inner estimator when routing says so. With metadata
-    routing enabled this is :func:`sklearn.utils.metadata_routing.process_routing`.
-    Without it, every entry of ``params`` goes to the inner estimator's ``fit``
-    (like :class:`~sklearn.calibration.CalibratedClassifierCV`) and the
-    splitter gets none.
+    Returns ``(estimator fit params, splitter split params, own)``, where
+    ``own`` maps ``"sample_weight"`` and ``"returns"`` to what ``owner`` uses
+    itself (for its calibrator or θ objective). With metadata routing enabled
+    this is :func:`sklearn.utils.metadata_routing.process_routing`, and
+    ``owner`` ignores what it is set not to request. Without it, every entry of
+    ``params`` goes to the inner estimator's ``fit`` (like
+    :class:`~sklearn.calibration.CalibratedClassifierCV`), the splitter gets
+    none, and ``owner`` uses ``sample_weight`` and ``returns`` too.
     """
+    own = {"sample_weight": params.get("sample_weight"), "returns": returns}
     if not _routing_enabled():
-        return dict(params), {}
-    given = {key: value for key, value in consumed.items() if value is not None}
-    routed = process_routing(owner, "fit", **params, **given)
+        return dict(params), {}, own
+    routed = process_routing(owner, "fit", **params, **({} if returns is None else {"returns": returns}))
+    requests = fit_requests(owner)
+    own = {name: None if requests.get(name) is False else value for name, value in own.items()}
     splitter = routed.splitter.split if "splitter" in routed else {}
-    return routed.estimator.fit, splitter
+    return routed.estimator.fit, splitter, own
 
 
 def take(values, rows):

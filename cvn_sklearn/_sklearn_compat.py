@@ -13,6 +13,13 @@ from sklearn.utils._repr_html.estimator import _VisualBlock
 from sklearn.utils.metadata_routing import _routing_enabled
 from sklearn.utils.validation import _check_method_params, _check_sample_weight, _num_samples
 
+
+
+def fit_requests(estimator) -> dict:
+    """The metadata an estimator requests for its own ``fit``: ``{name: True/False/None/alias}``."""
+    return estimator._get_metadata_request().fit.requests
+
+
 __all__ = [
     "HasMethods",
     "Interval",
@@ -27,4 +34,5 @@ __all__ = [
     "_num_samples",
     "_routing_enabled",
     "_safe_indexing",
+    "fit_requests",
 ]

@@ -278,15 +278,15 @@ class Calibrate(CalibratedProbaMixin, BinaryMetaTagsMixin, ClassifierMixin, Meta
         y01 = check_binary_target(y, type(self).__name__, params.get("sample_weight"))
         estimator = default_estimator(self.estimator)
         self.method_ = resolve_method(self.method, estimator)
-        fit_params, split_params = route_fit_params(self, params, {})
+        fit_params, split_params, own = route_fit_params(self, params)
         splits = held_out_splits(estimator, X, y, self.cv, split_params, owner="Calibrate", what="calibration rows")
         pairs = Parallel(n_jobs=self.n_jobs)(
             delayed(fit_and_predict)(clone(estimator), X, y, train, test, fit_params) for train, test in splits
         )
         self.estimators_ = [model for model, _ in pairs]
-        weights = params.get("sample_weight")
         self.calibrators_ = [
-            fit_calibrator(self.method_, raw, y01[test], take(weights, test)) for (_, raw), (_, test) in zip(pairs, splits)
+            fit_calibrator(self.method_, raw, y01[test], take(own["sample_weight"], test))
+            for (_, raw), (_, test) in zip(pairs, splits)
         ]
         raw = np.concatenate([raw for _, raw in pairs])
         calibrated = np.concatenate([cal.predict(p) for cal, (_, p) in zip(self.calibrators_, pairs)])

@@ -32,6 +32,7 @@ from cvn_sklearn._sklearn_compat import (
     _fit_context,
     _num_samples,
     _routing_enabled,
+    fit_requests,
 )
 from cvn_sklearn.calibration import METHODS, Calibrate, CalibratedProbaMixin
 from cvn_sklearn.threshold import THETA_PARAMETER_CONSTRAINTS, ThetaSweep
@@ -190,7 +191,7 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
         self : CalibratedThetaClassifier
         """
         X, y = indexable(X, y)
-        fit_params, _ = route_fit_params(self, params, {"returns": returns})
+        fit_params, _, _ = route_fit_params(self, params, returns)
         sweep = self._composed().fit(X, y, returns=returns, **params)
         calibrated = sweep.estimator_
         self.theta_result_, self.theta_ = sweep.theta_result_, sweep.theta_
@@ -210,7 +211,7 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
         theta_params = {name: getattr(self, name) for name in THETA_PARAMETER_CONSTRAINTS}
         sweep = ThetaSweep(calibrated, cv=self.theta_cv, n_jobs=self.n_jobs, **theta_params)
         if _routing_enabled():
-            requests = self._get_metadata_request().fit.requests
+            requests = fit_requests(self)
             calibrated.set_fit_request(sample_weight=requests["sample_weight"])
             sweep.set_fit_request(sample_weight=requests["sample_weight"], returns=requests["returns"])
         return sweep

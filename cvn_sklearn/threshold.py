@@ -568,7 +568,7 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
         X, y = indexable(X, y)
         y01 = check_binary_target(y, type(self).__name__, params.get("sample_weight"))
         estimator = default_estimator(self.estimator)
-        fit_params, split_params = route_fit_params(self, params, {"returns": returns})
+        fit_params, split_params, own = route_fit_params(self, params, returns)
         splits = held_out_splits(estimator, X, y, self.cv, split_params, owner="ThetaSweep", what="θ rows")
         fitted = Parallel(n_jobs=self.n_jobs)(
             delayed(fit_and_predict)(clone(estimator), X, y, train, test, fit_params) for train, test in splits
@@ -580,8 +580,8 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
             model_type(estimator),
             y01[val],
             np.concatenate(probas),
-            take(returns, val),
-            take(params.get("sample_weight"), val),
+            take(own["returns"], val),
+            take(own["sample_weight"], val),
             **sweep_params(self),
         )
         self.theta_ = self.theta_result_.theta

@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from _weak_signal import weak_signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -249,3 +250,16 @@ def test_temporal_holdout_with_one_class_fails_clearly():
     y = np.r_[np.zeros(10), np.ones(10)]
     with pytest.raises(ValueError, match="single class"):
         ThetaSweep().fit(X, y)
+
+
+@pytest.mark.parametrize("theta_weighted", [True, False])
+def test_metadata_routing_weights_theta_only_when_requested(weak, theta_weighted):
+    X, y, _ = weak
+    w = np.linspace(1, 3, len(y))
+    with sklearn.config_context(enable_metadata_routing=True):
+        model = LogisticRegression().set_fit_request(sample_weight=True)
+        clf = ThetaSweep(model).set_fit_request(sample_weight=theta_weighted).fit(X, y, sample_weight=w)
+    held_out = clf.estimator_.predict_proba(X[800:])
+    expected = theta_sweep(y[800:], held_out, sample_weight=w[800:] if theta_weighted else None)
+    assert clf.theta_result_.objective_value == pytest.approx(expected.objective_value)
+    np.testing.assert_allclose(clf.estimator_.coef_, LogisticRegression().fit(X[:800], y[:800], sample_weight=w[:800]).coef_)
