@@ -6,7 +6,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from _events import captured_events
+from structlog.testing import capture_logs
 
 from cvn_sklearn import Calibrate
 from cvn_sklearn.calibration import fit_calibrator
@@ -45,7 +45,7 @@ def test_calibration_lowers_held_out_ece_of_a_balanced_booster(weak, name, metho
 
 def test_temporal_split_fits_model_on_first_rows_and_calibrator_on_last(weak):
     (X, y, _), _ = weak
-    with captured_events() as logs:
+    with capture_logs() as logs:
         calibrated = Calibrate(method="sigmoid", cv=0.25).fit(X, y)
     np.testing.assert_allclose(calibrated.estimators_[0].coef_, LogisticRegression().fit(X[:2250], y[:2250]).coef_)
     (event,) = [e for e in logs if e["event"] == "calibrator_fit"]

@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import fbeta_score, precision_score, recall_score
 from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from _events import captured_events
+from structlog.testing import capture_logs
 
 from cvn_sklearn import ThetaSweep, theta_sweep
 from cvn_sklearn.metrics import trading_metrics
@@ -228,7 +228,7 @@ def test_return_objective_without_returns_fails_clearly(weak):
 
 def test_emits_theta_picked(weak):
     X, y, _ = weak
-    with captured_events() as logs:
+    with capture_logs() as logs:
         clf = ThetaSweep().fit(X, y)
     (event,) = [e for e in logs if e["event"] == "theta_picked"]
     assert event["theta"] == clf.theta_ and event["model_type"] == "LogisticRegression"
