@@ -164,6 +164,7 @@ def test_pipeline_clone_pickle_pandas_and_string_labels(frame_data):
     assert list(pipe.feature_names_in_) == list(frame.columns)
     bare = make_pipeline(Calibrate(), ThetaSweep(), LogisticRegression()).fit(frame, labels)
     assert list(bare[-1].feature_names_in_) == list(frame.columns)
+    assert "CalibratedThetaClassifier" in pipe._repr_html_() and "LogisticRegression" in pipe._repr_html_()
     restored = pickle.loads(pickle.dumps(pipe))
     np.testing.assert_array_equal(restored.predict(frame), pipe.predict(frame))
     np.testing.assert_allclose(restored.predict_proba(frame), pipe.predict_proba(frame))
