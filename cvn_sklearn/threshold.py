@@ -153,6 +153,10 @@ class ThetaSweepResult:
     recalls: np.ndarray = field(repr=False)
     feasible: np.ndarray = field(repr=False)
 
+    def __post_init__(self):
+        for name in ("thresholds", "scores", "positives", "positive_rates", "precisions", "recalls", "feasible"):
+            getattr(self, name).flags.writeable = False
+
 
 def theta_sweep(
     y_val,
@@ -249,39 +253,46 @@ def theta_sweep(
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}.")
     r = _check_returns(returns, objective, len(y))
     constraints = _as_constraints(constraints)
+    curve = _curve(p, y, w, r, objective, beta)
     n = len(y)
-    p_sorted, y_sorted, w_sorted, r_sorted = _sort_ascending(p, y, w, r)
-    starts = np.flatnonzero(np.r_[True, p_sorted[1:] != p_sorted[:-1]])
-    positives = np.subtract(n, starts, dtype=np.float64)
-    positive_rates = positives / n
-    tp = _suffix_at(y_sorted if w_sorted is None else y_sorted * w_sorted, starts)
-    selected = positives if w_sorted is None else _suffix_at(w_sorted, starts)
-    n_pos, total = (float(y.sum()), n) if w is None else (np.dot(y, w), w.sum())
-    recalls = _recall(tp, n_pos)
-    scores = _objective_scores(objective, tp, selected, n_pos, total, beta, r_sorted, w_sorted, starts)
     cap = constraints.positive_rate_cap(y.mean())
-    feasible = (positives >= constraints.min_positives) & (positive_rates <= cap) & ~np.isnan(scores)
+    feasible = (curve["positives"] >= constraints.min_positives) & (curve["positive_rates"] <= cap)
+    feasible &= ~np.isnan(curve["scores"])
     if objective == "precision_at_recall":
-        feasible &= recalls >= min_recall
-    best = _best_index(scores, feasible, positives, constraints, cap, objective, min_recall, n)
-    thresholds = p_sorted[starts]
+        feasible &= curve["recalls"] >= min_recall
+    best = _best_index(curve["scores"], feasible, curve["positives"], constraints, cap, objective, min_recall, n)
+    thresholds = curve["thresholds"]
     return ThetaSweepResult(
         theta=_theta_in_gap(thresholds[best - 1] if best else 0.0, thresholds[best]),
         objective=objective,
-        objective_value=float(scores[best]),
-        n_positives=int(positives[best]),
-        positive_rate=float(positives[best] / n),
+        objective_value=float(curve["scores"][best]),
+        n_positives=int(curve["positives"][best]),
+        positive_rate=float(curve["positive_rates"][best]),
         n_val=n,
         base_rate=float(y.mean()),
         positive_rate_cap=float(cap),
-        thresholds=thresholds,
-        scores=scores,
-        positives=positives.astype(np.int64),
-        positive_rates=positive_rates,
-        precisions=_precision(tp, selected),
-        recalls=recalls,
         feasible=feasible,
+        **curve,
     )
+
+
+def _curve(p, y, w, r, objective, beta):
+    """Objective, counts, precision and recall at every distinct probability (ascending)."""
+    n = len(y)
+    p_sorted, y_sorted, w_sorted, r_sorted = _sort_ascending(p, y, w, r)
+    starts = np.flatnonzero(np.r_[True, p_sorted[1:] != p_sorted[:-1]])
+    positives = n - starts
+    tp = _suffix_at(y_sorted if w_sorted is None else y_sorted * w_sorted, starts)
+    selected = positives.astype(np.float64) if w_sorted is None else _suffix_at(w_sorted, starts)
+    n_pos, total = (float(y.sum()), n) if w is None else (np.dot(y, w), w.sum())
+    return {
+        "thresholds": p_sorted[starts],
+        "scores": _objective_scores(objective, tp, selected, n_pos, total, beta, r_sorted, w_sorted, starts),
+        "positives": positives,
+        "positive_rates": positives / n,
+        "precisions": _precision(tp, selected),
+        "recalls": _recall(tp, n_pos),
+    }
 
 
 def _check_sweep_inputs(y_val, proba_val, sample_weight, pos_label):
