@@ -48,8 +48,8 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
     With the default float hold-outs, the rows given to ``fit`` are cut in
     time order, never shuffled and never overlapping::
 
-        | fit rows ............ | early-stopping | calibration | θ rows |
-        |<- model.fit gets these rows only ->|
+        | fit rows ........... | early-stopping | calibration | θ rows |
+        |<-- model.fit gets these rows only --->|
 
     The last ``theta_cv`` share of the rows tunes θ; the last
     ``calibration_cv`` share of the rows before them fits the calibrator; the
@@ -71,7 +71,7 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
         splitter (cross-fitted calibration), as ``Calibrate(cv=...)``.
     objective : str, default="f1"
         What θ maximises; see :func:`~cvn_sklearn.theta_sweep`.
-    beta, min_recall, min_positives, max_positive_rate, max_positive_rate_ratio
+    beta, min_recall, min_positives, max_positive_rate, max_positive_rate_ratio : see ThetaSweep
         θ objective parameters and constraints, as in :class:`~cvn_sklearn.ThetaSweep`
         (by default θ predicts at most as many positives as the base rate).
     theta_cv : float, int, cross-validation generator or iterable, default=0.2
