@@ -12,7 +12,9 @@ Methods, all fitted on the held-out P(positive) of the inner model:
   monotone and non-parametric; needs a few hundred calibration rows.
 - ``"sigmoid"``: Platt scaling (scikit-learn's sigmoid calibrator).
 - ``"temperature"``: temperature scaling (scikit-learn's, added in 1.8): one
-  parameter, keeps the ranking and sharpens or softens the probabilities.
+  parameter, keeps the ranking and sharpens or softens the probabilities. It
+  scales logits around 0, so it cannot undo the shift of a class re-weighting
+  (``class_weight="balanced"``); use another method for such models.
 - ``"beta"``: beta calibration (Kull, Silva Filho & Flach 2017): logistic
   regression on ``ln(p)`` and ``-ln(1 - p)``, with both slopes kept
   non-negative so the map is monotone. Fixes the asymmetric distortions of

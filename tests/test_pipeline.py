@@ -126,7 +126,8 @@ def test_make_pipeline_composes_wrappers_in_a_fixed_order():
 
 def test_make_pipeline_with_one_wrapper_or_none():
     model = LogisticRegression()
-    assert isinstance(make_pipeline(Calibrate(cv=0.3), model)[-1], Calibrate)
+    calibrated = make_pipeline(Calibrate(cv=0.3), model).set_params(calibrate__method="beta", calibrate__estimator__C=2.0)
+    assert (calibrated[-1].method, calibrated[-1].cv, calibrated[-1].estimator.C) == ("beta", 0.3, 2.0)
     assert make_pipeline(ThetaSweep(), model)[-1].estimator is model
     assert make_pipeline(StandardScaler(), model)[-1] is model
 
