@@ -129,3 +129,12 @@ def test_pandas_and_string_labels(weak):
     assert list(calibrated.feature_names_in_) == list(frame.columns)
     # P(classes_[1]) = P("flat"): the calibrated probabilities follow the classes_ order
     assert calibrated.predict_proba(frame)[:, 1].mean() == pytest.approx(1 - y.mean(), abs=0.05)
+
+
+def test_temperature_scaling_cannot_undo_class_reweighting(weak):
+    # documented limit: temperature rescales logits around 0 and cannot move the shifted centre
+    (X, y, _), (X_test, y_test, _) = weak
+    model = registry["lightgbm"](class_weight="balanced", n_estimators=60, learning_rate=0.05)
+    temperature = Calibrate(model, method="temperature").fit(X, y)
+    raw = temperature.estimators_[0].predict_proba(X_test)
+    assert expected_calibration_error(y_test, temperature.predict_proba(X_test)) > 0.5 * expected_calibration_error(y_test, raw)
