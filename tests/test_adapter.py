@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import sklearn
-import structlog
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
@@ -81,18 +80,6 @@ EXTRA_NATIVE = {
     "hist_gb": ("tol", 1e-5),
 }
 
-
-@pytest.fixture(autouse=True)
-def _structlog_unconfigured():
-    """Start and end every test with structlog unconfigured.
-
-    ``capture_logs()`` leaves structlog configured (its default then prints events to
-    stdout), and a ``configure_logging(level="WARNING")`` run earlier in the same worker
-    (the events.py doctest) would filter out the info events these tests capture.
-    """
-    structlog.reset_defaults()
-    yield
-    structlog.reset_defaults()
 
 
 def make(name, **params):

@@ -34,18 +34,6 @@ TRAINING_COMPLETE_REQUIRED = {
 STRUCTLOG_KEYS = {"event", "log_level"}
 
 
-@pytest.fixture(autouse=True)
-def _structlog_unconfigured():
-    """Start and end every test with structlog unconfigured.
-
-    ``capture_logs()`` leaves structlog configured (its default then prints events to
-    stdout), and a ``configure_logging(level="WARNING")`` run earlier in the same worker
-    (the events.py doctest) would filter out the info events these tests capture.
-    """
-    structlog.reset_defaults()
-    yield
-    structlog.reset_defaults()
-
 
 def data(n=200, seed=0):
     rng = np.random.RandomState(seed)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import structlog
 from sklearn.base import clone
 from sklearn.naive_bayes import GaussianNB
 from structlog.testing import capture_logs
@@ -41,18 +40,6 @@ class TmpNB(Adapter):
     hyperparameters = dict(var_smoothing=1e-9)
 """
 
-
-@pytest.fixture(autouse=True)
-def _structlog_unconfigured():
-    """Start and end every test with structlog unconfigured.
-
-    ``capture_logs()`` leaves structlog configured (its default then prints events to
-    stdout), and a ``configure_logging(level="WARNING")`` run earlier in the same worker
-    (the events.py doctest) would filter out the info events these tests capture.
-    """
-    structlog.reset_defaults()
-    yield
-    structlog.reset_defaults()
 
 
 @pytest.fixture
