@@ -27,8 +27,11 @@ def default_estimator(estimator):
 
 
 def model_type(estimator) -> str:
-    """Name of the model for events: its registry name, else its class name (through frozen wrappers)."""
-    while isinstance(estimator, FrozenEstimator):
+    """Name of the model for events: its registry name, else its class name, inside any wrappers.
+
+    ``ThetaSweep(Calibrate(FrozenEstimator(lgbm)))`` reports ``"lightgbm"``.
+    """
+    while getattr(estimator, "estimator", None) is not None:
         estimator = estimator.estimator
     return getattr(type(estimator), "_cvn_name", type(estimator).__name__)
 

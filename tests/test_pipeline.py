@@ -13,6 +13,7 @@ from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from structlog.testing import capture_logs
 
 from cvn_sklearn import Calibrate, CalibratedThetaClassifier, ThetaSweep, make_pipeline
 from cvn_sklearn.registry import registry
@@ -221,3 +222,12 @@ def test_non_partition_splitters_for_both_hold_outs(weak):
     clf = CalibratedThetaClassifier(calibration_cv=TimeSeriesSplit(3), theta_cv=TimeSeriesSplit(3)).fit(X, y)
     assert len(clf.calibrators_) == 3
     assert clf.theta_result_.n_val == 3 * (2000 // 4)
+
+
+def test_events_name_the_model_inside_the_wrappers(weak):
+    X, y, _ = weak
+    with capture_logs() as logs:
+        CalibratedThetaClassifier(registry["lightgbm"](n_estimators=10), calibration="sigmoid").fit(X, y)
+    mine = {e["event"]: e for e in logs if e["event"] in ("calibrator_fit", "theta_picked")}
+    assert mine["calibrator_fit"]["model_type"] == mine["theta_picked"]["model_type"] == "lightgbm"
+    assert mine["calibrator_fit"]["n_calibration"] == 320 and mine["theta_picked"]["n_val"] == 400
