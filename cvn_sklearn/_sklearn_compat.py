@@ -9,7 +9,6 @@ from sklearn.base import _fit_context
 from sklearn.calibration import _SigmoidCalibration, _TemperatureScaling
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
-from sklearn.utils._repr_html.estimator import _VisualBlock
 from sklearn.utils.metadata_routing import _routing_enabled
 from sklearn.utils.validation import _check_method_params, _check_sample_weight, _num_samples
 
@@ -27,7 +26,6 @@ __all__ = [
     "StrOptions",
     "_SigmoidCalibration",
     "_TemperatureScaling",
-    "_VisualBlock",
     "_check_method_params",
     "_check_sample_weight",
     "_fit_context",
