@@ -13,7 +13,6 @@ from sklearn.utils.metadata_routing import _routing_enabled
 from sklearn.utils.validation import _check_method_params, _check_sample_weight, _num_samples
 
 
-
 def fit_requests(estimator) -> dict:
     """The metadata an estimator requests for its own ``fit``: ``{name: True/False/None/alias}``."""
     return estimator._get_metadata_request().fit.requests
