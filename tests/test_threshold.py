@@ -263,3 +263,12 @@ def test_metadata_routing_weights_theta_only_when_requested(weak, theta_weighted
     expected = theta_sweep(y[800:], held_out, sample_weight=w[800:] if theta_weighted else None)
     assert clf.theta_result_.objective_value == pytest.approx(expected.objective_value)
     np.testing.assert_allclose(clf.estimator_.coef_, LogisticRegression().fit(X[:800], y[:800], sample_weight=w[:800]).coef_)
+
+
+def test_theta_sweep_defaults_do_not_trade_always_on_a_weak_signal():
+    (X, y, _), (X_test, y_test, _) = weak_signal(3000, seed=0), weak_signal(2000, seed=1)
+    balanced = LogisticRegression(class_weight="balanced")
+    default = ThetaSweep(balanced).fit(X, y)
+    unconstrained = ThetaSweep(balanced, max_positive_rate_ratio=None).fit(X, y)
+    assert unconstrained.predict(X_test).mean() > 0.8
+    assert 0 < default.predict(X_test).mean() <= 1.25 * y_test.mean()
