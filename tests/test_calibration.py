@@ -20,6 +20,7 @@ METHODS = ["isotonic", "sigmoid", "temperature", "beta"]
 @parametrize_with_checks(
     [Calibrate(method=m, cv=StratifiedKFold(3)) for m in METHODS]
     + [Calibrate(registry["logreg"](), cv=StratifiedKFold(3))]
+    + [Calibrate(registry["catboost"](iterations=5, thread_count=1), method="sigmoid", cv=StratifiedKFold(3))]
 )
 def test_calibrate_is_a_scikit_learn_estimator(estimator, check):
     check(estimator)

@@ -27,6 +27,10 @@ SPLITS = dict(calibration_cv=StratifiedKFold(2), theta_cv=StratifiedKFold(3))
     [
         CalibratedThetaClassifier(calibration="sigmoid", **SPLITS),
         CalibratedThetaClassifier(registry["logreg"](), calibration="temperature", **SPLITS),
+        # boosted on 10-30 rows: few distinct probabilities, see the note in test_threshold.py
+        CalibratedThetaClassifier(
+            registry["catboost"](iterations=5, thread_count=1), calibration="sigmoid", max_positive_rate_ratio=None, **SPLITS
+        ),
     ]
 )
 def test_calibrated_theta_classifier_is_a_scikit_learn_estimator(estimator, check):
