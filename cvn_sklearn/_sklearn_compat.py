@@ -1,0 +1,35 @@
+"""Every private scikit-learn name cvn_sklearn uses, imported in one place.
+
+scikit-learn does not promise stability for names starting with ``_``. Keeping
+them here means a scikit-learn upgrade that moves one breaks this module only,
+and the fix is one line.
+"""
+
+from sklearn.base import _fit_context
+from sklearn.calibration import _SigmoidCalibration, _TemperatureScaling
+from sklearn.utils import _safe_indexing
+from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
+from sklearn.utils.metadata_routing import _routing_enabled
+from sklearn.utils.validation import _check_method_params, _check_sample_weight, _num_samples
+
+
+def fit_requests(estimator) -> dict:
+    """The metadata an estimator requests for its own ``fit``: ``{name: True/False/None/alias}``."""
+    return estimator._get_metadata_request().fit.requests
+
+
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "RealNotInt",
+    "StrOptions",
+    "_SigmoidCalibration",
+    "_TemperatureScaling",
+    "_check_method_params",
+    "_check_sample_weight",
+    "_fit_context",
+    "_num_samples",
+    "_routing_enabled",
+    "_safe_indexing",
+    "fit_requests",
+]
