@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 from structlog.testing import capture_logs
+from test_events import SMALL, STRUCTLOG_KEYS
 
 from cvn_sklearn import dags, harness
 from cvn_sklearn.calibration import Calibrate
@@ -14,17 +15,6 @@ from cvn_sklearn.metrics import evaluate
 from cvn_sklearn.pipeline import CalibratedThetaClassifier
 from cvn_sklearn.registry import registry
 from cvn_sklearn.threshold import ThetaSweep
-
-SMALL = {
-    "xgboost": dict(n_estimators=10, n_jobs=1),
-    "lightgbm": dict(n_estimators=10, n_jobs=1),
-    "catboost": dict(iterations=10, thread_count=1),
-    "random_forest": dict(n_estimators=10),
-    "extra_trees": dict(n_estimators=10),
-    "hist_gb": dict(max_iter=10),
-}
-STRUCTLOG_KEYS = {"event", "log_level"}
-
 
 def small_params(name):
     """Fast constructor parameters for any registry entry (ensembles get two quick base models)."""
