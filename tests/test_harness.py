@@ -16,6 +16,7 @@ from cvn_sklearn.pipeline import CalibratedThetaClassifier
 from cvn_sklearn.registry import registry
 from cvn_sklearn.threshold import ThetaSweep
 
+
 def small_params(name):
     """Fast constructor parameters for any registry entry (ensembles get two quick base models)."""
     if name in registry.ensembles:
