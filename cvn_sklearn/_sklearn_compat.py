@@ -6,8 +6,21 @@ module is the only file to change.
 
 # --- used by model_selection.py and stacking.py (walk-forward / OOS) ---------
 from sklearn.model_selection._validation import _fit_and_predict
-from sklearn.utils._param_validation import Interval, validate_parameter_constraints
-from sklearn.utils.metadata_routing import _routing_enabled
-from sklearn.utils.validation import _num_samples
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_parameter_constraints
+from sklearn.utils._repr_html.estimator import _VisualBlock
+from sklearn.utils.metadata_routing import _raise_for_params, _routing_enabled
+from sklearn.utils.validation import _check_feature_names_in, _check_method_params, _num_samples
 
-__all__ = ["Interval", "_fit_and_predict", "_num_samples", "_routing_enabled", "validate_parameter_constraints"]
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "StrOptions",
+    "_VisualBlock",
+    "_check_feature_names_in",
+    "_check_method_params",
+    "_fit_and_predict",
+    "_num_samples",
+    "_raise_for_params",
+    "_routing_enabled",
+    "validate_parameter_constraints",
+]

@@ -193,7 +193,7 @@ class WalkForwardSplit(BaseCrossValidator):
         if test_size == 0 or n_samples - self.n_splits * test_size - self.gap < 1:
             raise ValueError(
                 f"Cannot make {self.n_splits} walk-forward test blocks of {test_size or 'n_samples // (n_splits + 1)'} "
-                f"rows with gap={self.gap} out of {n_samples} rows: at least one training row must precede "
+                f"rows with gap={self.gap} out of {n_samples} samples: at least one training row must precede "
                 "the first test block. Use fewer splits, a smaller test_size or gap, or more rows."
             )
         return test_size
