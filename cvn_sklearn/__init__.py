@@ -6,12 +6,13 @@ imports none of the boosting libraries.
 
 from importlib import import_module
 
+# Bound eagerly so that ``cvn_sklearn.registry`` is the registry object, not its module.
+# Cheap: discovery is lazy and imports no boosting library.
+from cvn_sklearn.registry import register_ensemble, register_model, registry
+
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "registry": "cvn_sklearn.registry",
-    "register_model": "cvn_sklearn.registry",
-    "register_ensemble": "cvn_sklearn.registry",
     "Calibrate": "cvn_sklearn.calibration",
     "ThetaSweep": "cvn_sklearn.threshold",
     "theta_sweep": "cvn_sklearn.threshold",
@@ -20,7 +21,7 @@ _PUBLIC = {
     "configure_logging": "cvn_sklearn.events",
 }
 
-__all__ = sorted(_PUBLIC)
+__all__ = sorted([*_PUBLIC, "register_ensemble", "register_model", "registry"])
 
 
 def __getattr__(name):

@@ -1,0 +1,417 @@
+"""The one adapter: every registered model is a subclass of :class:`Adapter`.
+
+A model file declares *what* its native model is (class path, library,
+hyperparameters with their native names and defaults, whether it is iterative,
+accepts NaN or pandas categories); the adapter does everything else once, the
+same way for every library:
+
+* a generated, explicit ``__init__`` whose keyword-only parameters are the
+  native hyperparameters, so ``get_params``/``set_params``/``clone``/
+  ``GridSearchCV`` and ``Pipeline`` parameter paths work;
+* input validation, label encoding (``classes_`` holds the user's own labels
+  of any dtype), ``n_features_in_`` and ``feature_names_in_``;
+* class balancing (``class_weight``) turned into sample weights and combined
+  with the user's ``sample_weight``;
+* early stopping on the **last** rows, in order (time-series safe);
+* pandas ``category`` columns passed to the library's native categorical
+  support;
+* the ``training_started`` / ``class_balance_applied`` / ``training_complete``
+  events, with the same fields for every model.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from numbers import Integral, Real
+from time import perf_counter
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from cvn_sklearn.events import emit
+
+__all__ = ["Adapter", "categorical_columns"]
+
+_COMMON_CONSTRAINTS = {
+    "class_weight": [dict, StrOptions({"balanced"}), None],
+    "params": [dict, None],
+}
+_ITERATIVE_CONSTRAINTS = {
+    "early_stopping_rounds": [Interval(Integral, 1, None, closed="left"), None],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+}
+
+
+def categorical_columns(X) -> list:
+    """Names of the pandas ``category`` columns of ``X`` (empty for arrays).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"a": [1.0, 2.0], "sector": pd.Categorical(["x", "y"])})
+    >>> categorical_columns(X)
+    ['sector']
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return []
+    return [name for name, dtype in dtypes.items() if str(dtype) == "category"]
+
+
+def _make_init(names: list[str], defaults: dict[str, Any]):
+    """Build an explicit keyword-only ``__init__`` that only stores its arguments.
+
+    Generated like :mod:`dataclasses` does, so ``inspect.signature`` (and hence
+    ``get_params``) sees every native hyperparameter by name.
+    """
+    signature = ", ".join(f"{n}=__defaults[{n!r}]" for n in names)
+    body = "\n".join(f"    self.{n} = {n}" for n in names) or "    pass"
+    namespace = {"__defaults": defaults}
+    exec(f"def __init__(self, *, {signature}):\n{body}\n", namespace)  # noqa: S102 - names are identifiers
+    return namespace["__init__"]
+
+
+class Adapter(ClassifierMixin, BaseEstimator):
+    """Base class of every registered model.
+
+    Subclasses declare class attributes; the constructor is generated from
+    ``hyperparameters`` plus the common parameters below.
+
+    Class attributes declared by a model file
+    ------------------------------------------
+    native : str
+        ``"module:ClassName"`` of the native estimator, imported at fit time.
+    library : str
+        The distribution to ``pip install`` for it.
+    import_name : str
+        The module whose presence makes the model available.
+    hyperparameters : dict
+        Native hyperparameter names and their defaults.
+    iterative : bool
+        Whether the model boosts in rounds and supports early stopping.
+    allow_nan : bool
+        Whether the native model accepts missing values.
+    categorical : bool
+        Whether the native model accepts pandas ``category`` columns.
+    default_calibration : str
+        The calibration method ``Calibrate(method="auto")`` uses for it.
+
+    Common parameters
+    -----------------
+    class_weight : dict, "balanced" or None
+        Turned into per-row weights with
+        :func:`sklearn.utils.class_weight.compute_sample_weight` and multiplied
+        with ``sample_weight``. The same implementation for every model.
+    early_stopping_rounds : int or None (iterative models only)
+        Stop when the validation loss has not improved for this many rounds.
+    validation_fraction : float (iterative models only)
+        Share of rows used for early stopping: the **last** rows, in order,
+        never shuffled.
+    params : dict or None
+        Any other native hyperparameter, by its native name.
+
+    Fitted attributes
+    -----------------
+    classes_, n_features_in_, feature_names_in_, native_, best_iteration_,
+    n_estimators_final_, training_time_sec_, categorical_features_
+    """
+
+    native: ClassVar[str]
+    library: ClassVar[str] = "scikit-learn"
+    import_name: ClassVar[str] = "sklearn"
+    hyperparameters: ClassVar[dict[str, Any]] = {}
+    iterative: ClassVar[bool] = False
+    allow_nan: ClassVar[bool] = False
+    categorical: ClassVar[bool] = False
+    default_calibration: ClassVar[str] = "isotonic"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "hyperparameters" not in cls.__dict__:
+            return
+        common = {"class_weight": None, "params": None}
+        if cls.iterative:
+            common |= {"early_stopping_rounds": None, "validation_fraction": 0.1}
+        clash = set(common) & set(cls.hyperparameters)
+        if clash:
+            raise TypeError(f"{cls.__name__}.hyperparameters must not redefine the common parameters {sorted(clash)}")
+        defaults = {**cls.hyperparameters, **common}
+        cls.__init__ = _make_init(list(defaults), defaults)
+        cls.__init__.__qualname__ = f"{cls.__qualname__}.__init__"
+        cls._parameter_constraints = {
+            **{name: "no_validation" for name in cls.hyperparameters},
+            **_COMMON_CONSTRAINTS,
+            **(_ITERATIVE_CONSTRAINTS if cls.iterative else {}),
+        }
+
+    # -- hooks a model file may override ----------------------------------------------
+    def _native_params(self, categorical: list) -> dict:
+        """Keyword arguments for the native constructor."""
+        return {**{n: getattr(self, n) for n in self.hyperparameters}, **(self.params or {})}
+
+    def _fit_native(self, native, X, y, sample_weight, eval_set, categorical: list) -> None:
+        """Fit ``native``; ``eval_set`` is ``(X_val, y_val, w_val)`` or None."""
+        native.fit(X, y, sample_weight=sample_weight)
+
+    def _rounds(self, native) -> tuple[int | None, int | None]:
+        """``(best_iteration, n_estimators_final)`` of a fitted native model."""
+        return None, getattr(native, "n_estimators", None)
+
+    # -- fit ------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the native model.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Training rows, in time order when early stopping is used.
+        y : array-like of shape (n_samples,)
+            Labels of any dtype (strings, ``{-1, 1}``, bools, ...).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights, multiplied with the ``class_weight`` weights.
+            Rows whose weight is zero are left out of the fit.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        started = perf_counter()
+        overlap = set(self.params or {}) & (set(self.hyperparameters) | set(self._parameter_constraints))
+        if overlap:
+            raise ValueError(f"params repeats the constructor parameters {sorted(overlap)}; set them directly instead.")
+        X, y = self._validate_fit_data(X, y)
+        y_encoded = self._encode_labels(y)
+        weights = self._combined_weights(y, y_encoded, sample_weight, X)
+        keep = None if weights is None else weights > 0
+        if keep is not None and not keep.all():
+            X, y_encoded, weights = _take(X, keep), y_encoded[keep], weights[keep]
+        if weights is not None and np.all(weights == 1.0):
+            weights = None  # unit weights are no weights, for every library
+        fit_idx, val_idx = self._early_stopping_split(len(y_encoded))
+        self._emit_started(y_encoded, len(fit_idx), len(val_idx))
+
+        native_cls = self._native_class()
+        native = native_cls(**self._native_params(self.categorical_features_))
+        eval_set = None
+        if len(val_idx):
+            eval_set = (_take(X, val_idx), y_encoded[val_idx], None if weights is None else weights[val_idx])
+        self._fit_native(
+            native,
+            _take(X, fit_idx),
+            y_encoded[fit_idx],
+            None if weights is None else weights[fit_idx],
+            eval_set,
+            self.categorical_features_,
+        )
+        self.native_ = native
+        self.best_iteration_, self.n_estimators_final_ = self._rounds(native)
+        if hasattr(native, "n_iter_"):
+            self.n_iter_ = native.n_iter_
+        self.training_time_sec_ = perf_counter() - started
+        emit(
+            "training_complete",
+            model_type=self._model_type(),
+            n_estimators_final=self.n_estimators_final_,
+            best_iteration=self.best_iteration_,
+            training_time_sec=self.training_time_sec_,
+            dataset_n_train=len(fit_idx),
+            dataset_n_features=self.n_features_in_,
+            class_dist_buy_pct=_buy_pct(y_encoded, len(self.classes_)),
+        )
+        return self
+
+    def _model_type(self) -> str:
+        return getattr(type(self), "_cvn_name", type(self).__name__)
+
+    def _native_class(self):
+        module, _, name = self.native.partition(":")
+        try:
+            return getattr(importlib.import_module(module), name)
+        except ImportError as exc:
+            raise ImportError(
+                f"{self._model_type()} needs the library {self.library!r}, which is not installed "
+                f"({exc}). Install it with: pip install {self.library}"
+            ) from exc
+
+    def _validate_fit_data(self, X, y):
+        categorical = categorical_columns(X)
+        if categorical and not self.categorical:
+            raise ValueError(
+                f"{self._model_type()} does not support pandas 'category' columns natively; got {categorical}. "
+                "Encode them first (e.g. OrdinalEncoder or OneHotEncoder in a Pipeline), or use a model with "
+                "native categorical support: xgboost, lightgbm, catboost or hist_gb."
+            )
+        self.categorical_features_ = categorical
+        if categorical:
+            validate_data(self, X, y, skip_check_array=True)
+            y = column_or_1d(y, warn=True)
+            check_consistent_length(X, y)
+            self._check_frame(X)
+        else:
+            X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan" if self.allow_nan else True)
+        return X, y
+
+    def _check_frame(self, X) -> None:
+        """Validate a DataFrame with category columns without converting it."""
+        if X.shape[0] == 0:
+            raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+        numeric = X.drop(columns=self.categorical_features_)
+        if numeric.shape[1]:
+            values = np.asarray(numeric, dtype=np.float64)
+            if np.isinf(values).any() or (not self.allow_nan and np.isnan(values).any()):
+                raise ValueError("Input X contains infinity or NaN in a numeric column.")
+
+    def _encode_labels(self, y) -> np.ndarray:
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y contains only one class ({self.classes_[0]!r}); a classifier needs at least two classes. "
+                "Check the labels, or the slice of rows you train on."
+            )
+        return encoder.transform(y)
+
+    def _combined_weights(self, y, y_encoded, sample_weight, X):
+        """The one class-balancing implementation: class weights x user weights."""
+        user = None if sample_weight is None else _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        balance = None if self.class_weight is None else compute_sample_weight(self.class_weight, y)
+        if balance is not None:
+            counts = np.bincount(y_encoded, minlength=len(self.classes_))
+            emit(
+                "class_balance_applied",
+                model_type=self._model_type(),
+                class_weight=self.class_weight if isinstance(self.class_weight, str) else "dict",
+                weight_per_class={_label(c): float(balance[y_encoded == i][0]) for i, c in enumerate(self.classes_)},
+                class_counts={_label(c): int(n) for c, n in zip(self.classes_, counts)},
+                user_sample_weight=user is not None,
+            )
+        if user is None and balance is None:
+            return None
+        weights = np.ones(len(y_encoded)) if user is None else user.astype(np.float64)
+        if balance is not None:
+            weights = weights * balance
+        weighted_classes = np.unique(y_encoded[weights > 0])
+        if len(weighted_classes) < 2:
+            raise ValueError(
+                "Only one class has non-zero sample weight; a classifier needs at least two classes with weight > 0."
+            )
+        return weights
+
+    def _early_stopping_split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fit rows and early-stopping rows: the last ``validation_fraction`` rows, in order."""
+        rounds = getattr(self, "early_stopping_rounds", None)
+        if rounds is None:
+            return np.arange(n), np.arange(0)
+        n_val = math.ceil(self.validation_fraction * n)
+        if n_val < 1 or n - n_val < 2:
+            raise ValueError(
+                f"early stopping needs both fit and validation rows: {n} rows with validation_fraction="
+                f"{self.validation_fraction} leaves {n - n_val} to fit and {n_val} to validate. "
+                "Pass more rows or set early_stopping_rounds=None."
+            )
+        return np.arange(n - n_val), np.arange(n - n_val, n)
+
+    def _emit_started(self, y_encoded, n_fit: int, n_val: int) -> None:
+        emit(
+            "training_started",
+            model_type=self._model_type(),
+            dataset_n_train=n_fit,
+            dataset_n_features=self.n_features_in_,
+            n_classes=len(self.classes_),
+            class_dist_buy_pct=_buy_pct(y_encoded, len(self.classes_)),
+            early_stopping_rounds=getattr(self, "early_stopping_rounds", None),
+            n_val_early_stopping=n_val,
+        )
+
+    # -- predict --------------------------------------------------------------------
+    def _validate_predict_data(self, X):
+        check_is_fitted(self)
+        if self.categorical_features_:
+            validate_data(self, X, reset=False, skip_check_array=True)
+            if categorical_columns(X) != self.categorical_features_:
+                raise ValueError(
+                    f"X must have the same pandas 'category' columns as at fit time: expected "
+                    f"{self.categorical_features_}, got {categorical_columns(X)}."
+                )
+            return X
+        return validate_data(
+            self, X, reset=False, dtype=np.float64, ensure_all_finite="allow-nan" if self.allow_nan else True
+        )
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        X = self._validate_predict_data(X)
+        return np.asarray(self.native_.predict_proba(X), dtype=np.float64).reshape(len(X), len(self.classes_))
+
+    def predict(self, X):
+        """Most probable class, in the user's own labels.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.allow_nan
+        tags.input_tags.categorical = self.categorical
+        tags.input_tags.string = False
+        return tags
+
+
+def _take(X, idx):
+    return X.iloc[idx] if hasattr(X, "iloc") else X[idx]
+
+
+def _buy_pct(y_encoded: np.ndarray, n_classes: int) -> float:
+    """Share of the last class (the "buy" class for binary labels), in percent."""
+    return float(100.0 * np.mean(y_encoded == n_classes - 1)) if len(y_encoded) else 0.0
+
+
+def _label(value) -> str | int | float | bool:
+    return value.item() if hasattr(value, "item") else value

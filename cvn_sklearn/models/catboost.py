@@ -1,0 +1,64 @@
+"""CatBoost gradient-boosted trees."""
+
+from cvn_sklearn.adapter import Adapter
+from cvn_sklearn.registry import register_model
+
+
+@register_model("catboost")
+class CatBoost(Adapter):
+    """CatBoost classifier through the one adapter (native: ``catboost.CatBoostClassifier``).
+
+    Parameters are CatBoost's own names; any other CatBoost parameter goes in
+    ``params``. ``None`` leaves a parameter to CatBoost's own default. pandas ``category`` columns become CatBoost ``cat_features`` at
+    fit time, so the estimator clones like any other (raw CatBoost does not
+    when ``cat_features`` is set). CatBoost writes no ``catboost_info/`` folder.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from cvn_sklearn.registry import registry
+    >>> X, y = make_classification(n_samples=200, random_state=0)
+    >>> clf = registry["catboost"](iterations=20).fit(X, y)
+    >>> clf.predict_proba(X).shape
+    (200, 2)
+    """
+
+    native = "catboost:CatBoostClassifier"
+    library = import_name = "catboost"
+    iterative = allow_nan = categorical = True
+    hyperparameters = dict(
+        iterations=300, learning_rate=0.05, depth=6, l2_leaf_reg=None, random_strength=None,
+        bootstrap_type=None, bagging_temperature=None, boosting_type=None, border_count=None, random_seed=0,
+        thread_count=None,
+    )
+
+    def _native_params(self, categorical):
+        return {**super()._native_params(categorical), "verbose": False, "allow_writing_files": False}
+
+    def _fit_native(self, native, X, y, sample_weight, eval_set, categorical):
+        kwargs = {"cat_features": categorical or None}
+        if eval_set is not None:
+            from catboost import Pool
+
+            X_val, y_val, w_val = eval_set
+            kwargs |= {
+                "eval_set": Pool(X_val, y_val, weight=w_val, cat_features=categorical or None),
+                "early_stopping_rounds": self.early_stopping_rounds,
+                "use_best_model": True,
+            }
+        native.fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    def _rounds(self, native):
+        n = native.tree_count_
+        return n - 1, n
+
+    @staticmethod
+    def search_space(trial):
+        """Optuna search space, by native parameter names."""
+        return {
+            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
+            "depth": trial.suggest_int("depth", 3, 8),
+            "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 0.1, 30.0, log=True),
+            "random_strength": trial.suggest_float("random_strength", 0.0, 5.0),
+            "bagging_temperature": trial.suggest_float("bagging_temperature", 0.0, 2.0),
+        }
