@@ -56,6 +56,7 @@ from cvn_sklearn._sklearn_compat import (
     StrOptions,
     _check_feature_names_in,
     _check_method_params,
+    _check_sample_weight,
     _raise_for_params,
     _routing_enabled,
     _VisualBlock,
@@ -398,6 +399,8 @@ class StackingClassifier(_SklearnStackingClassifier):
         self._label_encoder = LabelEncoder().fit(y)
         self.classes_ = self._label_encoder.classes_
         X, y = indexable(X, self._label_encoder.transform(y))
+        if "sample_weight" in fit_params:
+            _check_weighted_classes(y, fit_params["sample_weight"])
         names, models = self._validate_estimators()
         self._validate_final_estimator()
         routed = self._route_fit_params(names, fit_params)
@@ -511,6 +514,15 @@ class StackingClassifier(_SklearnStackingClassifier):
         return _VisualBlock("serial", (bases, final), dash_wrapped=False)
 
 
+def _check_weighted_classes(y, sample_weight):
+    weighted = y[_check_sample_weight(sample_weight, y) > 0]
+    if np.unique(weighted).size < 2:
+        raise ValueError(
+            "sample_weight leaves a single class with positive weight; a classifier needs rows of at least "
+            "two classes with weight > 0."
+        )
+
+
 def _learnable(splits, y):
     """Drop folds whose training rows hold a single class, with a warning (policy: no fit on them)."""
     learnable = [(train, test) for train, test in splits if np.unique(y[train]).size > 1]
@@ -619,22 +631,27 @@ class RegistryEnsemble(StackingClassifier):
 
 
 def _equal_weights(P, positive, sample_weight):
-    return np.ones(P.shape[1])
+    return np.full(P.shape[1], 1 / P.shape[1]), 0.0
 
 
 def _auc_weights(P, positive, sample_weight):
-    return np.array([roc_auc_score(positive, column, sample_weight=sample_weight) for column in P.T])
+    aucs = np.array([roc_auc_score(positive, column, sample_weight=sample_weight) for column in P.T])
+    return aucs / aucs.sum(), 0.0
 
 
 def _nnls_weights(P, positive, sample_weight):
+    """Non-negative least squares with a free intercept (fitted on weighted-centred columns)."""
+    share = sample_weight / sample_weight.sum()
+    P_mean, positive_rate = share @ P, share @ positive
     root = np.sqrt(sample_weight)
-    weights, _ = nnls(P * root[:, None], positive * root)
+    weights, _ = nnls((P - P_mean) * root[:, None], (positive - positive_rate) * root)
     if not weights.any():
-        raise ValueError(
+        warnings.warn(
             "Non-negative least squares gave every member weight 0: no base model's probabilities track the "
-            "positive class on the out-of-sample rows. Check the labels and the base models."
+            "positive class on these rows, so the blend predicts the base rate.",
+            UserWarning,
         )
-    return weights
+    return weights, positive_rate - P_mean @ weights
 
 
 _WEIGHTINGS = {"equal": _equal_weights, "auc": _auc_weights, "nnls": _nnls_weights}
@@ -694,21 +711,24 @@ class BlendClassifier(_BinaryBlendMixin, ClassifierMixin, BaseEstimator):
     """Weighted average of base-model probabilities of the positive class.
 
     The meta-learner of the blend ensembles. Each input column is one base
-    model's out-of-sample probability of the positive class; the output is a
-    convex combination of the columns, so it stays a probability.
+    model's out-of-sample probability of the positive class; the output is
+    ``intercept_ + X @ weights_``, clipped to [0, 1].
 
     Parameters
     ----------
     weights : {"equal", "auc", "nnls"}, default="equal"
         ``"equal"``: the mean. ``"auc"``: weights proportional to each column's
-        ROC AUC. ``"nnls"``: non-negative least squares of the 0/1 target on the
-        columns, a sparse non-negative solution (members that do not help get
-        exactly 0). Weights are rescaled to sum to one.
+        ROC AUC, summing to one. ``"nnls"``: non-negative least squares of the
+        0/1 target on the columns with a free intercept; the solution is sparse
+        (members that do not help get exactly 0). If every member gets 0, a
+        warning says so and the blend predicts the base rate.
 
     Attributes
     ----------
     weights_ : ndarray of shape (n_features_in_,)
-        Non-negative weights summing to one.
+        Non-negative weight of each column.
+    intercept_ : float
+        0 for ``"equal"`` and ``"auc"``; the fitted intercept for ``"nnls"``.
     classes_ : ndarray of shape (2,)
         Class labels.
     n_features_in_ : int
@@ -752,8 +772,7 @@ class BlendClassifier(_BinaryBlendMixin, ClassifierMixin, BaseEstimator):
             Fitted blend.
         """
         P, positive, sample_weight = _positive_class_data(self, X, y, sample_weight)
-        weights = _WEIGHTINGS[self.weights](P, positive, sample_weight)
-        self.weights_ = weights / weights.sum()
+        self.weights_, self.intercept_ = _WEIGHTINGS[self.weights](P, positive, sample_weight)
         return self
 
     def predict_proba(self, X):
@@ -769,7 +788,7 @@ class BlendClassifier(_BinaryBlendMixin, ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, 2)
             Probabilities of ``classes_``.
         """
-        return _two_columns(self._probabilities(X) @ self.weights_)
+        return _two_columns(np.clip(self.intercept_ + self._probabilities(X) @ self.weights_, 0, 1))
 
 
 class ShrunkLogitBlend(_BinaryBlendMixin, ClassifierMixin, BaseEstimator):
