@@ -680,12 +680,50 @@ def _check_probabilities(estimator, X):
     return X
 
 
-def _two_columns(positive_proba):
-    return np.column_stack([1 - positive_proba, positive_proba])
-
-
 class _BinaryBlendMixin:
-    """predict from predict_proba at 0.5, shared by the blending meta-learners."""
+    """fit / predict_proba / predict of the blending meta-learners.
+
+    A subclass implements ``_fit_blend(P, positive, sample_weight)`` and
+    ``_blend(P)`` (the probability of the positive class).
+    """
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the blend.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_members)
+            Probabilities of the positive class, one column per member.
+        y : array-like of shape (n_samples,)
+            Binary labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        self : object
+            Fitted blend.
+        """
+        self._fit_blend(*_positive_class_data(self, X, y, sample_weight))
+        return self
+
+    def predict_proba(self, X):
+        """Blended class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_members)
+            Probabilities of the positive class, one column per member.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, 2)
+            Probabilities of ``classes_``.
+        """
+        check_is_fitted(self)
+        positive = self._blend(_check_probabilities(self, validate_data(self, X, reset=False)))
+        return np.column_stack([1 - positive, positive])
 
     def predict(self, X):
         """Predict the class whose blended probability is at least 0.5.
@@ -693,7 +731,7 @@ class _BinaryBlendMixin:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_members)
-            Base-model probabilities of the positive class.
+            Probabilities of the positive class, one column per member.
 
         Returns
         -------
@@ -701,10 +739,6 @@ class _BinaryBlendMixin:
             Predicted labels.
         """
         return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
-
-    def _probabilities(self, X):
-        check_is_fitted(self)
-        return _check_probabilities(self, validate_data(self, X, reset=False))
 
 
 class BlendClassifier(_BinaryBlendMixin, ClassifierMixin, BaseEstimator):
@@ -753,42 +787,11 @@ class BlendClassifier(_BinaryBlendMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, weights="equal"):
         self.weights = weights
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the blending weights.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_members)
-            Probabilities of the positive class, one column per member.
-        y : array-like of shape (n_samples,)
-            Binary labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights.
-
-        Returns
-        -------
-        self : object
-            Fitted blend.
-        """
-        P, positive, sample_weight = _positive_class_data(self, X, y, sample_weight)
+    def _fit_blend(self, P, positive, sample_weight):
         self.weights_, self.intercept_ = _WEIGHTINGS[self.weights](P, positive, sample_weight)
-        return self
 
-    def predict_proba(self, X):
-        """Blended class probabilities.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_members)
-            Probabilities of the positive class, one column per member.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, 2)
-            Probabilities of ``classes_``.
-        """
-        return _two_columns(np.clip(self.intercept_ + self._probabilities(X) @ self.weights_, 0, 1))
+    def _blend(self, P):
+        return np.clip(self.intercept_ + P @ self.weights_, 0, 1)
 
 
 class ShrunkLogitBlend(_BinaryBlendMixin, ClassifierMixin, BaseEstimator):
@@ -840,46 +843,14 @@ class ShrunkLogitBlend(_BinaryBlendMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, shrinkage=10.0):
         self.shrinkage = shrinkage
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the shrunk logistic blend.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_members)
-            Probabilities of the positive class, one column per member.
-        y : array-like of shape (n_samples,)
-            Binary labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Row weights.
-
-        Returns
-        -------
-        self : object
-            Fitted blend.
-        """
-        P, positive, sample_weight = _positive_class_data(self, X, y, sample_weight)
+    def _fit_blend(self, P, positive, sample_weight):
         Z = self._logits(P)
-        start = np.zeros(Z.shape[1] + 1)
         args = (Z, positive.astype(float), sample_weight / sample_weight.sum(), self.shrinkage)
-        solution = minimize(_shrunk_log_loss, start, args=args, jac=True, method="L-BFGS-B").x
+        solution = minimize(_shrunk_log_loss, np.zeros(Z.shape[1] + 1), args=args, jac=True, method="L-BFGS-B").x
         self.coef_, self.intercept_ = solution[:-1], float(solution[-1])
-        return self
 
-    def predict_proba(self, X):
-        """Blended class probabilities.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_members)
-            Probabilities of the positive class, one column per member.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, 2)
-            Probabilities of ``classes_``.
-        """
-        return _two_columns(expit(self._logits(self._probabilities(X)) @ self.coef_ + self.intercept_))
+    def _blend(self, P):
+        return expit(self._logits(P) @ self.coef_ + self.intercept_)
 
     def _logits(self, P):
         return logit(np.clip(P, self._EPS, 1 - self._EPS))
