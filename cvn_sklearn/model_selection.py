@@ -336,7 +336,7 @@ def _route_oos_params(estimator, cv, params):
     return process_routing(router, "fit", **params)
 
 
-def oos_from_splits(estimator, X, y, splits, *, method, n_jobs=None, fit_params=None):
+def oos_from_splits(estimator, X, y, splits, *, method, n_jobs=None, fit_params=None, verbose=0):
     """Out-of-sample predictions for precomputed ``(train, test)`` index pairs.
 
     The engine of :func:`oos_predict`, for callers (such as the stacking cache)
@@ -356,6 +356,8 @@ def oos_from_splits(estimator, X, y, splits, *, method, n_jobs=None, fit_params=
         Folds fitted in parallel through joblib.
     fit_params : dict, default=None
         Parameters of the estimator's ``fit``; array-likes are subset per fold.
+    verbose : int, default=0
+        joblib verbosity.
 
     Returns
     -------
@@ -366,7 +368,7 @@ def oos_from_splits(estimator, X, y, splits, *, method, n_jobs=None, fit_params=
     _check_disjoint(tests, _num_samples(X))
     if method in _ENCODED_METHODS:
         y = LabelEncoder().fit_transform(y)
-    folds = Parallel(n_jobs=n_jobs)(
+    folds = Parallel(n_jobs=n_jobs, verbose=verbose)(
         delayed(_fit_and_predict)(clone(estimator), X, y, train, test, fit_params, method) for train, test in splits
     )
     return _assemble(folds, tests, _num_samples(X))

@@ -430,7 +430,10 @@ class StackingClassifier(_SklearnStackingClassifier):
         key = (_estimator_key(model), _library_versions(), data_key, joblib.hash(fit_params))
         oos = cache.get(
             ("oos", method, splits_key, *key),
-            partial(oos_from_splits, model, X, y, splits, method=method, n_jobs=self.n_jobs, fit_params=fit_params),
+            partial(
+                oos_from_splits, model, X, y, splits,
+                method=method, n_jobs=self.n_jobs, fit_params=fit_params, verbose=self.verbose,
+            ),
         )
         return cache.get(("refit", *key), partial(_refit, model, X, y, fit_params)), oos
 

@@ -17,6 +17,7 @@ from sklearn.model_selection import KFold, ShuffleSplit, TimeSeriesSplit
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from cvn_sklearn.model_selection import WalkForwardSplit
 from cvn_sklearn.stacking import BlendClassifier, ShrunkLogitBlend, StackingClassifier, clear_oos_cache
@@ -41,6 +42,11 @@ def data():
 def _stack(cv, final_estimator=None, **params):
     bases = [("a", CountingClassifier("a")), ("b", CountingClassifier("b", C=0.1))]
     return StackingClassifier(bases, final_estimator, cv=cv, **params)
+
+
+@parametrize_with_checks([StackingClassifier([LogisticRegression(), GaussianNB()], cv=3)])
+def test_stacking_passes_sklearn_checks(estimator, check):
+    check(estimator)
 
 
 def test_stacking_matches_sklearn_on_a_partition_splitter(data):
