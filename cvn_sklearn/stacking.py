@@ -48,6 +48,7 @@ from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch, _safe_indexing, get_tags, indexable
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -166,6 +167,16 @@ def _resolve(model):
     from cvn_sklearn.registry import registry
 
     return registry[model]()
+
+
+def _final_estimator_has(method):
+    """available_if check on the fitted final estimator, or the one fit would build."""
+
+    def check(self):
+        final = getattr(self, "final_estimator_", None)
+        return hasattr(self._make_final_estimator() if final is None else final, method)
+
+    return check
 
 
 class StackingClassifier(_SklearnStackingClassifier):
@@ -454,6 +465,63 @@ class StackingClassifier(_SklearnStackingClassifier):
         X_meta = _safe_indexing(self._concatenate_predictions(X, predictions), covered)
         params = _check_method_params(X, {k: v for k, v in fit_params.items() if k == "sample_weight"}, covered)
         self.final_estimator_.fit(X_meta, y[covered], **params)
+
+    # -- prediction ------------------------------------------------------------
+    # scikit-learn's own methods test the unfitted ``final_estimator``, which is
+    # None by default, so they vanish before fit; these test the one we will use.
+
+    @available_if(_final_estimator_has("predict"))
+    def predict(self, X, **predict_params):
+        """Predict class labels with the final estimator on the base models' outputs.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input rows.
+        **predict_params : dict
+            Passed (or routed) to the final estimator's ``predict``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        check_is_fitted(self)
+        return super().predict(X, **predict_params)
+
+    @available_if(_final_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from the final estimator on the base models' outputs.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities of ``classes_``.
+        """
+        check_is_fitted(self)
+        return super().predict_proba(X)
+
+    @available_if(_final_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the final estimator on the base models' outputs.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        decisions : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The final estimator's decision function.
+        """
+        check_is_fitted(self)
+        return super().decision_function(X)
 
     # -- introspection -------------------------------------------------------
 

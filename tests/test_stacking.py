@@ -150,6 +150,15 @@ def test_stacking_passes_sample_weight_without_routing(data):
     assert all(weighted for _, _, weighted in CountingClassifier.sizes)
 
 
+def test_stacking_offers_predict_proba_before_fit_with_the_default_final_estimator():
+    assert not hasattr(SklearnStackingClassifier([("lr", LogisticRegression())]), "predict_proba")
+    stack = StackingClassifier([LogisticRegression()])
+    assert hasattr(stack, "predict_proba") and hasattr(stack, "decision_function")
+    from sklearn.svm import LinearSVC
+
+    assert not hasattr(StackingClassifier([LogisticRegression()], LinearSVC()), "predict_proba")
+
+
 def test_stacking_pickles_and_clones_after_fit(data):
     X, y = data
     stack = _stack(cv=3).fit(X, y)
