@@ -416,13 +416,9 @@ class StackingClassifier(_SklearnStackingClassifier):
         self._validate_final_estimator()
         routed = self._route_fit_params(names, fit_params)
         splits = _learnable(list(self._check_cv(y).split(X, y, **routed.splitter.split)), y)
-        self.stack_method_ = [self._method_name(name, model, self.stack_method) for name, model in zip(names, models)]
-        kept = [(name, model, method) for name, model, method in zip(names, models, self.stack_method_) if model != "drop"]
-        cache, data_keys = _SharedCache(self.cache), (joblib.hash((X, y)), joblib.hash(splits))
-        members = [
-            self._fit_member(cache, data_keys, model, method, X, y, splits, routed[name].fit)
-            for name, model, method in kept
-        ]
+        methods = [self._method_name(name, model, self.stack_method) for name, model in zip(names, models)]
+        kept = [(name, model, method) for name, model, method in zip(names, models, methods) if model != "drop"]
+        members = self._fit_members(kept, X, y, splits, routed)
         self.stack_method_ = [method for _, _, method in kept]
         self.estimators_ = [refit for refit, _ in members]
         self._set_named_estimators(names, models)
@@ -433,24 +429,25 @@ class StackingClassifier(_SklearnStackingClassifier):
     def _route_fit_params(self, names, fit_params):
         if _routing_enabled():
             return process_routing(self, "fit", **fit_params)
-        sample_weight = {key: fit_params[key] for key in ("sample_weight",) if key in fit_params}
-        return Bunch(splitter=Bunch(split={}), **{name: Bunch(fit=sample_weight) for name in names})
+        # without routing, fit_params holds at most sample_weight (checked by _raise_for_params)
+        return Bunch(splitter=Bunch(split={}), **{name: Bunch(fit=fit_params) for name in names})
 
-    def _fit_member(self, cache, data_keys, model, method, X, y, splits, fit_params):
-        data_key, splits_key = data_keys
-        key = (_estimator_key(model), _library_versions(), data_key, joblib.hash(fit_params))
-        oos = cache.get(
-            ("oos", method, splits_key, *key),
-            partial(
-                oos_from_splits, model, X, y, splits,
-                method=method, n_jobs=self.n_jobs, fit_params=fit_params, verbose=self.verbose,
-            ),
-        )
-        return cache.get(("refit", *key), partial(_refit, model, X, y, fit_params)), oos
+    def _fit_members(self, kept, X, y, splits, routed):
+        """(refit on all rows, OOS predictions) per kept base model, through the shared cache."""
+        cache, data_key, splits_key = _SharedCache(self.cache), joblib.hash((X, y)), joblib.hash(splits)
+        members = []
+        for name, model, method in kept:
+            fit_params = routed[name].fit
+            key = (_estimator_key(model), _library_versions(), data_key, joblib.hash(fit_params))
+            oos = partial(oos_from_splits, model, X, y, splits, method=method, n_jobs=self.n_jobs,
+                          fit_params=fit_params, verbose=self.verbose)
+            refit = partial(_refit, model, X, y, fit_params)
+            members.append((cache.get(("refit", *key), refit), cache.get(("oos", method, splits_key, *key), oos)))
+        return members
 
     def _set_named_estimators(self, names, models):
         fitted = iter(self.estimators_)
-        self.named_estimators_ = Bunch(**{name: next(fitted) if model != "drop" else "drop" for name, model in zip(names, models)})
+        self.named_estimators_ = Bunch(**{name: "drop" if model == "drop" else next(fitted) for name, model in zip(names, models)})
         for estimator in self.estimators_:
             if hasattr(estimator, "feature_names_in_"):
                 self.feature_names_in_ = estimator.feature_names_in_
