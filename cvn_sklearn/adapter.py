@@ -166,6 +166,19 @@ class Adapter(ClassifierMixin, BaseEstimator):
         """Fit ``native``; ``eval_set`` is ``(X_val, y_val, w_val)`` or None."""
         native.fit(X, y, sample_weight=sample_weight)
 
+    def _native_X(self, X):
+        """``X`` as the native model receives it, at fit and at predict.
+
+        Category columns are matched by value to the categories seen at fit; a
+        category unseen at fit becomes a missing value, the same for every library.
+        """
+        if not self.categorical_features_:
+            return X
+        X = X.copy()
+        for column in self.categorical_features_:
+            X[column] = X[column].cat.set_categories(self._fit_categories[column])
+        return X
+
     def _rounds(self, native) -> tuple[int | None, int | None]:
         """``(best_iteration, n_estimators_final)`` of a fitted native model."""
         return None, getattr(native, "n_estimators", None)
@@ -195,6 +208,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
         if overlap:
             raise ValueError(f"params repeats the constructor parameters {sorted(overlap)}; set them directly instead.")
         X, y = self._validate_fit_data(X, y)
+        X = self._native_X(X)
         y_encoded = self._encode_labels(y)
         weights = self._combined_weights(y, y_encoded, sample_weight, X)
         keep = None if weights is None else weights > 0
@@ -262,6 +276,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
             y = column_or_1d(y, warn=True)
             check_consistent_length(X, y)
             self._check_frame(X)
+            self._fit_categories = {column: X[column].cat.categories for column in categorical}
         else:
             X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan" if self.allow_nan else True)
         return X, y
@@ -349,7 +364,8 @@ class Adapter(ClassifierMixin, BaseEstimator):
                     f"X must have the same pandas 'category' columns as at fit time: expected "
                     f"{self.categorical_features_}, got {categorical_columns(X)}."
                 )
-            return X
+            self._check_frame(X)  # the same numeric checks as at fit (infinity, NaN where not allowed)
+            return self._native_X(X)
         return validate_data(
             self, X, reset=False, dtype=np.float64, ensure_all_finite="allow-nan" if self.allow_nan else True
         )
@@ -395,6 +411,10 @@ class Adapter(ClassifierMixin, BaseEstimator):
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
+
+    def __sklearn_is_fitted__(self) -> bool:
+        # A fit that failed half-way (e.g. on a single class) leaves no native model.
+        return hasattr(self, "native_")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

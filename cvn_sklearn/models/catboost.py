@@ -3,6 +3,8 @@
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.registry import register_model
 
+_MISSING = "__missing__"
+
 
 @register_model("catboost")
 class CatBoost(Adapter):
@@ -34,6 +36,15 @@ class CatBoost(Adapter):
 
     def _native_params(self, categorical):
         return {**super()._native_params(categorical), "verbose": False, "allow_writing_files": False}
+
+    def _native_X(self, X):
+        # CatBoost rejects NaN in cat_features: missing (and unseen) values become one category of their own.
+        X = super()._native_X(X)
+        for column in self.categorical_features_:
+            if _MISSING not in X[column].cat.categories:
+                X[column] = X[column].cat.add_categories([_MISSING])
+            X[column] = X[column].fillna(_MISSING)
+        return X
 
     def _fit_native(self, native, X, y, sample_weight, eval_set, categorical):
         kwargs = {"cat_features": categorical or None}
