@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import structlog
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -99,22 +98,13 @@ def test_ensemble_refuses_multiclass_targets(market):
         registry["blend_avg"](base_models=["logreg"]).fit(X, np.arange(240) % 3)
 
 
-@pytest.fixture
-def events():
-    """Capture structlog events, leaving structlog unconfigured afterwards if it was before."""
-    was_configured = structlog.is_configured()
-    with capture_logs() as logs:
-        yield logs
-    if not was_configured:
-        structlog.reset_defaults()
-
-
-def test_six_ensembles_fit_each_base_once_per_fold_plus_one_refit(market, events):
+def test_six_ensembles_fit_each_base_once_per_fold_plus_one_refit(market):
     X, y = market
     cv, n_folds = WalkForwardSplit(4, test_size=40), 4
     bases = ["logreg", ("hist_gb", registry["hist_gb"](max_iter=10)), ("lightgbm", registry["lightgbm"](n_estimators=10))]
-    for name in SIX:
-        registry[name](base_models=bases, cv=cv).fit(X, y)
+    with capture_logs() as events:
+        for name in SIX:
+            registry[name](base_models=bases, cv=cv).fit(X, y)
     fits = Counter(e["model_type"] for e in events if e["event"] == "training_started")
     assert fits["logreg"] == fits["hist_gb"] == fits["lightgbm"] == n_folds + 1
     assert fits["xgboost"] == 1  # stack_xgb_meta's meta-learner, not a base
