@@ -1,0 +1,321 @@
+"""Calibration of P(buy): :class:`Calibrate`, the one calibration step of cvn_sklearn.
+
+A threshold tuned on miscalibrated probabilities compensates for that one
+fit's miscalibration, and breaks as soon as the model changes (a class
+re-weighting that inflates the probabilities is exactly how one model came to
+take 5x more trades than the others). So probabilities are calibrated on
+held-out rows before θ is tuned on other held-out rows.
+
+Methods, all fitted on the held-out P(positive) of the inner model:
+
+- ``"isotonic"``: isotonic regression (scikit-learn's ``IsotonicRegression``),
+  monotone and non-parametric; needs a few hundred calibration rows.
+- ``"sigmoid"``: Platt scaling (scikit-learn's sigmoid calibrator).
+- ``"temperature"``: temperature scaling (scikit-learn's, added in 1.8): one
+  parameter, keeps the ranking and sharpens or softens the probabilities. It
+  scales logits around 0, so it cannot undo the shift of a class re-weighting
+  (``class_weight="balanced"``); use another method for such models.
+- ``"beta"``: beta calibration (Kull, Silva Filho & Flach 2017): logistic
+  regression on ``ln(p)`` and ``-ln(1 - p)``, with both slopes kept
+  non-negative so the map is monotone. Fixes the asymmetric distortions of
+  boosted trees that a sigmoid cannot, with three parameters only.
+- ``"auto"``: the inner estimator's ``default_calibration`` attribute (the
+  per-model hook of the registry's model files), else ``"isotonic"``.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import check_is_fitted, indexable
+
+from cvn_sklearn._heldout import (
+    BinaryMetaTagsMixin,
+    check_binary_target,
+    copy_feature_attributes,
+    default_estimator,
+    fit_and_predict,
+    held_out_splits,
+    meta_router,
+    model_type,
+    positive_proba,
+    route_fit_params,
+    take,
+)
+from cvn_sklearn._sklearn_compat import (
+    HasMethods,
+    Interval,
+    RealNotInt,
+    StrOptions,
+    _fit_context,
+    _SigmoidCalibration,
+    _TemperatureScaling,
+)
+from cvn_sklearn.events import emit
+from cvn_sklearn.metrics import evaluate
+
+__all__ = ["Calibrate"]
+
+METHODS = ("isotonic", "sigmoid", "temperature", "beta")
+_EPS = 1e-12
+
+
+class _TemperatureCalibration:
+    """scikit-learn's temperature scaling on P(positive), as a 1-D calibrator."""
+
+    def fit(self, proba, y, sample_weight=None):
+        self.scaler_ = _TemperatureScaling().fit(np.column_stack([1.0 - proba, proba]), y, sample_weight)
+        return self
+
+    def predict(self, proba):
+        return self.scaler_.predict(np.column_stack([1.0 - proba, proba]))[:, 1]
+
+
+class _BetaCalibration:
+    """Beta calibration (Kull, Silva Filho & Flach 2017), monotone version.
+
+    A logistic regression on ``[ln(p), -ln(1 - p)]``; when one slope comes out
+    negative, that feature is dropped and the regression refitted, as in the
+    authors' ``betacal`` package, so the map does not decrease.
+    """
+
+    def fit(self, proba, y, sample_weight=None):
+        features = self._features(proba)
+        self.keep_ = np.array([True, True])
+        self.model_ = LogisticRegression(C=np.inf).fit(features, y, sample_weight=sample_weight)
+        slopes = self.model_.coef_[0]
+        if slopes.min() < 0:
+            self.keep_[np.argmin(slopes)] = False
+            self.model_ = LogisticRegression(C=np.inf).fit(features[:, self.keep_], y, sample_weight=sample_weight)
+        return self
+
+    def predict(self, proba):
+        return self.model_.predict_proba(self._features(proba)[:, self.keep_])[:, 1]
+
+    @staticmethod
+    def _features(proba):
+        p = np.clip(proba, _EPS, 1.0 - _EPS)
+        return np.column_stack([np.log(p), -np.log1p(-p)])
+
+
+_CALIBRATORS = {
+    "isotonic": lambda: IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip"),
+    "sigmoid": _SigmoidCalibration,
+    "temperature": _TemperatureCalibration,
+    "beta": _BetaCalibration,
+}
+
+
+def resolve_method(method, estimator):
+    """The calibration method to use: ``method``, or the model's own default for ``"auto"``."""
+    if method != "auto":
+        return method
+    default = getattr(estimator, "default_calibration", "isotonic")
+    if default not in METHODS:
+        raise ValueError(
+            f"{model_type(estimator)}.default_calibration is {default!r}; it must be one of {METHODS}. "
+            "Fix the model file, or pass method= explicitly."
+        )
+    return default
+
+
+def fit_calibrator(method, proba, y01, sample_weight):
+    """Fit the ``method`` calibrator on held-out P(positive) and 0/1 labels."""
+    weights = np.ones_like(proba) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    if 0 in (np.dot(weights, y01), np.dot(weights, 1 - y01)):
+        raise ValueError(
+            f"The {len(y01)} calibration rows hold a single class (counting rows with non-zero sample_weight), "
+            "so a calibrator cannot be fitted. Use more rows, or a larger calibration share."
+        )
+    return _CALIBRATORS[method]().fit(proba, y01, sample_weight)
+
+
+def calibrated_proba(estimators, calibrators, X):
+    """Mean over the (model, calibrator) pairs of the calibrated P(positive)."""
+    probas = [np.clip(cal.predict(positive_proba(est, X)), 0.0, 1.0) for est, cal in zip(estimators, calibrators)]
+    return np.mean(probas, axis=0)
+
+
+def report_calibration(model_name, method, y01, raw, calibrated, n_folds):
+    """Emit ``calibrator_fit``: Brier and ECE on the calibration rows, before and after."""
+    before, after = evaluate(y01, raw, 0.5), evaluate(y01, calibrated, 0.5)
+    emit(
+        "calibrator_fit",
+        model_type=model_name,
+        method=method,
+        n_calibration=len(y01),
+        n_folds=n_folds,
+        brier_before=before.brier,
+        brier_after=after.brier,
+        ece_before=before.ece,
+        ece_after=after.ece,
+    )
+
+
+class CalibratedProbaMixin:
+    """``classes_`` and calibrated ``predict_proba`` of an estimator holding ``estimators_`` and ``calibrators_``."""
+
+    @property
+    def classes_(self):
+        """The class labels, from the inner estimator."""
+        return self.estimators_[0].classes_
+
+    def predict_proba(self, X):
+        """Calibrated class probabilities.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+            ``[:, 1]`` is the calibrated P(``classes_[1]``).
+        """
+        check_is_fitted(self, "calibrators_")
+        p = calibrated_proba(self.estimators_, self.calibrators_, X)
+        return np.column_stack([1.0 - p, p])
+
+
+class Calibrate(CalibratedProbaMixin, BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Binary classifier whose probabilities are calibrated on held-out rows.
+
+    ``fit`` fits a clone of ``estimator`` on the first rows and a calibrator on
+    its P(positive) for the held-out rows (see the module documentation for
+    the methods). ``predict_proba`` returns the calibrated probabilities;
+    ``predict`` the most probable class. Emits ``calibrator_fit``.
+
+    Parameters
+    ----------
+    estimator : classifier with ``predict_proba``, default=None
+        The model; ``None`` means ``LogisticRegression()``. It is cloned, unless
+        it is a :class:`~sklearn.frozen.FrozenEstimator`, which is used as
+        fitted and every row given to ``fit`` calibrates it.
+    method : {"isotonic", "sigmoid", "temperature", "beta", "auto"}, default="isotonic"
+        The calibrator; ``"auto"`` takes the model's ``default_calibration``.
+    cv : float, int, cross-validation generator or iterable, default=0.2
+        Where the calibration rows come from. A float in (0, 1): the last share
+        of the rows, in time order, never shuffled; the model is fitted on the
+        rows before them (and, if it early-stops, takes its early-stopping rows
+        from their end). Anything else is a splitter as in scikit-learn,
+        cross-fitting like ``CalibratedClassifierCV(ensemble=True)``: one
+        (model, calibrator) pair per split, their calibrated probabilities
+        averaged. Splits need not partition the rows, so ``TimeSeriesSplit``
+        and walk-forward splitters work.
+    n_jobs : int, default=None
+        Splits fitted in parallel.
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The fitted models, one per split.
+    calibrators_ : list
+        Their fitted calibrators.
+    method_ : str
+        The calibration method used (``"auto"`` resolved).
+    classes_ : ndarray of shape (2,)
+        The class labels, from the inner estimator.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of str
+        Feature names seen during fit, when ``X`` has them.
+
+    See Also
+    --------
+    ThetaSweep : Tunes the decision threshold on the calibrated probabilities.
+    CalibratedThetaClassifier : Calibration then θ, in one time-ordered design.
+    sklearn.calibration.CalibratedClassifierCV : scikit-learn's (shuffled) version.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from cvn_sklearn import Calibrate
+    >>> X, y = make_classification(n_samples=600, random_state=0)
+    >>> clf = Calibrate(GaussianNB(), method="beta").fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape, clf.method_
+    ((2, 2), 'beta')
+    """
+
+    __metadata_request__fit = {"sample_weight": None}
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict_proba"]), None],
+        "method": [StrOptions({*METHODS, "auto"})],
+        "cv": [Interval(RealNotInt, 0, 1, closed="neither"), "cv_object"],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(self, estimator=None, *, method="isotonic", cv=0.2, n_jobs=None):
+        self.estimator = estimator
+        self.method = method
+        self.cv = cv
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, **params):
+        """Fit the model on the first rows and the calibrator on the held-out rows.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Training rows, in time order.
+        y : array-like of shape (n_samples,)
+            Binary labels of any dtype.
+        **params : dict
+            Passed to the inner estimator's ``fit`` (sliced to its rows); with
+            metadata routing enabled, routed to whoever requested them. A
+            ``sample_weight`` also weights the calibrator.
+
+        Returns
+        -------
+        self : Calibrate
+        """
+        X, y = indexable(X, y)
+        y01 = check_binary_target(y, type(self).__name__, params.get("sample_weight"))
+        estimator = default_estimator(self.estimator)
+        self.method_ = resolve_method(self.method, estimator)
+        fit_params, split_params, own = route_fit_params(self, params)
+        splits = held_out_splits(estimator, X, y, self.cv, split_params, owner="Calibrate", what="calibration rows")
+        pairs = Parallel(n_jobs=self.n_jobs)(
+            delayed(fit_and_predict)(clone(estimator), X, y, train, test, fit_params) for train, test in splits
+        )
+        self.estimators_ = [model for model, _ in pairs]
+        self.calibrators_ = [
+            fit_calibrator(self.method_, raw, y01[test], take(own["sample_weight"], test))
+            for (_, raw), (_, test) in zip(pairs, splits)
+        ]
+        raw = np.concatenate([raw for _, raw in pairs])
+        calibrated = np.concatenate([cal.predict(p) for cal, (_, p) in zip(self.calibrators_, pairs)])
+        held_out = np.concatenate([test for _, test in splits])
+        report_calibration(model_type(estimator), self.method_, y01[held_out], raw, np.clip(calibrated, 0, 1), len(splits))
+        copy_feature_attributes(self, self.estimators_[0])
+        return self
+
+    def predict(self, X):
+        """The class with the highest calibrated probability.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "calibrators_")
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def get_metadata_routing(self):
+        """Route ``fit`` metadata to the inner estimator and the splitter.
+
+        Returns
+        -------
+        MetadataRouter
+        """
+        return meta_router(self, splitter=self.cv)

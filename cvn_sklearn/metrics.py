@@ -1,0 +1,361 @@
+"""The one metrics function for every model, and trading metrics of a signal.
+
+:func:`evaluate` turns validation or test labels and predicted probabilities
+into a flat :class:`SplitMetrics`; every model, calibrator and θ search reports
+through it, so "Brier" or "F1 of the buy class" mean the same thing
+everywhere. :func:`trading_metrics` scores a buy signal against per-sample
+forward returns.
+
+The count-based helpers at the bottom of this module (``_fbeta``,
+``_precision``, ``_recall``, ``_sortino``) work on scalars and on whole arrays;
+:func:`cvn_sklearn.threshold.theta_sweep` evaluates them on every candidate θ
+at once, so the sweep and the reported metrics share one definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from numbers import Real
+
+import numpy as np
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+__all__ = [
+    "SplitMetrics",
+    "TradingMetrics",
+    "evaluate",
+    "expected_calibration_error",
+    "trading_metrics",
+]
+
+
+class _FlatRecord:
+    def to_dict(self) -> dict:
+        """Return the fields as a flat ``dict`` of plain Python numbers."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SplitMetrics(_FlatRecord):
+    """Metrics of one model on one split (validation or test), flat.
+
+    Every field is a plain ``int`` or ``float``, so a ``SplitMetrics`` logs,
+    serialises and compares the same way for every model.
+
+    Attributes
+    ----------
+    n : int
+        Number of rows.
+    auc : float
+        ROC AUC of P(buy); ``nan`` when the rows hold one class only (AUC is
+        undefined then).
+    f1_buy, precision_buy, recall_buy : float
+        F1, precision and recall of the buy (positive) class at the threshold;
+        0.0 where the ratio is 0/0, as scikit-learn's ``zero_division=0``.
+    brier : float
+        Brier score: mean of ``(p - y) ** 2``.
+    ece : float
+        Expected calibration error, see :func:`expected_calibration_error`.
+    log_loss : float
+        Mean negative log-likelihood of the labels.
+    n_pos_pred : int
+        Rows predicted buy (``p >= threshold``): the number of trades.
+    positive_rate : float
+        ``n_pos_pred / n``.
+    """
+
+    n: int
+    auc: float
+    f1_buy: float
+    precision_buy: float
+    recall_buy: float
+    brier: float
+    ece: float
+    log_loss: float
+    n_pos_pred: int
+    positive_rate: float
+
+
+@dataclass(frozen=True)
+class TradingMetrics(_FlatRecord):
+    """Trading results of a buy signal; see :func:`trading_metrics` for the definitions.
+
+    Attributes
+    ----------
+    n_trades : int
+    win_rate : float
+    avg_return : float
+    sortino : float
+    sharpe : float
+    max_drawdown : float
+    """
+
+    n_trades: int
+    win_rate: float
+    avg_return: float
+    sortino: float
+    sharpe: float
+    max_drawdown: float
+
+
+def evaluate(y_true, proba, threshold, *, pos_label=None, n_bins=10) -> SplitMetrics:
+    """Compute the standard metrics of predicted probabilities at a threshold.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Binary labels of any dtype.
+    proba : array-like of shape (n_samples,) or (n_samples, 2)
+        P(positive class), or the output of ``predict_proba`` (its second
+        column is used).
+    threshold : float
+        A row is predicted positive when ``proba >= threshold``.
+    pos_label : int, float, bool or str, default=None
+        The positive ("buy") label. ``None`` means the greater of the two labels,
+        which is the class whose probability is ``predict_proba(X)[:, 1]`` for
+        every scikit-learn classifier.
+    n_bins : int, default=10
+        Number of bins of the expected calibration error.
+
+    Returns
+    -------
+    SplitMetrics
+
+    Raises
+    ------
+    ValueError
+        If the labels are not binary, the probabilities are outside [0, 1] or
+        contain NaN, or the threshold is NaN.
+
+    Examples
+    --------
+    >>> from cvn_sklearn.metrics import evaluate
+    >>> m = evaluate([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], threshold=0.5)
+    >>> m.n_pos_pred, m.precision_buy, m.recall_buy, m.auc
+    (2, 0.5, 0.5, 0.75)
+    >>> sorted(m.to_dict())[:3]
+    ['auc', 'brier', 'ece']
+    """
+    y, p = _check_labels_and_proba(y_true, proba, pos_label)
+    if not isinstance(threshold, Real) or np.isnan(threshold):
+        raise ValueError(f"threshold must be a real number, got {threshold!r}.")
+    predicted = p >= threshold
+    tp, n_pred, n_pos = int(np.sum(predicted & (y == 1))), int(predicted.sum()), int(y.sum())
+    return SplitMetrics(
+        n=len(y),
+        auc=float(roc_auc_score(y, p)) if 0 < n_pos < len(y) else float("nan"),
+        f1_buy=float(_fbeta(tp, n_pred, n_pos, 1.0)),
+        precision_buy=float(_precision(tp, n_pred)),
+        recall_buy=float(_recall(tp, n_pos)),
+        brier=float(brier_score_loss(y, p, labels=[0, 1])),
+        ece=_ece(y, p, n_bins),
+        log_loss=float(log_loss(y, p, labels=[0, 1])),
+        n_pos_pred=n_pred,
+        positive_rate=n_pred / len(y),
+    )
+
+
+def expected_calibration_error(y_true, proba, *, n_bins=10, pos_label=None) -> float:
+    """Expected calibration error (ECE) with equal-width bins.
+
+    The probabilities are cut into ``n_bins`` equal-width bins on [0, 1] (the
+    same bins as :func:`sklearn.calibration.calibration_curve` with
+    ``strategy="uniform"``), and ECE is the row-weighted mean gap between the
+    observed positive rate and the mean predicted probability of each bin::
+
+        ECE = sum_b (n_b / n) * |mean(y in b) - mean(p in b)|
+
+    (Naeini et al. 2015; Guo et al. 2017). 0 is perfect calibration.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Binary labels of any dtype.
+    proba : array-like of shape (n_samples,) or (n_samples, 2)
+        P(positive class), or the output of ``predict_proba``.
+    n_bins : int, default=10
+        Number of equal-width bins.
+    pos_label : int, float, bool or str, default=None
+        The positive label; ``None`` means the greater of the two labels.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from cvn_sklearn.metrics import expected_calibration_error
+    >>> round(expected_calibration_error([0, 1, 1, 1], [0.2, 0.8, 0.8, 0.8]), 3)
+    0.2
+    """
+    y, p = _check_labels_and_proba(y_true, proba, pos_label)
+    return _ece(y, p, n_bins)
+
+
+def trading_metrics(signal, returns, *, periods_per_year) -> TradingMetrics:
+    """Trading results of a buy signal against per-sample forward returns.
+
+    Row ``t`` is one period. ``signal[t] == 1`` means "take the trade at t",
+    whose result is ``returns[t]`` (for example the forward return over the
+    label's horizon). Rows without a trade earn 0, so the strategy's per-period
+    return is ``s[t] = signal[t] * returns[t]``. Definitions:
+
+    - ``n_trades``: number of rows with ``signal == 1``.
+    - ``win_rate``: share of trades with ``returns > 0``; ``nan`` with no trade.
+    - ``avg_return``: mean of ``returns`` over the trades; ``nan`` with no trade.
+    - ``sharpe``: ``mean(s) / std(s) * sqrt(periods_per_year)``, population
+      standard deviation over all periods; ``nan`` when ``std(s) == 0``.
+    - ``sortino``: ``mean(s) / DD * sqrt(periods_per_year)`` with the downside
+      deviation ``DD = sqrt(mean(min(s, 0) ** 2))`` over all periods (target
+      return 0); ``+inf`` when no period loses and the mean is positive, ``nan``
+      when every ``s`` is 0.
+    - ``max_drawdown``: largest fall of the compounded equity curve
+      ``E[t] = prod(1 + s[:t+1])`` from its running peak (starting at 1), as a
+      fraction in [0, 1]: ``max_t (1 - E[t] / max(1, E[:t+1]))``.
+
+    Parameters
+    ----------
+    signal : array-like of shape (n_samples,)
+        Buy signal: booleans or 0/1.
+    returns : array-like of shape (n_samples,)
+        Per-sample forward return of a trade taken at that row (0.01 = +1%).
+    periods_per_year : float
+        Rows per year, for annualising Sharpe and Sortino (252 for daily bars,
+        about 6048 for hourly FX).
+
+    Returns
+    -------
+    TradingMetrics
+
+    Examples
+    --------
+    >>> from cvn_sklearn.metrics import trading_metrics
+    >>> m = trading_metrics([1, 0, 1, 1], [0.02, -0.05, -0.01, 0.03], periods_per_year=252)
+    >>> m.n_trades, round(m.win_rate, 3), round(m.avg_return, 4)
+    (3, 0.667, 0.0133)
+    >>> round(m.max_drawdown, 4)
+    0.01
+    """
+    s, r = _check_signal_and_returns(signal, returns)
+    if not isinstance(periods_per_year, Real) or not periods_per_year > 0:
+        raise ValueError(f"periods_per_year must be a positive number, got {periods_per_year!r}.")
+    traded = r[s]
+    strategy = np.where(s, r, 0.0)
+    annualise = np.sqrt(periods_per_year)
+    std = strategy.std()
+    equity = np.cumprod(1.0 + strategy)
+    peak = np.maximum.accumulate(np.maximum(equity, 1.0))
+    return TradingMetrics(
+        n_trades=int(s.sum()),
+        win_rate=float(np.mean(traded > 0)) if traded.size else float("nan"),
+        avg_return=float(traded.mean()) if traded.size else float("nan"),
+        sortino=float(_sortino(strategy.sum(), np.sum(np.minimum(strategy, 0.0) ** 2), len(s)) * annualise),
+        sharpe=float(strategy.mean() / std * annualise) if std > 0 else float("nan"),
+        max_drawdown=float(np.max(1.0 - equity / peak)),
+    )
+
+
+def _binary_labels(y_true, pos_label=None):
+    """Encode binary labels as 0/1 with 1 for ``pos_label``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Labels of any dtype, two distinct values at most.
+    pos_label : scalar, default=None
+        The positive label; ``None`` means the greater of the labels.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), dtype int8
+
+    Raises
+    ------
+    ValueError
+        If there are more than two labels, NaN labels, or ``pos_label`` is not
+        one of them.
+    """
+    y = column_or_1d(y_true)
+    if y.dtype.kind == "f" and np.isnan(y).any():
+        raise ValueError("The labels contain NaN; drop or label those rows first.")
+    classes = _classes(y)
+    if classes.size > 2:
+        raise ValueError(f"The labels must be binary, got {classes.size} classes: {classes[:10].tolist()}.")
+    if pos_label is None:
+        pos_label = classes[-1]
+    elif pos_label not in classes:
+        raise ValueError(f"pos_label={pos_label!r} is not one of the labels {classes.tolist()}.")
+    return (y == pos_label).astype(np.int8)
+
+
+def _classes(y):
+    """Sorted distinct labels; numeric binary labels in O(n), without ``np.unique``'s sort."""
+    if y.dtype.kind in "biuf" and y.size:
+        low, high = y.min(), y.max()
+        if np.all((y == low) | (y == high)):
+            return np.unique([low, high])
+    return np.unique(y)
+
+
+def _check_labels_and_proba(y_true, proba, pos_label):
+    proba = np.asarray(proba, dtype=np.float64)
+    p = proba[:, 1] if proba.ndim == 2 and proba.shape[1] == 2 else column_or_1d(proba)
+    if p.size == 0:
+        raise ValueError("Cannot compute metrics on 0 rows.")
+    y = _binary_labels(y_true, pos_label)
+    check_consistent_length(y, p)
+    if np.isnan(p).any() or p.min() < 0.0 or p.max() > 1.0:
+        raise ValueError("Probabilities must lie in [0, 1] without NaN.")
+    return y, p
+
+
+def _check_signal_and_returns(signal, returns):
+    s = column_or_1d(signal)
+    if not np.isin(s, [0, 1]).all():
+        raise ValueError("signal must hold booleans or 0/1 (1 = take the trade).")
+    r = column_or_1d(returns).astype(np.float64)
+    check_consistent_length(s, r)
+    if not np.isfinite(r).all():
+        raise ValueError("returns must be finite numbers; drop or fill the rows with NaN or inf.")
+    return s.astype(bool), r
+
+
+def _ece(y, p, n_bins):
+    bins = np.searchsorted(np.linspace(0.0, 1.0, n_bins + 1)[1:-1], p)
+    gap = np.bincount(bins, weights=y, minlength=n_bins) - np.bincount(bins, weights=p, minlength=n_bins)
+    return float(np.abs(gap).sum() / len(y))
+
+
+def _ratio(numerator, denominator):
+    """``numerator / denominator``, 0.0 where the denominator is 0 (works on arrays)."""
+    numerator, denominator = np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
+    if np.all(denominator != 0):
+        return numerator / denominator
+    return np.divide(numerator, denominator, out=np.zeros(np.broadcast(numerator, denominator).shape), where=denominator != 0)
+
+
+def _precision(tp, n_pred):
+    return _ratio(tp, n_pred)
+
+
+def _recall(tp, n_pos):
+    return _ratio(tp, n_pos)
+
+
+def _fbeta(tp, n_pred, n_pos, beta):
+    """F-beta from counts: ``(1 + b^2) tp / (b^2 n_pos + n_pred)``; 0 where 0/0."""
+    beta2 = beta * beta
+    return _ratio((1.0 + beta2) * np.asarray(tp, np.float64), beta2 * np.asarray(n_pos, np.float64) + n_pred)
+
+
+def _sortino(sum_returns, sum_downside_sq, n_periods):
+    """Per-period Sortino ratio ``mean / sqrt(mean(min(s, 0)^2))`` from sums over ``n_periods``.
+
+    ``+inf`` when nothing loses and the mean is positive, ``nan`` when the
+    strategy returns are all 0. Works on arrays.
+    """
+    mean = np.asarray(sum_returns, float) / n_periods
+    downside = np.sqrt(np.asarray(sum_downside_sq, float) / n_periods)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return mean / downside
