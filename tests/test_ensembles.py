@@ -16,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from structlog.testing import capture_logs
 
+from cvn_sklearn import Calibrate, ThetaSweep, make_pipeline
 from cvn_sklearn.model_selection import WalkForwardSplit, oos_predict
 from cvn_sklearn.registry import registry
 from cvn_sklearn.stacking import RegistryEnsemble, clear_oos_cache
@@ -192,3 +193,27 @@ def test_seventh_ensemble_file_is_discovered_with_no_other_change():
         path.unlink()
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "True (2, 2)"
+
+
+@pytest.mark.parametrize("name", SIX)
+def test_ensemble_inside_calibrate_theta_pipeline(market, name):
+    X, y = market
+    ensemble = registry[name](base_models=["logreg", ("hist_gb", registry["hist_gb"](max_iter=20))],
+                              cv=WalkForwardSplit(3))
+    pipe = make_pipeline(Calibrate(), ThetaSweep(), ensemble).fit(X, y)
+    fitted = pipe[-1]
+    stack = fitted.estimators_[0]
+    assert type(stack) is registry[name] and stack.coverage_.sum() == 3 * (len(stack.coverage_) // 4)
+    proba = pipe.predict_proba(X)
+    assert proba.shape == (240, 2) and np.allclose(proba.sum(axis=1), 1)
+    np.testing.assert_array_equal(pipe.predict(X), fitted.classes_[(proba[:, 1] >= fitted.theta_).astype(int)])
+
+
+def test_calibrated_pipelines_stack_as_base_models(market):
+    X, y = market
+    calibrated_logreg = make_pipeline(Calibrate(method="sigmoid"), registry["logreg"]())
+    stack = registry["stack_logreg_shrink"](base_models=[("calibrated_logreg", calibrated_logreg), "extra_trees"],
+                                            cv=WalkForwardSplit(3)).fit(X, y)
+    assert stack.named_estimators_["calibrated_logreg"][-1].calibrators_
+    assert stack.get_params()["calibrated_logreg__calibrate__method"] == "sigmoid"
+    assert roc_auc_score(y == stack.classes_[1], stack.predict_proba(X)[:, 1]) > 0.7
