@@ -13,6 +13,7 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from structlog.testing import capture_logs
 
@@ -217,3 +218,13 @@ def test_calibrated_pipelines_stack_as_base_models(market):
     assert stack.named_estimators_["calibrated_logreg"][-1].calibrators_
     assert stack.get_params()["calibrated_logreg__calibrate__method"] == "sigmoid"
     assert roc_auc_score(y == stack.classes_[1], stack.predict_proba(X)[:, 1]) > 0.7
+
+
+def test_ensemble_tunes_base_params_in_grid_search_on_time_folds(market):
+    X, y = market
+    ensemble = registry["blend_weighted"](base_models=[("lr", registry["logreg"]()), "extra_trees"], cv=3)
+    search = GridSearchCV(ensemble, {"lr__C": [0.001, 1.0]}, cv=TimeSeriesSplit(3), scoring="roc_auc").fit(X, y)
+    assert search.best_params_ == {"lr__C": 1.0}
+    assert search.best_estimator_.named_estimators_["lr"].C == 1.0
+    assert "<label>lr</label>" in search._repr_html_()
+    assert "<label>xgboost</label>" in registry["blend_avg"]()._repr_html_()
