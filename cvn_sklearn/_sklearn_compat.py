@@ -7,10 +7,23 @@ and the fix is one line.
 
 from sklearn.base import _fit_context
 from sklearn.calibration import _SigmoidCalibration, _TemperatureScaling
+from sklearn.model_selection._validation import _fit_and_predict
 from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
-from sklearn.utils.metadata_routing import _routing_enabled
-from sklearn.utils.validation import _check_method_params, _check_sample_weight, _num_samples
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    RealNotInt,
+    StrOptions,
+    validate_parameter_constraints,
+)
+from sklearn.utils._repr_html.estimator import _VisualBlock
+from sklearn.utils.metadata_routing import _raise_for_params, _routing_enabled
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    _check_method_params,
+    _check_sample_weight,
+    _num_samples,
+)
 
 
 def fit_requests(estimator) -> dict:
@@ -25,11 +38,16 @@ __all__ = [
     "StrOptions",
     "_SigmoidCalibration",
     "_TemperatureScaling",
+    "_VisualBlock",
+    "_check_feature_names_in",
     "_check_method_params",
     "_check_sample_weight",
+    "_fit_and_predict",
     "_fit_context",
     "_num_samples",
+    "_raise_for_params",
     "_routing_enabled",
     "_safe_indexing",
     "fit_requests",
+    "validate_parameter_constraints",
 ]

@@ -1,0 +1,934 @@
+"""Stacking on walk-forward folds, with base-model work shared across stackers.
+
+:class:`StackingClassifier` is scikit-learn's, made to work with any splitter
+(including :class:`~cvn_sklearn.model_selection.WalkForwardSplit`) and to share
+base-model work. Its fitting policy:
+
+1. The splitter's folds are computed once. Each base model's out-of-sample (OOS)
+   predictions come from :func:`~cvn_sklearn.model_selection.oos_from_splits`;
+   rows that no fold predicted (the first training window of a walk-forward
+   split) have no OOS prediction.
+2. The final estimator (meta-learner) is trained **only on the rows that have
+   OOS predictions**; the boolean mask of those rows is ``coverage_``.
+3. Each base model is **refit on all rows** and those refits serve ``predict``,
+   ``predict_proba`` and ``transform``, as in scikit-learn.
+
+Steps 1 and 3 go through a shared cache keyed by (estimator class and
+parameters, library versions, data and metadata fingerprint, the realised
+folds, the response method). Any stacker fitted on the same data with the same
+base model and folds reuses them: within a process from memory (the default,
+``cache=True``), and across processes from a directory (``cache="path"`` or a
+:class:`joblib.Memory`). Six stackers over three bases cost one set of base
+fits. ``cache=False`` recomputes everything.
+
+:class:`RegistryEnsemble` is the base of the ensembles in
+``cvn_sklearn/ensembles/``: base models by registry name, a fixed meta-learner.
+:class:`BlendClassifier` and :class:`ShrunkLogitBlend` are the meta-learners
+that blend base probabilities.
+"""
+
+import os
+import warnings
+from collections import OrderedDict
+from copy import deepcopy
+from functools import cache as _once
+from functools import partial
+from importlib.metadata import PackageNotFoundError, version
+from numbers import Integral, Real
+
+import joblib
+import numpy as np
+from scipy.optimize import minimize, nnls
+from scipy.special import expit, logit
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone, is_classifier
+from sklearn.ensemble import StackingClassifier as _SklearnStackingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import check_cv
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import Bunch, _safe_indexing, get_tags, indexable
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from cvn_sklearn._sklearn_compat import (
+    Interval,
+    StrOptions,
+    _check_feature_names_in,
+    _check_method_params,
+    _check_sample_weight,
+    _raise_for_params,
+    _routing_enabled,
+    _VisualBlock,
+)
+from cvn_sklearn.model_selection import WalkForwardSplit, oos_from_splits
+
+__all__ = ["BlendClassifier", "RegistryEnsemble", "ShrunkLogitBlend", "StackingClassifier", "clear_oos_cache"]
+
+# ---------------------------------------------------------------------------
+# The shared OOS cache
+# ---------------------------------------------------------------------------
+
+_LIBRARIES = ("numpy", "scipy", "scikit-learn", "xgboost", "lightgbm", "catboost", "cvn_sklearn")
+_MAX_IN_PROCESS = 64
+_IN_PROCESS: OrderedDict = OrderedDict()
+
+
+def clear_oos_cache():
+    """Forget every base-model result held in this process's shared cache.
+
+    On-disk caches (``cache="path"``) are left alone; delete the directory or
+    call ``joblib.Memory(path).clear()`` for those.
+
+    Examples
+    --------
+    >>> from cvn_sklearn.stacking import clear_oos_cache
+    >>> clear_oos_cache()
+    """
+    _IN_PROCESS.clear()
+
+
+@_once
+def _library_versions():
+    return tuple((name, _installed_version(name)) for name in _LIBRARIES)
+
+
+def _installed_version(name):
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _estimator_key(estimator):
+    try:
+        return joblib.hash(clone(estimator))
+    except Exception as exc:  # joblib raises whatever pickling raises
+        raise TypeError(
+            f"Cannot fingerprint {estimator!r} for the shared OOS cache ({exc}). "
+            "Give it picklable parameters, or pass cache=False to the stacker."
+        ) from exc
+
+
+def _run(key, compute):
+    """Run ``compute``; joblib.Memory caches the result under ``key`` alone."""
+    return compute()
+
+
+class _SharedCache:
+    """The in-process LRU of base-model results, optionally backed by a joblib.Memory."""
+
+    def __init__(self, cache):
+        self.enabled = cache is not False
+        self.disk = cache if isinstance(cache, joblib.Memory) else None
+        if isinstance(cache, (str, os.PathLike)):
+            self.disk = joblib.Memory(cache, verbose=0)
+
+    def get(self, key, compute):
+        if not self.enabled:
+            return compute()
+        if key in _IN_PROCESS:
+            _IN_PROCESS.move_to_end(key)
+        else:
+            _IN_PROCESS[key] = self.disk.cache(_run, ignore=["compute"])(key, compute) if self.disk else compute()
+            if len(_IN_PROCESS) > _MAX_IN_PROCESS:
+                _IN_PROCESS.popitem(last=False)
+        return deepcopy(_IN_PROCESS[key])
+
+
+def _refit(estimator, X, y, fit_params):
+    return clone(estimator).fit(X, y, **fit_params)
+
+
+# ---------------------------------------------------------------------------
+# Base models: names, estimators, pipelines
+# ---------------------------------------------------------------------------
+
+
+def _named(entry):
+    """``(name, estimator-or-registry-name)`` for one entry of the base-model list."""
+    if isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], str):
+        return tuple(entry)
+    if isinstance(entry, str):
+        return entry, entry
+    if hasattr(entry, "fit"):
+        return type(entry).__name__.lower(), entry
+    raise ValueError(
+        f"Base model {entry!r} is not a registry name, an estimator or a (name, estimator) pair. "
+        "Use e.g. 'lightgbm', LogisticRegression() or ('lgb', registry['lightgbm'](n_estimators=50))."
+    )
+
+
+def _resolve(model):
+    """A registry name becomes a default instance of its class; estimators and 'drop' stay."""
+    if not isinstance(model, str) or model == "drop":
+        return model
+    from cvn_sklearn.registry import registry
+
+    return registry[model]()
+
+
+def _final_estimator_has(method):
+    """available_if check on the fitted final estimator, or the one fit would build."""
+
+    def check(self):
+        final = getattr(self, "final_estimator_", None)
+        return hasattr(self._make_final_estimator() if final is None else final, method)
+
+    return check
+
+
+class StackingClassifier(_SklearnStackingClassifier):
+    """Stacking on any splitter, walk-forward by default, with shared base-model work.
+
+    scikit-learn's :class:`~sklearn.ensemble.StackingClassifier` with three
+    changes: ``cv`` may be any splitter, including ones whose test sets do not
+    cover every row (``WalkForwardSplit``, ``TimeSeriesSplit``); the final
+    estimator is trained only on the rows that have out-of-sample predictions
+    (``coverage_``); and base-model OOS predictions and refits go through a
+    cache shared by every stacker (see the module docstring for the policy).
+
+    Parameters
+    ----------
+    estimators : list
+        Base models. Each entry is a registry name (``"lightgbm"``: a default
+        instance of ``registry["lightgbm"]``), an estimator or pipeline (named
+        after its lower-cased class), or a ``(name, estimator)`` pair, where the
+        estimator may also be a registry name or ``"drop"``. Parameters of
+        estimators are reachable as ``<name>__<param>``.
+    final_estimator : classifier, default=None
+        The meta-learner; ``None`` means
+        :class:`~sklearn.linear_model.LogisticRegression`.
+    cv : int, cross-validation generator or iterable, default=None
+        Splitter for the out-of-sample predictions. ``None`` means
+        ``WalkForwardSplit(n_splits=5)``; an int means (Stratified)KFold, as in
+        scikit-learn. Each row may be in at most one test set.
+    stack_method : {"auto", "predict_proba", "decision_function", "predict"}, default="auto"
+        Base-model method whose output feeds the final estimator.
+    n_jobs : int, default=None
+        Folds fitted in parallel through joblib; ``None`` means 1.
+    passthrough : bool, default=False
+        Also feed the original features to the final estimator.
+    verbose : int, default=0
+        joblib verbosity of the fold fits.
+    cache : bool, str, os.PathLike or joblib.Memory, default=True
+        ``True`` shares base-model OOS predictions and refits with every stacker
+        in this process (memory, least-recently-used entries dropped beyond 64);
+        a directory or :class:`joblib.Memory` also stores them on disk for other
+        processes; ``False`` computes everything afresh.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    estimators_ : list of estimators
+        Base models refit on all rows (dropped ones left out).
+    named_estimators_ : :class:`~sklearn.utils.Bunch`
+        Fitted base models by name.
+    final_estimator_ : classifier
+        The meta-learner, trained on the covered rows.
+    stack_method_ : list of str
+        Method used for each base model.
+    coverage_ : ndarray of bool of shape (n_samples,)
+        ``True`` for rows with out-of-sample predictions, the meta-learner's
+        training rows.
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :term:`fit`, when ``X`` has them.
+
+    See Also
+    --------
+    cvn_sklearn.model_selection.oos_predict : Out-of-sample predictions for one model.
+    sklearn.ensemble.StackingClassifier : The parent, partition splitters only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from cvn_sklearn.model_selection import WalkForwardSplit
+    >>> from cvn_sklearn.stacking import StackingClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(120, 4))
+    >>> y = (X[:, 0] + 0.5 * rng.normal(size=120) > 0).astype(int)
+    >>> stack = StackingClassifier([LogisticRegression(), GaussianNB()],
+    ...                            cv=WalkForwardSplit(4, test_size=20)).fit(X, y)
+    >>> int(stack.coverage_.sum()), stack.predict_proba(X[:2]).shape
+    (80, (2, 2))
+    """
+
+    _estimators_param = "estimators"
+
+    _parameter_constraints: dict = {
+        **_SklearnStackingClassifier._parameter_constraints,
+        "cv": ["cv_object"],
+        "cache": ["boolean", str, os.PathLike, joblib.Memory],
+    }
+
+    def __init__(
+        self,
+        estimators,
+        final_estimator=None,
+        *,
+        cv=None,
+        stack_method="auto",
+        n_jobs=None,
+        passthrough=False,
+        verbose=0,
+        cache=True,
+    ):
+        super().__init__(
+            estimators,
+            final_estimator,
+            cv=cv,
+            stack_method=stack_method,
+            n_jobs=n_jobs,
+            passthrough=passthrough,
+            verbose=verbose,
+        )
+        self.cache = cache
+
+    # -- parameters --------------------------------------------------------
+
+    def _base_entries(self):
+        return [_named(entry) for entry in getattr(self, self._estimators_param)]
+
+    def _entries_if_valid(self):
+        """Base entries by name, or {} while the parameter is not a valid list (checked in fit)."""
+        try:
+            return dict(self._base_entries())
+        except (TypeError, ValueError):
+            return {}
+
+    def get_params(self, deep=True):
+        """Get parameters, including the base models and their parameters by name.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return ``<name>`` and ``<name>__<param>`` for every base model.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = BaseEstimator.get_params(self, deep=deep)
+        if deep:
+            for name, model in self._entries_if_valid().items():
+                params[name] = model
+                params.update({f"{name}__{key}": value for key, value in _nested_params(model).items()})
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``<name>=estimator`` replaces a base model, ``<name>__<param>`` tunes it.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameters of the stacker, base models by name, or their parameters.
+
+        Returns
+        -------
+        self : object
+            This estimator.
+        """
+        attr = self._estimators_param
+        if attr in params:
+            setattr(self, attr, params.pop(attr))
+        entries = self._entries_if_valid()
+        replaced = {name: params.pop(name) for name in list(params) if name in entries}
+        if replaced:
+            setattr(self, attr, [(name, replaced.get(name, model)) for name, model in entries.items()])
+        for key in params:
+            name = key.split("__")[0]
+            if "__" in key and isinstance(entries.get(name), str):
+                raise ValueError(
+                    f"Base model {name!r} is given as the registry name {entries[name]!r}, which has no "
+                    f"parameters to set. Replace it with an estimator first, e.g. "
+                    f"set_params({name}=registry[{entries[name]!r}](...))."
+                )
+        return BaseEstimator.set_params(self, **params)
+
+    @property
+    def named_estimators(self):
+        """:class:`~sklearn.utils.Bunch` of the base models (registry names unresolved) by name."""
+        return Bunch(**dict(self._base_entries()))
+
+    def _validate_estimators(self):
+        entries = self._base_entries()
+        if not entries:
+            raise ValueError(
+                f"'{self._estimators_param}' is empty; give at least one base model, e.g. ['lightgbm', 'logreg']."
+            )
+        names = [name for name, _ in entries]
+        self._validate_names(names)
+        models = [_resolve(model) for _, model in entries]
+        if all(model == "drop" for model in models):
+            raise ValueError("All estimators are dropped. At least one is required to be an estimator.")
+        return names, models
+
+    def _make_final_estimator(self):
+        return LogisticRegression() if self.final_estimator is None else clone(self.final_estimator)
+
+    def _validate_final_estimator(self):
+        self.final_estimator_ = self._make_final_estimator()
+        if not is_classifier(self.final_estimator_):
+            raise ValueError(f"'final_estimator' parameter should be a classifier. Got {self.final_estimator_}")
+
+    def _check_cv(self, y=None):
+        return check_cv(WalkForwardSplit() if self.cv is None else self.cv, y, classifier=True)
+
+    # -- fit -----------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, **fit_params):
+        """Fit the base models out of sample, the meta-learner on covered rows, then refit the bases.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training rows, in time order for walk-forward splitters.
+        y : array-like of shape (n_samples,)
+            Target labels.
+        **fit_params : dict
+            Metadata. Without metadata routing only ``sample_weight`` (passed to
+            every base model and to the final estimator). With routing enabled,
+            routed to the base models' ``fit`` and the splitter's ``split``
+            (e.g. ``t1``) as they request them; ``sample_weight``, when given,
+            also reaches the final estimator.
+
+        Returns
+        -------
+        self : object
+            Fitted stacker.
+        """
+        _raise_for_params(fit_params, self, "fit", allow=["sample_weight"])
+        check_classification_targets(y)
+        self._label_encoder = LabelEncoder().fit(y)
+        self.classes_ = self._label_encoder.classes_
+        X, y = indexable(X, self._label_encoder.transform(y))
+        if "sample_weight" in fit_params:
+            _check_weighted_classes(y, fit_params["sample_weight"])
+        names, models = self._validate_estimators()
+        self._validate_final_estimator()
+        routed = self._route_fit_params(names, fit_params)
+        splits = _learnable(list(self._check_cv(y).split(X, y, **routed.splitter.split)), y)
+        methods = [self._method_name(name, model, self.stack_method) for name, model in zip(names, models)]
+        kept = [(name, model, method) for name, model, method in zip(names, models, methods) if model != "drop"]
+        members = self._fit_members(kept, X, y, splits, routed)
+        self.stack_method_ = [method for _, _, method in kept]
+        self.estimators_ = [refit for refit, _ in members]
+        self._set_named_estimators(names, models)
+        self.coverage_ = np.logical_and.reduce([oos.covered for _, oos in members])
+        self._fit_final_estimator(X, y, [oos.predictions for _, oos in members], fit_params)
+        return self
+
+    def _route_fit_params(self, names, fit_params):
+        if _routing_enabled():
+            return process_routing(self, "fit", **fit_params)
+        # without routing, fit_params holds at most sample_weight (checked by _raise_for_params)
+        return Bunch(splitter=Bunch(split={}), **{name: Bunch(fit=fit_params) for name in names})
+
+    def _fit_members(self, kept, X, y, splits, routed):
+        """(refit on all rows, OOS predictions) per kept base model, through the shared cache."""
+        cache, data_key, splits_key = _SharedCache(self.cache), joblib.hash((X, y)), joblib.hash(splits)
+        members = []
+        for name, model, method in kept:
+            fit_params = routed[name].fit
+            key = (_estimator_key(model), _library_versions(), data_key, joblib.hash(fit_params))
+            oos = partial(oos_from_splits, model, X, y, splits, method=method, n_jobs=self.n_jobs,
+                          fit_params=fit_params, verbose=self.verbose)
+            refit = partial(_refit, model, X, y, fit_params)
+            members.append((cache.get(("refit", *key), refit), cache.get(("oos", method, splits_key, *key), oos)))
+        return members
+
+    def _set_named_estimators(self, names, models):
+        fitted = iter(self.estimators_)
+        self.named_estimators_ = Bunch(**{name: "drop" if model == "drop" else next(fitted) for name, model in zip(names, models)})
+        for estimator in self.estimators_:
+            if hasattr(estimator, "feature_names_in_"):
+                self.feature_names_in_ = estimator.feature_names_in_
+
+    def _fit_final_estimator(self, X, y, predictions, fit_params):
+        covered = np.flatnonzero(self.coverage_)
+        if np.unique(y[covered]).size < 2:
+            raise ValueError(
+                f"The {covered.size} rows with out-of-sample predictions hold a single class, so the final "
+                "estimator cannot learn: use more or longer test blocks (cv) so that both classes are covered."
+            )
+        X_meta = _safe_indexing(self._concatenate_predictions(X, predictions), covered)
+        params = _check_method_params(X, {k: v for k, v in fit_params.items() if k == "sample_weight"}, covered)
+        self.final_estimator_.fit(X_meta, y[covered], **params)
+
+    # -- prediction ------------------------------------------------------------
+    # scikit-learn's own methods test the unfitted ``final_estimator``, which is
+    # None by default, so they vanish before fit; these test the one we will use.
+
+    @available_if(_final_estimator_has("predict"))
+    def predict(self, X, **predict_params):
+        """Predict class labels with the final estimator on the base models' outputs.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input rows.
+        **predict_params : dict
+            Passed (or routed) to the final estimator's ``predict``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        check_is_fitted(self)
+        return super().predict(X, **predict_params)
+
+    @available_if(_final_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from the final estimator on the base models' outputs.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities of ``classes_``.
+        """
+        check_is_fitted(self)
+        return super().predict_proba(X)
+
+    @available_if(_final_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the final estimator on the base models' outputs.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        decisions : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The final estimator's decision function.
+        """
+        check_is_fitted(self)
+        return super().decision_function(X)
+
+    # -- introspection -------------------------------------------------------
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the :meth:`transform` output columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Input feature names, used only with ``passthrough=True``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``<class>_<name>`` per base-model column, then the input features
+            when ``passthrough=True``.
+        """
+        check_is_fitted(self, "n_features_in_")
+        input_features = _check_feature_names_in(self, input_features, generate_names=self.passthrough)
+        prefix = type(self).__name__.lower()
+        names = [name for name, est in self.named_estimators_.items() if not isinstance(est, str)]
+        meta_names = [
+            f"{prefix}_{name}" if n_out == 1 else f"{prefix}_{name}{i}"
+            for name, n_out in zip(names, self._n_feature_outs)
+            for i in range(n_out)
+        ]
+        return np.asarray([*meta_names, *(input_features if self.passthrough else [])], dtype=object)
+
+    def get_metadata_routing(self):
+        """Routing of metadata to the base models, the splitter and the final estimator.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            ``fit`` routes to each base model's ``fit`` and the splitter's
+            ``split``; ``predict`` routes to the final estimator's ``predict``.
+        """
+        router = MetadataRouter(owner=self)
+        names, models = zip(*((name, _resolve(model)) for name, model in self._base_entries()))
+        for name, model in zip(names, models):
+            if model != "drop":
+                router.add(**{name: model}, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        router.add(splitter=self._check_cv(), method_mapping=MethodMapping().add(caller="fit", callee="split"))
+        final = getattr(self, "final_estimator_", None)
+        final = self._make_final_estimator() if final is None else final
+        router.add(final_estimator_=final, method_mapping=MethodMapping().add(caller="predict", callee="predict"))
+        return router
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        models = [_resolve(model) for _, model in self._base_entries()]
+        base_tags = [get_tags(model).input_tags for model in models if model != "drop"]
+        tags.input_tags.allow_nan = all(t.allow_nan for t in base_tags)
+        tags.input_tags.sparse = all(t.sparse for t in base_tags)
+        return tags
+
+    def _sk_visual_block_(self):
+        names, models = zip(*self._base_entries())
+        bases = _VisualBlock("parallel", models, names=names, dash_wrapped=False)
+        final = _VisualBlock("parallel", [self._make_final_estimator()], names=["final_estimator"], dash_wrapped=False)
+        return _VisualBlock("serial", (bases, final), dash_wrapped=False)
+
+
+def _check_weighted_classes(y, sample_weight):
+    weighted = y[_check_sample_weight(sample_weight, y) > 0]
+    if np.unique(weighted).size < 2:
+        raise ValueError(
+            "sample_weight leaves a single class with positive weight; a classifier needs rows of at least "
+            "two classes with weight > 0."
+        )
+
+
+def _learnable(splits, y):
+    """Drop folds whose training rows hold a single class, with a warning (policy: no fit on them)."""
+    learnable = [(train, test) for train, test in splits if np.unique(y[train]).size > 1]
+    if not learnable:
+        raise ValueError(
+            "Every fold trains on a single class, so no base model can learn: use longer training windows "
+            "(fewer or smaller test blocks) so that both classes appear before the first test block."
+        )
+    if len(learnable) < len(splits):
+        warnings.warn(
+            f"{len(splits) - len(learnable)} of {len(splits)} folds train on a single class; they are skipped, "
+            "so their test rows get no out-of-sample prediction and stay out of coverage_. Use a longer first "
+            "training window to cover them.",
+            UserWarning,
+        )
+    return learnable
+
+
+def _nested_params(model):
+    return model.get_params(deep=True) if hasattr(model, "get_params") else {}
+
+
+# ---------------------------------------------------------------------------
+# Registry ensembles
+# ---------------------------------------------------------------------------
+
+
+class RegistryEnsemble(StackingClassifier):
+    """Base class of the ensembles in ``cvn_sklearn/ensembles/``: fixed meta-learner, named bases.
+
+    A subclass is one short file: ``@register_ensemble(name, base_models=[...])``
+    and :meth:`_make_final_estimator`. Base models default to the names given to
+    :func:`~cvn_sklearn.registry.register_ensemble`; the stack always uses the
+    bases' ``predict_proba`` and binary targets.
+
+    Parameters
+    ----------
+    base_models : list, default=None
+        Registry names, estimators or ``(name, estimator)`` pairs, as for
+        :class:`StackingClassifier`'s ``estimators``; ``None`` uses the
+        ensemble's registered defaults.
+    cv : int, cross-validation generator or iterable, default=None
+        ``None`` means ``WalkForwardSplit(n_splits=5)``.
+    n_jobs : int, default=None
+        Folds fitted in parallel through joblib.
+    cache : bool, str, os.PathLike or joblib.Memory, default=True
+        Shared base-model cache, as for :class:`StackingClassifier`.
+    """
+
+    _estimators_param = "base_models"
+    stack_method = "predict_proba"
+    passthrough = False
+    final_estimator = None
+    verbose = 0
+
+    _parameter_constraints: dict = {
+        "base_models": [list, None],
+        "cv": ["cv_object"],
+        "n_jobs": [None, Integral],
+        "cache": ["boolean", str, os.PathLike, joblib.Memory],
+    }
+
+    def __init__(self, base_models=None, *, cv=None, n_jobs=None, cache=True):
+        self.base_models = base_models
+        self.cv = cv
+        self.n_jobs = n_jobs
+        self.cache = cache
+
+    def _base_entries(self):
+        return [_named(entry) for entry in self.base_models or type(self)._cvn_base_models]
+
+    def fit(self, X, y, **fit_params):
+        """Fit the ensemble on binary targets; see :meth:`StackingClassifier.fit`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training rows, in time order for walk-forward splitters.
+        y : array-like of shape (n_samples,)
+            Binary target labels.
+        **fit_params : dict
+            Metadata, as for :meth:`StackingClassifier.fit`.
+
+        Returns
+        -------
+        self : object
+            Fitted ensemble.
+        """
+        y_type = type_of_target(y, input_name="y", raise_unknown=True)
+        if y_type != "binary":
+            raise ValueError(
+                f"Only binary classification is supported. The type of the target is {y_type}; "
+                "ensembles blend the probability of the positive class."
+            )
+        return super().fit(X, y, **fit_params)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+
+# ---------------------------------------------------------------------------
+# Meta-learners that blend base probabilities
+# ---------------------------------------------------------------------------
+
+
+def _equal_weights(P, positive, sample_weight):
+    return np.full(P.shape[1], 1 / P.shape[1]), 0.0
+
+
+def _auc_weights(P, positive, sample_weight):
+    aucs = np.array([roc_auc_score(positive, column, sample_weight=sample_weight) for column in P.T])
+    return aucs / aucs.sum(), 0.0
+
+
+def _nnls_weights(P, positive, sample_weight):
+    """Non-negative least squares with a free intercept (fitted on weighted-centred columns)."""
+    share = sample_weight / sample_weight.sum()
+    P_mean, positive_rate = share @ P, share @ positive
+    root = np.sqrt(sample_weight)
+    weights, _ = nnls((P - P_mean) * root[:, None], (positive - positive_rate) * root)
+    if not weights.any():
+        warnings.warn(
+            "Non-negative least squares gave every member weight 0: no base model's probabilities track the "
+            "positive class on these rows, so the blend predicts the base rate.",
+            UserWarning,
+        )
+    return weights, positive_rate - P_mean @ weights
+
+
+_WEIGHTINGS = {"equal": _equal_weights, "auc": _auc_weights, "nnls": _nnls_weights}
+
+
+def _positive_class_data(estimator, X, y, sample_weight):
+    """Validate a binary meta-learner's inputs; returns (P, is_positive, sample_weight)."""
+    X, y = validate_data(estimator, X, y)
+    check_classification_targets(y)
+    estimator.classes_ = np.unique(y)
+    if estimator.classes_.size != 2:
+        raise ValueError(
+            f"Only binary classification is supported; got {estimator.classes_.size} class(es). "
+            f"{type(estimator).__name__} blends the probability of the positive class."
+        )
+    sample_weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    return _check_probabilities(estimator, X), y == estimator.classes_[1], sample_weight
+
+
+def _check_probabilities(estimator, X):
+    if np.any((X < 0) | (X > 1)):
+        raise ValueError(
+            f"{type(estimator).__name__} blends probabilities, but its input has values outside [0, 1]. "
+            "Feed it base models' predict_proba output (stack_method='predict_proba')."
+        )
+    return X
+
+
+class _BinaryBlendMixin:
+    """fit / predict_proba / predict of the blending meta-learners.
+
+    A subclass implements ``_fit_blend(P, positive, sample_weight)`` and
+    ``_blend(P)`` (the probability of the positive class).
+    """
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the blend.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_members)
+            Probabilities of the positive class, one column per member.
+        y : array-like of shape (n_samples,)
+            Binary labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+
+        Returns
+        -------
+        self : object
+            Fitted blend.
+        """
+        self._fit_blend(*_positive_class_data(self, X, y, sample_weight))
+        return self
+
+    def predict_proba(self, X):
+        """Blended class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_members)
+            Probabilities of the positive class, one column per member.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, 2)
+            Probabilities of ``classes_``.
+        """
+        check_is_fitted(self)
+        positive = self._blend(_check_probabilities(self, validate_data(self, X, reset=False)))
+        return np.column_stack([1 - positive, positive])
+
+    def predict(self, X):
+        """Predict the class whose blended probability is at least 0.5.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_members)
+            Probabilities of the positive class, one column per member.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+
+
+class BlendClassifier(_BinaryBlendMixin, ClassifierMixin, BaseEstimator):
+    """Weighted average of base-model probabilities of the positive class.
+
+    The meta-learner of the blend ensembles. Each input column is one base
+    model's out-of-sample probability of the positive class; the output is
+    ``intercept_ + X @ weights_``, clipped to [0, 1].
+
+    Parameters
+    ----------
+    weights : {"equal", "auc", "nnls"}, default="equal"
+        ``"equal"``: the mean. ``"auc"``: weights proportional to each column's
+        ROC AUC, summing to one. ``"nnls"``: non-negative least squares of the
+        0/1 target on the columns with a free intercept; the solution is sparse
+        (members that do not help get exactly 0). If every member gets 0, a
+        warning says so and the blend predicts the base rate.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_features_in_,)
+        Non-negative weight of each column.
+    intercept_ : float
+        0 for ``"equal"`` and ``"auc"``; the fitted intercept for ``"nnls"``.
+    classes_ : ndarray of shape (2,)
+        Class labels.
+    n_features_in_ : int
+        Number of blended members.
+
+    See Also
+    --------
+    ShrunkLogitBlend : Logistic blend shrunk toward equal weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cvn_sklearn.stacking import BlendClassifier
+    >>> P = np.array([[0.9, 0.6], [0.2, 0.5], [0.8, 0.4], [0.1, 0.3]])
+    >>> blend = BlendClassifier().fit(P, [1, 0, 1, 0])
+    >>> blend.weights_, blend.predict_proba(P[:1]).round(2)
+    (array([0.5, 0.5]), array([[0.25, 0.75]]))
+    """
+
+    _parameter_constraints: dict = {"weights": [StrOptions(set(_WEIGHTINGS))]}
+
+    def __init__(self, weights="equal"):
+        self.weights = weights
+
+    def _fit_blend(self, P, positive, sample_weight):
+        self.weights_, self.intercept_ = _WEIGHTINGS[self.weights](P, positive, sample_weight)
+
+    def _blend(self, P):
+        return np.clip(self.intercept_ + P @ self.weights_, 0, 1)
+
+
+class ShrunkLogitBlend(_BinaryBlendMixin, ClassifierMixin, BaseEstimator):
+    """Logistic regression on base-model logits, shrunk toward equal weights.
+
+    Fits ``P(positive) = expit(intercept_ + logit(P) @ coef_)`` by penalised
+    log-loss where the penalty is ``shrinkage * sum((coef_ - coef_.mean())**2)``:
+    it pulls the members toward one common weight (an equal-weight logit
+    average with a fitted scale and intercept), not toward zero. A large
+    ``shrinkage`` keeps the weights nearly equal unless the data say otherwise.
+
+    Parameters
+    ----------
+    shrinkage : float, default=10.0
+        Strength of the pull toward equal weights (0 is plain logistic
+        regression on logits).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features_in_,)
+        Weight of each member's logit.
+    intercept_ : float
+        Intercept on the logit scale.
+    classes_ : ndarray of shape (2,)
+        Class labels.
+    n_features_in_ : int
+        Number of blended members.
+
+    See Also
+    --------
+    BlendClassifier : Fixed-rule and non-negative blends.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cvn_sklearn.stacking import ShrunkLogitBlend
+    >>> rng = np.random.RandomState(0)
+    >>> y = rng.randint(0, 2, 200)
+    >>> P = np.clip(np.column_stack([0.5 + 0.3 * (y - 0.5), rng.uniform(size=200)]), 0.01, 0.99)
+    >>> blend = ShrunkLogitBlend(shrinkage=1000.0).fit(P, y)
+    >>> bool(abs(blend.coef_[0] - blend.coef_[1]) < 0.05)
+    True
+    """
+
+    _parameter_constraints: dict = {"shrinkage": [Interval(Real, 0, None, closed="left")]}
+
+    _EPS = 1e-6
+
+    def __init__(self, shrinkage=10.0):
+        self.shrinkage = shrinkage
+
+    def _fit_blend(self, P, positive, sample_weight):
+        Z = self._logits(P)
+        args = (Z, positive.astype(float), sample_weight / sample_weight.sum(), self.shrinkage)
+        solution = minimize(_shrunk_log_loss, np.zeros(Z.shape[1] + 1), args=args, jac=True, method="L-BFGS-B").x
+        self.coef_, self.intercept_ = solution[:-1], float(solution[-1])
+
+    def _blend(self, P):
+        return expit(self._logits(P) @ self.coef_ + self.intercept_)
+
+    def _logits(self, P):
+        return logit(np.clip(P, self._EPS, 1 - self._EPS))
+
+
+def _shrunk_log_loss(params, Z, y, weight, shrinkage):
+    """Weighted log-loss plus the pull toward equal weights, and its gradient."""
+    coef, intercept = params[:-1], params[-1]
+    eta = Z @ coef + intercept
+    deviation = coef - coef.mean()
+    residual = weight * (expit(eta) - y)
+    loss = weight @ (np.logaddexp(0, eta) - y * eta) + shrinkage * deviation @ deviation
+    return loss, np.append(Z.T @ residual + 2 * shrinkage * deviation, residual.sum())
