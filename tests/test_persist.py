@@ -302,3 +302,14 @@ def test_generated_secrets_never_reach_the_mlflow_store(store, data, name, secre
     logged = json.dumps([run.data.params, run.data.tags])
     assert secret not in logged and credential not in logged
     assert run.data.params[f"param_{name}"] == run.data.params["param_endpoint"] == SCRUBBED
+
+
+def test_default_store_is_sqlite_in_the_working_directory(tmp_path, monkeypatch, data):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    artifact = _artifact(registry["logreg"](), data)
+    run_id = log_artifact(artifact, experiment="default_store")
+    assert (tmp_path / "mlflow.db").is_file() and (tmp_path / "mlruns").is_dir()
+    np.testing.assert_array_equal(
+        load_artifact(run_id).predict_proba(data.test.X), artifact.estimator.predict_proba(data.test.X)
+    )
