@@ -19,6 +19,11 @@ _PUBLIC = {
     "CalibratedThetaClassifier": "cvn_sklearn.pipeline",
     "make_pipeline": "cvn_sklearn.pipeline",
     "configure_logging": "cvn_sklearn.events",
+    "train_one": "cvn_sklearn.harness",
+    "walk_forward": "cvn_sklearn.harness",
+    "tune": "cvn_sklearn.harness",
+    "Datasets": "cvn_sklearn.contracts",
+    "TrainedArtifact": "cvn_sklearn.contracts",
 }
 
 __all__ = sorted([*_PUBLIC, "register_ensemble", "register_model", "registry"])
