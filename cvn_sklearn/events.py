@@ -48,7 +48,11 @@ class ClassBalanceApplied(TypedDict):
 
 
 class ModelFit(TypedDict):
-    """The native model's own fit finished (emitted by every adapter ``fit``)."""
+    """The native model's own fit finished (emitted by every adapter ``fit``).
+
+    Registry ensembles emit it too, with ``n_estimators_final`` the number of
+    base models kept and ``best_iteration`` ``None``.
+    """
 
     model_type: str
     n_estimators_final: int | None

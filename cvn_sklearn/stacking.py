@@ -35,18 +35,19 @@ from functools import cache as _once
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from numbers import Integral, Real
+from time import perf_counter
 
 import joblib
 import numpy as np
 from scipy.optimize import minimize, nnls
 from scipy.special import expit, logit
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone, is_classifier
+from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
 from sklearn.ensemble import StackingClassifier as _SklearnStackingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import Bunch, _safe_indexing, get_tags, indexable
+from sklearn.utils import Bunch, check_array, get_tags, indexable
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -58,10 +59,13 @@ from cvn_sklearn._sklearn_compat import (
     _check_feature_names_in,
     _check_method_params,
     _check_sample_weight,
+    _fit_context,
+    _safe_indexing,
     _raise_for_params,
     _routing_enabled,
     _VisualBlock,
 )
+from cvn_sklearn.events import emit
 from cvn_sklearn.model_selection import WalkForwardSplit, oos_from_splits
 
 __all__ = ["BlendClassifier", "RegistryEnsemble", "ShrunkLogitBlend", "StackingClassifier", "clear_oos_cache"]
@@ -626,6 +630,12 @@ class RegistryEnsemble(StackingClassifier):
     :func:`~cvn_sklearn.registry.register_ensemble`; the stack always uses the
     bases' ``predict_proba`` and binary targets.
 
+    Like every adapter fit, :meth:`fit` emits ``training_started`` and
+    ``model_fit`` with the ensemble's registry name as ``model_type``
+    (``n_estimators_final`` is the number of base models kept,
+    ``best_iteration`` is ``None``), whether the base fits ran or came from the
+    shared cache.
+
     Parameters
     ----------
     base_models : list, default=None
@@ -685,7 +695,37 @@ class RegistryEnsemble(StackingClassifier):
                 f"Only binary classification is supported. The type of the target is {y_type}; "
                 "ensembles blend the probability of the positive class."
             )
-        return super().fit(X, y, **fit_params)
+        started = perf_counter()
+        shape = check_array(X, accept_sparse=True, ensure_all_finite=False, dtype=None).shape
+        labels = np.asarray(y)
+        buy_pct = float(100.0 * np.mean(labels == np.unique(labels)[-1]))
+        # the same two events as every adapter fit, so a train_one run of an ensemble carries
+        # the same event names as a model's, whether or not its base fits came from the cache
+        emit(
+            "training_started",
+            model_type=self._model_type(),
+            dataset_n_train=shape[0],
+            dataset_n_features=shape[1],
+            n_classes=2,
+            class_dist_buy_pct=buy_pct,
+            early_stopping_rounds=None,
+            n_val_early_stopping=0,
+        )
+        super().fit(X, y, **fit_params)
+        emit(
+            "model_fit",
+            model_type=self._model_type(),
+            n_estimators_final=len(self.estimators_),
+            best_iteration=None,
+            training_time_sec=perf_counter() - started,
+            dataset_n_train=shape[0],
+            dataset_n_features=shape[1],
+            class_dist_buy_pct=buy_pct,
+        )
+        return self
+
+    def _model_type(self):
+        return getattr(type(self), "_cvn_name", type(self).__name__)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

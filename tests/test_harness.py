@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 from structlog.testing import capture_logs
-from test_events import SMALL, STRUCTLOG_KEYS
+from test_events import SMALL, STRUCTLOG_KEYS, assert_matches_schema
 
 from cvn_sklearn import dags, harness
 from cvn_sklearn.calibration import Calibrate
@@ -112,18 +112,35 @@ def _last(logs, event):
 
 
 def test_every_entry_emits_the_same_events_with_the_same_fields_and_types(events_by_entry):
+    own_events = {}
+    for name, (_, logs) in events_by_entry.items():
+        for event in logs:
+            assert_matches_schema(event["event"], event)  # field names and exact value types
+        # an ensemble's base fits may come from the shared cache; its own events never do
+        own_events[name] = frozenset(e["event"] for e in logs if e.get("model_type") == name)
+    assert set(own_events.values()) == {
+        frozenset({"training_started", "model_fit", "calibrator_fit", "theta_picked", "training_complete"})
+    }, own_events
     shapes = {
-        name: {e["event"]: {k: type(v) for k, v in e.items()} for e in logs}
+        name: {e["event"]: {k: type(v) for k, v in e.items()} for e in logs if e.get("model_type") == name}
         for name, (_, logs) in events_by_entry.items()
     }
-    for event in ("calibrator_fit", "theta_picked", "training_complete"):
+    for event in ("training_started", "model_fit", "calibrator_fit", "theta_picked", "training_complete"):
         fields = {name: frozenset(shape[event]) for name, shape in shapes.items()}
         assert len(set(fields.values())) == 1, (event, fields)
         assert set(next(iter(fields.values()))) - STRUCTLOG_KEYS == set(EVENTS[event].__annotations__)
-    training_complete = {name: shape["training_complete"] for name, shape in shapes.items()}
-    for field in EVENTS["training_complete"].__annotations__:
-        seen = {types[field] for types in training_complete.values()} - {type(None)}
-        assert len(seen) == 1, (field, seen)
+        for field in EVENTS[event].__annotations__:
+            seen = {shape[event][field] for shape in shapes.values()} - {type(None)}
+            assert len(seen) <= 1, (event, field, seen)  # one type, None aside
+
+
+def test_ensembles_emit_their_own_fit_events(events_by_entry):
+    for name in registry.ensembles:
+        artifact, logs = events_by_entry[name]
+        fit = _last([e for e in logs if e.get("model_type") == name], "model_fit")
+        stack = artifact.estimator.estimators_[0]
+        assert fit["n_estimators_final"] == len(stack.estimators_) and fit["best_iteration"] is None
+        assert fit["dataset_n_features"] == stack.n_features_in_
 
 
 def test_every_model_emits_the_adapter_events_too(events_by_entry):
