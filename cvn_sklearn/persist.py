@@ -131,22 +131,29 @@ def _secret_value(value: str) -> bool:
 
 
 def scrub(params: Mapping) -> dict:
-    """Replace secret-looking parameters by :data:`SCRUBBED`, in nested mappings too.
+    """Replace secret-looking parameters by :data:`SCRUBBED`, at any depth.
+
+    Mappings, lists and tuples are searched, and so are estimators (through
+    their ``get_params``: an ensemble's base models, a pipeline's steps), which
+    are replaced by scrubbed copies.
 
     Parameters
     ----------
     params : mapping
-        Parameter names to values; values may be mappings themselves.
+        Parameter names to values; values may be mappings, sequences or
+        estimators themselves.
 
     Returns
     -------
     dict
-        A new dict; entries that are not secrets are the original objects.
+        A new dict; entries that hold no secret are the original objects.
 
     Examples
     --------
     >>> scrub({"max_depth": 6, "params": {"aws_secret_access_key": "abc"}, "API_TOKEN": "t"})
     {'max_depth': 6, 'params': {'aws_secret_access_key': '***scrubbed***'}, 'API_TOKEN': '***scrubbed***'}
+    >>> scrub({"servers": [{"host": "db", "password": "hunter2"}]})
+    {'servers': [{'host': 'db', 'password': '***scrubbed***'}]}
     """
     return {name: _scrub_value(name, value) for name, value in params.items()}
 
@@ -157,6 +164,11 @@ def _scrub_value(name, value):
     if isinstance(value, Mapping):
         cleaned = scrub(value)
         return value if all(cleaned[k] is value[k] for k in value) else cleaned
+    if isinstance(value, (list, tuple)):
+        cleaned = [_scrub_value(name, item) for item in value]
+        return value if all(c is v for c, v in zip(cleaned, value)) else type(value)(cleaned)
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        return _scrubbed_estimator(value)
     return value
 
 

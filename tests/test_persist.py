@@ -244,6 +244,55 @@ def test_ordinary_parameters_pass_unchanged(name, value):
     assert not looks_like_secret(name, value)
 
 
+_NAMES = st.from_regex(r"[a-z][a-z_]{0,8}[a-z]", fullmatch=True).filter(lambda n: not looks_like_secret(n, None))
+_PLAIN = st.one_of(st.integers(), st.floats(allow_nan=False), st.sampled_from(["hist", "gbdt", "binary:logistic"]))
+
+
+@st.composite
+def _nested_with_secret(draw):
+    """A parameter tree of dicts, lists and tuples with one secret (by name or by value) somewhere inside."""
+    secret = draw(st.from_regex(r"[A-Za-z]{4}[0-9]{4}[A-Za-z0-9]{8,16}", fullmatch=True))
+    leaf = draw(st.one_of(
+        st.builds(lambda prefix, suffix: {prefix + suffix: secret}, _NAMES, st.sampled_from(_SUFFIXES)),
+        st.just(f"postgresql://bob:{secret}@db:5432/ml"),
+    ))
+    tree = leaf
+    for wrap in draw(st.lists(st.sampled_from(["dict", "list", "tuple"]), min_size=1, max_size=4)):
+        siblings = draw(st.lists(_PLAIN, max_size=2))
+        if wrap == "dict":
+            tree = {draw(_NAMES): tree, **{f"p{i}": v for i, v in enumerate(siblings)}}
+        else:
+            tree = (list if wrap == "list" else tuple)([*siblings, tree])
+    return secret, tree
+
+
+@settings(max_examples=60)
+@given(_NAMES, _nested_with_secret())
+def test_secrets_are_scrubbed_at_any_depth_of_dicts_lists_and_tuples(name, case):
+    secret, tree = case
+    cleaned = scrub({name: tree})
+    assert secret not in repr(cleaned) and SCRUBBED in repr(cleaned)
+
+
+def test_secrets_inside_an_ensembles_base_models_never_reach_mlflow(store, data):
+    secret = "hunter2-do-not-log"
+    base = registry["logreg"](params={"random_state": 0})
+    ensemble = registry["blend_avg"](base_models=[("lr", base)], cv=3, cache=False)
+    artifact = _artifact(ensemble, data)
+    object.__setattr__(base, "params", {"random_state": 0, "api_key": secret})  # in hyperparams and the model file
+    assert secret in repr(artifact.hyperparams["base_models"])
+    run_id = log_artifact(artifact, experiment="nested_secrets", **store)
+    run = MlflowClient(store["tracking_uri"]).get_run(run_id)
+    assert secret not in json.dumps([run.data.params, run.data.tags]) and SCRUBBED in run.data.params["param_base_models"]
+    for path in _model_files(store, run_id):
+        if path.suffix == ".skops":
+            with zipfile.ZipFile(path) as archive:
+                assert all(secret.encode() not in archive.read(n) for n in archive.namelist())
+        else:
+            assert secret.encode() not in path.read_bytes()
+    assert base.params["api_key"] == secret  # the caller's estimator is untouched
+
+
 def test_scrub_keeps_unchanged_nested_mappings_identical():
     inner = {"max_depth": 3}
     assert scrub({"params": inner})["params"] is inner
