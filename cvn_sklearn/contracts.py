@@ -182,7 +182,7 @@ class DatasetShape:
         Rows per split.
     n_features : int
     buy_pct_train, buy_pct_val, buy_pct_test : float
-        Share of the buy (greater) label per split, in percent.
+        Share of the buy label (the greater label over all splits) per split, in percent.
     """
 
     n_train: int
@@ -265,7 +265,8 @@ class Datasets:
 
     def shape(self) -> DatasetShape:
         """Row counts and class balance, as a :class:`DatasetShape`."""
-        buy = [_buy_pct(split.y) for split in self.splits()]
+        labels = np.unique(np.concatenate([np.unique(np.asarray(split.y)) for split in self.splits()]))
+        buy = [_buy_pct(split.y, labels[-1]) for split in self.splits()]
         return DatasetShape(len(self.train.y), len(self.val.y), len(self.test.y), _n_features(self.train.X), *buy)
 
     @classmethod
@@ -335,10 +336,12 @@ def take_rows(values, rows):
     return values.iloc[rows] if hasattr(values, "iloc") else np.asarray(values)[rows]
 
 
-def _buy_pct(y) -> float:
-    """Share of the greater label in percent (the buy class of binary labels)."""
-    y = np.asarray(y)
-    return float(100.0 * np.mean(y == np.max(y)))
+def _buy_pct(y, buy_label) -> float:
+    """Share of ``buy_label`` in percent: the greater label of all splits, as ``classes_[1]`` of a classifier.
+
+    Taken over every split, so a split holding one class still reports 0 % or 100 % correctly.
+    """
+    return float(100.0 * np.mean(np.asarray(y) == buy_label))
 
 
 @dataclass(frozen=True)

@@ -150,3 +150,14 @@ def test_feature_version_of_uses_the_given_commit():
         "feature_set_hash": feature_set_hash(_frame()),
         "feature_store_hash": "fs1",
     }
+
+
+@pytest.mark.parametrize("labels", [(0, 1), ("buy", "hold")])
+def test_dataset_shape_counts_the_buy_label_of_all_splits_even_in_a_one_class_split(labels):
+    X = _frame(10)
+    low, high = labels
+    data = Datasets(
+        train=(X, [low, high] * 5), val=(X, [low] * 10), test=(X, [high] * 9 + [low])
+    )
+    shape = data.shape()
+    assert (shape.buy_pct_train, shape.buy_pct_val, shape.buy_pct_test) == (50.0, 0.0, 90.0)

@@ -123,8 +123,7 @@ def meta_label_model__trained(
     """
     proba = fitted.predict_proba(datasets.val.X)[:, 1]
     signal = proba >= threshold
-    y = np.asarray(datasets.val.y)
-    right = (y[signal] == y.max()).astype(int)
+    right = (np.asarray(datasets.val.y)[signal] == fitted.classes_[1]).astype(int)
     if len(np.unique(right)) < 2:
         raise ValueError(
             "Meta-labeling needs primary buy signals that were both right and wrong on the validation rows; got "
