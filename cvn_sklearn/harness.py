@@ -166,7 +166,9 @@ def walk_forward(
         Rows in time order.
     y : array-like of shape (n_samples,)
     cv : int, cross-validation generator or iterable
-        The splitter, e.g. :class:`~cvn_sklearn.model_selection.WalkForwardSplit`.
+        The splitter, e.g. :class:`~cvn_sklearn.model_selection.WalkForwardSplit`;
+        its test sets must be disjoint. For label-overlap purging pass the
+        folds themselves: ``cv=list(WalkForwardSplit(4).split(X, t1=t1))``.
     hpo_params, calibration, objective, constraints
         As in :func:`train_one`.
     returns : array-like of shape (n_samples,), default=None
@@ -179,6 +181,12 @@ def walk_forward(
     Returns
     -------
     WalkForwardResult
+
+    Raises
+    ------
+    ValueError
+        If a row is in more than one test set (``ShuffleSplit``, repeated
+        splitters): it would get several out-of-sample predictions.
 
     Examples
     --------

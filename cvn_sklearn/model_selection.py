@@ -365,7 +365,7 @@ def oos_from_splits(estimator, X, y, splits, *, method, n_jobs=None, fit_params=
         As :func:`oos_predict`.
     """
     tests = [test for _, test in splits]
-    _check_disjoint(tests, _num_samples(X))
+    check_disjoint(tests, _num_samples(X))
     if method in _ENCODED_METHODS:
         y = LabelEncoder().fit_transform(y)
     folds = Parallel(n_jobs=n_jobs, verbose=verbose)(
@@ -374,7 +374,8 @@ def oos_from_splits(estimator, X, y, splits, *, method, n_jobs=None, fit_params=
     return _assemble(folds, tests, _num_samples(X))
 
 
-def _check_disjoint(tests, n_samples):
+def check_disjoint(tests, n_samples):
+    """Raise ``ValueError`` if a row is in more than one of the ``tests`` index arrays."""
     counts = np.bincount(np.concatenate(tests).astype(int), minlength=n_samples)
     if np.any(counts > 1):
         raise ValueError(

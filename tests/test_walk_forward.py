@@ -96,3 +96,21 @@ def test_walk_forward_on_a_dask_cluster_equals_in_process(data):
         distributed = walk_forward("logreg", X, y, cv=cv, calibration="sigmoid", executor=DaskExecutor(client=client))
     np.testing.assert_allclose(distributed.predictions, local.predictions)
     assert [a.threshold for a in distributed.artifacts] == [a.threshold for a in local.artifacts]
+
+
+def test_walk_forward_refuses_overlapping_test_sets(data):
+    from sklearn.model_selection import ShuffleSplit
+
+    X, y = data
+    with pytest.raises(ValueError, match="more than one test set"):
+        walk_forward("logreg", X, y, cv=ShuffleSplit(3, test_size=0.4, random_state=0), calibration=None)
+
+
+def test_walk_forward_purges_with_precomputed_folds(data):
+    X, y = data
+    t1 = np.minimum(np.arange(len(y)) + 30, len(y) - 1)
+    folds = list(WalkForwardSplit(2, test_size=100).split(X, t1=t1))
+    result = walk_forward("logreg", X, y, cv=folds, calibration=None, objective=None)
+    assert [a.dataset_shape.n_train for a in result.artifacts] == [len(train) for train, _ in folds] == [270, 370]
+    expected = oos_predict(registry["logreg"](), X, y, cv=folds)
+    np.testing.assert_allclose(result.predictions, expected.predictions)

@@ -23,6 +23,7 @@ from hamilton.htypes import Collect, Parallelizable
 
 from cvn_sklearn.contracts import Datasets, FeatureVersion, TrainedArtifact, take_rows
 from cvn_sklearn.dags import train_artifact
+from cvn_sklearn.model_selection import check_disjoint
 
 
 class Fold(NamedTuple):
@@ -75,9 +76,11 @@ def feature_version(X: Any) -> FeatureVersion:
 
 
 def fold(cv: Any, X: Any, y: Any) -> Parallelizable[Fold]:
-    """Fan out: one cell per ``(train, test)`` split of ``cv``."""
-    for index, (train, test) in enumerate(cv.split(X, y)):
-        yield Fold(index, np.asarray(train), np.asarray(test))
+    """Fan out: one cell per ``(train, test)`` split of ``cv``; test sets must be disjoint."""
+    splits = [(np.asarray(train), np.asarray(test)) for train, test in cv.split(X, y)]
+    check_disjoint([test for _, test in splits], len(y))
+    for index, (train, test) in enumerate(splits):
+        yield Fold(index, train, test)
 
 
 def fold_result(
