@@ -33,6 +33,7 @@ __all__ = [
     "DatasetShape",
     "Datasets",
     "FeatureVersion",
+    "ReliabilityBins",
     "Split",
     "SplitMetrics",
     "TrainedArtifact",
@@ -196,6 +197,80 @@ class DatasetShape:
     def to_dict(self) -> dict[str, int | float]:
         """Return the fields as a flat ``dict``."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ReliabilityBins:
+    """The reliability diagram of P(buy) on one split, as per-bin counts: no rows.
+
+    The bins are the ``n_bins`` equal-width bins of
+    :func:`~cvn_sklearn.metrics.expected_calibration_error` (a row with
+    probability ``p`` is in the bin ``(edge_b, edge_b+1]``). Counts and means
+    are all a reliability diagram and the ECE depend on, so an artifact can
+    carry its validation diagram without carrying validation rows.
+
+    Attributes
+    ----------
+    count : tuple of int
+        Rows per bin.
+    positives : tuple of int
+        Buy rows per bin.
+    mean_proba : tuple of float
+        Mean P(buy) per bin (0.0 for an empty bin).
+
+    Examples
+    --------
+    >>> bins = ReliabilityBins.of([0, 1, 1, 0], [0.1, 0.8, 0.85, 0.3], n_bins=2)
+    >>> bins.count, bins.positives
+    ((2, 2), (0, 2))
+    """
+
+    count: tuple[int, ...]
+    positives: tuple[int, ...]
+    mean_proba: tuple[float, ...]
+
+    @classmethod
+    def of(cls, is_buy, proba, *, n_bins: int = 10) -> ReliabilityBins:
+        """Summarise 0/1 buy labels and P(buy) into ``n_bins`` bins.
+
+        Parameters
+        ----------
+        is_buy : array-like of shape (n_samples,)
+            1 (or ``True``) for buy rows.
+        proba : array-like of shape (n_samples,)
+            P(buy).
+        n_bins : int, default=10
+
+        Returns
+        -------
+        ReliabilityBins
+        """
+        is_buy, proba = np.asarray(is_buy, dtype=np.float64), np.asarray(proba, dtype=np.float64)
+        bins = np.searchsorted(np.linspace(0.0, 1.0, n_bins + 1)[1:-1], proba)
+        count = np.bincount(bins, minlength=n_bins)
+        total = np.bincount(bins, weights=proba, minlength=n_bins)
+        mean = np.divide(total, count, out=np.zeros(n_bins), where=count > 0)
+        positives = np.bincount(bins, weights=is_buy, minlength=n_bins)
+        return cls(tuple(int(c) for c in count), tuple(int(round(k)) for k in positives), tuple(float(m) for m in mean))
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Representative ``(is_buy, proba)`` rows with exactly these bins.
+
+        Each bin becomes ``count`` rows at its mean probability, ``positives``
+        of them buys: the reliability curve and the ECE of these rows equal
+        those of the rows summarised, so
+        :func:`cvn_sklearn.plots.reliability_diagram` can draw them.
+
+        Returns
+        -------
+        is_buy : ndarray of int of shape (n,)
+        proba : ndarray of float of shape (n,)
+        """
+        proba = np.repeat(self.mean_proba, self.count)
+        is_buy = np.concatenate(
+            [np.r_[np.ones(k, dtype=int), np.zeros(n - k, dtype=int)] for n, k in zip(self.count, self.positives)]
+        )
+        return is_buy, proba
 
 
 class Split(NamedTuple):
@@ -375,6 +450,10 @@ class TrainedArtifact:
         Secondary classifier deciding whether to take a primary buy signal:
         trained on the validation rows where the primary model said buy, to
         predict whether that buy was right (see :meth:`predict`).
+    reliability_val : ReliabilityBins or None
+        The validation reliability diagram as per-bin counts (logged as
+        ``plots/reliability_val.png`` by :func:`cvn_sklearn.persist.log_artifact`).
+        Not part of :meth:`to_dict`, which stays flat.
     """
 
     model_name: str
@@ -389,6 +468,7 @@ class TrainedArtifact:
     feature_version: FeatureVersion
     cusum_metadata: dict | None = None
     meta_label_model: Any = field(default=None, repr=False)
+    reliability_val: ReliabilityBins | None = field(default=None, repr=False)
 
     def __post_init__(self):
         for name in ("hyperparams", "cusum_metadata"):

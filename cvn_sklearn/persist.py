@@ -294,8 +294,9 @@ def log_artifact(
     (``val_*``, ``test_*``, ``threshold``, ``training_time_sec``), tags (the
     feature version, the model name), ``selected_features.json``, the figures
     ``plots/theta_curve.png`` (when θ was tuned) and
-    ``plots/reliability_val.png`` (when ``datasets`` is given; the artifact
-    itself holds no rows), and the estimator as an MLflow scikit-learn model in
+    ``plots/reliability_val.png`` (from ``datasets`` when given, else from the
+    artifact's ``reliability_val`` bins, which every :func:`~cvn_sklearn.harness.train_one`
+    artifact carries; the artifact itself holds no rows), and the estimator as an MLflow scikit-learn model in
     the skops format with explicit pip requirements (no slow requirement
     inference).
 
@@ -311,7 +312,7 @@ def log_artifact(
         (``./mlruns``) when ``None``.
     datasets : Datasets, default=None
         The data the artifact was trained on; its validation rows draw the
-        reliability diagram. Figures need matplotlib; without it they are
+        reliability diagram instead of ``artifact.reliability_val``. Figures need matplotlib; without it they are
         skipped with a warning.
 
     Returns
@@ -364,6 +365,9 @@ def _figures(artifact, datasets):
         if datasets is not None:
             proba = artifact.estimator.predict_proba(datasets.val.X)
             yield "reliability_val", plots.reliability_diagram(datasets.val.y, proba, names=("validation", ""))
+        elif artifact.reliability_val is not None:
+            is_buy, proba = artifact.reliability_val.rows()
+            yield "reliability_val", plots.reliability_diagram(is_buy, proba, names=("validation", ""))
     except ImportError as exc:
         warnings.warn(f"No figures logged: {exc}", stacklevel=3)
 

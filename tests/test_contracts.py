@@ -161,3 +161,36 @@ def test_dataset_shape_counts_the_buy_label_of_all_splits_even_in_a_one_class_sp
     )
     shape = data.shape()
     assert (shape.buy_pct_train, shape.buy_pct_val, shape.buy_pct_test) == (50.0, 0.0, 90.0)
+
+
+def test_reliability_bins_reproduce_the_curve_and_ece_without_the_rows():
+    from sklearn.calibration import calibration_curve
+
+    from cvn_sklearn.contracts import ReliabilityBins
+    from cvn_sklearn.metrics import expected_calibration_error
+
+    rng = np.random.RandomState(0)
+    proba = np.r_[rng.uniform(size=200), 0.2, 0.2, 1.0, 0.0]  # bin edges included
+    is_buy = (rng.uniform(size=204) < proba).astype(int)
+    bins = ReliabilityBins.of(is_buy, proba)
+    assert sum(bins.count) == 204 and sum(bins.positives) == is_buy.sum()
+    rows = bins.rows()
+    np.testing.assert_allclose(calibration_curve(*rows, n_bins=10), calibration_curve(is_buy, proba, n_bins=10))
+    assert expected_calibration_error(*rows) == pytest.approx(expected_calibration_error(is_buy, proba))
+
+
+def test_train_one_artifact_carries_the_validation_reliability_bins():
+    from cvn_sklearn.harness import train_one
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3))
+    y = np.where(X[:, 0] + rng.normal(size=300) > 0, "hold", "buy")
+    data = Datasets.temporal_split(X, y)
+    artifact = train_one("logreg", data, calibration="sigmoid")
+    bins = artifact.reliability_val
+    assert sum(bins.count) == artifact.metrics_val.n == 45
+    assert sum(bins.positives) == np.sum(data.val.y == "hold")  # classes_[1]
+    from cvn_sklearn.metrics import expected_calibration_error
+
+    assert expected_calibration_error(*bins.rows()) == pytest.approx(artifact.metrics_val.ece)
+    assert "reliability_val" not in artifact.to_dict()

@@ -307,9 +307,15 @@ def test_run_holds_the_theta_curve_and_reliability_diagram(store, data):
         "plots/reliability_val.png",
         "plots/theta_curve.png",
     ]
-    assert [f.path for f in client.list_artifacts(without, "plots")] == ["plots/theta_curve.png"]
+    # without the data: drawn from the artifact's own reliability bins
+    assert [f.path for f in client.list_artifacts(without, "plots")] == [
+        "plots/reliability_val.png",
+        "plots/theta_curve.png",
+    ]
     raw = log_artifact(train_one("logreg", data, calibration=None, objective=None), experiment="figures", **store)
-    assert client.list_artifacts(raw, "plots") == []
+    assert [f.path for f in client.list_artifacts(raw, "plots")] == ["plots/reliability_val.png"]
+    bare = log_artifact(_artifact(registry["logreg"](), data), experiment="figures", **store)  # no θ, no bins
+    assert client.list_artifacts(bare, "plots") == []
 
 
 def test_meta_label_model_round_trips(store):

@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator, clone
 
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.calibration import Calibrate
-from cvn_sklearn.contracts import Datasets, SplitMetrics, TrainedArtifact, meta_features, take_rows
+from cvn_sklearn.contracts import Datasets, ReliabilityBins, SplitMetrics, TrainedArtifact, meta_features, take_rows
 from cvn_sklearn.events import emit
 from cvn_sklearn.metrics import evaluate
 from cvn_sklearn.pipeline import CalibratedThetaClassifier
@@ -111,6 +111,12 @@ def metrics(fitted: BaseEstimator, datasets: Datasets, threshold: float, split: 
     return evaluate(rows.y, fitted.predict_proba(rows.X), threshold)
 
 
+def reliability_val(fitted: BaseEstimator, datasets: Datasets) -> ReliabilityBins:
+    """The validation reliability diagram as per-bin counts (the artifact holds no rows)."""
+    is_buy = np.asarray(datasets.val.y) == fitted.classes_[1]
+    return ReliabilityBins.of(is_buy, fitted.predict_proba(datasets.val.X)[:, 1])
+
+
 @config.when(meta_labeling=True)
 def meta_label_model__trained(
     fitted: BaseEstimator, threshold: float, datasets: Datasets, meta_label: str, meta_label_params: dict
@@ -151,6 +157,7 @@ def artifact(
     threshold: float,
     training_time_sec: float,
     datasets: Datasets,
+    reliability_val: ReliabilityBins,
 ) -> TrainedArtifact:
     """The :class:`~cvn_sklearn.contracts.TrainedArtifact` of the run."""
     return TrainedArtifact(
@@ -165,6 +172,7 @@ def artifact(
         dataset_shape=datasets.shape(),
         feature_version=datasets.feature_version,
         meta_label_model=meta_label_model,
+        reliability_val=reliability_val,
     )
 
 
