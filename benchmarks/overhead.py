@@ -67,7 +67,10 @@ def median_seconds(runs) -> float:
 
 
 def make_data(n_train: int, n_features: int) -> Datasets:
-    X, y = make_classification(n_samples=n_train + 10_000, n_features=n_features, n_informative=10, random_state=0)
+    informative = min(10, n_features - 2)  # make_classification adds 2 redundant features
+    X, y = make_classification(
+        n_samples=n_train + 10_000, n_features=n_features, n_informative=informative, random_state=0
+    )
     return Datasets(
         train=(X[:n_train], y[:n_train]),
         val=(X[n_train : n_train + 5000], y[n_train : n_train + 5000]),

@@ -1,0 +1,31 @@
+"""The benchmarks run and print what the issues ask for (tiny sizes: this checks they work, not the numbers)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _run(script, *args, cwd):
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_overhead_benchmark_prints_train_one_against_raw_fit_per_booster(tmp_path):
+    out = _run("overhead.py", "--rows", "600", "--features", "5", "--repeats", "1", cwd=tmp_path)
+    assert "raw fit s" in out and "train_one s" in out and "ratio" in out and "cal+θ s" in out
+    for model in ("xgboost", "lightgbm", "catboost"):
+        assert re.search(rf"^{model}\s+\d+\.\d+\s+\d+\.\d+\s+\d+\.\d+", out, re.MULTILINE), out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stacking_benchmark_prints_both_wall_times_and_the_ratio(tmp_path):
+    out = _run("stacking.py", "--n-samples", "80", "--n-features", "4", cwd=tmp_path)
+    assert re.search(r"shared OOS cache :\s+\d+\.\d+ s", out) and re.search(r"StackingClassifier fits\s+:\s+\d+\.\d+ s", out)
+    assert re.search(r"ratio shared / independent\s+:\s+\d\.\d+", out), out
+    assert list(tmp_path.iterdir()) == []
