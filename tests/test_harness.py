@@ -228,8 +228,9 @@ def test_visualize_renders_png(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train_one.png"]
 
 
-def test_the_artifact_holds_no_training_rows(data):
-    artifact = harness.train_one("xgboost", data, SMALL["xgboost"], meta_label="logreg")
+@pytest.mark.parametrize("name", ["xgboost", "stack_logreg"])
+def test_the_artifact_holds_no_training_rows(data, name):
+    artifact = harness.train_one(name, data, small_params(name), meta_label="logreg")
     content = pickle.dumps(artifact)
     for split in data.splits():
         rows = np.ascontiguousarray(split.X[:3]).tobytes()
