@@ -454,6 +454,22 @@ class TrainedArtifact:
         The validation reliability diagram as per-bin counts (logged as
         ``plots/reliability_val.png`` by :func:`cvn_sklearn.persist.log_artifact`).
         Not part of :meth:`to_dict`, which stays flat.
+
+    Examples
+    --------
+    Built by :func:`cvn_sklearn.harness.train_one`:
+
+    >>> import numpy as np
+    >>> from cvn_sklearn.contracts import Datasets
+    >>> from cvn_sklearn.harness import train_one
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(300, 3)); y = (X[:, 0] + rng.normal(size=300) > 0).astype(int)
+    >>> artifact = train_one("logreg", Datasets.temporal_split(X, y), calibration="sigmoid")
+    >>> flat = artifact.to_dict()
+    >>> flat["model_name"], flat["n_train"], flat["threshold"] == artifact.threshold
+    ('logreg', 210, True)
+    >>> artifact.metrics_val.n, sum(artifact.reliability_val.count)
+    (45, 45)
     """
 
     model_name: str

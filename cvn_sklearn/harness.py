@@ -129,6 +129,20 @@ def train_one(
         For unknown constraints, or constraints without an objective.
     TypeError
         If ``datasets`` is not a :class:`~cvn_sklearn.contracts.Datasets`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cvn_sklearn.contracts import Datasets
+    >>> from cvn_sklearn.harness import train_one
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(400, 3)); y = (X[:, 0] + rng.normal(size=400) > 0.5).astype(int)
+    >>> artifact = train_one("blend_avg", Datasets.temporal_split(X, y),
+    ...                      {"base_models": ["logreg", "extra_trees"]}, calibration="sigmoid")
+    >>> artifact.model_name, artifact.dataset_shape.n_train, 0.0 < artifact.threshold < 1.0
+    ('blend_avg', 280, True)
+    >>> artifact.predict(X[:5]).tolist() == (artifact.estimator.predict_proba(X[:5])[:, 1] >= artifact.threshold).astype(int).tolist()
+    True
     """
     if not isinstance(datasets, Datasets):
         raise TypeError(f"datasets must be a cvn_sklearn.contracts.Datasets, got {type(datasets).__name__}.")

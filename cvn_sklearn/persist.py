@@ -318,6 +318,24 @@ def log_artifact(
     Returns
     -------
     run_id : str
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from mlflow.tracking import MlflowClient
+    >>> from cvn_sklearn.contracts import Datasets
+    >>> from cvn_sklearn.harness import train_one
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(300, 3)); y = (X[:, 0] + rng.normal(size=300) > 0).astype(int)
+    >>> artifact = train_one("logreg", Datasets.temporal_split(X, y), {"C": 0.5}, calibration="sigmoid")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     uri = f"sqlite:///{folder}/mlflow.db"
+    ...     run_id = log_artifact(artifact, experiment="demo", tracking_uri=uri, artifact_location=folder)
+    ...     run = MlflowClient(uri).get_run(run_id)
+    ...     plots = [f.path for f in MlflowClient(uri).list_artifacts(run_id, "plots")]
+    >>> run.data.params["param_C"], plots
+    ('0.5', ['plots/reliability_val.png', 'plots/theta_curve.png'])
     """
     artifact = replace(
         artifact, hyperparams=scrub(artifact.hyperparams), cusum_metadata=_maybe_scrub(artifact.cusum_metadata)
@@ -418,6 +436,13 @@ def load_artifact(run_id: str, *, tracking_uri: str | None = None, part: str = "
         :func:`log_artifact`.
     UntrustedModelError
         If the model file holds a type that is not trusted.
+
+    Examples
+    --------
+    See :func:`log_artifact` and the module docstring; in short::
+
+        run_id = log_artifact(artifact, experiment="screen", tracking_uri=uri)
+        model = load_artifact(run_id, tracking_uri=uri)   # model.predict_proba == artifact.estimator.predict_proba
     """
     import mlflow
     import skops.io

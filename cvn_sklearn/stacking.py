@@ -636,6 +636,16 @@ class RegistryEnsemble(StackingClassifier):
     ``best_iteration`` is ``None``), whether the base fits ran or came from the
     shared cache.
 
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from cvn_sklearn.model_selection import WalkForwardSplit
+    >>> from cvn_sklearn.registry import registry
+    >>> X, y = make_classification(n_samples=300, random_state=0)
+    >>> blend = registry["blend_avg"](base_models=["logreg", "extra_trees"], cv=WalkForwardSplit(4))
+    >>> blend.fit(X, y).predict_proba(X[:2]).shape, int(blend.coverage_.sum())
+    ((2, 2), 240)
+
     Parameters
     ----------
     base_models : list, default=None
