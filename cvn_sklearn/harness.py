@@ -32,6 +32,7 @@ from sklearn.model_selection import check_cv
 from cvn_sklearn.contracts import Datasets, TrainedArtifact
 from cvn_sklearn.dags import FIXED_PARAMS, cached_driver, fixed_params_config, train_artifact
 from cvn_sklearn.dags.walk_forward import WalkForwardResult
+from cvn_sklearn.model_selection import WalkForwardSplit
 
 __all__ = [
     "DEFAULT_STUDY_STORAGE",
@@ -181,7 +182,9 @@ def walk_forward(
     y : array-like of shape (n_samples,)
     cv : int, cross-validation generator or iterable
         The splitter, e.g. :class:`~cvn_sklearn.model_selection.WalkForwardSplit`;
-        its test sets must be disjoint. For label-overlap purging pass the
+        an int ``n`` means ``WalkForwardSplit(n)`` (never a shuffled or
+        stratified K-fold, which would train on rows after the test block).
+        Test sets must be disjoint. For label-overlap purging pass the
         folds themselves: ``cv=list(WalkForwardSplit(4).split(X, t1=t1))``.
     hpo_params, calibration, objective, constraints
         As in :func:`train_one`.
@@ -214,7 +217,8 @@ def walk_forward(
     (3, 300, (500, 2))
     """
     run_spec = _run_spec(model_name, hpo_params, calibration, objective, constraints)
-    inputs = dict(cv=check_cv(cv, y, classifier=True), X=X, y=y, returns=returns, run_spec=run_spec)
+    cv = WalkForwardSplit(cv) if isinstance(cv, Integral) else check_cv(cv, y, classifier=True)
+    inputs = dict(cv=cv, X=X, y=y, returns=returns, run_spec=run_spec)
     dr = cached_driver(WALK_FORWARD, (), "local" if executor is None else executor)
     return dr.execute(["walk_forward_result"], inputs=inputs)["walk_forward_result"]
 

@@ -114,3 +114,11 @@ def test_walk_forward_purges_with_precomputed_folds(data):
     assert [a.dataset_shape.n_train for a in result.artifacts] == [len(train) for train, _ in folds] == [270, 370]
     expected = oos_predict(registry["logreg"](), X, y, cv=folds)
     np.testing.assert_allclose(result.predictions, expected.predictions)
+
+
+def test_walk_forward_reads_an_int_cv_as_walk_forward_folds(data):
+    X, y = data
+    result = walk_forward("logreg", X, y, cv=4, calibration=None, objective=None)
+    expected = walk_forward("logreg", X, y, cv=WalkForwardSplit(4), calibration=None, objective=None)
+    assert [len(t) for t in result.test_indices] == [100] * 4 and not result.covered[:100].any()
+    np.testing.assert_array_equal(result.predictions, expected.predictions)
