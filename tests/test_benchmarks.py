@@ -1,9 +1,17 @@
-"""The benchmarks run and print what the issues ask for (tiny sizes: this checks they work, not the numbers)."""
+"""The benchmarks run and print what the issues ask for (tiny sizes: this checks they work, not the numbers).
+
+Benchmarks stay out of the default test run: these are deselected unless asked
+for with ``python -m pytest -m benchmark``.
+"""
 
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.benchmark
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
