@@ -399,7 +399,7 @@ def _best_index(scores, feasible, positives, constraints, cap, objective, min_re
             f"predicted positive rate <= {cap:.4g}, i.e. <= {int(np.floor(cap * n))} rows{floor}; objective "
             f"{objective!r} defined), and {top}. Loosen "
             "max_positive_rate_ratio / max_positive_rate / min_positives / min_recall, use more validation rows, "
-            "or a calibration that keeps scores distinct (sigmoid, beta, temperature) instead of isotonic plateaus."
+            "or a model whose probabilities are less tied (e.g. more trees or leaves)."
         )
     best = np.max(scores[feasible])
     tolerance = 0.0 if np.isinf(best) else _TIE_RTOL * abs(best)
