@@ -100,6 +100,7 @@ def test_auto_uses_the_model_default_calibration(weak):
     assert Calibrate(_SigmoidByDefault(), method="auto").fit(X, y).method_ == "sigmoid"
     assert Calibrate(LogisticRegression(), method="auto").fit(X, y).method_ == "isotonic"
     assert Calibrate(registry["lightgbm"](n_estimators=5), method="auto").fit(X, y).method_ == "isotonic"
+    assert Calibrate(registry["logreg"](), method="auto").fit(X, y).method_ == "sigmoid"  # models/logreg.py
     with pytest.raises(ValueError, match="default_calibration is 'platt'"):
         Calibrate(_UnknownDefault(), method="auto").fit(X, y)
 

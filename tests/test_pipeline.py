@@ -194,6 +194,14 @@ def test_grid_search_over_a_registry_models_native_parameter(weak):
     assert search.best_params_["calibratedthetaclassifier__estimator__learning_rate"] in (0.05, 0.1)
 
 
+def test_grid_search_over_the_calibration_method_of_a_single_wrapper(weak):
+    X, y, _ = weak
+    grid = {"calibrate__method": ["sigmoid", "beta"]}
+    search = GridSearchCV(make_pipeline(Calibrate(), LogisticRegression()), grid, cv=StratifiedKFold(2)).fit(X, y)
+    assert [p["calibrate__method"] for p in search.cv_results_["params"]] == ["sigmoid", "beta"]
+    assert search.best_estimator_[-1].method_ == search.best_params_["calibrate__method"]
+
+
 def test_returns_reach_theta_through_the_pipeline(frame_data):
     frame, labels, returns = frame_data
     pipe = _pipe(objective="expected_return", min_positives=10)
