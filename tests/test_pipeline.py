@@ -243,3 +243,15 @@ def test_events_name_the_model_inside_the_wrappers(weak):
     mine = {e["event"]: e for e in logs if e["event"] in ("calibrator_fit", "theta_picked")}
     assert mine["calibrator_fit"]["model_type"] == mine["theta_picked"]["model_type"] == "lightgbm"
     assert mine["calibrator_fit"]["n_calibration"] == 320 and mine["theta_picked"]["n_val"] == 400
+
+
+def test_pos_label_reaches_theta_through_make_pipeline(frame_data):
+    frame, labels, _ = frame_data  # "buy" / "hold": "hold" sorts last
+    pipe = make_pipeline(StandardScaler(), Calibrate(method="sigmoid"), ThetaSweep(pos_label="buy"), LogisticRegression())
+    pipe.fit(frame, labels)
+    assert pipe.get_params()["calibratedthetaclassifier__pos_label"] == "buy"
+    result = pipe[-1].theta_result_
+    assert result.base_rate == pytest.approx(np.mean(labels[1600:] == "buy"))
+    p_buy = pipe.predict_proba(frame)[:, list(pipe.classes_).index("buy")]
+    np.testing.assert_array_equal(pipe.predict(frame), np.where(p_buy >= result.theta, "buy", "hold"))
+    assert 0 < np.mean(pipe.predict(frame) == "buy") <= 1.25 * np.mean(labels == "buy")

@@ -280,3 +280,20 @@ def test_theta_sweep_defaults_do_not_trade_always_on_a_weak_signal():
     unconstrained = ThetaSweep(balanced, max_positive_rate_ratio=None).fit(X, y)
     assert unconstrained.predict(X_test).mean() > 0.8
     assert 0 < default.predict(X_test).mean() <= 1.25 * y_test.mean()
+
+
+def test_pos_label_tunes_theta_for_the_buy_class_whatever_its_sort_order(weak):
+    X, y, _ = weak
+    labels = np.where(y == 1, "buy", "hold")  # "hold" sorts last: scikit-learn's default positive class
+    default = ThetaSweep().fit(X, labels)
+    buy = ThetaSweep(pos_label="buy").fit(X, labels)
+    assert default.theta_result_.base_rate == pytest.approx(np.mean(labels[800:] == "hold"))
+    assert buy.theta_result_.base_rate == pytest.approx(np.mean(labels[800:] == "buy"))
+    numeric = ThetaSweep().fit(X, y)  # the same problem with buy = 1
+    assert buy.theta_ == pytest.approx(numeric.theta_)
+    assert buy.theta_result_.n_positives == numeric.theta_result_.n_positives
+    np.testing.assert_array_equal(buy.predict(X) == "buy", numeric.predict(X) == 1)
+    p_buy = buy.predict_proba(X)[:, list(buy.classes_).index("buy")]
+    np.testing.assert_array_equal(buy.predict(X), np.where(p_buy >= buy.theta_, "buy", "hold"))
+    with pytest.raises(ValueError, match=r"pos_label='sell' is not one of the labels \['buy', 'hold'\]"):
+        ThetaSweep(pos_label="sell").fit(X, labels)
