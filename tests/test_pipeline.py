@@ -106,13 +106,15 @@ def test_scikit_learn_threshold_tuning_trades_always_on_this_data(over_trading_d
     assert naive.predict(X_test).mean() > 0.8 > 2 * y_test.mean()
 
 
+@pytest.mark.parametrize("cap", [{}, {"max_positive_rate": 0.1}], ids=["default_base_rate_cap", "max_rate_0.1"])
 @pytest.mark.parametrize("name", sorted(BOOSTERS))
-def test_tuned_theta_does_not_over_trade_under_class_reweighting(over_trading_data, name):
+def test_tuned_theta_does_not_over_trade_under_class_reweighting(over_trading_data, name, cap):
     (X, y, _), (X_test, y_test, _) = over_trading_data
     model = registry[name](class_weight="balanced", **BOOSTERS[name])
-    clf = make_pipeline(Calibrate(), ThetaSweep(), model).fit(X, y)
+    clf = make_pipeline(Calibrate(), ThetaSweep(**cap), model).fit(X, y)
     result = clf[-1].theta_result_
-    assert result.positive_rate <= result.positive_rate_cap == pytest.approx(result.base_rate)
+    assert result.positive_rate_cap == pytest.approx(cap.get("max_positive_rate", result.base_rate))
+    assert result.positive_rate <= result.positive_rate_cap
     assert 0 < clf.predict(X_test).mean() <= TOLERANCE * result.positive_rate_cap
 
 
