@@ -148,6 +148,12 @@ def resolve_method(method, estimator):
 
 def fit_calibrator(method, proba, y01, sample_weight):
     """Fit the ``method`` calibrator on held-out P(positive) and 0/1 labels."""
+    n_nan = int(np.isnan(proba).sum())
+    if n_nan:
+        raise ValueError(
+            f"The model returned {n_nan} NaN probabilities on the {len(proba)} calibration rows, so a calibrator "
+            "cannot be fitted. Check the model: NaN features it does not accept, or a fit that diverged."
+        )
     weights = np.ones_like(proba) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     if 0 in (np.dot(weights, y01), np.dot(weights, 1 - y01)):
         raise ValueError(

@@ -309,7 +309,10 @@ def _check_sweep_inputs(y_val, proba_val, sample_weight, pos_label):
     if len(y) == 0:
         raise ValueError("theta_sweep got empty validation data: θ needs held-out rows; check the split.")
     if np.isnan(p).any():
-        raise ValueError(f"proba_val contains {int(np.isnan(p).sum())} NaN value(s); θ cannot be tuned on them.")
+        raise ValueError(
+            f"proba_val contains {int(np.isnan(p).sum())} NaN value(s); θ cannot be tuned on them. Check the model "
+            "that produced them: NaN features it does not accept, or a fit that diverged."
+        )
     if p.min() < 0.0 or p.max() > 1.0:
         raise ValueError("proba_val must be probabilities in [0, 1]; pass predict_proba output, not scores.")
     y01 = _binary_labels(y, pos_label)

@@ -5,6 +5,7 @@ import sklearn
 from _weak_signal import weak_signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import fbeta_score, precision_score, recall_score
@@ -12,7 +13,7 @@ from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from structlog.testing import capture_logs
 
-from cvn_sklearn import ThetaSweep, theta_sweep
+from cvn_sklearn import Calibrate, CalibratedThetaClassifier, ThetaSweep, theta_sweep
 from cvn_sklearn.metrics import trading_metrics
 from cvn_sklearn.registry import registry
 from cvn_sklearn.threshold import ThetaConstraints
@@ -297,3 +298,31 @@ def test_pos_label_tunes_theta_for_the_buy_class_whatever_its_sort_order(weak):
     np.testing.assert_array_equal(buy.predict(X), np.where(p_buy >= buy.theta_, "buy", "hold"))
     with pytest.raises(ValueError, match=r"pos_label='sell' is not one of the labels \['buy', 'hold'\]"):
         ThetaSweep(pos_label="sell").fit(X, labels)
+
+
+class _NaNProba(ClassifierMixin, BaseEstimator):
+    """A broken model: NaN probabilities."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), 2), np.nan)
+
+
+@pytest.mark.parametrize(
+    "make, n_rows, match",
+    [
+        (lambda: ThetaSweep(_NaNProba()), 100, r"proba_val contains 20 NaN value\(s\); θ cannot be tuned.*Check the model"),
+        (lambda: Calibrate(_NaNProba()), 100, r"returned 20 NaN probabilities on the 20 calibration rows.*Check the model"),
+        (lambda: ThetaSweep(cv=0.99), 10, r"last 0.99 of 10 rows as θ rows leaves 0 row\(s\) before them"),
+        (lambda: Calibrate(cv=0.99), 10, r"last 0.99 of 10 rows as calibration rows leaves 0 row\(s\) before them"),
+        (lambda: CalibratedThetaClassifier(theta_cv=0.99), 10, r"last 0.99 of 10 rows as θ rows leaves 0 row\(s\)"),
+    ],
+    ids=["theta_nan", "calibrate_nan", "theta_empty", "calibrate_empty", "composed_empty"],
+)
+def test_meta_estimators_fail_clearly_on_nan_or_missing_held_out_rows(make, n_rows, match):
+    X, y = np.random.default_rng(0).random((n_rows, 2)), np.arange(n_rows) % 2
+    with pytest.raises(ValueError, match=match):
+        make().fit(X, y)
