@@ -190,10 +190,13 @@ def test_pipeline_cross_val_predict_and_grid_search(frame_data):
 
 def test_grid_search_over_a_registry_models_native_parameter(weak):
     X, y, _ = weak
-    pipe = make_pipeline(Calibrate(method="sigmoid"), ThetaSweep(), registry["lightgbm"](n_estimators=20))
+    pipe = make_pipeline(Calibrate(method="sigmoid"), ThetaSweep(), registry["lightgbm"](n_estimators=20, n_jobs=1))
     grid = {"calibratedthetaclassifier__estimator__learning_rate": [0.05, 0.1]}
-    search = GridSearchCV(pipe, grid, cv=StratifiedKFold(2)).fit(X, y)
-    assert search.best_params_["calibratedthetaclassifier__estimator__learning_rate"] in (0.05, 0.1)
+    search = GridSearchCV(pipe, grid, cv=StratifiedKFold(2), scoring="neg_log_loss").fit(X, y)
+    best = search.best_params_["calibratedthetaclassifier__estimator__learning_rate"]
+    assert search.best_estimator_[-1].estimators_[0].native_.get_params()["learning_rate"] == best
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[0] != scores[1]  # the parameter reached the booster and changed its fit
 
 
 def test_grid_search_over_the_calibration_method_of_a_single_wrapper(weak):
