@@ -1,4 +1,9 @@
+import os
 import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -260,3 +265,25 @@ def test_pos_label_reaches_theta_through_make_pipeline(frame_data):
     p_buy = pipe.predict_proba(frame)[:, list(pipe.classes_).index("buy")]
     np.testing.assert_array_equal(pipe.predict(frame), np.where(p_buy >= result.theta, "buy", "hold"))
     assert 0 < np.mean(pipe.predict(frame) == "buy") <= 1.25 * np.mean(labels == "buy")
+
+
+def test_metadata_routing_enabled_without_any_metadata_fits():
+    # process_routing returns an object whose __getitem__ never raises when no metadata is passed, so
+    # a membership test on it looped forever: Calibrate().fit(X, y) hung under enable_metadata_routing.
+    # A subprocess, so that a regression fails on its timeout instead of hanging the suite.
+    code = textwrap.dedent("""\
+        import numpy as np, sklearn
+        from sklearn.datasets import make_classification
+        from cvn_sklearn import Calibrate, CalibratedThetaClassifier, ThetaSweep, make_pipeline
+        X, y = make_classification(n_samples=300, random_state=0)
+        with sklearn.config_context(enable_metadata_routing=True):
+            for est in (Calibrate(), ThetaSweep(), CalibratedThetaClassifier(),
+                        make_pipeline(Calibrate(method="sigmoid"), ThetaSweep(), sklearn.linear_model.LogisticRegression())):
+                est.fit(X, y)
+        print("fitted")
+    """)
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(repo)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "fitted"
