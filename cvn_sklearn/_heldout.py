@@ -151,7 +151,10 @@ def route_fit_params(owner, params, returns=None):
     routed = process_routing(owner, "fit", **params, **({} if returns is None else {"returns": returns}))
     requests = fit_requests(owner)
     own = {name: None if requests.get(name) is False else value for name, value in own.items()}
-    splitter = routed.splitter.split if "splitter" in routed else {}
+    # .get, not ``in``: with no metadata at all, process_routing returns an object whose
+    # __getitem__ never raises, so ``"splitter" in routed`` would iterate forever
+    splitter = routed.get("splitter")
+    splitter = {} if splitter is None else splitter.split
     return routed.estimator.fit, splitter, own
 
 

@@ -129,6 +129,23 @@ class Adapter(ClassifierMixin, BaseEstimator):
     -----------------
     classes_, n_features_in_, feature_names_in_, native_, best_iteration_,
     n_estimators_final_, training_time_sec_, categorical_features_
+
+    Examples
+    --------
+    A model file is a subclass like this one, decorated with
+    ``@register_model("<name>")`` (left out here, to keep the registry as it is):
+
+    >>> from sklearn.datasets import make_classification
+    >>> from cvn_sklearn.adapter import Adapter
+    >>> class NaiveBayes(Adapter):
+    ...     native = "sklearn.naive_bayes:GaussianNB"
+    ...     hyperparameters = dict(var_smoothing=1e-9)
+    >>> X, y = make_classification(n_samples=200, random_state=0)
+    >>> clf = NaiveBayes(var_smoothing=1e-6, class_weight="balanced").fit(X, y)
+    >>> sorted(clf.get_params())
+    ['class_weight', 'params', 'var_smoothing']
+    >>> type(clf.native_).__name__, clf.best_iteration_, clf.classes_.tolist()
+    ('GaussianNB', None, [0, 1])
     """
 
     native: ClassVar[str]

@@ -9,7 +9,12 @@ held-out rows before θ is tuned on other held-out rows.
 Methods, all fitted on the held-out P(positive) of the inner model:
 
 - ``"isotonic"``: isotonic regression (scikit-learn's ``IsotonicRegression``),
-  monotone and non-parametric; needs a few hundred calibration rows.
+  monotone and non-parametric; needs a few hundred calibration rows. Its
+  output is blended with ``1e-6`` of the raw probability, so rows that share
+  a plateau stay ordered by the model's own ranking (the probabilities move by
+  at most ``1e-6``). Without that, a weak fold can put most rows on the top
+  plateau, and no θ could then select fewer of them than the predicted
+  positive-rate cap of :class:`~cvn_sklearn.ThetaSweep` allows.
 - ``"sigmoid"``: Platt scaling (scikit-learn's sigmoid calibrator).
 - ``"temperature"``: temperature scaling (scikit-learn's, added in 1.8): one
   parameter, keeps the ranking and sharpens or softens the probabilities. It
@@ -63,6 +68,23 @@ __all__ = ["Calibrate"]
 
 METHODS = ("isotonic", "sigmoid", "temperature", "beta")
 _EPS = 1e-12
+_ISOTONIC_TIE_BREAK = 1e-6
+
+
+class _IsotonicCalibration:
+    """scikit-learn's isotonic regression, its plateaus ordered by the raw probability.
+
+    ``(1 - 1e-6) * isotonic(p) + 1e-6 * p``: strictly increasing where the raw
+    probabilities differ, in [0, 1], and within ``1e-6`` of the isotonic fit.
+    """
+
+    def fit(self, proba, y, sample_weight=None):
+        self.isotonic_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(proba, y, sample_weight)
+        return self
+
+    def predict(self, proba):
+        proba = np.asarray(proba, dtype=np.float64)
+        return (1.0 - _ISOTONIC_TIE_BREAK) * self.isotonic_.predict(proba) + _ISOTONIC_TIE_BREAK * proba
 
 
 class _TemperatureCalibration:
@@ -104,7 +126,7 @@ class _BetaCalibration:
 
 
 _CALIBRATORS = {
-    "isotonic": lambda: IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip"),
+    "isotonic": _IsotonicCalibration,
     "sigmoid": _SigmoidCalibration,
     "temperature": _TemperatureCalibration,
     "beta": _BetaCalibration,
@@ -126,6 +148,12 @@ def resolve_method(method, estimator):
 
 def fit_calibrator(method, proba, y01, sample_weight):
     """Fit the ``method`` calibrator on held-out P(positive) and 0/1 labels."""
+    n_nan = int(np.isnan(proba).sum())
+    if n_nan:
+        raise ValueError(
+            f"The model returned {n_nan} NaN probabilities on the {len(proba)} calibration rows, so a calibrator "
+            "cannot be fitted. Check the model: NaN features it does not accept, or a fit that diverged."
+        )
     weights = np.ones_like(proba) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     if 0 in (np.dot(weights, y01), np.dot(weights, 1 - y01)):
         raise ValueError(

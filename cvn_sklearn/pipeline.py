@@ -35,7 +35,7 @@ from cvn_sklearn._sklearn_compat import (
     fit_requests,
 )
 from cvn_sklearn.calibration import METHODS, Calibrate, CalibratedProbaMixin
-from cvn_sklearn.threshold import THETA_PARAMETER_CONSTRAINTS, ThetaSweep
+from cvn_sklearn.threshold import THETA_PARAMETER_CONSTRAINTS, ThetaSweep, apply_theta
 
 __all__ = ["CalibratedThetaClassifier", "make_pipeline"]
 
@@ -71,9 +71,11 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
         splitter (cross-fitted calibration), as ``Calibrate(cv=...)``.
     objective : str, default="f1"
         What θ maximises; see :func:`~cvn_sklearn.theta_sweep`.
-    beta, min_recall, min_positives, max_positive_rate, max_positive_rate_ratio : see ThetaSweep
+    beta, min_recall, min_positives, max_positive_rate, max_positive_rate_ratio, pos_label : see ThetaSweep
         θ objective parameters and constraints, as in :class:`~cvn_sklearn.ThetaSweep`
-        (by default θ predicts at most as many positives as the base rate).
+        (by default θ predicts at most as many positives as the base rate, and
+        the positive class is ``classes_[1]``; pass ``pos_label="buy"`` for
+        string labels where the buy class does not sort last).
     theta_cv : float, int, cross-validation generator or iterable, default=0.2
         θ rows: the last share of the rows (temporal), or a splitter, as
         ``ThetaSweep(cv=...)``.
@@ -152,6 +154,7 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
         min_positives=1,
         max_positive_rate=None,
         max_positive_rate_ratio=1.0,
+        pos_label=None,
         theta_cv=0.2,
         refit=False,
         n_jobs=None,
@@ -165,6 +168,7 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
         self.min_positives = min_positives
         self.max_positive_rate = max_positive_rate
         self.max_positive_rate_ratio = max_positive_rate_ratio
+        self.pos_label = pos_label
         self.theta_cv = theta_cv
         self.refit = refit
         self.n_jobs = n_jobs
@@ -217,7 +221,7 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
         return sweep
 
     def predict(self, X):
-        """Predict the positive class where the calibrated P(positive) >= ``theta_``.
+        """Predict ``pos_label`` where its calibrated probability >= ``theta_``, else the other class.
 
         Parameters
         ----------
@@ -228,7 +232,7 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "theta_")
-        return self.classes_[(self.predict_proba(X)[:, 1] >= self.theta_).astype(int)]
+        return apply_theta(self.classes_, self.predict_proba(X)[:, 1], self.theta_, self.pos_label)
 
     def get_metadata_routing(self):
         """Route ``fit`` metadata to the model and the splitters.

@@ -183,6 +183,18 @@ class Registry(Mapping):
         Read-only views restricted to one kind.
     unavailable : mapping of str to Unavailable
         Entries that were found but cannot be used, with the reason.
+
+    Examples
+    --------
+    >>> from cvn_sklearn import registry
+    >>> "lightgbm" in registry.models, "stack_logreg_shrink" in registry.ensembles
+    (True, True)
+    >>> registry["lightgbm"](n_estimators=50).get_params()["n_estimators"]
+    50
+    >>> registry["lightgmb"]
+    Traceback (most recent call last):
+    ...
+    KeyError: "Unknown registry name 'lightgmb'. Did you mean 'lightgbm'? ...
     """
 
     def __init__(self, packages=None, groups=None):

@@ -309,7 +309,10 @@ def _check_sweep_inputs(y_val, proba_val, sample_weight, pos_label):
     if len(y) == 0:
         raise ValueError("theta_sweep got empty validation data: θ needs held-out rows; check the split.")
     if np.isnan(p).any():
-        raise ValueError(f"proba_val contains {int(np.isnan(p).sum())} NaN value(s); θ cannot be tuned on them.")
+        raise ValueError(
+            f"proba_val contains {int(np.isnan(p).sum())} NaN value(s); θ cannot be tuned on them. Check the model "
+            "that produced them: NaN features it does not accept, or a fit that diverged."
+        )
     if p.min() < 0.0 or p.max() > 1.0:
         raise ValueError("proba_val must be probabilities in [0, 1]; pass predict_proba output, not scores.")
     y01 = _binary_labels(y, pos_label)
@@ -399,7 +402,7 @@ def _best_index(scores, feasible, positives, constraints, cap, objective, min_re
             f"predicted positive rate <= {cap:.4g}, i.e. <= {int(np.floor(cap * n))} rows{floor}; objective "
             f"{objective!r} defined), and {top}. Loosen "
             "max_positive_rate_ratio / max_positive_rate / min_positives / min_recall, use more validation rows, "
-            "or a calibration that keeps scores distinct (sigmoid, beta, temperature) instead of isotonic plateaus."
+            "or a model whose probabilities are less tied (e.g. more trees or leaves)."
         )
     best = np.max(scores[feasible])
     tolerance = 0.0 if np.isinf(best) else _TIE_RTOL * abs(best)
@@ -438,7 +441,34 @@ THETA_PARAMETER_CONSTRAINTS = {
     "min_positives": [Interval(Integral, 1, None, closed="left")],
     "max_positive_rate": [Interval(Real, 0, 1, closed="right"), None],
     "max_positive_rate_ratio": [Interval(Real, 0, None, closed="neither"), None],
+    "pos_label": [Real, str, "boolean", None],
 }
+
+
+def positive_label_is_first(classes, pos_label) -> bool:
+    """Whether ``pos_label`` is ``classes[0]``, i.e. θ applies to ``1 - P(classes[1])``.
+
+    ``None`` means ``classes[1]``, scikit-learn's positive class (the greater label).
+
+    Raises
+    ------
+    ValueError
+        If ``pos_label`` is not one of ``classes``.
+    """
+    if pos_label is None:
+        return False
+    if pos_label not in list(classes):
+        raise ValueError(
+            f"pos_label={pos_label!r} is not one of the labels {np.asarray(classes).tolist()}; pass the label of the buy class."
+        )
+    return bool(pos_label == classes[0])
+
+
+def apply_theta(classes, p_second, theta, pos_label):
+    """Labels from ``P(classes[1])``: ``pos_label`` where P(``pos_label``) >= ``theta``, else the other class."""
+    first = positive_label_is_first(classes, pos_label)
+    selected = ((1.0 - p_second) if first else p_second) >= theta
+    return classes[selected.astype(int) ^ int(first)]
 
 
 class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -476,6 +506,10 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
     max_positive_rate_ratio : float or None, default=1.0
         Cap on the held-out predicted positive rate, as a multiple of the
         held-out base rate.
+    pos_label : int, float, bool or str, default=None
+        The label θ is tuned for (the buy class). ``None`` means ``classes_[1]``,
+        the greater label, as in scikit-learn; with labels such as
+        ``"buy"``/``"hold"`` that is ``"hold"``, so pass ``pos_label="buy"``.
     cv : float, int, cross-validation generator or iterable, default=0.2
         Where the held-out rows come from. A float in (0, 1): the last share of
         the rows, in time order, never shuffled; the model is fitted on the rows
@@ -541,6 +575,7 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
         min_positives=1,
         max_positive_rate=None,
         max_positive_rate_ratio=1.0,
+        pos_label=None,
         cv=0.2,
         n_jobs=None,
     ):
@@ -551,6 +586,7 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
         self.min_positives = min_positives
         self.max_positive_rate = max_positive_rate
         self.max_positive_rate_ratio = max_positive_rate_ratio
+        self.pos_label = pos_label
         self.cv = cv
         self.n_jobs = n_jobs
 
@@ -578,6 +614,7 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
         """
         X, y = indexable(X, y)
         y01 = check_binary_target(y, type(self).__name__, params.get("sample_weight"))
+        first = positive_label_is_first(np.unique(column_or_1d(y)), self.pos_label)
         estimator = default_estimator(self.estimator)
         fit_params, split_params, own = route_fit_params(self, params, returns)
         splits = held_out_splits(estimator, X, y, self.cv, split_params, owner="ThetaSweep", what="θ rows")
@@ -585,12 +622,14 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
             delayed(fit_and_predict)(clone(estimator), X, y, train, test, fit_params) for train, test in splits
         )
         models, probas = zip(*fitted)
+        probas = np.concatenate(probas)
+        y_pos = 1 - y01 if first else y01
         val = np.concatenate([test for _, test in splits])
         self.estimator_ = models[0] if len(splits) == 1 else fit_on_rows(clone(estimator), X, y, np.arange(len(y01)), fit_params)
         self.theta_result_ = pick_theta(
             model_type(estimator),
-            y01[val],
-            np.concatenate(probas),
+            y_pos[val],
+            1.0 - probas if first else probas,
             take(own["returns"], val),
             take(own["sample_weight"], val),
             **sweep_params(self),
@@ -605,7 +644,7 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
         return self.estimator_.classes_
 
     def predict(self, X):
-        """Predict the positive class where P(positive) >= ``theta_``.
+        """Predict ``pos_label`` where P(``pos_label``) >= ``theta_``, else the other class.
 
         Parameters
         ----------
@@ -616,7 +655,7 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "theta_")
-        return self.classes_[(positive_proba(self.estimator_, X) >= self.theta_).astype(int)]
+        return apply_theta(self.classes_, positive_proba(self.estimator_, X), self.theta_, self.pos_label)
 
     def predict_proba(self, X):
         """Class probabilities of the inner estimator, unchanged.

@@ -100,6 +100,7 @@ def test_auto_uses_the_model_default_calibration(weak):
     assert Calibrate(_SigmoidByDefault(), method="auto").fit(X, y).method_ == "sigmoid"
     assert Calibrate(LogisticRegression(), method="auto").fit(X, y).method_ == "isotonic"
     assert Calibrate(registry["lightgbm"](n_estimators=5), method="auto").fit(X, y).method_ == "isotonic"
+    assert Calibrate(registry["logreg"](), method="auto").fit(X, y).method_ == "sigmoid"  # models/logreg.py
     with pytest.raises(ValueError, match="default_calibration is 'platt'"):
         Calibrate(_UnknownDefault(), method="auto").fit(X, y)
 
@@ -139,3 +140,17 @@ def test_temperature_scaling_cannot_undo_class_reweighting(weak):
     temperature = Calibrate(model, method="temperature").fit(X, y)
     raw = temperature.estimators_[0].predict_proba(X_test)
     assert expected_calibration_error(y_test, temperature.predict_proba(X_test)) > 0.5 * expected_calibration_error(y_test, raw)
+
+
+def test_isotonic_keeps_the_models_ranking_inside_its_plateaus():
+    from sklearn.isotonic import IsotonicRegression
+
+    rng = np.random.default_rng(0)
+    raw = rng.random(400)
+    y = (rng.random(400) < 0.3).astype(int)  # no signal: isotonic pools into a few wide plateaus
+    isotonic = IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(raw, y).predict(raw)
+    assert np.unique(isotonic).size < 20
+    calibrated = fit_calibrator("isotonic", raw, y, None).predict(raw)
+    order = np.argsort(raw)
+    assert np.all(np.diff(calibrated[order]) > 0)  # the raw ranking survives inside every plateau
+    np.testing.assert_allclose(calibrated, isotonic, rtol=0, atol=1e-6)

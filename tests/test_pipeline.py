@@ -1,4 +1,9 @@
+import os
 import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -106,13 +111,15 @@ def test_scikit_learn_threshold_tuning_trades_always_on_this_data(over_trading_d
     assert naive.predict(X_test).mean() > 0.8 > 2 * y_test.mean()
 
 
+@pytest.mark.parametrize("cap", [{}, {"max_positive_rate": 0.1}], ids=["default_base_rate_cap", "max_rate_0.1"])
 @pytest.mark.parametrize("name", sorted(BOOSTERS))
-def test_tuned_theta_does_not_over_trade_under_class_reweighting(over_trading_data, name):
+def test_tuned_theta_does_not_over_trade_under_class_reweighting(over_trading_data, name, cap):
     (X, y, _), (X_test, y_test, _) = over_trading_data
     model = registry[name](class_weight="balanced", **BOOSTERS[name])
-    clf = make_pipeline(Calibrate(), ThetaSweep(), model).fit(X, y)
+    clf = make_pipeline(Calibrate(), ThetaSweep(**cap), model).fit(X, y)
     result = clf[-1].theta_result_
-    assert result.positive_rate <= result.positive_rate_cap == pytest.approx(result.base_rate)
+    assert result.positive_rate_cap == pytest.approx(cap.get("max_positive_rate", result.base_rate))
+    assert result.positive_rate <= result.positive_rate_cap
     assert 0 < clf.predict(X_test).mean() <= TOLERANCE * result.positive_rate_cap
 
 
@@ -188,10 +195,21 @@ def test_pipeline_cross_val_predict_and_grid_search(frame_data):
 
 def test_grid_search_over_a_registry_models_native_parameter(weak):
     X, y, _ = weak
-    pipe = make_pipeline(Calibrate(method="sigmoid"), ThetaSweep(), registry["lightgbm"](n_estimators=20))
+    pipe = make_pipeline(Calibrate(method="sigmoid"), ThetaSweep(), registry["lightgbm"](n_estimators=20, n_jobs=1))
     grid = {"calibratedthetaclassifier__estimator__learning_rate": [0.05, 0.1]}
-    search = GridSearchCV(pipe, grid, cv=StratifiedKFold(2)).fit(X, y)
-    assert search.best_params_["calibratedthetaclassifier__estimator__learning_rate"] in (0.05, 0.1)
+    search = GridSearchCV(pipe, grid, cv=StratifiedKFold(2), scoring="neg_log_loss").fit(X, y)
+    best = search.best_params_["calibratedthetaclassifier__estimator__learning_rate"]
+    assert search.best_estimator_[-1].estimators_[0].native_.get_params()["learning_rate"] == best
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[0] != scores[1]  # the parameter reached the booster and changed its fit
+
+
+def test_grid_search_over_the_calibration_method_of_a_single_wrapper(weak):
+    X, y, _ = weak
+    grid = {"calibrate__method": ["sigmoid", "beta"]}
+    search = GridSearchCV(make_pipeline(Calibrate(), LogisticRegression()), grid, cv=StratifiedKFold(2)).fit(X, y)
+    assert [p["calibrate__method"] for p in search.cv_results_["params"]] == ["sigmoid", "beta"]
+    assert search.best_estimator_[-1].method_ == search.best_params_["calibrate__method"]
 
 
 def test_returns_reach_theta_through_the_pipeline(frame_data):
@@ -235,3 +253,37 @@ def test_events_name_the_model_inside_the_wrappers(weak):
     mine = {e["event"]: e for e in logs if e["event"] in ("calibrator_fit", "theta_picked")}
     assert mine["calibrator_fit"]["model_type"] == mine["theta_picked"]["model_type"] == "lightgbm"
     assert mine["calibrator_fit"]["n_calibration"] == 320 and mine["theta_picked"]["n_val"] == 400
+
+
+def test_pos_label_reaches_theta_through_make_pipeline(frame_data):
+    frame, labels, _ = frame_data  # "buy" / "hold": "hold" sorts last
+    pipe = make_pipeline(StandardScaler(), Calibrate(method="sigmoid"), ThetaSweep(pos_label="buy"), LogisticRegression())
+    pipe.fit(frame, labels)
+    assert pipe.get_params()["calibratedthetaclassifier__pos_label"] == "buy"
+    result = pipe[-1].theta_result_
+    assert result.base_rate == pytest.approx(np.mean(labels[1600:] == "buy"))
+    p_buy = pipe.predict_proba(frame)[:, list(pipe.classes_).index("buy")]
+    np.testing.assert_array_equal(pipe.predict(frame), np.where(p_buy >= result.theta, "buy", "hold"))
+    assert 0 < np.mean(pipe.predict(frame) == "buy") <= 1.25 * np.mean(labels == "buy")
+
+
+def test_metadata_routing_enabled_without_any_metadata_fits():
+    # process_routing returns an object whose __getitem__ never raises when no metadata is passed, so
+    # a membership test on it looped forever: Calibrate().fit(X, y) hung under enable_metadata_routing.
+    # A subprocess, so that a regression fails on its timeout instead of hanging the suite.
+    code = textwrap.dedent("""\
+        import numpy as np, sklearn
+        from sklearn.datasets import make_classification
+        from cvn_sklearn import Calibrate, CalibratedThetaClassifier, ThetaSweep, make_pipeline
+        X, y = make_classification(n_samples=300, random_state=0)
+        with sklearn.config_context(enable_metadata_routing=True):
+            for est in (Calibrate(), ThetaSweep(), CalibratedThetaClassifier(),
+                        make_pipeline(Calibrate(method="sigmoid"), ThetaSweep(), sklearn.linear_model.LogisticRegression())):
+                est.fit(X, y)
+        print("fitted")
+    """)
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(repo)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "fitted"

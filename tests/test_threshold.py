@@ -5,6 +5,7 @@ import sklearn
 from _weak_signal import weak_signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import fbeta_score, precision_score, recall_score
@@ -12,7 +13,7 @@ from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from structlog.testing import capture_logs
 
-from cvn_sklearn import ThetaSweep, theta_sweep
+from cvn_sklearn import Calibrate, CalibratedThetaClassifier, ThetaSweep, theta_sweep
 from cvn_sklearn.metrics import trading_metrics
 from cvn_sklearn.registry import registry
 from cvn_sklearn.threshold import ThetaConstraints
@@ -280,3 +281,48 @@ def test_theta_sweep_defaults_do_not_trade_always_on_a_weak_signal():
     unconstrained = ThetaSweep(balanced, max_positive_rate_ratio=None).fit(X, y)
     assert unconstrained.predict(X_test).mean() > 0.8
     assert 0 < default.predict(X_test).mean() <= 1.25 * y_test.mean()
+
+
+def test_pos_label_tunes_theta_for_the_buy_class_whatever_its_sort_order(weak):
+    X, y, _ = weak
+    labels = np.where(y == 1, "buy", "hold")  # "hold" sorts last: scikit-learn's default positive class
+    default = ThetaSweep().fit(X, labels)
+    buy = ThetaSweep(pos_label="buy").fit(X, labels)
+    assert default.theta_result_.base_rate == pytest.approx(np.mean(labels[800:] == "hold"))
+    assert buy.theta_result_.base_rate == pytest.approx(np.mean(labels[800:] == "buy"))
+    numeric = ThetaSweep().fit(X, y)  # the same problem with buy = 1
+    assert buy.theta_ == pytest.approx(numeric.theta_)
+    assert buy.theta_result_.n_positives == numeric.theta_result_.n_positives
+    np.testing.assert_array_equal(buy.predict(X) == "buy", numeric.predict(X) == 1)
+    p_buy = buy.predict_proba(X)[:, list(buy.classes_).index("buy")]
+    np.testing.assert_array_equal(buy.predict(X), np.where(p_buy >= buy.theta_, "buy", "hold"))
+    with pytest.raises(ValueError, match=r"pos_label='sell' is not one of the labels \['buy', 'hold'\]"):
+        ThetaSweep(pos_label="sell").fit(X, labels)
+
+
+class _NaNProba(ClassifierMixin, BaseEstimator):
+    """A broken model: NaN probabilities."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), 2), np.nan)
+
+
+@pytest.mark.parametrize(
+    "make, n_rows, match",
+    [
+        (lambda: ThetaSweep(_NaNProba()), 100, r"proba_val contains 20 NaN value\(s\); θ cannot be tuned.*Check the model"),
+        (lambda: Calibrate(_NaNProba()), 100, r"returned 20 NaN probabilities on the 20 calibration rows.*Check the model"),
+        (lambda: ThetaSweep(cv=0.99), 10, r"last 0.99 of 10 rows as θ rows leaves 0 row\(s\) before them"),
+        (lambda: Calibrate(cv=0.99), 10, r"last 0.99 of 10 rows as calibration rows leaves 0 row\(s\) before them"),
+        (lambda: CalibratedThetaClassifier(theta_cv=0.99), 10, r"last 0.99 of 10 rows as θ rows leaves 0 row\(s\)"),
+    ],
+    ids=["theta_nan", "calibrate_nan", "theta_empty", "calibrate_empty", "composed_empty"],
+)
+def test_meta_estimators_fail_clearly_on_nan_or_missing_held_out_rows(make, n_rows, match):
+    X, y = np.random.default_rng(0).random((n_rows, 2)), np.arange(n_rows) % 2
+    with pytest.raises(ValueError, match=match):
+        make().fit(X, y)
