@@ -86,7 +86,7 @@ def _train_command(args) -> int:
         seconds = perf_counter() - started
         final = clf[-1]
         proba = clf.predict_proba(X_test)[:, 1]
-        test = evaluate(y_test, proba, final.theta_)
+        test = evaluate(y_test, proba, final.theta_, pos_label=clf.classes_[1])
         trades = trading_metrics(proba >= final.theta_, returns.iloc[-n_test:], periods_per_year=periods_per_year(args.symbol))
         rows.append({"model": name, "auc": test.auc, "f1_buy": test.f1_buy, "brier": test.brier, "ece": test.ece,
                      "theta": final.theta_, "trades": trades.n_trades, "win_rate": trades.win_rate,

@@ -114,7 +114,8 @@ def evaluate(y_true, proba, threshold, *, pos_label=None, n_bins=10) -> SplitMet
     pos_label : int, float, bool or str, default=None
         The positive ("buy") label. ``None`` means the greater of the two labels,
         which is the class whose probability is ``predict_proba(X)[:, 1]`` for
-        every scikit-learn classifier.
+        every scikit-learn classifier. Pass it explicitly (e.g.
+        ``model.classes_[1]``) when a split may hold one class only.
     n_bins : int, default=10
         Number of bins of the expected calibration error.
 
@@ -264,7 +265,9 @@ def _binary_labels(y_true, pos_label=None):
     y_true : array-like of shape (n_samples,)
         Labels of any dtype, two distinct values at most.
     pos_label : scalar, default=None
-        The positive label; ``None`` means the greater of the labels.
+        The positive label; ``None`` means the greater of the labels. A
+        ``pos_label`` absent from ``y_true`` is accepted when ``y_true`` holds
+        one class only (a block of rows with no buy, say): every row is then 0.
 
     Returns
     -------
@@ -284,7 +287,7 @@ def _binary_labels(y_true, pos_label=None):
         raise ValueError(f"The labels must be binary, got {classes.size} classes: {classes[:10].tolist()}.")
     if pos_label is None:
         pos_label = classes[-1]
-    elif pos_label not in classes:
+    elif pos_label not in classes and classes.size == 2:
         raise ValueError(f"pos_label={pos_label!r} is not one of the labels {classes.tolist()}.")
     return (y == pos_label).astype(np.int8)
 

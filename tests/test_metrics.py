@@ -128,3 +128,16 @@ def test_trading_metrics_without_trades_or_losses():
 def test_trading_metrics_rejects_bad_input(signal, returns, ppy, match):
     with pytest.raises(ValueError, match=match):
         trading_metrics(signal, returns, periods_per_year=ppy)
+
+
+def test_evaluate_scores_a_block_without_buys_against_the_given_positive_label():
+    p = np.array([0.1, 0.7, 0.2, 0.4])
+    m = evaluate(np.zeros(4, dtype=int), p, 0.5, pos_label=1)
+    assert (m.n_pos_pred, m.precision_buy, m.recall_buy) == (1, 0.0, 0.0)
+    assert m.brier == pytest.approx(np.mean(p**2))
+    assert np.isnan(m.auc)
+
+
+def test_evaluate_still_rejects_a_positive_label_absent_from_two_classes():
+    with pytest.raises(ValueError, match="pos_label='buy' is not one of the labels"):
+        evaluate(["hold", "sell", "hold"], [0.2, 0.3, 0.9], 0.5, pos_label="buy")

@@ -108,7 +108,7 @@ def threshold__default() -> float:
 def metrics(fitted: BaseEstimator, datasets: Datasets, threshold: float, split: str) -> SplitMetrics:
     """:func:`~cvn_sklearn.metrics.evaluate` of the fitted estimator on one split at θ."""
     rows = getattr(datasets, split)
-    return evaluate(rows.y, fitted.predict_proba(rows.X), threshold)
+    return evaluate(rows.y, fitted.predict_proba(rows.X), threshold, pos_label=fitted.classes_[1])
 
 
 def reliability_val(fitted: BaseEstimator, datasets: Datasets) -> ReliabilityBins:
