@@ -168,7 +168,8 @@ def test_seventh_ensemble_file_is_discovered_with_no_other_change():
     path.write_text(textwrap.dedent(f'''
         """A throw-away ensemble written by a test."""
         from cvn_sklearn.registry import register_ensemble
-        from cvn_sklearn.stacking import BlendClassifier, RegistryEnsemble
+        from cvn_sklearn.blending import BlendClassifier
+        from cvn_sklearn.stacking import RegistryEnsemble
 
 
         @register_ensemble("{name}", base_models=["logreg"])

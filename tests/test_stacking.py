@@ -20,7 +20,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from cvn_sklearn.model_selection import WalkForwardSplit
-from cvn_sklearn.stacking import BlendClassifier, ShrunkLogitBlend, StackingClassifier, clear_oos_cache
+from cvn_sklearn.blending import BlendClassifier, ShrunkLogitBlend
+from cvn_sklearn.stacking import StackingClassifier, clear_oos_cache
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,8 @@
 """blend_avg: the mean of the base models' out-of-sample probabilities."""
 
 from cvn_sklearn.registry import register_ensemble
-from cvn_sklearn.stacking import BlendClassifier, RegistryEnsemble
+from cvn_sklearn.blending import BlendClassifier
+from cvn_sklearn.stacking import RegistryEnsemble
 
 
 @register_ensemble("blend_avg", base_models=["xgboost", "lightgbm", "catboost"])

@@ -1,7 +1,8 @@
 """blend_weighted: base probabilities weighted by each base's out-of-sample AUC."""
 
 from cvn_sklearn.registry import register_ensemble
-from cvn_sklearn.stacking import BlendClassifier, RegistryEnsemble
+from cvn_sklearn.blending import BlendClassifier
+from cvn_sklearn.stacking import RegistryEnsemble
 
 
 @register_ensemble("blend_weighted", base_models=["xgboost", "lightgbm", "catboost"])

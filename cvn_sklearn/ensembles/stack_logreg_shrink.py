@@ -1,7 +1,8 @@
 """stack_logreg_shrink: logistic stacking strongly shrunk toward equal weights."""
 
 from cvn_sklearn.registry import register_ensemble
-from cvn_sklearn.stacking import RegistryEnsemble, ShrunkLogitBlend
+from cvn_sklearn.blending import ShrunkLogitBlend
+from cvn_sklearn.stacking import RegistryEnsemble
 
 
 @register_ensemble("stack_logreg_shrink", base_models=["xgboost", "lightgbm", "catboost"])

@@ -3,7 +3,8 @@
 from itertools import compress
 
 from cvn_sklearn.registry import register_ensemble
-from cvn_sklearn.stacking import BlendClassifier, RegistryEnsemble
+from cvn_sklearn.blending import BlendClassifier
+from cvn_sklearn.stacking import RegistryEnsemble
 
 
 @register_ensemble("stack_nonneg", base_models=["xgboost", "lightgbm", "catboost"])
