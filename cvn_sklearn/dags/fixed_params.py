@@ -5,7 +5,7 @@ The DAG (config ``calibrate`` and ``tune_theta`` pick the ``estimator`` and
 
     model_name, hpo_params -> model -> estimator -> fitted, training_time_sec
                                                      |-> threshold
-    datasets ---------------------------------------> metrics_val, metrics_test -> artifact
+    datasets ------------------------------> proba_val, proba_test -> metrics_val, metrics_test -> artifact
 
 * ``calibrate=True, tune_theta=True``: :class:`~cvn_sklearn.CalibratedThetaClassifier`;
 * ``calibrate=True, tune_theta=False``: :class:`~cvn_sklearn.Calibrate`, θ = 0.5;
@@ -26,7 +26,7 @@ from time import perf_counter
 from typing import Optional
 
 import numpy as np
-from hamilton.function_modifiers import config, extract_fields, parameterize, value
+from hamilton.function_modifiers import config, extract_fields, parameterize, source, value
 from sklearn.base import BaseEstimator, clone
 
 from cvn_sklearn.adapter import Adapter
@@ -104,22 +104,35 @@ def threshold__default() -> float:
     return DEFAULT_THRESHOLD
 
 
-@parameterize(metrics_val={"split": value("val")}, metrics_test={"split": value("test")})
-def metrics(fitted: BaseEstimator, datasets: Datasets, threshold: float, split: str) -> SplitMetrics:
+@parameterize(proba_val={"split": value("val")}, proba_test={"split": value("test")})
+def proba(fitted: BaseEstimator, datasets: Datasets, split: str) -> np.ndarray:
+    """P(buy) of the fitted estimator on one split, predicted once and shared by the nodes below."""
+    return fitted.predict_proba(getattr(datasets, split).X)[:, 1]
+
+
+@parameterize(
+    metrics_val={"split": value("val"), "proba": source("proba_val")},
+    metrics_test={"split": value("test"), "proba": source("proba_test")},
+)
+def metrics(fitted: BaseEstimator, datasets: Datasets, threshold: float, split: str, proba: np.ndarray) -> SplitMetrics:
     """:func:`~cvn_sklearn.metrics.evaluate` of the fitted estimator on one split at θ."""
-    rows = getattr(datasets, split)
-    return evaluate(rows.y, fitted.predict_proba(rows.X), threshold, pos_label=fitted.classes_[1])
+    return evaluate(getattr(datasets, split).y, proba, threshold, pos_label=fitted.classes_[1])
 
 
-def reliability_val(fitted: BaseEstimator, datasets: Datasets) -> ReliabilityBins:
+def reliability_val(fitted: BaseEstimator, datasets: Datasets, proba_val: np.ndarray) -> ReliabilityBins:
     """The validation reliability diagram as per-bin counts (the artifact holds no rows)."""
     is_buy = np.asarray(datasets.val.y) == fitted.classes_[1]
-    return ReliabilityBins.of(is_buy, fitted.predict_proba(datasets.val.X)[:, 1])
+    return ReliabilityBins.of(is_buy, proba_val)
 
 
 @config.when(meta_labeling=True)
 def meta_label_model__trained(
-    fitted: BaseEstimator, threshold: float, datasets: Datasets, meta_label: str, meta_label_params: dict
+    fitted: BaseEstimator,
+    threshold: float,
+    datasets: Datasets,
+    proba_val: np.ndarray,
+    meta_label: str,
+    meta_label_params: dict,
 ) -> Optional[BaseEstimator]:
     """Meta-labeling: a second model learns, on the validation rows the primary model calls buys, which were right.
 
@@ -127,8 +140,7 @@ def meta_label_model__trained(
     (:func:`~cvn_sklearn.contracts.meta_features`); its target is 1 where the
     buy was a true positive.
     """
-    proba = fitted.predict_proba(datasets.val.X)[:, 1]
-    signal = proba >= threshold
+    signal = proba_val >= threshold
     right = (np.asarray(datasets.val.y)[signal] == fitted.classes_[1]).astype(int)
     if len(np.unique(right)) < 2:
         raise ValueError(
@@ -137,7 +149,7 @@ def meta_label_model__trained(
             "Use more validation rows or train without meta_label."
         )
     return registry[meta_label](**meta_label_params).fit(
-        meta_features(take_rows(datasets.val.X, signal), proba[signal]), right
+        meta_features(take_rows(datasets.val.X, signal), proba_val[signal]), right
     )
 
 
