@@ -12,9 +12,8 @@ For XGBoost, LightGBM and CatBoost on the same 50,000 x 30 training rows:
   scoring val and test, building the artifact and the events;
 * ``scoring``: predicting and scoring val and test alone, so that
   ``outside fit - scoring`` is the orchestration itself;
-* ``cal+θ``: calibration and the θ sweep on their own, on the held-out shares
-  ``CalibratedThetaClassifier`` uses by default (20% + 20% of the rows), with
-  the model already fitted.
+* ``cal+θ``: calibration and the θ sweep on their own, on the validation rows
+  (both on the same rows, as ``train_one`` does), with the model already fitted.
 
 Each number is the median of ``--repeats`` runs (5 by default). Run from the
 repository root::
@@ -36,12 +35,11 @@ from sklearn.frozen import FrozenEstimator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cvn_sklearn.calibration import Calibrate  # noqa: E402
 from cvn_sklearn.contracts import Datasets  # noqa: E402
 from cvn_sklearn.harness import train_one  # noqa: E402
 from cvn_sklearn.metrics import evaluate  # noqa: E402
+from cvn_sklearn.pipeline import CalibratedThetaClassifier  # noqa: E402
 from cvn_sklearn.registry import registry  # noqa: E402
-from cvn_sklearn.threshold import ThetaSweep  # noqa: E402
 
 # One thread each: on a shared machine, OpenMP threads waiting on each other add more noise than signal.
 PARAMS = {
@@ -86,22 +84,16 @@ def raw_fit(name: str, data: Datasets):
 
 
 def calibration_and_theta(name: str, data: Datasets):
-    """Calibrate + θ on the default held-out shares, the model already fitted."""
-    n = len(data.train.y)
-    cal, theta = slice(int(0.6 * n), int(0.8 * n)), slice(int(0.8 * n), n)
-    model = FrozenEstimator(registry[name](**PARAMS[name]).fit(data.train.X[: cal.start], data.train.y[: cal.start]))
-
-    def run():
-        calibrated = Calibrate(model, method="isotonic").fit(data.train.X[cal], data.train.y[cal])
-        ThetaSweep(FrozenEstimator(calibrated)).fit(data.train.X[theta], data.train.y[theta])
-
-    return run
+    """Calibrate + θ on the validation rows, the model already fitted on the training rows (train_one's policy)."""
+    model = FrozenEstimator(registry[name](**PARAMS[name]).fit(data.train.X, data.train.y))
+    return lambda: CalibratedThetaClassifier(model, pos_label=1).fit(data.val.X, data.val.y)
 
 
 def score(artifact, data: Datasets) -> None:
-    """What train_one does after the fit besides orchestration: score val and test."""
+    """What train_one does after the fit besides orchestration: predict and score val and test."""
     for split in (data.val, data.test):
-        evaluate(split.y, artifact.estimator.predict_proba(split.X), artifact.threshold)
+        signal = artifact.estimator.predict(split.X) == 1
+        evaluate(split.y, artifact.estimator.predict_proba(split.X)[:, 1], predicted=signal)
 
 
 def main(argv=None) -> None:
