@@ -37,20 +37,19 @@ True
 from __future__ import annotations
 
 import contextlib
-import copy
 import importlib
 import importlib.metadata
 import json
 import os
-import re
 import tempfile
 import warnings
-from collections.abc import Mapping
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import cvn_sklearn
-from cvn_sklearn.adapter import Adapter
+from cvn_sklearn.adapter import Adapter, UntrustedModelError
+from cvn_sklearn.scrubbing import SCRUBBED, looks_like_secret, scrub, scrubbed_copy, secret_values
 
 __all__ = [
     "DEFAULT_TRACKING_URI",
@@ -59,26 +58,13 @@ __all__ = [
     "UntrustedModelError",
     "load_artifact",
     "log_artifact",
+    "looks_like_secret",
     "scrub",
     "trusted_types",
 ]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-SCRUBBED = "***scrubbed***"
 MODEL_URI_TAGS = {"estimator": "cvn.model_uri", "meta_label_model": "cvn.meta_label_model_uri"}
-
-_SECRET_NAME = re.compile(r"(password|passwd|secret|credential)|(^|[_\-.])(api_?key|key|token)$", re.IGNORECASE)
-_SECRET_VALUE = re.compile(
-    r"AKIA[0-9A-Z]{16}"  # AWS access key id
-    r"|(ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}"  # GitHub tokens
-    r"|sk-[A-Za-z0-9_\-]{16,}"  # OpenAI-style secret keys
-    r"|xox[abprs]-[A-Za-z0-9\-]{10,}"  # Slack tokens
-    r"|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"  # JSON web tokens
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r"|[a-z][a-z0-9+.\-]*://[^/\s:@]+:[^/\s@]+@"  # URL with user:password@
-    r"|(?i:bearer|basic)\s+[A-Za-z0-9+/=_.\-]{8,}"
-)
-_OPAQUE = re.compile(r"[A-Za-z0-9+/=_\-]{32,}")
 
 # scikit-learn types that skops does not trust by default but that only hold data (arrays, dicts).
 _SKLEARN_TRUSTED = (
@@ -88,102 +74,6 @@ _SKLEARN_TRUSTED = (
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.calibration._TemperatureScaling",
 )
-
-
-class UntrustedModelError(ValueError):
-    """The model file holds a type that :func:`trusted_types` does not allow."""
-
-
-# -- scrubbing -------------------------------------------------------------------------
-def looks_like_secret(name: str, value) -> bool:
-    """Whether a parameter must not be logged: its name or its value looks like a credential.
-
-    Names ending in ``key``/``token`` after a separator (``API_KEY``,
-    ``hf_token``), or containing ``password``/``secret``/``credential``, in any
-    case. String values that look like a credential: known token formats
-    (AWS, GitHub, Slack, JWT, ``sk-...``), private keys, URLs with a password,
-    ``Bearer``/``Basic`` headers, and opaque strings of 32+ characters mixing
-    letters and digits.
-
-    Parameters
-    ----------
-    name : str
-    value : object
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> looks_like_secret("learning_rate", 0.05), looks_like_secret("DB_PASSWORD", "x")
-    (False, True)
-    >>> looks_like_secret("endpoint", "postgresql://bob:hunter2@db:5432/ml")
-    True
-    """
-    return bool(_SECRET_NAME.search(str(name))) or (isinstance(value, str) and _secret_value(value))
-
-
-def _secret_value(value: str) -> bool:
-    if _SECRET_VALUE.search(value):
-        return True
-    return any(any(c.isdigit() for c in token) and any(c.isalpha() for c in token) for token in _OPAQUE.findall(value))
-
-
-def scrub(params: Mapping) -> dict:
-    """Replace secret-looking parameters by :data:`SCRUBBED`, at any depth.
-
-    Mappings, lists and tuples are searched, and so are estimators (through
-    their ``get_params``: an ensemble's base models, a pipeline's steps), which
-    are replaced by scrubbed copies.
-
-    Parameters
-    ----------
-    params : mapping
-        Parameter names to values; values may be mappings, sequences or
-        estimators themselves.
-
-    Returns
-    -------
-    dict
-        A new dict; entries that hold no secret are the original objects.
-
-    Examples
-    --------
-    >>> scrub({"max_depth": 6, "params": {"aws_secret_access_key": "abc"}, "API_TOKEN": "t"})
-    {'max_depth': 6, 'params': {'aws_secret_access_key': '***scrubbed***'}, 'API_TOKEN': '***scrubbed***'}
-    >>> scrub({"servers": [{"host": "db", "password": "hunter2"}]})
-    {'servers': [{'host': 'db', 'password': '***scrubbed***'}]}
-    """
-    return {name: _scrub_value(name, value) for name, value in params.items()}
-
-
-def _scrub_value(name, value):
-    if looks_like_secret(name, value):
-        return SCRUBBED
-    if isinstance(value, Mapping):
-        cleaned = scrub(value)
-        return value if all(cleaned[k] is value[k] for k in value) else cleaned
-    if isinstance(value, (list, tuple)):
-        cleaned = [_scrub_value(name, item) for item in value]
-        return value if all(c is v for c, v in zip(cleaned, value)) else type(value)(cleaned)
-    if hasattr(value, "get_params") and not isinstance(value, type):
-        return _scrubbed_estimator(value)
-    return value
-
-
-def _scrubbed_estimator(estimator):
-    """``estimator``, or a copy whose secret-looking parameters hold :data:`SCRUBBED`."""
-    params = estimator.get_params(deep=True)
-    cleaned = scrub(params)
-    changed = {name: value for name, value in cleaned.items() if value is not params[name]}
-    if not changed:
-        return estimator
-    estimator = copy.deepcopy(estimator)
-    # deepest first, so that replacing a nested estimator's parameter is not undone by its parent
-    for name in sorted(changed, key=lambda n: -n.count("__")):
-        estimator.set_params(**{name: changed[name]})
-    return estimator
 
 
 # -- trusted types -------------------------------------------------------------------------

@@ -3,8 +3,14 @@
 import tempfile
 from pathlib import Path
 
+from numbers import Integral, Real
+
+from sklearn.utils._param_validation import Interval, StrOptions
+
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.registry import register_model
+
+_NON_NEGATIVE = [Interval(Real, 0, None, closed="left"), None]
 
 _MISSING = "__missing__"
 
@@ -35,6 +41,15 @@ class CatBoost(Adapter):
         iterations=300, learning_rate=0.05, depth=6, l2_leaf_reg=None, random_strength=None,
         bootstrap_type=None, bagging_temperature=None, boosting_type=None, border_count=None, random_seed=0,
         thread_count=None,
+    )
+    parameter_constraints = dict(
+        iterations=[Interval(Integral, 1, None, closed="left")],
+        learning_rate=[Interval(Real, 0, None, closed="neither"), None], depth=[Interval(Integral, 1, 16, closed="both"), None],
+        l2_leaf_reg=_NON_NEGATIVE, random_strength=_NON_NEGATIVE,
+        bootstrap_type=[StrOptions({"Bayesian", "Bernoulli", "MVS", "Poisson", "No"}), None],
+        bagging_temperature=_NON_NEGATIVE, boosting_type=[StrOptions({"Ordered", "Plain"}), None],
+        border_count=[Interval(Integral, 1, 65535, closed="both"), None], random_seed=[Integral, None],
+        thread_count=[Integral, None],
     )
 
     def _native_params(self, categorical):
