@@ -198,6 +198,7 @@ def test_missing_library_is_unavailable_with_install_hint(isolated, tmp_path, mo
                 library = "quantboost-ml"
                 import_name = "quantboost_not_installed"
                 hyperparameters = dict(n_rounds=100)
+                parameter_constraints = dict(n_rounds="no_validation")
         """,
         "fine": NB_MODEL.format(name="fine_nb"),
     })
