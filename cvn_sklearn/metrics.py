@@ -321,6 +321,11 @@ def _check_signal_and_returns(signal, returns):
     check_consistent_length(s, r)
     if not np.isfinite(r).all():
         raise ValueError("returns must be finite numbers; drop or fill the rows with NaN or inf.")
+    if len(r) and r.min() < -1:
+        raise ValueError(
+            f"returns holds values below -1 (min {r.min():g}): a simple return cannot lose more than 100%. "
+            "Pass returns as fractions (0.01 for 1%), not percent."
+        )
     return s.astype(bool), r
 
 
