@@ -418,7 +418,12 @@ class Adapter(ClassifierMixin, BaseEstimator):
 
     def _combined_weights(self, y, y_encoded, sample_weight, X):
         """The one class-balancing implementation: class weights x user weights."""
-        user = None if sample_weight is None else _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        user = None if sample_weight is None else _check_sample_weight(sample_weight, X)
+        if user is not None and (user < 0).any():
+            raise ValueError(
+                f"sample_weight holds negative values (min {user.min():g}); weights must be >= 0. "
+                "Give a row weight 0 to leave it out."
+            )
         balance = None if self.class_weight is None else compute_sample_weight(self.class_weight, y)
         if balance is not None:
             counts = np.bincount(y_encoded, minlength=len(self.classes_))

@@ -316,7 +316,11 @@ def _check_sweep_inputs(y_val, proba_val, sample_weight, pos_label):
     if p.min() < 0.0 or p.max() > 1.0:
         raise ValueError("proba_val must be probabilities in [0, 1]; pass predict_proba output, not scores.")
     y01 = _binary_labels(y, pos_label)
-    w = None if sample_weight is None else _check_sample_weight(sample_weight, p, ensure_non_negative=True)
+    w = None if sample_weight is None else _check_sample_weight(sample_weight, p)
+    if w is not None and (w < 0).any():
+        raise ValueError(
+            f"sample_weight holds negative values (min {w.min():g}); weights must be >= 0. Give a row weight 0 to leave it out."
+        )
     if y01.min() == y01.max() or (w is not None and 0 in (np.dot(w, y01), np.dot(w, 1 - y01))):
         raise ValueError(
             f"The {len(y)} validation rows hold a single class (counting rows with non-zero sample_weight), "

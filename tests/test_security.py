@@ -146,3 +146,37 @@ def test_a_secret_the_fitted_model_keeps_is_an_error_before_any_run(tmp_path, da
         log_artifact(_artifact(model, data), experiment="kept", **store)
     assert MlflowClient(store["tracking_uri"]).search_runs(experiment_ids=["0"]) == []
     assert not list(Path(store["artifact_location"]).rglob("*"))
+
+
+# -- (6) the default store under concurrency ------------------------------------------------------
+_LOGGER = textwrap.dedent("""
+    import sys
+    from sklearn.datasets import make_classification
+    from cvn_sklearn.contracts import Datasets
+    from cvn_sklearn.harness import train_one
+    from cvn_sklearn.persist import log_artifact
+
+    X, y = make_classification(n_samples=200, n_features=4, random_state=0)
+    artifact = train_one("logreg", Datasets.temporal_split(X, y), calibration=None, objective=None)
+    sys.stdin.readline()  # both processes start logging at the same moment
+    for _ in range(10):
+        log_artifact(artifact, experiment="concurrent", tracking_uri=sys.argv[1], artifact_location=sys.argv[2])
+""")
+
+
+def test_two_processes_logging_on_a_fresh_store_keep_every_run(tmp_path):
+    store = _store(tmp_path)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _LOGGER, store["tracking_uri"], store["artifact_location"]],
+                         stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    errors = [proc.communicate(timeout=600)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], errors
+    client = MlflowClient(store["tracking_uri"])
+    (experiment,) = [e for e in client.search_experiments() if e.name == "concurrent"]
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    assert len(runs) == 20 and {r.info.status for r in runs} == {"FINISHED"}

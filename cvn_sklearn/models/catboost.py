@@ -1,9 +1,10 @@
 """CatBoost gradient-boosted trees."""
 
+import difflib
+import inspect
 import tempfile
-from pathlib import Path
-
 from numbers import Integral, Real
+from pathlib import Path
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -51,6 +52,20 @@ class CatBoost(Adapter):
         border_count=[Interval(Integral, 1, 65535, closed="both"), None], random_seed=[Integral, None],
         thread_count=[Integral, None],
     )
+
+    def _check_params(self):
+        """CatBoost's constructor only says "unexpected keyword argument": here the error names the fix."""
+        import catboost
+
+        known = set(inspect.signature(catboost.CatBoostClassifier).parameters)
+        unknown = sorted(set(self.params or {}) - known)
+        if unknown:
+            close = {name: difflib.get_close_matches(name, known, n=1) for name in unknown}
+            hints = "".join(f" Did you mean {match[0]!r} for {name!r}?" for name, match in close.items() if match)
+            raise ValueError(
+                f"CatBoost does not know the params {unknown}.{hints} Use CatBoost's parameter names "
+                "(https://catboost.ai/docs/en/references/training-parameters/)."
+            )
 
     def _native_params(self, categorical):
         return {**super()._native_params(categorical), "verbose": False, "allow_writing_files": False}
