@@ -300,7 +300,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
             self.native_ = self._native_from_bytes(self.native_)
 
     # -- fit ------------------------------------------------------------------------
-    @_fit_context(prefer_skip_nested_validation=False)  # a scikit-learn native validates ``params`` too
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the native model.
 
@@ -320,6 +320,8 @@ class Adapter(ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         started = perf_counter()
+        # validated here too: a meta-estimator that skips nested validation must not let wrong values fit
+        self._validate_params()
         overlap = set(self.params or {}) & (set(self.hyperparameters) | set(self._parameter_constraints))
         if overlap:
             raise ValueError(f"params repeats the constructor parameters {sorted(overlap)}; set them directly instead.")
@@ -338,6 +340,8 @@ class Adapter(ClassifierMixin, BaseEstimator):
 
         native_cls = self._native_class()
         native = native_cls(**self._native_params(self.categorical_features_))
+        if type(self).native.startswith("sklearn."):  # a scikit-learn native validates ``params`` too
+            native._validate_params()
         eval_set = None
         if len(val_idx):
             eval_set = (_take(X, val_idx), y_encoded[val_idx], None if weights is None else weights[val_idx])

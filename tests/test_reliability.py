@@ -125,7 +125,8 @@ CASES = [
     Case("walk-forward-negative-gap", "WalkForwardSplit", lambda: list(WalkForwardSplit(3, gap=-1).split(X)), InvalidParameterError, "'gap' parameter of WalkForwardSplit", _MUST_BE),
     # Datasets
     Case("datasets-shares-above-1", "Datasets", lambda: Datasets.temporal_split(X, y, val_size=0.9), ValueError, "val_size and test_size must be in", "sum below 1"),
-    Case("datasets-too-few-rows", "Datasets", lambda: Datasets.temporal_split(X[:5], y[:5]), ValueError, "Datasets.val is empty", "at least one row"),
+    Case("datasets-too-few-rows", "Datasets", lambda: Datasets.temporal_split(X[:2], y[:2]), ValueError, "leaves 0 row", "pass more rows or a smaller share"),
+    Case("datasets-misaligned-rows", "Datasets", lambda: Datasets.temporal_split(X, y[:100]), ValueError, "X has 200 rows but y has 100", "aligned row by row"),
     # harness
     Case("train-one-unknown-model", "train_one", lambda: train_one("logrge", DATA), KeyError, "Unknown registry name 'logrge'", "Did you mean 'logreg'"),
     Case("train-one-invalid-hyperparameter", "train_one", lambda: train_one("logreg", DATA, {"C": -1}), InvalidParameterError, r"^logreg: The 'C' parameter", _MUST_BE),
@@ -209,7 +210,7 @@ def test_a_failing_train_one_writes_nothing_to_stderr():
         from cvn_sklearn.harness import train_one
         X = np.random.RandomState(0).normal(size=(200, 3)); y = (X[:, 0] > 0).astype(int)
         try:
-            train_one("logreg", Datasets.temporal_split(X, y), {"C": -1, "params": {"api_key": "hunter2-Zq81xk0"}})
+            train_one("logreg", Datasets.temporal_split(X, y), {"C": -1})
         except Exception as exc:
             print(type(exc).__name__, exc)
     """)
