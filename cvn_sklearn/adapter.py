@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -45,7 +45,7 @@ from sklearn.utils.validation import (
 from cvn_sklearn._rows import n_last_rows
 from cvn_sklearn.events import emit
 
-__all__ = ["Adapter", "categorical_columns"]
+__all__ = ["Adapter", "UntrustedModelError", "categorical_columns"]
 
 _COMMON_CONSTRAINTS = {
     "class_weight": [dict, StrOptions({"balanced"}), None],
@@ -55,6 +55,16 @@ _ITERATIVE_CONSTRAINTS = {
     "early_stopping_rounds": [Interval(Integral, 1, None, closed="left"), None],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
 }
+
+
+class UntrustedModelError(ValueError):
+    """A model file that must not be loaded: a type that is not trusted, or state that is not data.
+
+    Raised by :func:`cvn_sklearn.persist.load_artifact` (and re-exported
+    there), and by :meth:`Adapter.__setstate__` when a file's instance state
+    shadows what the class itself declares (which native class to import and
+    how to build it).
+    """
 
 
 def categorical_columns(X) -> list:
@@ -86,6 +96,31 @@ def _make_init(names: list[str], defaults: dict[str, Any]):
     return namespace["__init__"]
 
 
+def _import(path: str):
+    """The object ``"module:name"`` names."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _hyperparameter_constraints(cls) -> dict:
+    """Each hyperparameter's constraint: the model file's ``parameter_constraints``, else scikit-learn's own.
+
+    A scikit-learn native keeps scikit-learn's validation (its class's
+    ``_parameter_constraints``); any other native must declare a constraint for
+    every hyperparameter it names (``"no_validation"`` says so explicitly).
+    """
+    declared = cls.__dict__.get("parameter_constraints", {})
+    native = _import(cls.native)._parameter_constraints if cls.native.startswith("sklearn.") else {}
+    missing = [name for name in cls.hyperparameters if name not in declared and name not in native]
+    if missing:
+        raise TypeError(
+            f"{cls.__name__} declares no constraint for the hyperparameters {missing}. Add them to its "
+            "parameter_constraints (scikit-learn's Interval / StrOptions, see cvn_sklearn/models/xgboost.py), "
+            "or 'no_validation' to say they are not checked."
+        )
+    return {name: declared.get(name, native.get(name)) for name in cls.hyperparameters}
+
+
 class Adapter(ClassifierMixin, BaseEstimator):
     """Base class of every registered model.
 
@@ -102,6 +137,10 @@ class Adapter(ClassifierMixin, BaseEstimator):
         The module whose presence makes the model available.
     hyperparameters : dict
         Native hyperparameter names and their defaults.
+    parameter_constraints : dict
+        scikit-learn constraints (``Interval``, ``StrOptions``, types) of
+        those hyperparameters, validated at the start of ``fit``. Not needed
+        for a scikit-learn native, which keeps scikit-learn's own.
     iterative : bool
         Whether the model boosts in rounds and supports early stopping.
     allow_nan : bool
@@ -154,6 +193,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
     library: ClassVar[str] = "scikit-learn"
     import_name: ClassVar[str] = "sklearn"
     hyperparameters: ClassVar[dict[str, Any]] = {}
+    parameter_constraints: ClassVar[dict[str, list]] = {}
     iterative: ClassVar[bool] = False
     allow_nan: ClassVar[bool] = False
     categorical: ClassVar[bool] = False
@@ -173,7 +213,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
         cls.__init__ = _make_init(list(defaults), defaults)
         cls.__init__.__qualname__ = f"{cls.__qualname__}.__init__"
         cls._parameter_constraints = {
-            **{name: "no_validation" for name in cls.hyperparameters},
+            **_hyperparameter_constraints(cls),
             **_COMMON_CONSTRAINTS,
             **(_ITERATIVE_CONSTRAINTS if cls.iterative else {}),
         }
@@ -182,6 +222,9 @@ class Adapter(ClassifierMixin, BaseEstimator):
     def _native_params(self, categorical: list) -> dict:
         """Keyword arguments for the native constructor."""
         return {**{n: getattr(self, n) for n in self.hyperparameters}, **(self.params or {})}
+
+    def _check_params(self) -> None:
+        """Refuse ``params`` the native library does not know (a typo would be silently ignored)."""
 
     def _fit_native(self, native, X, y, sample_weight, eval_set, categorical: list) -> None:
         """Fit ``native``; ``eval_set`` is ``(X_val, y_val, w_val)`` or None."""
@@ -226,7 +269,33 @@ class Adapter(ClassifierMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state):
+        """Restore from ``state`` (pickle, :mod:`skops`, ``copy``); the native model is rebuilt by the class's code.
+
+        State that shadows a class-level attribute (``native``,
+        ``hyperparameters``, a method, ...) is refused: which class is imported
+        and how it is built come from the package, never from a file. The
+        parameters are validated before the native model is rebuilt.
+
+        Raises
+        ------
+        UntrustedModelError
+            If ``state`` sets a class-level name, or holds invalid parameters.
+        """
+        shadowing = sorted(str(name) for name in state if not isinstance(name, str) or hasattr(type(self), name))
+        if shadowing:
+            raise UntrustedModelError(
+                f"The saved state of {type(self).__name__} sets {shadowing}, which the class declares itself "
+                "(what to import and how to build it); refusing to load it. cvn_sklearn never writes these, "
+                "so the file was tampered with: load models only from a store you trust, and re-log this one."
+            )
         super().__setstate__(state)
+        try:
+            self._validate_params()
+        except InvalidParameterError as exc:
+            raise UntrustedModelError(
+                f"The saved state of {type(self).__name__} holds invalid parameters ({exc}); refusing to load it. "
+                "Re-log the model from a fitted estimator."
+            ) from None
         if "native_" in self.__dict__:
             self.native_ = self._native_from_bytes(self.native_)
 
@@ -251,9 +320,12 @@ class Adapter(ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         started = perf_counter()
+        # validated here too: a meta-estimator that skips nested validation must not let wrong values fit
+        self._validate_params()
         overlap = set(self.params or {}) & (set(self.hyperparameters) | set(self._parameter_constraints))
         if overlap:
             raise ValueError(f"params repeats the constructor parameters {sorted(overlap)}; set them directly instead.")
+        self._check_params()
         X, y = self._validate_fit_data(X, y)
         X = self._native_X(X)
         y_encoded = self._encode_labels(y)
@@ -268,6 +340,8 @@ class Adapter(ClassifierMixin, BaseEstimator):
 
         native_cls = self._native_class()
         native = native_cls(**self._native_params(self.categorical_features_))
+        if type(self).native.startswith("sklearn."):  # a scikit-learn native validates ``params`` too
+            native._validate_params()
         eval_set = None
         if len(val_idx):
             eval_set = (_take(X, val_idx), y_encoded[val_idx], None if weights is None else weights[val_idx])
@@ -301,9 +375,8 @@ class Adapter(ClassifierMixin, BaseEstimator):
         return getattr(type(self), "_cvn_name", type(self).__name__)
 
     def _native_class(self):
-        module, _, name = self.native.partition(":")
         try:
-            return getattr(importlib.import_module(module), name)
+            return _import(type(self).native)
         except ImportError as exc:
             raise ImportError(
                 f"{self._model_type()} needs the library {self.library!r}, which is not installed "
@@ -352,7 +425,12 @@ class Adapter(ClassifierMixin, BaseEstimator):
 
     def _combined_weights(self, y, y_encoded, sample_weight, X):
         """The one class-balancing implementation: class weights x user weights."""
-        user = None if sample_weight is None else _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        user = None if sample_weight is None else _check_sample_weight(sample_weight, X)
+        if user is not None and (user < 0).any():
+            raise ValueError(
+                f"sample_weight holds negative values (min {user.min():g}); weights must be >= 0. "
+                "Give a row weight 0 to leave it out."
+            )
         balance = None if self.class_weight is None else compute_sample_weight(self.class_weight, y)
         if balance is not None:
             counts = np.bincount(y_encoded, minlength=len(self.classes_))

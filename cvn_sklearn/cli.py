@@ -128,17 +128,54 @@ def _save_plots(directory: str, name: str, artifact, data) -> None:
     theta_curve(fitted.theta_result_).savefig(Path(directory) / f"{name}_theta.png", dpi=100)
 
 
+def _share(text: str) -> float:
+    """argparse type: a share strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; pass a share such as 0.3") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not strictly between 0 and 1; pass a share such as 0.3")
+    return value
+
+
+def _model_names(text: str) -> str:
+    """argparse type: comma-separated registry names, each known (returned comma-separated, spaces removed)."""
+    from cvn_sklearn.registry import registry
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("no model name given; pass registry names such as xgboost,lightgbm")
+    for name in names:
+        if name not in registry:
+            try:
+                registry.entry(name)
+            except KeyError as exc:
+                raise argparse.ArgumentTypeError(f"{exc.args[0]} (see: cvn-sklearn models)") from None
+    return ",".join(names)
+
+
+def _directory(text: str) -> str:
+    """argparse type: a folder path that is not an existing file."""
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder; pass a folder for the plots")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cvn-sklearn", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("models", help="list registered models and ensembles").set_defaults(run=_models_command)
     train = commands.add_parser("train", help="train every registered model on real market data")
     train.add_argument("--symbol", default="sp500", choices=["sp500", "goog", "eurusd"])
-    train.add_argument("--models", default=None, help="comma-separated registry names (default: every model)")
-    train.add_argument("--test-size", type=float, default=0.3, help="share of the last rows held out for testing")
-    train.add_argument("--val-size", type=float, default=0.15,
-                       help="share of the rows before them that calibrates and tunes θ")
-    train.add_argument("--plots", default=None, metavar="DIR", help="save reliability and θ-curve PNGs here")
+    train.add_argument("--models", type=_model_names, default=None,
+                       help="comma-separated registry names (default: every model)")
+    train.add_argument("--test-size", type=_share, default=0.3,
+                       help="share of the last rows held out for testing, strictly between 0 and 1")
+    train.add_argument("--val-size", type=_share, default=0.15,
+                       help="share of the rows before them that calibrates and tunes θ, strictly between 0 and 1")
+    train.add_argument("--plots", type=_directory, default=None, metavar="DIR",
+                       help="save reliability and θ-curve PNGs here")
     train.add_argument("--tracking-uri", default=None,
                        help="MLflow tracking URI (default: sqlite:///mlflow.db in the working directory)")
     train.add_argument("--experiment", default="cvn-sklearn-train", help="MLflow experiment name")
@@ -148,9 +185,34 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``cvn-sklearn`` command."""
+    """Entry point of the ``cvn-sklearn`` command.
+
+    Invalid arguments exit with status 2 and argparse's usage line; a user
+    mistake found while running (an unknown name, a file that does not exist,
+    a value a model refuses) prints one line, ``cvn-sklearn <command>: error:
+    <what is wrong and what to do>``, and exits with status 1.
+
+    Examples
+    --------
+    >>> main(["train", "--test-size", "-0.5"])  # doctest: +SKIP
+    usage: cvn-sklearn train [-h] ...
+    cvn-sklearn train: error: argument --test-size: -0.5 is not strictly between 0 and 1; pass a share such as 0.3
+    """
     args = _parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except _USER_ERRORS as exc:
+        print(f"cvn-sklearn {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+_USER_ERRORS = (KeyError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's own message (a KeyError's without quotes), on one line."""
+    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    return " ".join(str(message).split())
 
 
 if __name__ == "__main__":

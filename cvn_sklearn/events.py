@@ -26,6 +26,8 @@ from typing import TypedDict
 
 import structlog
 
+from cvn_sklearn.scrubbing import scrub
+
 __all__ = ["EVENTS", "configure_logging", "emit", "get_logger"]
 
 
@@ -153,6 +155,8 @@ def emit(event: str, **fields) -> None:
     **fields
         Exactly the fields declared by the event's ``TypedDict``; extra fields
         are allowed only for keys the schema marks as optional (none today).
+        Secret-looking values are replaced by ``***scrubbed***``
+        (:mod:`cvn_sklearn.scrubbing`) before they are logged.
 
     Raises
     ------
@@ -168,7 +172,7 @@ def emit(event: str, **fields) -> None:
     if set(fields) != expected:
         missing, extra = sorted(expected - set(fields)), sorted(set(fields) - expected)
         raise ValueError(f"Event {event!r} fields do not match its schema: missing {missing}, extra {extra}")
-    get_logger().info(event, **fields)
+    get_logger().info(event, **scrub(fields))
 
 
 def configure_logging(*, json: bool = False, level: int | str = "INFO") -> None:

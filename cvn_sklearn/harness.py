@@ -21,7 +21,9 @@ Examples
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 from collections.abc import Mapping, Sequence
 from numbers import Integral
 from pathlib import Path
@@ -369,7 +371,8 @@ def tune(
     recorded as failed with its reason (user attribute ``fail_reason``) and
     the search goes on. The study lives in ``storage``: calling again with the
     same storage and study name runs only the trials still missing to reach
-    ``n_trials``. Trials run here, at the front door, through Optuna's
+    ``n_trials``; a trial left RUNNING by a process on this machine that died
+    (SIGKILL, a crash) is marked FAIL first and replaced. Trials run here, at the front door, through Optuna's
     ask-and-tell interface.
 
     Parameters
@@ -426,6 +429,7 @@ def tune(
     inputs["study_name"] = study_name or f"{model_name}-{metric}-{folds[0].feature_version.feature_set_hash[:12]}"
     out = cached_driver(HPO, ()).execute(["study", "search_space"], inputs=inputs)
     study = out["study"]
+    _fail_abandoned_trials(study)
     missing = int(n_trials) - len(study.get_trials(deepcopy=False, states=FINISHED))
     for _ in range(max(missing, 0)):
         _run_trial(study, out["search_space"], run_spec, folds, metric)
@@ -435,6 +439,7 @@ def tune(
 def _run_trial(study, search_space, run_spec, folds, metric) -> None:
     """Ask for one trial, train it on every fold (pruning on the running mean), tell the study its outcome."""
     trial = study.ask()
+    trial.set_user_attr(_RUNNER, _this_runner())
     spec = {**run_spec, "hpo_params": {**run_spec["hpo_params"], **search_space(trial)}}
     values = []
     try:
@@ -452,6 +457,36 @@ def _run_trial(study, search_space, run_spec, folds, metric) -> None:
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         raise
     study.tell(trial, float(np.mean(values)))
+
+
+_RUNNER = "cvn_runner"
+
+
+def _this_runner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _fail_abandoned_trials(study) -> None:
+    """Mark FAIL the RUNNING trials whose process on this machine is gone (killed mid-trial), so none stays RUNNING.
+
+    A trial records ``host:pid`` of the process running it; trials of live
+    processes, and of other machines, are left alone.
+    """
+    host = socket.gethostname()
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        runner_host, _, pid = str(trial.user_attrs.get(_RUNNER, "")).rpartition(":")
+        if runner_host == host and pid.isdigit() and not _alive(int(pid)):
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _best_params(study, run_spec) -> dict:

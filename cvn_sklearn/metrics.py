@@ -381,9 +381,15 @@ def _check_signal_and_returns(signal, returns):
     if not np.isin(s, [0, 1]).all():
         raise ValueError("signal must hold booleans or 0/1 (1 = take the trade).")
     r = column_or_1d(returns).astype(np.float64)
-    check_consistent_length(s, r)
+    if len(s) != len(r):
+        raise ValueError(f"signal has {len(s)} rows but returns has {len(r)}; pass one forward return per signal row.")
     if not np.isfinite(r).all():
         raise ValueError("returns must be finite numbers; drop or fill the rows with NaN or inf.")
+    if len(r) and r.min() < -1:
+        raise ValueError(
+            f"returns holds values below -1 (min {r.min():g}): a simple return cannot lose more than 100%. "
+            "Pass returns as fractions (0.01 for 1%), not percent."
+        )
     return s.astype(bool), r
 
 

@@ -37,20 +37,20 @@ True
 from __future__ import annotations
 
 import contextlib
-import copy
 import importlib
+import io
 import importlib.metadata
 import json
 import os
-import re
 import tempfile
 import warnings
-from collections.abc import Mapping
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import cvn_sklearn
-from cvn_sklearn.adapter import Adapter
+from cvn_sklearn.adapter import Adapter, UntrustedModelError
+from cvn_sklearn.scrubbing import SCRUBBED, looks_like_secret, scrub, scrubbed_copy, secret_values
 
 __all__ = [
     "DEFAULT_TRACKING_URI",
@@ -59,26 +59,13 @@ __all__ = [
     "UntrustedModelError",
     "load_artifact",
     "log_artifact",
+    "looks_like_secret",
     "scrub",
     "trusted_types",
 ]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-SCRUBBED = "***scrubbed***"
 MODEL_URI_TAGS = {"estimator": "cvn.model_uri", "meta_label_model": "cvn.meta_label_model_uri"}
-
-_SECRET_NAME = re.compile(r"(password|passwd|secret|credential)|(^|[_\-.])(api_?key|key|token)$", re.IGNORECASE)
-_SECRET_VALUE = re.compile(
-    r"AKIA[0-9A-Z]{16}"  # AWS access key id
-    r"|(ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}"  # GitHub tokens
-    r"|sk-[A-Za-z0-9_\-]{16,}"  # OpenAI-style secret keys
-    r"|xox[abprs]-[A-Za-z0-9\-]{10,}"  # Slack tokens
-    r"|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"  # JSON web tokens
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r"|[a-z][a-z0-9+.\-]*://[^/\s:@]+:[^/\s@]+@"  # URL with user:password@
-    r"|(?i:bearer|basic)\s+[A-Za-z0-9+/=_.\-]{8,}"
-)
-_OPAQUE = re.compile(r"[A-Za-z0-9+/=_\-]{32,}")
 
 # scikit-learn types that skops does not trust by default but that only hold data (arrays, dicts).
 _SKLEARN_TRUSTED = (
@@ -88,102 +75,6 @@ _SKLEARN_TRUSTED = (
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.calibration._TemperatureScaling",
 )
-
-
-class UntrustedModelError(ValueError):
-    """The model file holds a type that :func:`trusted_types` does not allow."""
-
-
-# -- scrubbing -------------------------------------------------------------------------
-def looks_like_secret(name: str, value) -> bool:
-    """Whether a parameter must not be logged: its name or its value looks like a credential.
-
-    Names ending in ``key``/``token`` after a separator (``API_KEY``,
-    ``hf_token``), or containing ``password``/``secret``/``credential``, in any
-    case. String values that look like a credential: known token formats
-    (AWS, GitHub, Slack, JWT, ``sk-...``), private keys, URLs with a password,
-    ``Bearer``/``Basic`` headers, and opaque strings of 32+ characters mixing
-    letters and digits.
-
-    Parameters
-    ----------
-    name : str
-    value : object
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> looks_like_secret("learning_rate", 0.05), looks_like_secret("DB_PASSWORD", "x")
-    (False, True)
-    >>> looks_like_secret("endpoint", "postgresql://bob:hunter2@db:5432/ml")
-    True
-    """
-    return bool(_SECRET_NAME.search(str(name))) or (isinstance(value, str) and _secret_value(value))
-
-
-def _secret_value(value: str) -> bool:
-    if _SECRET_VALUE.search(value):
-        return True
-    return any(any(c.isdigit() for c in token) and any(c.isalpha() for c in token) for token in _OPAQUE.findall(value))
-
-
-def scrub(params: Mapping) -> dict:
-    """Replace secret-looking parameters by :data:`SCRUBBED`, at any depth.
-
-    Mappings, lists and tuples are searched, and so are estimators (through
-    their ``get_params``: an ensemble's base models, a pipeline's steps), which
-    are replaced by scrubbed copies.
-
-    Parameters
-    ----------
-    params : mapping
-        Parameter names to values; values may be mappings, sequences or
-        estimators themselves.
-
-    Returns
-    -------
-    dict
-        A new dict; entries that hold no secret are the original objects.
-
-    Examples
-    --------
-    >>> scrub({"max_depth": 6, "params": {"aws_secret_access_key": "abc"}, "API_TOKEN": "t"})
-    {'max_depth': 6, 'params': {'aws_secret_access_key': '***scrubbed***'}, 'API_TOKEN': '***scrubbed***'}
-    >>> scrub({"servers": [{"host": "db", "password": "hunter2"}]})
-    {'servers': [{'host': 'db', 'password': '***scrubbed***'}]}
-    """
-    return {name: _scrub_value(name, value) for name, value in params.items()}
-
-
-def _scrub_value(name, value):
-    if looks_like_secret(name, value):
-        return SCRUBBED
-    if isinstance(value, Mapping):
-        cleaned = scrub(value)
-        return value if all(cleaned[k] is value[k] for k in value) else cleaned
-    if isinstance(value, (list, tuple)):
-        cleaned = [_scrub_value(name, item) for item in value]
-        return value if all(c is v for c, v in zip(cleaned, value)) else type(value)(cleaned)
-    if hasattr(value, "get_params") and not isinstance(value, type):
-        return _scrubbed_estimator(value)
-    return value
-
-
-def _scrubbed_estimator(estimator):
-    """``estimator``, or a copy whose secret-looking parameters hold :data:`SCRUBBED`."""
-    params = estimator.get_params(deep=True)
-    cleaned = scrub(params)
-    changed = {name: value for name, value in cleaned.items() if value is not params[name]}
-    if not changed:
-        return estimator
-    estimator = copy.deepcopy(estimator)
-    # deepest first, so that replacing a nested estimator's parameter is not undone by its parent
-    for name in sorted(changed, key=lambda n: -n.count("__")):
-        estimator.set_params(**{name: changed[name]})
-    return estimator
 
 
 # -- trusted types -------------------------------------------------------------------------
@@ -241,7 +132,7 @@ def _is_cvn_class(name: str) -> bool:
 # -- MLflow ------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _tracking(tracking_uri: str | None):
-    """Point MLflow's fluent API at the store for the duration of the block."""
+    """Point MLflow's fluent API at the store for the duration of the block; yields the URI."""
     import mlflow
 
     previous = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
@@ -250,9 +141,31 @@ def _tracking(tracking_uri: str | None):
         uri = f"sqlite:///{Path.cwd() / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     try:
-        yield
+        yield uri
     finally:
         mlflow.set_tracking_uri(previous)
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str):
+    """Hold a file lock next to a SQLite store (``<file>.lock``) while the block runs; other stores need none.
+
+    MLflow creates and migrates a SQLite store on first use; two processes
+    doing it at once lose runs. The lock serializes that, and the creation of
+    an experiment, across processes.
+    """
+    path = uri.removeprefix("sqlite:///").partition("?")[0] if uri.startswith("sqlite:///") else None
+    if not path or path == ":memory:":
+        yield
+        return
+    from filelock import FileLock
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{path}.lock"):
+        from mlflow.tracking import MlflowClient
+
+        MlflowClient(uri).search_experiments(max_results=1)  # creates and migrates the store
+        yield
 
 
 def _experiment_id(name: str, artifact_location: str | None) -> str:
@@ -343,28 +256,64 @@ def log_artifact(
     artifact = replace(
         artifact, hyperparams=scrub(artifact.hyperparams), cusum_metadata=_maybe_scrub(artifact.cusum_metadata)
     )
+    models = {part: _model_file(getattr(artifact, part), part) for part in MODEL_URI_TAGS if getattr(artifact, part) is not None}
     flat = artifact.to_dict()
     import mlflow
 
-    with _tracking(tracking_uri), mlflow.start_run(experiment_id=_experiment_id(experiment, artifact_location)) as run:
-        mlflow.log_params(scrub({k: v for k, v in flat.items() if _is_param(k)}))
-        mlflow.log_metrics({k: float(v) for k, v in flat.items() if _is_metric(k)})
-        mlflow.set_tags({k: str(v) for k, v in flat.items() if _is_tag(k)})
-        mlflow.log_dict(json.loads(flat["selected_features"]), "selected_features.json")
-        for name, figure in _figures(artifact, datasets):
-            mlflow.log_figure(figure, f"plots/{name}.png")
-        for part, tag in MODEL_URI_TAGS.items():
-            if getattr(artifact, part) is not None:
-                mlflow.set_tag(tag, _log_model(_scrubbed_estimator(getattr(artifact, part)), part))
+    with _tracking(tracking_uri) as uri:
+        with _store_lock(uri):  # creating / migrating the store and the experiment, one process at a time
+            experiment_id = _experiment_id(experiment, artifact_location)
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            mlflow.log_params(scrub({k: v for k, v in flat.items() if _is_param(k)}))
+            mlflow.log_metrics({k: float(v) for k, v in flat.items() if _is_metric(k)})
+            mlflow.set_tags(_tags(flat))
+            mlflow.log_dict(json.loads(flat["selected_features"]), "selected_features.json")
+            for name, figure in _figures(artifact, datasets):
+                mlflow.log_figure(figure, f"plots/{name}.png")
+            for part, (estimator, types) in models.items():
+                mlflow.set_tag(MODEL_URI_TAGS[part], _log_model(estimator, types, part))
     return run.info.run_id
 
 
-def _log_model(estimator, name: str) -> str:
-    """Log ``estimator`` as an MLflow scikit-learn model in the skops format; return its URI."""
-    import mlflow.sklearn
+def _model_file(estimator, part: str) -> tuple:
+    """``(scrubbed estimator, its trusted types)``, checked before any run starts.
+
+    Every estimator reachable from ``estimator`` (fitted ones included) has its
+    secret-looking parameters scrubbed; the skops file of the result is then
+    searched, member by member, for every secret value of the original.
+
+    Raises
+    ------
+    ValueError
+        If a secret value is still in the file: the fitted model itself holds
+        it (e.g. a native model that needs it at predict time).
+    """
     import skops.io
 
-    types = trusted_types(skops.io.dumps(estimator))
+    scrubbed = scrubbed_copy(estimator)
+    content = skops.io.dumps(scrubbed)
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        members = [archive.read(name) for name in archive.namelist()]
+    kept = sorted({name for name, value in secret_values(estimator).items() if any(value.encode() in m for m in members)})
+    if kept:
+        raise ValueError(
+            f"The {part}'s fitted state still holds the value of the secret-looking parameters {kept} after scrubbing "
+            "(the model keeps it, or needs it at predict time), so it cannot be logged. Pass credentials to the "
+            "model through the environment or a secrets manager at predict time, not as parameters."
+        )
+    return scrubbed, trusted_types(content)
+
+
+def _tags(flat: dict) -> dict:
+    """The run's tags; the hashes are computed by this package, every other value is scrubbed."""
+    tags = {k: str(v) for k, v in flat.items() if _is_tag(k)}
+    return {**scrub({k: v for k, v in tags.items() if k not in _HASH_TAGS}), **{k: tags[k] for k in _HASH_TAGS & set(tags)}}
+
+
+def _log_model(estimator, types: list[str], name: str) -> str:
+    """Log ``estimator`` as an MLflow scikit-learn model in the skops format; return its URI."""
+    import mlflow.sklearn
+
     info = mlflow.sklearn.log_model(
         estimator,
         name=name,
@@ -398,6 +347,7 @@ def _maybe_scrub(values):
 
 
 _TAGS = ("model_name", "code_commit", "feature_set_hash", "feature_store_hash", "meta_label")
+_HASH_TAGS = {"code_commit", "feature_set_hash", "feature_store_hash"}
 _METRIC_PREFIXES = ("val_", "test_")
 
 
@@ -435,10 +385,12 @@ def load_artifact(run_id: str, *, tracking_uri: str | None = None, part: str = "
     Raises
     ------
     ValueError
-        If ``part`` is unknown, or the run has no such model logged by
-        :func:`log_artifact`.
+        If ``part`` is unknown, the run does not exist, or it has no such model
+        logged by :func:`log_artifact`.
     UntrustedModelError
-        If the model file holds a type that is not trusted.
+        If the model file holds a type that is not trusted or state that
+        shadows a class declaration, or is missing, truncated or not a skops
+        file; the message names the run and the file.
 
     Examples
     --------
@@ -450,15 +402,40 @@ def load_artifact(run_id: str, *, tracking_uri: str | None = None, part: str = "
     import mlflow
     import skops.io
 
-    with _tracking(tracking_uri):
-        if part not in MODEL_URI_TAGS:
-            raise ValueError(f"part must be one of {sorted(MODEL_URI_TAGS)}, got {part!r}.")
-        model_uri = mlflow.get_run(run_id).data.tags.get(MODEL_URI_TAGS[part])
+    if part not in MODEL_URI_TAGS:
+        raise ValueError(f"part must be one of {sorted(MODEL_URI_TAGS)}, got {part!r}.")
+    with _tracking(tracking_uri) as uri:
+        model_uri = _run(run_id, uri).data.tags.get(MODEL_URI_TAGS[part])
         if model_uri is None:
             raise ValueError(
                 f"Run {run_id} has no {part} logged by cvn_sklearn.persist.log_artifact "
                 f"(no {MODEL_URI_TAGS[part]!r} tag)."
             )
         with tempfile.TemporaryDirectory() as folder:
-            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=folder), "model.skops")
-            return skops.io.load(local, trusted=trusted_types(local))
+            try:
+                local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=folder), "model.skops")
+                return skops.io.load(local, trusted=trusted_types(local))
+            except UntrustedModelError as exc:
+                raise UntrustedModelError(f"Run {run_id}, {model_uri}/model.skops: {exc}") from None
+            except Exception as exc:  # a missing, truncated or foreign file: one clear error, never a library traceback
+                raise UntrustedModelError(
+                    f"Run {run_id}: the model file {model_uri}/model.skops cannot be read as a cvn_sklearn model "
+                    f"({type(exc).__name__}: {exc}). It is missing, truncated or not a skops file written by "
+                    "log_artifact; re-log the model, or check the run's artifacts in the store."
+                ) from None
+
+
+def _run(run_id: str, uri: str):
+    """The MLflow run ``run_id``, or a clear error naming the store."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.get_run(run_id)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise ValueError(
+            f"Run {run_id!r} does not exist in the store {uri}. Check the run id (MlflowClient(uri).search_runs) "
+            "and the tracking_uri (argument, else MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."
+        ) from None

@@ -13,7 +13,9 @@ Discovery runs on first use, not on ``import cvn_sklearn``, and model files name
 their native library as a string, so no boosting library is imported until a
 model is fitted. A model whose library is missing, or whose file fails to
 import, is skipped, listed in ``registry.unavailable`` and reported with the
-event ``adapter_unavailable``.
+event ``adapter_unavailable``; so is a plugin whose name is already taken
+(listed as ``"<name> (<entry point>)"``), while the entry found first keeps the
+name and every lookup keeps working.
 
 Examples
 --------
@@ -245,14 +247,18 @@ class Registry(Mapping):
                 continue
             if "_cvn_name" not in vars(cls):
                 _mark_silently(cls, ep.name, kind)
-            self._add(cls, source)
+            self._add(cls, source, plugin=True)
 
-    def _add(self, cls: type, source: str) -> None:
+    def _add(self, cls: type, source: str, plugin: bool = False) -> None:
         name, kind = cls._cvn_name, cls._cvn_kind
         library, import_name = _library_of(cls)
         known = self._entries.get(name) or self._unavailable.get(name)
         if known is not None:
             if getattr(known, "cls", None) is cls or known.source == source:
+                return
+            if plugin:  # a third-party plugin never breaks the registry: it is reported, the first entry kept
+                self._skip(name, kind, source, library, f"the name {name!r} is already taken by {known.source}",
+                           "rename the entry point (or uninstall the plugin)", key=f"{name} ({source})")
                 return
             raise ValueError(f"Two registry entries are named {name!r}: {known.source} and {source}. Rename one of them.")
         if import_name is not None and importlib.util.find_spec(import_name) is None:
@@ -260,8 +266,8 @@ class Registry(Mapping):
             return
         self._entries[name] = Entry(name, kind, cls, source, library, tuple(getattr(cls, "_cvn_base_models", ())))
 
-    def _skip(self, name, kind, source, library, reason, hint) -> None:
-        self._unavailable[name] = Unavailable(name, kind, source, library, reason, hint)
+    def _skip(self, name, kind, source, library, reason, hint, key=None) -> None:
+        self._unavailable[key or name] = Unavailable(name, kind, source, library, reason, hint)
         emit("adapter_unavailable", name=name, library=library, reason=reason, hint=hint)
 
     # -- Mapping -------------------------------------------------------------------

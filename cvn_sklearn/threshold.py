@@ -321,6 +321,10 @@ def _check_sweep_inputs(y_val, proba_val, sample_weight, pos_label):
         raise ValueError("proba_val must be probabilities in [0, 1]; pass predict_proba output, not scores.")
     y01 = _binary_labels(y, pos_label)
     w = None if sample_weight is None else _check_sample_weight(sample_weight, p)
+    if w is not None and (w < 0).any():
+        raise ValueError(
+            f"sample_weight holds negative values (min {w.min():g}); weights must be >= 0. Give a row weight 0 to leave it out."
+        )
     if y01.min() == y01.max() or (w is not None and 0 in (np.dot(w, y01), np.dot(w, 1 - y01))):
         raise ValueError(
             f"The {len(y)} validation rows hold a single class (counting rows with non-zero sample_weight), "
@@ -623,6 +627,11 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
         self : ThetaSweep
         """
         X, y = indexable(X, y)
+        if returns is not None and len(column_or_1d(returns)) != len(y):
+            raise ValueError(
+                f"returns has {len(column_or_1d(returns))} rows but X has {len(y)}; pass one forward return "
+                "per training row, in the same order as X."
+            )
         y01 = check_binary_target(y, type(self).__name__, params.get("sample_weight"))
         classes = np.unique(column_or_1d(y))
         first = estimator_buy_label(classes, self.pos_label) == classes[0]

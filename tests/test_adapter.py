@@ -552,7 +552,7 @@ def test_rejects_negative_sample_weight(name):
     X, y = binary_data(n=60)
     w = np.ones(60)
     w[5] = -1.0
-    with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
+    with pytest.raises(ValueError, match="sample_weight holds negative values"):
         make(name).fit(X, y, sample_weight=w)
 
 

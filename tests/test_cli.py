@@ -35,9 +35,36 @@ def test_train_prints_one_row_per_model_and_saves_plots(capsys, tmp_path):
     ]
 
 
-def test_train_rejects_an_unknown_model_with_the_registry_message():
-    with pytest.raises(KeyError, match="Did you mean 'lightgbm'"):
+def test_train_rejects_an_unknown_model_with_the_registry_message(capsys):
+    with pytest.raises(SystemExit) as info:
         main(["train", "--symbol", "goog", "--models", "lightgbn"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err
+    assert "argument --models: Unknown registry name 'lightgbn'. Did you mean 'lightgbm'?" in err
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("-0.5", "-0.5 is not strictly between 0 and 1"),
+    ("0", "0 is not strictly between 0 and 1"),
+    ("1.5", "1.5 is not strictly between 0 and 1"),
+    ("abc", "'abc' is not a number"),
+])
+def test_train_refuses_a_test_size_outside_0_1_with_exit_2(capsys, value, reason):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--test-size", value])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and f"argument --test-size: {reason}; pass a share such as 0.3" in err
+
+
+def test_a_user_mistake_found_while_running_is_one_line_and_exit_1(capsys, monkeypatch):
+    import cvn_sklearn.datasets
+
+    def missing(symbol):
+        raise FileNotFoundError(f"No prices for {symbol!r}: reinstall cvn_sklearn")
+
+    monkeypatch.setattr(cvn_sklearn.datasets, "load_dataset", missing)
+    assert main(["train", "--symbol", "goog", "--models", "logreg"]) == 1
+    assert capsys.readouterr().err == "cvn-sklearn train: error: No prices for 'goog': reinstall cvn_sklearn\n"
 
 
 def test_format_table_pads_columns_and_renders_missing_values():

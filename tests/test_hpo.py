@@ -109,3 +109,56 @@ def test_failing_trials_are_recorded_and_the_search_goes_on(tmp_path, folds):
         )
     study = optuna.load_study(study_name=optuna.get_all_study_names(_storage(tmp_path))[0], storage=_storage(tmp_path))
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 2
+
+
+_SLOW_TUNE = """
+import sys
+import numpy as np
+from cvn_sklearn.contracts import Datasets
+from cvn_sklearn.harness import tune
+
+rng = np.random.RandomState(0)
+X = rng.normal(size=(3000, 6)); y = (X[:, 0] + rng.normal(size=3000) > 0.5).astype(int)
+tune("random_forest", Datasets.temporal_split(X, y), n_trials=200, storage=sys.argv[1], study_name="killed",
+     hpo_params={"n_estimators": 60, "n_jobs": 1}, calibration="sigmoid")
+"""
+
+
+def test_tune_after_sigkill_leaves_no_trial_running_and_resumes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    script = tmp_path / "slow_tune.py"
+    script.write_text(_SLOW_TUNE)
+    process = subprocess.Popen([sys.executable, str(script), storage], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                study = optuna.load_study(study_name="killed", storage=storage)
+            except KeyError:
+                continue
+            states = [t.state for t in study.get_trials(deepcopy=False)]
+            if states.count(optuna.trial.TrialState.COMPLETE) >= 2 and states[-1] == optuna.trial.TrialState.RUNNING:
+                break
+        else:
+            pytest.fail("the tuning process never had 2 finished trials and a running one")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    study = optuna.load_study(study_name="killed", storage=storage)
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert any(t.state == optuna.trial.TrialState.RUNNING for t in study.trials)  # what the kill left behind
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(3000, 6))
+    y = (X[:, 0] + rng.normal(size=3000) > 0.5).astype(int)
+    _, resumed = tune("random_forest", Datasets.temporal_split(X, y), n_trials=len(finished) + 1, storage=storage,
+                      study_name="killed", hpo_params={"n_estimators": 60, "n_jobs": 1}, calibration="sigmoid")
+    states = [t.state for t in resumed.trials]
+    assert optuna.trial.TrialState.RUNNING not in states
+    assert states.count(optuna.trial.TrialState.COMPLETE) == len(finished) + 1  # one new trial, none redone
+    assert optuna.trial.TrialState.FAIL in states  # the killed trial

@@ -198,6 +198,7 @@ def test_missing_library_is_unavailable_with_install_hint(isolated, tmp_path, mo
                 library = "quantboost-ml"
                 import_name = "quantboost_not_installed"
                 hyperparameters = dict(n_rounds=100)
+                parameter_constraints = dict(n_rounds="no_validation")
         """,
         "fine": NB_MODEL.format(name="fine_nb"),
     })
@@ -278,7 +279,7 @@ def test_two_files_with_one_name_is_an_error_naming_both(isolated, tmp_path, mon
         fresh.models
 
 
-def test_entry_point_clashing_with_a_builtin_is_an_error_naming_both(isolated, tmp_path, monkeypatch):
+def test_entry_point_clashing_with_a_builtin_is_reported_and_lookups_keep_working(isolated, tmp_path, monkeypatch):
     suffix = uuid.uuid4().hex[:8]
     module = f"cvn_plugin_{suffix}"
     make_distribution(
@@ -294,9 +295,12 @@ def test_entry_point_clashing_with_a_builtin_is_an_error_naming_both(isolated, t
         f"[cvn_sklearn.models]\nxgboost = {module}:FakeXGB\n",
     )
     monkeypatch.syspath_prepend(tmp_path)
-    with pytest.raises(ValueError, match=rf"Two registry entries are named 'xgboost': cvn_sklearn\.models\.xgboost:XGBoost "
-                                         rf"and entry point xgboost = {module}:FakeXGB \(cvn-plugin-{suffix}\)"):
-        Registry().models
+    fresh = Registry()
+    assert fresh["xgboost"].__name__ == "XGBoost" and "logreg" in fresh.models  # lookups keep working
+    source = f"entry point xgboost = {module}:FakeXGB (cvn-plugin-{suffix})"
+    clash = fresh.unavailable[f"xgboost ({source})"]
+    assert clash.reason == "the name 'xgboost' is already taken by cvn_sklearn.models.xgboost:XGBoost"
+    assert clash.hint == "rename the entry point (or uninstall the plugin)"
 
 
 def test_decorating_a_second_class_with_a_taken_name_after_load_raises(isolated):

@@ -11,10 +11,18 @@ The nodes are pure: estimators are cloned before they are fitted. No driver
 runs inside a node. The front doors in :mod:`cvn_sklearn.harness` build each
 driver once and reuse it; ``training_complete`` is emitted by the
 :class:`TrainingComplete` lifecycle hook, not by a node.
+
+A failing run is one exception: the original one, its message prefixed with
+the registry name (and the walk-forward fold), and nothing written to stderr
+(Hamilton's own error log, with its banner and the node inputs, which may hold
+secrets, is silenced while a cvn_sklearn driver runs).
 """
 
+import contextlib
+import contextvars
 import functools
 import importlib
+import logging
 from typing import Any
 
 import structlog
@@ -39,12 +47,19 @@ class TrainingComplete(NodeExecutionHook):
         """Nothing before a node."""
 
     def run_after_node_execution(
-        self, *, node_name: str, node_kwargs: dict, result: Any, success: bool, **future_kwargs: Any
+        self, *, node_name: str, node_kwargs: dict, result: Any, success: bool, error: Exception = None,
+        **future_kwargs: Any,
     ):
-        """After a node named ``artifact`` (or ``<namespace>.artifact``) succeeded, emit its event."""
+        """After a node named ``artifact`` (or ``<namespace>.artifact``) succeeded, emit its event.
+
+        A node that failed with an ``event_context`` (a walk-forward fold's) marks its exception with
+        that fold, so the front door's error message names it.
+        """
+        # inside a @subdag the inputs are namespaced: "<namespace>.event_context"
+        context = next((v for k, v in node_kwargs.items() if k.rsplit(".", 1)[-1] == "event_context"), {})
+        if not success and error is not None and "fold" in context:
+            error._cvn_fold = context["fold"]
         if success and node_name.rsplit(".", 1)[-1] == "artifact":
-            # inside a @subdag the inputs are namespaced: "<namespace>.event_context"
-            context = next((v for k, v in node_kwargs.items() if k.rsplit(".", 1)[-1] == "event_context"), {})
             with structlog.contextvars.bound_contextvars(**context):
                 emit_training_complete(result)
 
@@ -86,8 +101,80 @@ def _model_of(fitted):
     return fitted
 
 
+_RUNNING = contextvars.ContextVar("cvn_sklearn_driver_running", default=False)
+
+
+class _WhileRunning(logging.Filter):
+    """Drops Hamilton's log records while a cvn_sklearn driver runs in this context."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _RUNNING.get()
+
+
+_SILENCE = _WhileRunning()
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence Hamilton's loggers (its error banner, node inputs) for the block, in this context only."""
+    for name in list(logging.root.manager.loggerDict):
+        if name == "hamilton" or name.startswith("hamilton."):
+            logging.getLogger(name).addFilter(_SILENCE)  # a no-op once added
+    token = _RUNNING.set(True)
+    try:
+        yield
+    finally:
+        _RUNNING.reset(token)
+
+
+def _where(inputs: dict, exc: BaseException) -> str:
+    """``"<registry name>"`` or ``"<registry name>, fold <k>"`` of a run, for error messages."""
+    name = inputs.get("model_name") or inputs.get("run_spec", {}).get("model_name") or "cvn_sklearn run"
+    fold = getattr(exc, "_cvn_fold", structlog.contextvars.get_contextvars().get("fold"))
+    return f"{name}" if fold is None else f"{name}, fold {fold}"
+
+
+class QuietDriver:
+    """A Hamilton driver whose failures are the original exception, named, with nothing on stderr.
+
+    ``execute`` re-raises the node's own exception (same type, same
+    traceback), its message prefixed with the run's registry name and fold;
+    every other attribute is the wrapped driver's.
+
+    Parameters
+    ----------
+    wrapped : hamilton.driver.Driver
+    """
+
+    def __init__(self, wrapped: driver.Driver):
+        self.wrapped = wrapped
+
+    def __getattr__(self, name):
+        return getattr(self.wrapped, name)
+
+    def execute(self, final_vars: list, inputs: dict) -> dict:
+        """Run the DAG to ``final_vars``; see the class docstring for failures."""
+        with _quiet():
+            try:
+                return self.wrapped.execute(final_vars, inputs=inputs)
+            except Exception as exc:
+                _name(exc, _where(inputs, exc))
+                raise
+
+
+def _name(exc: BaseException, where: str) -> None:
+    """Prefix ``exc``'s message with ``where`` once (nested drivers name the innermost run)."""
+    if getattr(exc, "_cvn_where", None) is not None:
+        return
+    exc._cvn_where = where
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (f"{where}: {exc.args[0]}", *exc.args[1:])
+    else:
+        exc.add_note(f"in {where}")
+
+
 @functools.lru_cache(maxsize=64)
-def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ...], executor=None) -> driver.Driver:
+def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ...], executor=None) -> QuietDriver:
     """The Hamilton driver of ``modules`` under ``config``, built on first use and then reused.
 
     Parameters
@@ -103,7 +190,8 @@ def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ..
 
     Returns
     -------
-    hamilton.driver.Driver
+    QuietDriver
+        The driver; failures raise the original exception, named, and print nothing.
     """
     builder = (
         driver.Builder()
@@ -116,7 +204,8 @@ def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ..
         remote = local if executor == "local" else executor
         builder = builder.enable_dynamic_execution(allow_experimental_mode=True).with_local_executor(local)
         builder = builder.with_remote_executor(remote)
-    return builder.build()
+    with _quiet():
+        return QuietDriver(builder.build())
 
 
 def fixed_params_config(calibration, objective, meta_label=None) -> tuple[tuple[str, bool], ...]:

@@ -1,10 +1,17 @@
 """CatBoost gradient-boosted trees."""
 
+import difflib
+import inspect
 import tempfile
+from numbers import Integral, Real
 from pathlib import Path
+
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.registry import register_model
+
+_NON_NEGATIVE = [Interval(Real, 0, None, closed="left"), None]
 
 _MISSING = "__missing__"
 
@@ -36,6 +43,29 @@ class CatBoost(Adapter):
         bootstrap_type=None, bagging_temperature=None, boosting_type=None, border_count=None, random_seed=0,
         thread_count=None,
     )
+    parameter_constraints = dict(
+        iterations=[Interval(Integral, 1, None, closed="left")],
+        learning_rate=[Interval(Real, 0, None, closed="neither"), None], depth=[Interval(Integral, 1, 16, closed="both"), None],
+        l2_leaf_reg=_NON_NEGATIVE, random_strength=_NON_NEGATIVE,
+        bootstrap_type=[StrOptions({"Bayesian", "Bernoulli", "MVS", "Poisson", "No"}), None],
+        bagging_temperature=_NON_NEGATIVE, boosting_type=[StrOptions({"Ordered", "Plain"}), None],
+        border_count=[Interval(Integral, 1, 65535, closed="both"), None], random_seed=[Integral, None],
+        thread_count=[Integral, None],
+    )
+
+    def _check_params(self):
+        """CatBoost's constructor only says "unexpected keyword argument": here the error names the fix."""
+        import catboost
+
+        known = set(inspect.signature(catboost.CatBoostClassifier).parameters)
+        unknown = sorted(set(self.params or {}) - known)
+        if unknown:
+            close = {name: difflib.get_close_matches(name, known, n=1) for name in unknown}
+            hints = "".join(f" Did you mean {match[0]!r} for {name!r}?" for name, match in close.items() if match)
+            raise ValueError(
+                f"CatBoost does not know the params {unknown}.{hints} Use CatBoost's parameter names "
+                "(https://catboost.ai/docs/en/references/training-parameters/)."
+            )
 
     def _native_params(self, categorical):
         return {**super()._native_params(categorical), "verbose": False, "allow_writing_files": False}

@@ -1,7 +1,17 @@
 """LightGBM gradient-boosted trees."""
 
+import difflib
+import functools
+import inspect
+from numbers import Integral, Real
+
+from sklearn.utils._param_validation import Interval
+
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.registry import register_model
+
+_NON_NEGATIVE = [Interval(Real, 0, None, closed="left")]
+_SHARE = [Interval(Real, 0, 1, closed="right")]
 
 
 @register_model("lightgbm")
@@ -30,6 +40,24 @@ class LightGBM(Adapter):
         subsample=1.0, subsample_freq=0, colsample_bytree=1.0, reg_alpha=0.0, reg_lambda=0.0,
         random_state=0, n_jobs=None, verbose=-1,
     )
+    parameter_constraints = dict(
+        n_estimators=[Interval(Integral, 1, None, closed="left")], learning_rate=[Interval(Real, 0, None, closed="neither")],
+        num_leaves=[Interval(Integral, 2, 131072, closed="both")], max_depth=[Integral],
+        min_child_samples=[Interval(Integral, 0, None, closed="left")], subsample=_SHARE,
+        subsample_freq=[Interval(Integral, 0, None, closed="left")], colsample_bytree=_SHARE, reg_alpha=_NON_NEGATIVE,
+        reg_lambda=_NON_NEGATIVE, random_state=["random_state"], n_jobs=[Integral, None], verbose=[Integral],
+    )
+
+    def _check_params(self):
+        """LightGBM ignores a parameter it does not know (a typo): here it is an error naming it."""
+        unknown = sorted(set(self.params or {}) - _known_parameters())
+        if unknown:
+            close = {name: difflib.get_close_matches(name, _known_parameters(), n=1) for name in unknown}
+            hints = "".join(f" Did you mean {match[0]!r} for {name!r}?" for name, match in close.items() if match)
+            raise ValueError(
+                f"LightGBM does not know the params {unknown}.{hints} Use LightGBM's parameter names "
+                "(https://lightgbm.readthedocs.io/en/latest/Parameters.html)."
+            )
 
     def _fit_native(self, native, X, y, sample_weight, eval_set, categorical):
         kwargs = {}
@@ -81,3 +109,15 @@ class LightGBM(Adapter):
             "colsample_bytree": trial.suggest_float("colsample_bytree", 0.5, 1.0),
             "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 10.0, log=True),
         }
+
+
+@functools.lru_cache(maxsize=1)
+def _known_parameters() -> frozenset:
+    """Every LightGBM parameter name and alias, and the arguments of ``LGBMClassifier``."""
+    import lightgbm
+    from lightgbm.basic import _ConfigAliases
+
+    names = set(inspect.signature(lightgbm.LGBMClassifier).parameters) - {"kwargs"}
+    for name, aliases in _ConfigAliases._get_all_param_aliases().items():
+        names |= {name, *aliases}
+    return frozenset(names)

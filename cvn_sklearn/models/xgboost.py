@@ -1,7 +1,15 @@
 """XGBoost gradient-boosted trees."""
 
+from numbers import Integral, Real
+
+from sklearn.utils._param_validation import Interval, StrOptions
+
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.registry import register_model
+
+_POSITIVE_INT = [Interval(Integral, 1, None, closed="left")]
+_NON_NEGATIVE = [Interval(Real, 0, None, closed="left")]
+_SHARE = [Interval(Real, 0, 1, closed="right")]
 
 
 @register_model("xgboost")
@@ -29,6 +37,13 @@ class XGBoost(Adapter):
         n_estimators=300, learning_rate=0.05, max_depth=6, min_child_weight=1.0, subsample=1.0,
         colsample_bytree=1.0, reg_lambda=1.0, reg_alpha=0.0, gamma=0.0, max_bin=256, tree_method="hist",
         random_state=0, n_jobs=None,
+    )
+    parameter_constraints = dict(
+        n_estimators=_POSITIVE_INT, learning_rate=[Interval(Real, 0, None, closed="neither")],
+        max_depth=[Interval(Integral, 0, None, closed="left")], min_child_weight=_NON_NEGATIVE, subsample=_SHARE,
+        colsample_bytree=_SHARE, reg_lambda=_NON_NEGATIVE, reg_alpha=_NON_NEGATIVE, gamma=_NON_NEGATIVE,
+        max_bin=[Interval(Integral, 2, None, closed="left")], tree_method=[StrOptions({"hist", "approx", "exact", "auto"})],
+        random_state=["random_state"], n_jobs=[Integral, None],
     )
 
     def _native_params(self, categorical):
