@@ -20,7 +20,8 @@ from structlog.testing import capture_logs
 from cvn_sklearn import Calibrate, ThetaSweep, make_pipeline
 from cvn_sklearn.model_selection import WalkForwardSplit, oos_predict
 from cvn_sklearn.registry import registry
-from cvn_sklearn.stacking import RegistryEnsemble, clear_oos_cache
+from cvn_sklearn.oos_store import default_store
+from cvn_sklearn.stacking import RegistryEnsemble
 
 ENSEMBLES = sorted(registry.ensembles)
 SIX = ["blend_avg", "blend_weighted", "stack_logreg", "stack_logreg_shrink", "stack_nonneg", "stack_xgb_meta"]
@@ -52,9 +53,9 @@ def test_all_six_ensembles_are_registered_with_boosting_defaults():
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    clear_oos_cache()
+    default_store().clear()
     yield
-    clear_oos_cache()
+    default_store().clear()
 
 
 @pytest.fixture
