@@ -193,18 +193,16 @@ def test_store_is_a_handle_clone_and_copies_share_it_pickles_keep_only_the_path(
     assert len(pickle.dumps(OOSStore(tmp_path / "store"))) == len(pickle.dumps(store))
 
 
-@pytest.mark.parametrize("cache", [True, False, "dir", "store_dir", "store_memory"])
-def test_ensemble_fitted_with_any_cache_round_trips_through_mlflow(tmp_path, cache):
-    cache = {"dir": str(tmp_path / "oos"), "store_dir": OOSStore(tmp_path / "oos"),
-             "store_memory": OOSStore()}.get(cache, cache)
+def test_ensembles_fitted_with_each_kind_of_cache_round_trip_through_mlflow(tmp_path):
     X, y = _data(300)
     datasets = Datasets.temporal_split(X, y)
-    artifact = train_one("blend_avg", datasets, {"base_models": ["logreg", "extra_trees"], "cv": 3, "cache": cache},
-                         calibration=None)
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    run_id = log_artifact(artifact, experiment="oos_store", tracking_uri=uri, artifact_location=str(tmp_path / "a"))
-    model = load_artifact(run_id, tracking_uri=uri)
-    np.testing.assert_array_equal(model.predict_proba(X), artifact.estimator.predict_proba(X))
+    uri = f"sqlite:///{tmp_path}/mlflow.db"  # one database for the runs: MLflow sets one up once
+    for cache in [True, str(tmp_path / "oos"), OOSStore(tmp_path / "oos"), OOSStore()]:  # False: test_persist
+        params = {"base_models": ["logreg", "extra_trees"], "cv": 3, "cache": cache}
+        artifact = train_one("blend_avg", datasets, params, calibration=None)
+        run_id = log_artifact(artifact, experiment="oos_store", tracking_uri=uri, artifact_location=str(tmp_path / "a"))
+        model = load_artifact(run_id, tracking_uri=uri)
+        np.testing.assert_array_equal(model.predict_proba(X), artifact.estimator.predict_proba(X))
 
 
 def test_directory_store_refuses_a_refit_file_with_foreign_types(tmp_path):
