@@ -5,7 +5,6 @@ import sys
 import textwrap
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,7 +24,6 @@ from cvn_sklearn.stacking import RegistryEnsemble
 
 ENSEMBLES = sorted(registry.ensembles)
 SIX = ["blend_avg", "blend_weighted", "stack_logreg", "stack_logreg_shrink", "stack_nonneg", "stack_xgb_meta"]
-ENSEMBLES_DIR = Path(__file__).resolve().parents[1] / "cvn_sklearn" / "ensembles"
 
 
 def _light_bases():
@@ -163,10 +161,9 @@ def test_stack_nonneg_with_no_useful_member_warns_and_predicts_the_base_rate(mar
     np.testing.assert_allclose(stack.predict_proba(X)[:, 1], rate)
 
 
-def test_seventh_ensemble_file_is_discovered_with_no_other_change():
+def test_seventh_ensemble_file_is_discovered_with_no_other_change(tmp_path):
     name = f"blend_seventh_{uuid.uuid4().hex[:8]}"
-    path = ENSEMBLES_DIR / f"{name}.py"
-    path.write_text(textwrap.dedent(f'''
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(f'''
         """A throw-away ensemble written by a test."""
         from cvn_sklearn.registry import register_ensemble
         from cvn_sklearn.blending import BlendClassifier
@@ -180,8 +177,12 @@ def test_seventh_ensemble_file_is_discovered_with_no_other_change():
             def _make_final_estimator(self):
                 return BlendClassifier()
     '''))
+    # a fresh interpreter whose cvn_sklearn.ensembles package also spans tmp_path: the file is one
+    # more module of that package, as if dropped into ensembles/, without touching the source tree
     script = textwrap.dedent(f"""
         import numpy as np
+        import cvn_sklearn.ensembles
+        cvn_sklearn.ensembles.__path__.append({str(tmp_path)!r})
         from cvn_sklearn.registry import Registry
         fresh = Registry()
         X = np.random.RandomState(0).normal(size=(120, 3))
@@ -189,11 +190,7 @@ def test_seventh_ensemble_file_is_discovered_with_no_other_change():
         ensemble = fresh["{name}"]().fit(X, y)
         print("{name}" in fresh.ensembles, ensemble.predict_proba(X[:2]).shape)
     """)
-    try:
-        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                             cwd=ENSEMBLES_DIR.parents[1])
-    finally:
-        path.unlink()
+    run = subprocess.run([sys.executable, "-B", "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "True (2, 2)"
 
