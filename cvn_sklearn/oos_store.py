@@ -105,7 +105,7 @@ class OOSStore:
     """
 
     def __init__(self, path=None, *, max_entries=256):
-        self.path = None if path is None else os.path.abspath(os.fspath(path))
+        self.path = None if path is None else os.path.abspath(os.path.expanduser(os.fspath(path)))
         self.max_entries = max_entries
         self._setup()
 
@@ -286,7 +286,7 @@ def resolve_store(cache):
         return None
     if isinstance(cache, OOSStore):
         return cache
-    return _store_for(None if cache is True else os.path.abspath(os.fspath(cache)))
+    return _store_for(None if cache is True else os.path.abspath(os.path.expanduser(os.fspath(cache))))
 
 
 def _store_for(path):
