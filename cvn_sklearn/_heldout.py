@@ -7,6 +7,8 @@ route their data the same way.
 
 from __future__ import annotations
 
+import contextvars
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,9 +18,11 @@ from sklearn.model_selection import check_cv
 from sklearn.utils import get_tags
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import column_or_1d
 
+from cvn_sklearn._rows import last_rows
 from cvn_sklearn._sklearn_compat import _check_method_params, _num_samples, _routing_enabled, _safe_indexing, fit_requests
-from cvn_sklearn.metrics import _binary_labels
+from cvn_sklearn.metrics import _classes
 
 
 def default_estimator(estimator):
@@ -36,8 +40,14 @@ def model_type(estimator) -> str:
     return getattr(type(estimator), "_cvn_name", type(estimator).__name__)
 
 
+_LABELS_CHECKED = contextvars.ContextVar("cvn_sklearn_labels_checked", default=False)
+
+
 def check_binary_target(y, owner, sample_weight=None) -> np.ndarray:
-    """Validate a binary target and return it encoded as 0/1 (1 = the greater label).
+    """Validate a binary target once per public ``fit`` and return it encoded as 0/1 (1 = ``classes_[1]``).
+
+    Inside :func:`labels_checked` (a meta-estimator fitting its inner
+    meta-estimator on labels it already checked), only the encoding runs.
 
     Raises
     ------
@@ -45,6 +55,9 @@ def check_binary_target(y, owner, sample_weight=None) -> np.ndarray:
         For a continuous target ("Unknown label type"), one class (among the
         rows with non-zero ``sample_weight``), or more than two.
     """
+    if _LABELS_CHECKED.get():
+        y = column_or_1d(y)
+        return (y == _classes(y)[-1]).astype(np.int8)
     check_classification_targets(y)
     classes = np.unique(y)
     if classes.size > 2 or type_of_target(y) not in ("binary", "multiclass"):
@@ -57,42 +70,20 @@ def check_binary_target(y, owner, sample_weight=None) -> np.ndarray:
             f"{owner} needs both classes in y, got one class only ({classes.tolist()}). Check the labelling, "
             "or use a longer training window so both classes occur."
         )
-    y01 = _binary_labels(y)
+    y01 = (column_or_1d(y) == classes[1]).astype(np.int8)
     if sample_weight is not None and 0 in (np.dot(sample_weight, y01), np.dot(sample_weight, 1 - y01)):
         raise ValueError(f"{owner}: only one class has non-zero sample_weight; both classes need weight > 0.")
     return y01
 
 
-def temporal_holdout(n_samples, size, *, owner, what):
-    """Split ``range(n_samples)`` in time order: the head, and the last ``size`` share.
-
-    Parameters
-    ----------
-    n_samples : int
-    size : float in (0, 1)
-        Share of the rows held out at the end (rounded up to whole rows).
-    owner, what : str
-        Names used in the error message.
-
-    Returns
-    -------
-    head, tail : ndarray of int
-        ``head`` precedes ``tail``; neither is shuffled.
-
-    Examples
-    --------
-    >>> from cvn_sklearn._heldout import temporal_holdout
-    >>> temporal_holdout(5, 0.4, owner="ThetaSweep", what="θ rows")
-    (array([0, 1, 2]), array([3, 4]))
-    """
-    n_tail = int(np.ceil(size * n_samples))
-    if not 0 < n_tail < n_samples:
-        raise ValueError(
-            f"{owner}: holding out the last {size} of {n_samples} rows as {what} leaves "
-            f"{n_samples - n_tail} row(s) before them; pass more rows or a smaller share."
-        )
-    rows = np.arange(n_samples)
-    return rows[:-n_tail], rows[-n_tail:]
+@contextmanager
+def labels_checked():
+    """Within this block, :func:`check_binary_target` trusts labels its caller already validated."""
+    token = _LABELS_CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _LABELS_CHECKED.reset(token)
 
 
 def held_out_splits(estimator, X, y, cv, splitter_params, *, owner, what):
@@ -106,8 +97,35 @@ def held_out_splits(estimator, X, y, cv, splitter_params, *, owner, what):
     if isinstance(estimator, FrozenEstimator):
         return [(np.arange(n_samples), np.arange(n_samples))]
     if is_holdout_share(cv):
-        return [temporal_holdout(n_samples, cv, owner=owner, what=what)]
+        return [last_rows(n_samples, cv, owner=owner, what=what)]
     return list(check_cv(cv, y, classifier=True).split(X, y, **splitter_params))
+
+
+class SameRows:
+    """A splitter with one split whose fit rows and held-out rows are every row.
+
+    For a frozen model (:class:`~sklearn.frozen.FrozenEstimator`) nothing is
+    learned from the fit rows but the calibrator, so
+    :class:`~cvn_sklearn.CalibratedThetaClassifier` calibrates and tunes θ on
+    the same rows: ``ThetaSweep(Calibrate(frozen), cv=SameRows())``.
+
+    Examples
+    --------
+    >>> list(SameRows().split([[0], [1], [2]]))
+    [(array([0, 1, 2]), array([0, 1, 2]))]
+    """
+
+    def split(self, X, y=None, groups=None):
+        """Yield ``(every row, every row)`` once."""
+        rows = np.arange(_num_samples(X))
+        yield rows, rows
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        """1."""
+        return 1
+
+    def __repr__(self):
+        return "SameRows()"
 
 
 def fit_on_rows(estimator, X, y, rows, fit_params):

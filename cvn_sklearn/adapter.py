@@ -24,7 +24,6 @@ same way for every library:
 from __future__ import annotations
 
 import importlib
-import math
 from numbers import Integral, Real
 from time import perf_counter
 from typing import Any, ClassVar
@@ -43,6 +42,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from cvn_sklearn._rows import n_last_rows
 from cvn_sklearn.events import emit
 
 __all__ = ["Adapter", "categorical_columns"]
@@ -128,7 +128,9 @@ class Adapter(ClassifierMixin, BaseEstimator):
     Fitted attributes
     -----------------
     classes_, n_features_in_, feature_names_in_, native_, best_iteration_,
-    n_estimators_final_, training_time_sec_, categorical_features_
+    n_estimators_final_, training_time_sec_, categorical_features_,
+    rows_fit_ (rows the native model was fitted on), rows_early_stopping_
+    (the last rows held back for early stopping; 0 without it)
 
     Examples
     --------
@@ -278,6 +280,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
             self.categorical_features_,
         )
         self.native_ = native
+        self.rows_fit_, self.rows_early_stopping_ = len(fit_idx), len(val_idx)
         self.best_iteration_, self.n_estimators_final_ = self._rounds(native)
         if hasattr(native, "n_iter_"):
             self.n_iter_ = native.n_iter_
@@ -378,7 +381,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
         rounds = getattr(self, "early_stopping_rounds", None)
         if rounds is None:
             return np.arange(n), np.arange(0)
-        n_val = math.ceil(self.validation_fraction * n)
+        n_val = n_last_rows(n, self.validation_fraction)
         if n_val < 1 or n - n_val < 2:
             raise ValueError(
                 f"early stopping needs both fit and validation rows: {n} rows with validation_fraction="

@@ -46,6 +46,7 @@ from cvn_sklearn._heldout import (
     default_estimator,
     fit_and_predict,
     held_out_splits,
+    labels_checked,
     meta_router,
     model_type,
     positive_proba,
@@ -310,9 +311,10 @@ class Calibrate(CalibratedProbaMixin, BinaryMetaTagsMixin, ClassifierMixin, Meta
         self.method_ = resolve_method(self.method, estimator)
         fit_params, split_params, own = route_fit_params(self, params)
         splits = held_out_splits(estimator, X, y, self.cv, split_params, owner="Calibrate", what="calibration rows")
-        pairs = Parallel(n_jobs=self.n_jobs)(
-            delayed(fit_and_predict)(clone(estimator), X, y, train, test, fit_params) for train, test in splits
-        )
+        with labels_checked():
+            pairs = Parallel(n_jobs=self.n_jobs)(
+                delayed(fit_and_predict)(clone(estimator), X, y, train, test, fit_params) for train, test in splits
+            )
         self.estimators_ = [model for model, _ in pairs]
         self.calibrators_ = [
             fit_calibrator(self.method_, raw, y01[test], take(own["sample_weight"], test))

@@ -18,16 +18,19 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from numbers import Real
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from cvn_sklearn.metrics import SplitMetrics
+from cvn_sklearn._rows import check_aligned, last_rows, n_last_rows, take_rows
+from cvn_sklearn.metrics import SplitMetrics, TradingMetrics, buy_label
 
 __all__ = [
     "DatasetShape",
@@ -37,6 +40,7 @@ __all__ = [
     "Split",
     "SplitMetrics",
     "TrainedArtifact",
+    "buy_proba",
     "code_commit",
     "feature_set_hash",
     "meta_features",
@@ -81,6 +85,8 @@ def code_commit(path: str | Path | None = None) -> str:
 
     A ``"+dirty"`` suffix marks uncommitted changes to tracked files, so a
     model trained on edited code is never mistaken for one trained on the commit.
+    Resolved once per process and directory (``git`` runs on the first call
+    only), so building many :class:`Datasets` starts no process.
 
     Parameters
     ----------
@@ -100,7 +106,11 @@ def code_commit(path: str | Path | None = None) -> str:
     ...     code_commit(empty)
     'unknown'
     """
-    cwd = Path(path) if path is not None else Path.cwd()
+    return _commit_at((Path(path) if path is not None else Path.cwd()).resolve())
+
+
+@functools.lru_cache(maxsize=None)
+def _commit_at(cwd: Path) -> str:
     try:
         commit = _git(cwd, "rev-parse", "HEAD")
         dirty = _git(cwd, "status", "--porcelain", "--untracked-files=no")
@@ -183,7 +193,17 @@ class DatasetShape:
         Rows per split.
     n_features : int
     buy_pct_train, buy_pct_val, buy_pct_test : float
-        Share of the buy label (the greater label over all splits) per split, in percent.
+        Share of the buy label (see :func:`~cvn_sklearn.metrics.buy_label`) per split, in percent.
+    rows_fit : int or None
+        Rows the model itself was fitted on: every ``train`` row but the
+        early-stopping rows. ``None`` until a model is trained.
+    rows_early_stopping : int or None
+        The last ``train`` rows held back for early stopping (0 without it).
+    rows_calibration, rows_theta : int or None
+        Rows the calibrator and θ were fitted on: the ``val`` rows, shared
+        (0 when that stage does not run).
+    rows_test : int or None
+        Rows only scored.
     """
 
     n_train: int
@@ -193,6 +213,11 @@ class DatasetShape:
     buy_pct_train: float
     buy_pct_val: float
     buy_pct_test: float
+    rows_fit: int | None = None
+    rows_early_stopping: int | None = None
+    rows_calibration: int | None = None
+    rows_theta: int | None = None
+    rows_test: int | None = None
 
     def to_dict(self) -> dict[str, int | float]:
         """Return the fields as a flat ``dict``."""
@@ -292,15 +317,21 @@ class Datasets:
     Parameters
     ----------
     train, val, test : tuple
-        ``(X, y)`` or ``(X, y, returns)`` with aligned lengths.
+        ``(X, y)`` or ``(X, y, returns)``, aligned row by row: equal lengths,
+        and for pandas parts the same index as ``X``.
     feature_version : FeatureVersion, default=None
         Computed from ``train``'s columns and the git commit when ``None``.
+    periods_per_year : float, default=252
+        Rows per year, to annualise the trading metrics of the splits' returns
+        (252 for daily bars).
 
     Raises
     ------
     ValueError
-        If a split is empty, its parts have different lengths, the splits do not
-        have the same columns, or only some splits carry returns.
+        If a split is empty, its parts are not aligned, the splits do not have
+        the same columns, only some splits carry returns, or (for pandas
+        inputs with sorted indexes) a ``train`` row comes after a ``val`` row
+        or a ``val`` row after a ``test`` row.
 
     Examples
     --------
@@ -312,20 +343,24 @@ class Datasets:
     >>> Datasets(train=(X, y), val=(X[:2], y[:3]), test=(X, y))
     Traceback (most recent call last):
     ...
-    ValueError: Datasets.val: X has 2 rows but y has 3; they must be aligned row by row.
+    ValueError: Datasets.val: X has 2 rows but y has 3; they must be aligned row by row (one y value per row of X).
     """
 
     train: Split
     val: Split
     test: Split
     feature_version: FeatureVersion | None = None
+    periods_per_year: float = 252.0
 
     def __post_init__(self):
         for name in _SPLITS:
             object.__setattr__(self, name, _check_split(name, getattr(self, name)))
         _check_same_columns(self.train.X, self.val.X, self.test.X)
+        _check_time_order(self.train.X, self.val.X, self.test.X)
         if len({split.returns is None for split in self.splits()}) > 1:
             raise ValueError("Datasets: pass returns for every split or for none of them.")
+        if not (isinstance(self.periods_per_year, Real) and self.periods_per_year > 0):
+            raise ValueError(f"Datasets: periods_per_year must be a positive number, got {self.periods_per_year!r}.")
         if self.feature_version is None:
             object.__setattr__(self, "feature_version", FeatureVersion.of(self.train.X))
 
@@ -338,14 +373,30 @@ class Datasets:
         """Whether the splits carry per-row forward returns."""
         return self.train.returns is not None
 
-    def shape(self) -> DatasetShape:
-        """Row counts and class balance, as a :class:`DatasetShape`."""
-        labels = np.unique(np.concatenate([np.unique(np.asarray(split.y)) for split in self.splits()]))
-        buy = [_buy_pct(split.y, labels[-1]) for split in self.splits()]
-        return DatasetShape(len(self.train.y), len(self.val.y), len(self.test.y), _n_features(self.train.X), *buy)
+    def labels(self) -> np.ndarray:
+        """The distinct labels over every split."""
+        return np.unique(np.concatenate([np.unique(np.asarray(split.y)) for split in self.splits()]))
+
+    def shape(self, pos_label=None) -> DatasetShape:
+        """Row counts and class balance, as a :class:`DatasetShape`.
+
+        Parameters
+        ----------
+        pos_label : scalar, default=None
+            The buy label; ``None`` follows :func:`~cvn_sklearn.metrics.buy_label`.
+
+        Returns
+        -------
+        DatasetShape
+        """
+        buy = buy_label(self.labels(), pos_label)
+        pct = [_buy_pct(split.y, buy) for split in self.splits()]
+        return DatasetShape(len(self.train.y), len(self.val.y), len(self.test.y), _n_features(self.train.X), *pct)
 
     @classmethod
-    def temporal_split(cls, X, y, *, returns=None, val_size=0.15, test_size=0.15, feature_version=None) -> Datasets:
+    def temporal_split(
+        cls, X, y, *, returns=None, val_size=0.15, test_size=0.15, feature_version=None, periods_per_year=252.0
+    ) -> Datasets:
         """Cut rows in time order: the oldest for train, then val, the newest for test.
 
         Parameters
@@ -353,43 +404,77 @@ class Datasets:
         X : DataFrame or array-like of shape (n_samples, n_features)
             Rows in time order.
         y : array-like of shape (n_samples,)
+            Aligned with ``X``: same length, and the same index when both are pandas.
         returns : array-like of shape (n_samples,), default=None
-            Per-row forward returns.
+            Per-row forward returns, aligned with ``X`` likewise.
         val_size, test_size : float, default=0.15
-            Shares of the rows for validation and test, each in (0, 1).
+            Shares of all rows for validation and test, each in (0, 1), rounded
+            up to whole rows.
         feature_version : FeatureVersion, default=None
+        periods_per_year : float, default=252
+            See :class:`Datasets`.
 
         Returns
         -------
         Datasets
+
+        Raises
+        ------
+        ValueError
+            If the shares are out of range or leave a split empty, or ``y`` /
+            ``returns`` are not aligned with ``X`` (different lengths, or
+            different pandas indexes): rows are never paired by position.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Datasets.temporal_split(np.zeros((600, 2)), np.zeros(500))
+        Traceback (most recent call last):
+        ...
+        ValueError: Datasets.temporal_split: X has 600 rows but y has 500; they must be aligned row by row (one y value per row of X).
         """
         if not (0 < val_size < 1 and 0 < test_size < 1 and val_size + test_size < 1):
             raise ValueError(
                 f"val_size and test_size must be in (0, 1) with a sum below 1, got {val_size}, {test_size}."
             )
-        n = len(y)
-        cut_val, cut_test = int(round(n * (1 - val_size - test_size))), int(round(n * (1 - test_size)))
-        parts = [slice(0, cut_val), slice(cut_val, cut_test), slice(cut_test, n)]
+        check_aligned("Datasets.temporal_split", X, y=y, returns=returns)
+        n = len(X)
+        n_test, n_val = n_last_rows(n, test_size), n_last_rows(n, val_size)
+        rest, test = last_rows(n, n_test / n, owner="Datasets.temporal_split", what="test rows")
+        train, val = last_rows(len(rest), n_val / len(rest), owner="Datasets.temporal_split", what="validation rows")
         pieces = [
-            Split(take_rows(X, s), take_rows(y, s), None if returns is None else take_rows(returns, s)) for s in parts
+            Split(take_rows(X, rows), take_rows(y, rows), None if returns is None else take_rows(returns, rows))
+            for rows in (train, val, test)
         ]
-        return cls(*pieces, feature_version=feature_version)
+        return cls(*pieces, feature_version=feature_version, periods_per_year=periods_per_year)
 
 
 def _check_split(name: str, split) -> Split:
     if not isinstance(split, tuple) or len(split) not in (2, 3):
         raise TypeError(f"Datasets.{name} must be a tuple (X, y) or (X, y, returns), got {type(split).__name__}.")
     split = Split(*split)
-    n_rows = len(split.X)
-    if n_rows == 0:
+    if len(split.X) == 0:
         raise ValueError(f"Datasets.{name} is empty; every split needs at least one row.")
-    for part in ("y", "returns"):
-        value = getattr(split, part)
-        if value is not None and len(value) != n_rows:
-            raise ValueError(
-                f"Datasets.{name}: X has {n_rows} rows but {part} has {len(value)}; they must be aligned row by row."
-            )
+    check_aligned(f"Datasets.{name}", split.X, y=split.y, returns=split.returns)
     return split
+
+
+def _check_time_order(*frames) -> None:
+    """Refuse train rows after val rows, or val rows after test rows, when pandas indexes tell the time."""
+    indexes = [getattr(X, "index", None) for X in frames]
+    if any(index is None or not index.is_monotonic_increasing for index in indexes):
+        return
+    for (earlier, later), (a, b) in zip((("train", "val"), ("val", "test")), zip(indexes, indexes[1:])):
+        try:
+            after = a[-1] >= b[0]
+        except TypeError:
+            return
+        if after:
+            raise ValueError(
+                f"Datasets: the last {earlier} row ({a[-1]!r}) is not before the first {later} row ({b[0]!r}); "
+                f"a model would learn from rows after the ones it is scored on. Split in time order "
+                f"(Datasets.temporal_split, or cvn_sklearn.model_selection.WalkForwardSplit)."
+            )
 
 
 def _check_same_columns(*frames) -> None:
@@ -406,17 +491,9 @@ def _n_features(X) -> int:
     return len(_columns(X)[0])
 
 
-def take_rows(values, rows):
-    """Rows of a DataFrame, Series or array-like by position (a slice or an index array)."""
-    return values.iloc[rows] if hasattr(values, "iloc") else np.asarray(values)[rows]
-
-
-def _buy_pct(y, buy_label) -> float:
-    """Share of ``buy_label`` in percent: the greater label of all splits, as ``classes_[1]`` of a classifier.
-
-    Taken over every split, so a split holding one class still reports 0 % or 100 % correctly.
-    """
-    return float(100.0 * np.mean(np.asarray(y) == buy_label))
+def _buy_pct(y, buy) -> float:
+    """Share of the buy label ``buy`` in percent (0 % in a split holding no buy)."""
+    return float(100.0 * np.mean(np.asarray(y) == buy))
 
 
 @dataclass(frozen=True)
@@ -454,6 +531,12 @@ class TrainedArtifact:
         The validation reliability diagram as per-bin counts (logged as
         ``plots/reliability_val.png`` by :func:`cvn_sklearn.persist.log_artifact`).
         Not part of :meth:`to_dict`, which stays flat.
+    pos_label : scalar or None
+        The buy label the run was given (``None``: the rule of
+        :func:`~cvn_sklearn.metrics.buy_label`, 1 for ``{0, 1}`` labels).
+    trading_val, trading_test : TradingMetrics or None
+        :func:`~cvn_sklearn.metrics.trading_metrics` of the buy signal on each
+        split's returns, when the data carry returns.
 
     Examples
     --------
@@ -485,6 +568,9 @@ class TrainedArtifact:
     cusum_metadata: dict | None = None
     meta_label_model: Any = field(default=None, repr=False)
     reliability_val: ReliabilityBins | None = field(default=None, repr=False)
+    pos_label: Any = None
+    trading_val: TradingMetrics | None = None
+    trading_test: TradingMetrics | None = None
 
     def __post_init__(self):
         for name in ("hyperparams", "cusum_metadata"):
@@ -506,6 +592,7 @@ class TrainedArtifact:
         """
         flat = {
             "model_name": self.model_name,
+            "pos_label": _plain(self.pos_label),
             "threshold": self.threshold,
             "training_time_sec": self.training_time_sec,
             "selected_features": json.dumps(list(self.selected_features)),
@@ -513,16 +600,25 @@ class TrainedArtifact:
             **self.dataset_shape.to_dict(),
             **self.feature_version.to_dict(),
         }
-        flat |= _prefixed("val_", self.metrics_val.to_dict()) | _prefixed("test_", self.metrics_test.to_dict())
+        for prefix, metrics in (("val_", self.metrics_val), ("test_", self.metrics_test)):
+            flat |= _prefixed(prefix, metrics.to_dict())
+        for prefix, trading in (("val_", self.trading_val), ("test_", self.trading_test)):
+            flat |= _prefixed(prefix, {} if trading is None else trading.to_dict())
         return flat | _prefixed("param_", self.hyperparams) | _prefixed("cusum_", self.cusum_metadata or {})
 
-    def predict(self, X):
-        """Buy signals: calibrated P(buy) >= ``threshold``, confirmed by the meta-label model if any.
+    @property
+    def buy_label(self):
+        """The buy label among the estimator's ``classes_``."""
+        return buy_label(self.estimator.classes_, self.pos_label)
 
-        Without a meta-label model this is the primary model's signal. With
-        one, a primary buy is kept only where the meta-label model predicts it
-        is a true positive; its input is ``X`` plus the primary P(buy) as the
-        last column (see :func:`meta_features`).
+    def predict(self, X):
+        """Buy signals: the estimator's own ``predict`` is the buy label, confirmed by the meta-label model if any.
+
+        θ is applied in one place, the estimator's ``predict`` (for a
+        calibrated and thresholded estimator: calibrated P(buy) >= θ). With a
+        meta-label model, a primary buy is kept only where the meta-label model
+        predicts it is a true positive; its input is ``X`` plus the primary
+        P(buy) as the last column (see :func:`meta_features`).
 
         Parameters
         ----------
@@ -533,12 +629,29 @@ class TrainedArtifact:
         signal : ndarray of int of shape (n_samples,)
             1 = buy.
         """
-        proba = self.estimator.predict_proba(X)[:, 1]
-        signal = proba >= self.threshold
+        signal = np.asarray(self.estimator.predict(X)) == self.buy_label
         if self.meta_label_model is not None and signal.any():
-            confirmed = self.meta_label_model.predict(meta_features(take_rows(X, signal), proba[signal]))
+            proba = buy_proba(self.estimator, take_rows(X, signal), self.buy_label)
+            confirmed = self.meta_label_model.predict(meta_features(take_rows(X, signal), proba))
             signal[signal] = confirmed == 1
         return signal.astype(int)
+
+
+def buy_proba(estimator, X, buy) -> np.ndarray:
+    """P(``buy``) from a fitted binary classifier: the ``predict_proba`` column of the buy label.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], ["hold", "buy", "hold", "buy"])
+    >>> bool(np.allclose(buy_proba(model, [[1.0]], "buy"), model.predict_proba([[1.0]])[:, 0]))
+    True
+    """
+    classes = list(estimator.classes_)
+    if buy not in classes:
+        raise ValueError(f"The buy label {buy!r} is not one of the model's classes {classes}.")
+    return estimator.predict_proba(X)[:, classes.index(buy)]
 
 
 def meta_features(X, proba):

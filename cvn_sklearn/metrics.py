@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 __all__ = [
     "SplitMetrics",
+    "buy_label",
     "TradingMetrics",
     "evaluate",
     "expected_calibration_error",
@@ -99,7 +100,7 @@ class TradingMetrics(_FlatRecord):
     max_drawdown: float
 
 
-def evaluate(y_true, proba, threshold, *, pos_label=None, n_bins=10) -> SplitMetrics:
+def evaluate(y_true, proba, threshold=None, *, predicted=None, pos_label=None, n_bins=10) -> SplitMetrics:
     """Compute the standard metrics of predicted probabilities at a threshold.
 
     Parameters
@@ -109,13 +110,16 @@ def evaluate(y_true, proba, threshold, *, pos_label=None, n_bins=10) -> SplitMet
     proba : array-like of shape (n_samples,) or (n_samples, 2)
         P(positive class), or the output of ``predict_proba`` (its second
         column is used).
-    threshold : float
-        A row is predicted positive when ``proba >= threshold``.
+    threshold : float, default=None
+        A row is predicted positive when ``proba >= threshold``. Give either
+        ``threshold`` or ``predicted``.
+    predicted : array-like of bool of shape (n_samples,), default=None
+        The buy signal itself, e.g. ``estimator.predict(X) == pos_label``, so
+        the decision rule stays in the estimator's own ``predict``.
     pos_label : int, float, bool or str, default=None
-        The positive ("buy") label. ``None`` means the greater of the two labels,
-        which is the class whose probability is ``predict_proba(X)[:, 1]`` for
-        every scikit-learn classifier. Pass it explicitly (e.g.
-        ``model.classes_[1]``) when a split may hold one class only.
+        The buy label, and ``proba`` is P(buy). ``None`` means ``1`` for labels
+        in ``{0, 1}``, ``{-1, 1}`` or booleans, even when the rows hold no buy
+        (see :func:`buy_label`); other labels need it.
     n_bins : int, default=10
         Number of bins of the expected calibration error.
 
@@ -126,8 +130,9 @@ def evaluate(y_true, proba, threshold, *, pos_label=None, n_bins=10) -> SplitMet
     Raises
     ------
     ValueError
-        If the labels are not binary, the probabilities are outside [0, 1] or
-        contain NaN, or the threshold is NaN.
+        If the labels are not binary, the buy label is unknown, the
+        probabilities are outside [0, 1] or contain NaN, the threshold is NaN,
+        or not exactly one of ``threshold`` and ``predicted`` is given.
 
     Examples
     --------
@@ -137,11 +142,18 @@ def evaluate(y_true, proba, threshold, *, pos_label=None, n_bins=10) -> SplitMet
     (2, 0.5, 0.5, 0.75)
     >>> sorted(m.to_dict())[:3]
     ['auc', 'brier', 'ece']
+    >>> evaluate(["hold", "buy"], [0.2, 0.7], 0.5, pos_label="buy").recall_buy
+    1.0
     """
     y, p = _check_labels_and_proba(y_true, proba, pos_label)
-    if not isinstance(threshold, Real) or np.isnan(threshold):
-        raise ValueError(f"threshold must be a real number, got {threshold!r}.")
-    predicted = p >= threshold
+    if (threshold is None) == (predicted is None):
+        raise ValueError("evaluate needs exactly one of threshold= (rows with proba >= threshold are buys) or predicted=.")
+    if predicted is None:
+        if not isinstance(threshold, Real) or np.isnan(threshold):
+            raise ValueError(f"threshold must be a real number, got {threshold!r}.")
+        predicted = p >= threshold
+    else:
+        predicted = _check_signal_and_returns(predicted, p)[0]
     tp, n_pred, n_pos = int(np.sum(predicted & (y == 1))), int(predicted.sum()), int(y.sum())
     return SplitMetrics(
         n=len(y),
@@ -178,7 +190,7 @@ def expected_calibration_error(y_true, proba, *, n_bins=10, pos_label=None) -> f
     n_bins : int, default=10
         Number of equal-width bins.
     pos_label : int, float, bool or str, default=None
-        The positive label; ``None`` means the greater of the two labels.
+        The buy label; ``None`` follows :func:`buy_label`.
 
     Returns
     -------
@@ -257,15 +269,70 @@ def trading_metrics(signal, returns, *, periods_per_year) -> TradingMetrics:
     )
 
 
+def buy_label(classes, pos_label=None):
+    """The buy label among ``classes``: THE rule of cvn_sklearn for "which label is buy".
+
+    ``pos_label`` when given. Otherwise, for labels drawn from ``{0, 1}``,
+    ``{-1, 1}`` or the booleans, ``1`` (``True``) — even when ``classes``
+    holds one of them only, e.g. a block of rows with no buy. Any other labels
+    (``"buy"``/``"hold"``, ``{1, 2}``, ...) have no default: which one means
+    "buy" is never guessed from the sort order.
+
+    Parameters
+    ----------
+    classes : array-like
+        The distinct labels (or all labels) of the data.
+    pos_label : scalar, default=None
+        The buy label, if known.
+
+    Returns
+    -------
+    scalar
+        The buy label (it need not occur in ``classes``).
+
+    Raises
+    ------
+    ValueError
+        If ``pos_label`` is ``None`` and the labels are not ``{0, 1}``,
+        ``{-1, 1}`` or booleans, or ``pos_label`` is not one of two labels.
+
+    Examples
+    --------
+    >>> from cvn_sklearn.metrics import buy_label
+    >>> buy_label([0, 1]), buy_label([-1, 1]), buy_label([0]), buy_label([False, True])
+    (1, 1, 1, True)
+    >>> buy_label(["buy", "hold"], pos_label="buy")
+    'buy'
+    >>> buy_label(["buy", "hold"])
+    Traceback (most recent call last):
+    ...
+    ValueError: The labels ['buy', 'hold'] are not {0, 1}, {-1, 1} or booleans, so the buy label is not known: pass pos_label= (e.g. pos_label='buy').
+    """
+    values = np.unique(np.asarray(classes))
+    if pos_label is not None:
+        if values.size == 2 and pos_label not in values.tolist():
+            raise ValueError(f"pos_label={pos_label!r} is not one of the labels {values.tolist()}; pass the buy label.")
+        return pos_label
+    if values.dtype.kind == "b":
+        return True
+    if values.dtype.kind in "iuf" and (set(values.tolist()) <= {0, 1} or set(values.tolist()) <= {-1, 1}):
+        return 1
+    example = values[0].item() if values.size else "..."
+    raise ValueError(
+        f"The labels {values.tolist()[:10]} are not {{0, 1}}, {{-1, 1}} or booleans, so the buy label is not "
+        f"known: pass pos_label= (e.g. pos_label={example!r})."
+    )
+
+
 def _binary_labels(y_true, pos_label=None):
-    """Encode binary labels as 0/1 with 1 for ``pos_label``.
+    """Encode binary labels as 0/1 with 1 for the buy label (see :func:`buy_label`).
 
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
         Labels of any dtype, two distinct values at most.
     pos_label : scalar, default=None
-        The positive label; ``None`` means the greater of the labels. A
+        The buy label; ``None`` applies :func:`buy_label`'s rule. A
         ``pos_label`` absent from ``y_true`` is accepted when ``y_true`` holds
         one class only (a block of rows with no buy, say): every row is then 0.
 
@@ -276,8 +343,8 @@ def _binary_labels(y_true, pos_label=None):
     Raises
     ------
     ValueError
-        If there are more than two labels, NaN labels, or ``pos_label`` is not
-        one of them.
+        If there are more than two labels, NaN labels, or the buy label is
+        unknown or not one of them.
     """
     y = column_or_1d(y_true)
     if y.dtype.kind == "f" and np.isnan(y).any():
@@ -285,11 +352,7 @@ def _binary_labels(y_true, pos_label=None):
     classes = _classes(y)
     if classes.size > 2:
         raise ValueError(f"The labels must be binary, got {classes.size} classes: {classes[:10].tolist()}.")
-    if pos_label is None:
-        pos_label = classes[-1]
-    elif pos_label not in classes and classes.size == 2:
-        raise ValueError(f"pos_label={pos_label!r} is not one of the labels {classes.tolist()}.")
-    return (y == pos_label).astype(np.int8)
+    return (y == buy_label(classes, pos_label)).astype(np.int8)
 
 
 def _classes(y):

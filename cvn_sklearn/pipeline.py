@@ -13,14 +13,17 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone, is_classifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import make_pipeline as sklearn_make_pipeline
 from sklearn.utils.validation import check_is_fitted, indexable
 
 from cvn_sklearn._heldout import (
     BinaryMetaTagsMixin,
+    SameRows,
     copy_feature_attributes,
     default_estimator,
     fit_on_rows,
+    labels_checked,
     meta_router,
     route_fit_params,
 )
@@ -34,15 +37,15 @@ from cvn_sklearn._sklearn_compat import (
     _routing_enabled,
     fit_requests,
 )
-from cvn_sklearn.calibration import METHODS, Calibrate, CalibratedProbaMixin
-from cvn_sklearn.threshold import THETA_PARAMETER_CONSTRAINTS, ThetaSweep, apply_theta
+from cvn_sklearn.calibration import METHODS, Calibrate
+from cvn_sklearn.threshold import THETA_PARAMETER_CONSTRAINTS, ThetaSweep, theta_params
 
 __all__ = ["CalibratedThetaClassifier", "make_pipeline"]
 
 _HOLDOUT = [Interval(RealNotInt, 0, 1, closed="neither"), "cv_object"]
 
 
-class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class CalibratedThetaClassifier(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Calibrated probabilities, and a decision threshold θ tuned on them.
 
     With the default float hold-outs, the rows given to ``fit`` are cut in
@@ -57,13 +60,24 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
     early-stopping rows from the end of *those* (the adapter holds out the last
     ``validation_fraction`` of what it is given). So no row that calibrates or
     tunes θ was seen by the model, and the θ rows were not seen by the
-    calibrator either. This is exactly ``ThetaSweep(Calibrate(model,
-    cv=calibration_cv), cv=theta_cv)``, which it builds and fits.
+    calibrator either. It is ``ThetaSweep(Calibrate(model,
+    cv=calibration_cv), cv=theta_cv)``, fitted and kept as ``estimator_``.
+
+    With a model already fitted elsewhere, wrapped in
+    :class:`~sklearn.frozen.FrozenEstimator`, every row given to ``fit``
+    calibrates it *and* tunes θ (``calibration_cv`` and ``theta_cv`` do not
+    apply): this is how :func:`cvn_sklearn.harness.train_one` tunes on its
+    validation rows. Sharing the rows costs nothing in honesty here: the
+    calibrators are monotone, so the rows a θ selects, and the objective it
+    reaches, are the same on calibrated and on raw probabilities; θ is only
+    expressed on the calibrated scale. Successive parts would halve the rows
+    each stage learns from for no gain.
 
     Parameters
     ----------
     estimator : classifier with ``predict_proba``, default=None
-        The model; ``None`` means ``LogisticRegression()``. Always cloned.
+        The model; ``None`` means ``LogisticRegression()``. Cloned, unless it
+        is a :class:`~sklearn.frozen.FrozenEstimator` (used as fitted).
     calibration : {"isotonic", "sigmoid", "temperature", "beta", "auto"}, default="isotonic"
         The calibration method; see :class:`~cvn_sklearn.Calibrate`.
     calibration_cv : float, int, cross-validation generator or iterable, default=0.2
@@ -73,9 +87,9 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
         What θ maximises; see :func:`~cvn_sklearn.theta_sweep`.
     beta, min_recall, min_positives, max_positive_rate, max_positive_rate_ratio, pos_label : see ThetaSweep
         θ objective parameters and constraints, as in :class:`~cvn_sklearn.ThetaSweep`
-        (by default θ predicts at most as many positives as the base rate, and
-        the positive class is ``classes_[1]``; pass ``pos_label="buy"`` for
-        string labels where the buy class does not sort last).
+        (by default θ predicts at most as many positives as the base rate;
+        labels other than ``{0, 1}``, ``{-1, 1}`` or booleans need
+        ``pos_label``, e.g. ``pos_label="buy"``).
     theta_cv : float, int, cross-validation generator or iterable, default=0.2
         θ rows: the last share of the rows (temporal), or a splitter, as
         ``ThetaSweep(cv=...)``.
@@ -89,12 +103,16 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
         output differently distributed probabilities, so calibration and the
         predicted positive rate on new data are no longer guaranteed by the
         held-out rows. Keep ``False`` when calibration and trade frequency
-        matter more than the last rows; validate ``True`` walk-forward.
+        matter more than the last rows; validate ``True`` walk-forward. Not
+        available for a frozen model.
     n_jobs : int, default=None
         Splits fitted in parallel, when a ``*_cv`` is a splitter.
 
     Attributes
     ----------
+    estimator_ : ThetaSweep
+        The fitted ``ThetaSweep(Calibrate(model))``: its ``estimator_`` is the
+        fitted :class:`~cvn_sklearn.Calibrate`.
     estimators_ : list of estimators
         The fitted models (one per calibration split; with ``refit=True`` the
         model refitted on every row, once per calibrator).
@@ -103,7 +121,7 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
     method_ : str
         The calibration method used.
     theta_ : float
-        The tuned threshold on the calibrated P(positive).
+        The tuned threshold on the calibrated P(buy).
     theta_result_ : ThetaSweepResult
         θ, its objective value and the whole curve.
     classes_ : ndarray of shape (2,)
@@ -121,6 +139,7 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
     --------
     >>> from sklearn.datasets import make_classification
     >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> from sklearn.frozen import FrozenEstimator
     >>> from cvn_sklearn import CalibratedThetaClassifier
     >>> X, y = make_classification(n_samples=1000, weights=[0.7], random_state=0)
     >>> clf = CalibratedThetaClassifier(HistGradientBoostingClassifier(max_iter=20), calibration="sigmoid")
@@ -128,6 +147,13 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
     True
     >>> clf.predict_proba(X[:2]).shape
     (2, 2)
+
+    A model fitted on the first rows, calibrated and thresholded on the next ones:
+
+    >>> model = HistGradientBoostingClassifier(max_iter=20).fit(X[:700], y[:700])
+    >>> tuned = CalibratedThetaClassifier(FrozenEstimator(model)).fit(X[700:900], y[700:900])
+    >>> tuned.theta_result_.n_val
+    200
     """
 
     __metadata_request__fit = {"sample_weight": None}
@@ -173,9 +199,9 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
         self.refit = refit
         self.n_jobs = n_jobs
 
-    @_fit_context(prefer_skip_nested_validation=False)
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, *, returns=None, **params):
-        """Fit the model, the calibrator and θ on successive held-out rows.
+        """Fit the model, the calibrator and θ on successive held-out rows (or, for a frozen model, on every row).
 
         Parameters
         ----------
@@ -194,34 +220,80 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
         -------
         self : CalibratedThetaClassifier
         """
+        estimator = default_estimator(self.estimator)
+        if self.refit and isinstance(estimator, FrozenEstimator):
+            raise ValueError("refit=True refits the model on every row; a FrozenEstimator cannot be refitted.")
         X, y = indexable(X, y)
-        fit_params, _, _ = route_fit_params(self, params, returns)
-        sweep = self._composed().fit(X, y, returns=returns, **params)
-        calibrated = sweep.estimator_
-        self.theta_result_, self.theta_ = sweep.theta_result_, sweep.theta_
-        self.calibrators_, self.method_ = calibrated.calibrators_, calibrated.method_
-        self.estimators_ = calibrated.estimators_
+        self.estimator_ = self._composed(estimator).fit(X, y, returns=returns, **params)
         if self.refit:
-            model = fit_on_rows(clone(default_estimator(self.estimator)), X, y, np.arange(_num_samples(X)), fit_params)
-            self.estimators_ = [model] * len(self.calibrators_)
-        copy_feature_attributes(self, self.estimators_[0])
+            fit_params, _, _ = route_fit_params(self, params, returns)
+            rows = np.arange(_num_samples(X))
+            with labels_checked():
+                model = fit_on_rows(clone(estimator), X, y, rows, fit_params)
+            calibrated = self.estimator_.estimator_
+            calibrated.estimators_ = [model] * len(calibrated.calibrators_)
+        copy_feature_attributes(self, self.estimator_)
         return self
 
-    def _composed(self):
+    def _composed(self, estimator):
         """``ThetaSweep(Calibrate(estimator))`` with this estimator's parameters and metadata requests."""
-        calibrated = Calibrate(
-            default_estimator(self.estimator), method=self.calibration, cv=self.calibration_cv, n_jobs=self.n_jobs
-        )
-        theta_params = {name: getattr(self, name) for name in THETA_PARAMETER_CONSTRAINTS}
-        sweep = ThetaSweep(calibrated, cv=self.theta_cv, n_jobs=self.n_jobs, **theta_params)
+        frozen = isinstance(estimator, FrozenEstimator)
+        calibrated = Calibrate(estimator, method=self.calibration, cv=self.calibration_cv, n_jobs=self.n_jobs)
+        theta_cv = SameRows() if frozen else self.theta_cv
+        sweep = ThetaSweep(calibrated, cv=theta_cv, n_jobs=self.n_jobs, **theta_params(self))
         if _routing_enabled():
             requests = fit_requests(self)
             calibrated.set_fit_request(sample_weight=requests["sample_weight"])
             sweep.set_fit_request(sample_weight=requests["sample_weight"], returns=requests["returns"])
         return sweep
 
+    @property
+    def classes_(self):
+        """The class labels, from the inner estimator."""
+        return self.estimator_.classes_
+
+    @property
+    def theta_(self):
+        """The tuned threshold on the calibrated P(buy)."""
+        return self.estimator_.theta_
+
+    @property
+    def theta_result_(self):
+        """θ, its objective value and the whole curve."""
+        return self.estimator_.theta_result_
+
+    @property
+    def calibrators_(self):
+        """The fitted calibrators."""
+        return self.estimator_.estimator_.calibrators_
+
+    @property
+    def estimators_(self):
+        """The fitted models, one per calibrator."""
+        return self.estimator_.estimator_.estimators_
+
+    @property
+    def method_(self):
+        """The calibration method used."""
+        return self.estimator_.estimator_.method_
+
+    def predict_proba(self, X):
+        """Calibrated class probabilities.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+            ``[:, 1]`` is the calibrated P(``classes_[1]``).
+        """
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_proba(X)
+
     def predict(self, X):
-        """Predict ``pos_label`` where its calibrated probability >= ``theta_``, else the other class.
+        """Predict the buy label where its calibrated probability >= ``theta_``, else the other class.
 
         Parameters
         ----------
@@ -231,8 +303,8 @@ class CalibratedThetaClassifier(CalibratedProbaMixin, BinaryMetaTagsMixin, Class
         -------
         ndarray of shape (n_samples,)
         """
-        check_is_fitted(self, "theta_")
-        return apply_theta(self.classes_, self.predict_proba(X)[:, 1], self.theta_, self.pos_label)
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(X)
 
     def get_metadata_routing(self):
         """Route ``fit`` metadata to the model and the splitters.
@@ -331,12 +403,11 @@ def _compose(wrappers, classifier):
     if calibrate is None or sweep is None:
         wrapper = calibrate if sweep is None else sweep
         return classifier if wrapper is None else clone(wrapper).set_params(estimator=classifier)
-    theta_params = {name: getattr(sweep, name) for name in THETA_PARAMETER_CONSTRAINTS}
     return CalibratedThetaClassifier(
         classifier,
         calibration=calibrate.method,
         calibration_cv=calibrate.cv,
         theta_cv=sweep.cv,
         n_jobs=calibrate.n_jobs if sweep.n_jobs is None else sweep.n_jobs,
-        **theta_params,
+        **theta_params(sweep),
     )

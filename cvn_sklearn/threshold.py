@@ -44,6 +44,7 @@ from cvn_sklearn._heldout import (
     fit_and_predict,
     fit_on_rows,
     held_out_splits,
+    labels_checked,
     meta_router,
     model_type,
     positive_proba,
@@ -52,9 +53,9 @@ from cvn_sklearn._heldout import (
 )
 from cvn_sklearn._sklearn_compat import HasMethods, Interval, RealNotInt, StrOptions, _check_sample_weight, _fit_context
 from cvn_sklearn.events import emit
-from cvn_sklearn.metrics import _binary_labels, _fbeta, _precision, _recall, _sortino
+from cvn_sklearn.metrics import _binary_labels, _fbeta, _precision, _recall, _sortino, buy_label
 
-__all__ = ["ThetaConstraints", "ThetaSweep", "ThetaSweepResult", "theta_sweep"]
+__all__ = ["THETA_CONSTRAINTS", "ThetaConstraints", "ThetaSweep", "ThetaSweepResult", "theta_sweep"]
 
 OBJECTIVES = ("f1", "fbeta", "precision_at_recall", "expected_return", "sortino")
 _RETURN_OBJECTIVES = ("expected_return", "sortino")
@@ -219,7 +220,9 @@ def theta_sweep(
     min_recall : float, default=0.2
         The recall floor of ``"precision_at_recall"``.
     pos_label : scalar, default=None
-        The positive label; ``None`` means the greater of the two labels.
+        The buy label; ``None`` means 1 (or ``True``) for labels in ``{0, 1}``,
+        ``{-1, 1}`` or booleans, and is an error for any other labels (see
+        :func:`~cvn_sklearn.metrics.buy_label`).
 
     Returns
     -------
@@ -229,8 +232,9 @@ def theta_sweep(
     ------
     ValueError
         If the validation data is missing, empty, NaN, outside [0, 1] or holds a
-        single class; if a return-based objective gets no returns; or if no θ
-        meets the constraints. There is no fallback to 0.5.
+        single class; if the buy label is unknown; if a return-based objective
+        gets no returns; or if no θ meets the constraints. There is no fallback
+        to 0.5.
 
     See Also
     --------
@@ -445,28 +449,31 @@ THETA_PARAMETER_CONSTRAINTS = {
 }
 
 
-def positive_label_is_first(classes, pos_label) -> bool:
-    """Whether ``pos_label`` is ``classes[0]``, i.e. θ applies to ``1 - P(classes[1])``.
+THETA_CONSTRAINTS = tuple(name for name in THETA_PARAMETER_CONSTRAINTS if name not in ("objective", "pos_label"))
+"""The θ constraints and objective parameters, as the harness and the sweep accept them."""
 
-    ``None`` means ``classes[1]``, scikit-learn's positive class (the greater label).
 
-    Raises
-    ------
-    ValueError
-        If ``pos_label`` is not one of ``classes``.
+def theta_params(owner) -> dict:
+    """An estimator's θ parameters (the keys of :data:`THETA_PARAMETER_CONSTRAINTS`) as a ``dict``."""
+    return {name: getattr(owner, name) for name in THETA_PARAMETER_CONSTRAINTS}
+
+
+def estimator_buy_label(classes, pos_label):
+    """The buy label of :class:`ThetaSweep` and :class:`~cvn_sklearn.CalibratedThetaClassifier`.
+
+    ``pos_label`` when given; for numeric or boolean labels ``classes[1]``,
+    scikit-learn's positive class (1 for ``{0, 1}`` and ``{-1, 1}``, as
+    :func:`~cvn_sklearn.metrics.buy_label`); string labels have no default.
     """
-    if pos_label is None:
-        return False
-    if pos_label not in list(classes):
-        raise ValueError(
-            f"pos_label={pos_label!r} is not one of the labels {np.asarray(classes).tolist()}; pass the label of the buy class."
-        )
-    return bool(pos_label == classes[0])
+    classes = np.asarray(classes)
+    if pos_label is None and classes.dtype.kind in "biuf" and classes.size == 2:
+        pos_label = classes[1]
+    return buy_label(classes, pos_label)
 
 
 def apply_theta(classes, p_second, theta, pos_label):
-    """Labels from ``P(classes[1])``: ``pos_label`` where P(``pos_label``) >= ``theta``, else the other class."""
-    first = positive_label_is_first(classes, pos_label)
+    """Labels from ``P(classes[1])``: the buy label where P(buy) >= ``theta``, else the other class."""
+    first = estimator_buy_label(classes, pos_label) == classes[0]
     selected = ((1.0 - p_second) if first else p_second) >= theta
     return classes[selected.astype(int) ^ int(first)]
 
@@ -507,9 +514,12 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
         Cap on the held-out predicted positive rate, as a multiple of the
         held-out base rate.
     pos_label : int, float, bool or str, default=None
-        The label θ is tuned for (the buy class). ``None`` means ``classes_[1]``,
-        the greater label, as in scikit-learn; with labels such as
-        ``"buy"``/``"hold"`` that is ``"hold"``, so pass ``pos_label="buy"``.
+        The label θ is tuned for (the buy class). ``None`` means
+        ``classes_[1]`` for numeric or boolean labels, scikit-learn's positive
+        class (1 for ``{0, 1}`` and ``{-1, 1}``); string labels such as
+        ``"buy"``/``"hold"`` need it, and ``fit`` raises without it rather than
+        guess from the sort order. The harness front doors are stricter (see
+        :func:`~cvn_sklearn.metrics.buy_label`) and always pass it.
     cv : float, int, cross-validation generator or iterable, default=0.2
         Where the held-out rows come from. A float in (0, 1): the last share of
         the rows, in time order, never shuffled; the model is fitted on the rows
@@ -614,18 +624,21 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
         """
         X, y = indexable(X, y)
         y01 = check_binary_target(y, type(self).__name__, params.get("sample_weight"))
-        first = positive_label_is_first(np.unique(column_or_1d(y)), self.pos_label)
+        classes = np.unique(column_or_1d(y))
+        first = estimator_buy_label(classes, self.pos_label) == classes[0]
         estimator = default_estimator(self.estimator)
         fit_params, split_params, own = route_fit_params(self, params, returns)
         splits = held_out_splits(estimator, X, y, self.cv, split_params, owner="ThetaSweep", what="θ rows")
-        fitted = Parallel(n_jobs=self.n_jobs)(
-            delayed(fit_and_predict)(clone(estimator), X, y, train, test, fit_params) for train, test in splits
-        )
-        models, probas = zip(*fitted)
+        with labels_checked():
+            fitted = Parallel(n_jobs=self.n_jobs)(
+                delayed(fit_and_predict)(clone(estimator), X, y, train, test, fit_params) for train, test in splits
+            )
+            models, probas = zip(*fitted)
+            rows = np.arange(len(y01))
+            self.estimator_ = models[0] if len(splits) == 1 else fit_on_rows(clone(estimator), X, y, rows, fit_params)
         probas = np.concatenate(probas)
         y_pos = 1 - y01 if first else y01
         val = np.concatenate([test for _, test in splits])
-        self.estimator_ = models[0] if len(splits) == 1 else fit_on_rows(clone(estimator), X, y, np.arange(len(y01)), fit_params)
         self.theta_result_ = pick_theta(
             model_type(estimator),
             y_pos[val],

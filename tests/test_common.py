@@ -1,18 +1,28 @@
-"""scikit-learn's estimator checks over every registry model and ensemble.
+"""scikit-learn's estimator checks over every registry model, ensemble and meta-estimator, as users get them by default.
 
 Models run with their defaults, made small (``SMALL``); ensembles with their
 defaults (walk-forward ``cv``, their meta-learner, their three boosting bases),
-the bases made small the same way. Every check runs; none is skipped. The one documented table below
-(``LIBRARY_LIMITS``) lists the checks a library cannot pass without changing
-its own results, with the evidence. Each entry is backed by a test further
-down that asserts what *does* hold, so the exception is measured, not assumed.
+the bases made small the same way.
+
+Every check runs; none is skipped. The one documented table below has two
+parts: ``LIBRARY_LIMITS`` lists the checks a library cannot pass without
+changing its own results, and ``BY_DESIGN`` the checks a default
+meta-estimator cannot pass by design, each with the evidence. Each entry is
+backed by a test that asserts what *does* hold, so the exception is measured,
+not assumed. Other test modules (``test_threshold``, ``test_calibration``,
+``test_pipeline``) run the full checks again on instances with stratified
+hold-outs, reading their exceptions from this table.
 """
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_iris
+from sklearn.base import clone
+from sklearn.datasets import load_iris, make_blobs
+from sklearn.model_selection import StratifiedKFold
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from cvn_sklearn import Calibrate, CalibratedThetaClassifier, ThetaSweep
 from cvn_sklearn.registry import registry
 
 SMALL = {
@@ -24,15 +34,7 @@ SMALL = {
     "hist_gb": dict(max_iter=10),
 }
 
-_WALK_FORWARD_ON_CLASS_SORTED_ROWS = (
-    "The check fits on iris rows sorted by class (50 zeros, then 100 ones once made binary). The default "
-    "cv, WalkForwardSplit(5), trains each fold only on earlier rows: 2 of 5 folds train on one class and "
-    "are skipped, and the 75 rows left with out-of-sample predictions are all ones, so the meta-learner "
-    "cannot learn and fit raises ValueError by design (time order is the point). Negative features are "
-    "fine: test_default_ensembles_accept_negative_features_in_mixed_class_order runs the same data unsorted."
-)
-
-# registry name -> {check name: evidence}. Measured with scikit-learn 1.9.1.
+# model -> {check name: evidence}. Measured with scikit-learn 1.9.1.
 LIBRARY_LIMITS = {
     "xgboost": {
         "check_sample_weight_equivalence_on_dense_data": (
@@ -55,18 +57,88 @@ LIBRARY_LIMITS = {
             "test_random_forest_without_bootstrap_weights_equal_repeats."
         ),
     },
-    "blend_avg": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
-    "blend_weighted": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
-    "stack_logreg": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
-    "stack_logreg_shrink": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
-    "stack_nonneg": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
-    "stack_xgb_meta": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
 }
+
+
+_ONE_CLASS_HOLDOUT = (
+    "The default hold-out is the last rows in time order (cv=0.2); the check fits class-sorted data "
+    "(iris or [0]*k + [1]*k), so the held-out rows hold one class and {what} cannot be fitted: a clear "
+    "ValueError, by design (shuffling would leak the future). With a stratified splitter the check passes: "
+    "{evidence}."
+)
+_CALIBRATE = _ONE_CLASS_HOLDOUT.format(what="a calibrator", evidence="test_calibration.py::test_calibrate_is_a_scikit_learn_estimator")
+_THETA = _ONE_CLASS_HOLDOUT.format(what="θ", evidence="test_threshold.py::test_theta_sweep_is_a_scikit_learn_estimator")
+_CTC = _ONE_CLASS_HOLDOUT.format(
+    what="a calibrator", evidence="test_pipeline.py::test_calibrated_theta_classifier_is_a_scikit_learn_estimator"
+)
+_STRING_LABELS = (
+    "The check fits string labels ('one', 'two') without pos_label; which one is 'buy' is never guessed "
+    "from the sort order, so fit raises a ValueError naming pos_label, by design. With pos_label given the "
+    "check passes: test_string_labels_pass_the_classes_check_with_pos_label."
+)
+
+# meta-estimator class -> {check name: evidence}, for the defaults and the stratified instances alike.
+BY_DESIGN = {
+    "Calibrate": {
+        check: _CALIBRATE
+        for check in (
+            "check_positive_only_tag_during_fit",
+            "check_estimators_nan_inf",
+            "check_classifier_data_not_an_array",
+        )
+    },
+    "ThetaSweep": {
+        **{
+            check: _THETA
+            for check in (
+                "check_positive_only_tag_during_fit",
+                "check_estimators_nan_inf",
+                "check_classifier_data_not_an_array",
+            )
+        },
+        "check_classifiers_classes": _STRING_LABELS,
+    },
+    "CalibratedThetaClassifier": {
+        **{
+            check: _CTC
+            for check in (
+                "check_dont_overwrite_parameters",
+                "check_positive_only_tag_during_fit",
+                "check_estimators_nan_inf",
+                "check_f_contiguous_array_estimator",
+                "check_classifier_data_not_an_array",
+                "check_methods_sample_order_invariance",
+                "check_methods_subset_invariance",
+                "check_dict_unchanged",
+                "check_fit2d_predict1d",
+            )
+        },
+        "check_classifiers_classes": _STRING_LABELS,
+    },
+}
+_WALK_FORWARD_ON_CLASS_SORTED_ROWS = (
+    "The check fits on iris rows sorted by class (50 zeros, then 100 ones once made binary). The default "
+    "cv, WalkForwardSplit(5), trains each fold only on earlier rows: 2 of 5 folds train on one class and "
+    "are skipped, and the 75 rows left with out-of-sample predictions are all ones, so the meta-learner "
+    "cannot learn and fit raises ValueError by design (time order is the point). Negative features are "
+    "fine: test_default_ensembles_accept_negative_features_in_mixed_class_order runs the same data unsorted."
+)
+BY_DESIGN.update({
+    "BlendAvg": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
+    "BlendWeighted": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
+    "StackLogreg": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
+    "StackLogregShrink": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
+    "StackNonneg": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
+    "StackXGBMeta": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
+})
+# The stratified instances of the other test modules pass every one-class hold-out check above.
+STRATIFIED_BY_DESIGN = {name: {"check_classifiers_classes": _STRING_LABELS} for name in ("ThetaSweep", "CalibratedThetaClassifier")}
 
 
 def _instances():
     models = [registry[name](**SMALL.get(name, {})) for name in registry.models]
-    return models + [_default_ensemble(name) for name in registry.ensembles]
+    ensembles = [_default_ensemble(name) for name in registry.ensembles]
+    return models + ensembles + [Calibrate(), ThetaSweep(), CalibratedThetaClassifier()]
 
 
 def _default_ensemble(name):
@@ -75,7 +147,14 @@ def _default_ensemble(name):
 
 
 def _expected_failures(estimator):
+    if type(estimator).__name__ in BY_DESIGN:
+        return BY_DESIGN[type(estimator).__name__]
     return LIBRARY_LIMITS.get(estimator._cvn_name, {})
+
+
+def stratified_expected_failures(estimator):
+    """The table's entries for the stratified instances of test_threshold / test_calibration / test_pipeline."""
+    return STRATIFIED_BY_DESIGN.get(type(estimator).__name__, {})
 
 
 @parametrize_with_checks(_instances(), expected_failed_checks=_expected_failures)
@@ -84,7 +163,28 @@ def test_sklearn_compatible(estimator, check):
 
 
 def test_table_names_only_registered_models():
-    assert set(LIBRARY_LIMITS) <= set(registry)
+    assert set(LIBRARY_LIMITS) <= set(registry.models)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        ThetaSweep(pos_label="two", cv=StratifiedKFold(3)),
+        CalibratedThetaClassifier(
+            calibration="sigmoid", pos_label="two", calibration_cv=StratifiedKFold(2), theta_cv=StratifiedKFold(3)
+        ),
+    ],
+)
+def test_string_labels_pass_the_classes_check_with_pos_label(estimator):
+    """What check_classifiers_classes asserts on its binary string labels, with pos_label given."""
+    X, y = make_blobs(n_samples=30, random_state=0, cluster_std=0.1, centers=2)
+    X = StandardScaler().fit_transform(X)
+    labels = np.array(["one", "two"])[y]
+    fitted = clone(estimator).fit(X, labels)
+    np.testing.assert_array_equal(fitted.classes_, ["one", "two"])
+    assert np.mean(fitted.predict(X) == labels) > 0.83
+    with pytest.raises(ValueError, match="pass pos_label="):
+        clone(estimator).set_params(pos_label=None).fit(X, labels)
 
 
 def _weighted_and_repeated(name, **params):
@@ -117,6 +217,10 @@ def test_zero_weight_equals_removed_rows(name):
     weighted = registry[name](**params).fit(X, y, sample_weight=sw)
     removed = registry[name](**params).fit(X[sw > 0], y[sw > 0])
     np.testing.assert_allclose(weighted.predict_proba(X), removed.predict_proba(X))
+
+
+def test_by_design_table_names_every_registry_ensemble_class():
+    assert {registry[name].__name__ for name in registry.ensembles} <= set(BY_DESIGN)
 
 
 @pytest.mark.parametrize("name", sorted(registry.ensembles))

@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import fbeta_score, precision_score, recall_score
 from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from test_common import stratified_expected_failures
 from structlog.testing import capture_logs
 
 from cvn_sklearn import Calibrate, CalibratedThetaClassifier, ThetaSweep, theta_sweep
@@ -180,7 +181,8 @@ def test_theta_in_the_gap_is_robust_and_prefers_one_half():
         ThetaSweep(cv=StratifiedKFold(3)),
         ThetaSweep(registry["logreg"](), cv=StratifiedKFold(3)),
         ThetaSweep(registry["xgboost"](n_estimators=5, n_jobs=1), max_positive_rate_ratio=None, cv=StratifiedKFold(3)),
-    ]
+    ],
+    expected_failed_checks=stratified_expected_failures,
 )
 def test_theta_sweep_is_a_scikit_learn_estimator(estimator, check):
     check(estimator)
@@ -248,7 +250,7 @@ def test_string_labels_and_feature_names(weak):
     X, y, _ = weak
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     labels = np.where(y == 1, "buy", "aaa_flat")
-    clf = ThetaSweep().fit(frame, labels)
+    clf = ThetaSweep(pos_label="buy").fit(frame, labels)
     assert list(clf.classes_) == ["aaa_flat", "buy"]
     assert list(clf.feature_names_in_) == list(frame.columns)
     assert set(clf.predict(frame)) <= {"aaa_flat", "buy"}
@@ -286,9 +288,11 @@ def test_theta_sweep_defaults_do_not_trade_always_on_a_weak_signal():
 def test_pos_label_tunes_theta_for_the_buy_class_whatever_its_sort_order(weak):
     X, y, _ = weak
     labels = np.where(y == 1, "buy", "hold")  # "hold" sorts last: scikit-learn's default positive class
-    default = ThetaSweep().fit(X, labels)
+    with pytest.raises(ValueError, match=r"buy label is not known: pass pos_label="):
+        ThetaSweep().fit(X, labels)  # never guessed from the sort order
+    hold = ThetaSweep(pos_label="hold").fit(X, labels)
     buy = ThetaSweep(pos_label="buy").fit(X, labels)
-    assert default.theta_result_.base_rate == pytest.approx(np.mean(labels[800:] == "hold"))
+    assert hold.theta_result_.base_rate == pytest.approx(np.mean(labels[800:] == "hold"))
     assert buy.theta_result_.base_rate == pytest.approx(np.mean(labels[800:] == "buy"))
     numeric = ThetaSweep().fit(X, y)  # the same problem with buy = 1
     assert buy.theta_ == pytest.approx(numeric.theta_)
