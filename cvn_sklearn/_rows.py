@@ -101,7 +101,7 @@ def check_aligned(owner: str, X, **parts) -> None:
                 f"{owner}: X has {n_rows} rows but {name} has {len(value)}; they must be aligned row by row "
                 f"(one {name} value per row of X)."
             )
-        if hasattr(X, "index") and hasattr(value, "index") and not value.index.equals(X.index):
+        if hasattr(X, "iloc") and hasattr(value, "iloc") and not value.index.equals(X.index):
             diff = np.flatnonzero(np.asarray(value.index != X.index))
             where = f" (first difference at position {diff[0]}: {_plain(value.index[diff[0]])!r} vs {_plain(X.index[diff[0]])!r})" if diff.size else ""
             raise ValueError(

@@ -1,7 +1,9 @@
 """The ``cvn-sklearn`` command.
 
 ``cvn-sklearn models`` lists the registry; ``cvn-sklearn train`` is the main
-job: it trains every registered model on real market data and prints a table.
+job: it trains every registered model on real market data with
+:func:`cvn_sklearn.harness.train_one`, logs each run to MLflow and prints a
+table read from the :class:`~cvn_sklearn.contracts.TrainedArtifact` s.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from time import perf_counter
 
 import numpy as np
 
@@ -61,55 +62,70 @@ def _models_command(args) -> int:
     return 0
 
 
+TABLE = ["model", "auc", "f1_buy", "brier", "ece", "theta", "trades", "win_rate", "sortino", "train_sec"]
+
+
 def _train_command(args) -> int:
-    from cvn_sklearn.calibration import Calibrate
+    from cvn_sklearn.contracts import Datasets
     from cvn_sklearn.datasets import load_dataset, periods_per_year
-    from cvn_sklearn.metrics import evaluate, trading_metrics
-    from cvn_sklearn.pipeline import make_pipeline
+    from cvn_sklearn.harness import train_one
     from cvn_sklearn.registry import registry
-    from cvn_sklearn.threshold import ThetaSweep
 
     X, y, returns = load_dataset(args.symbol)
-    n_test = int(len(X) * args.test_size)
-    X_train, X_test, y_train, y_test = X.iloc[:-n_test], X.iloc[-n_test:], y.iloc[:-n_test], y.iloc[-n_test:]
     names = args.models.split(",") if args.models else list(registry.models)
-    print(f"{args.symbol}: {len(X_train)} training rows, {len(X_test)} test rows (the last {args.test_size:.0%}, "
-          f"in time order), {X.shape[1]} features, {y.mean():.1%} positives", flush=True)
-    print("each model: fit -> calibrate (isotonic) -> tune θ (F1, at most the base rate of trades), "
-          "on successive time-ordered hold-outs of the training rows", flush=True)
+    for name in names:
+        registry[name]  # an unknown name fails now, with the registry's close-match message
+    data = Datasets.temporal_split(
+        X, y, returns=returns, val_size=args.val_size, test_size=args.test_size,
+        periods_per_year=periods_per_year(args.symbol),
+    )
+    shape = data.shape()
+    print(f"{args.symbol}: {shape.n_train} training rows, {shape.n_val} validation rows, {shape.n_test} test rows "
+          f"(in time order; the test rows are the last {args.test_size:.0%}), {shape.n_features} features, "
+          f"{y.mean():.1%} positives", flush=True)
+    print("for each of them, cvn_sklearn.harness.train_one: fit on the training rows -> calibrate (isotonic) and tune θ "
+          "(F1, at most the base rate of trades) on the validation rows -> score the test rows", flush=True)
     rows = []
     for i, name in enumerate(names, 1):
         print(f"[{i}/{len(names)}] training {name} ...", flush=True)
-        clf = make_pipeline(Calibrate(), ThetaSweep(), registry[name]())
-        started = perf_counter()
-        clf.fit(X_train, y_train)
-        seconds = perf_counter() - started
-        final = clf[-1]
-        proba = clf.predict_proba(X_test)[:, 1]
-        test = evaluate(y_test, proba, final.theta_, pos_label=clf.classes_[1])
-        trades = trading_metrics(proba >= final.theta_, returns.iloc[-n_test:], periods_per_year=periods_per_year(args.symbol))
-        rows.append({"model": name, "auc": test.auc, "f1_buy": test.f1_buy, "brier": test.brier, "ece": test.ece,
-                     "theta": final.theta_, "trades": trades.n_trades, "win_rate": trades.win_rate,
-                     "sortino": trades.sortino, "train_sec": seconds})
+        artifact = train_one(name, data)
+        rows.append(_table_row(artifact))
+        if not args.no_mlflow:
+            from cvn_sklearn.persist import log_artifact
+
+            log_artifact(artifact, experiment=args.experiment, tracking_uri=args.tracking_uri)
         if args.plots:
-            _save_plots(args.plots, name, final, X_test, y_test, proba)
+            _save_plots(args.plots, name, artifact, data)
     print()
-    print(format_table(rows, ["model", "auc", "f1_buy", "brier", "ece", "theta", "trades", "win_rate", "sortino",
-                              "train_sec"]))
-    print(f"\ntest rows: {len(X_test)}, positives: {int(y_test.sum())} ({y_test.mean():.1%}); "
+    print(format_table(rows, TABLE))
+    test = data.test
+    print(f"\ntest rows: {len(test.y)}, positives: {int(test.y.sum())} ({test.y.mean():.1%}); "
           "metrics at each model's own θ, trading results on the label's forward return")
+    if not args.no_mlflow:
+        where = args.tracking_uri or "sqlite:///mlflow.db (this folder)"
+        print(f"MLflow: one run per model in experiment {args.experiment!r} at {where}")
     if args.plots:
         print(f"plots: {args.plots}/<model>_reliability.png, {args.plots}/<model>_theta.png")
     return 0
 
 
-def _save_plots(directory: str, name: str, final, X_test, y_test, proba) -> None:
+def _table_row(artifact) -> dict:
+    """The printed row of one model: test metrics and trades, read from its :class:`TrainedArtifact`."""
+    test, trades = artifact.metrics_test, artifact.trading_test
+    return {"model": artifact.model_name, "auc": test.auc, "f1_buy": test.f1_buy, "brier": test.brier,
+            "ece": test.ece, "theta": artifact.threshold, "trades": trades.n_trades, "win_rate": trades.win_rate,
+            "sortino": trades.sortino, "train_sec": artifact.training_time_sec}
+
+
+def _save_plots(directory: str, name: str, artifact, data) -> None:
     from cvn_sklearn.plots import reliability_diagram, theta_curve
 
     Path(directory).mkdir(parents=True, exist_ok=True)
-    raw = final.estimators_[0].predict_proba(X_test)[:, 1]
-    reliability_diagram(y_test, raw, proba).savefig(Path(directory) / f"{name}_reliability.png", dpi=100)
-    theta_curve(final.theta_result_).savefig(Path(directory) / f"{name}_theta.png", dpi=100)
+    fitted, test = artifact.estimator, data.test
+    raw = fitted.estimators_[0].predict_proba(test.X)[:, 1]
+    calibrated = fitted.predict_proba(test.X)[:, 1]
+    reliability_diagram(test.y, raw, calibrated).savefig(Path(directory) / f"{name}_reliability.png", dpi=100)
+    theta_curve(fitted.theta_result_).savefig(Path(directory) / f"{name}_theta.png", dpi=100)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,7 +136,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--symbol", default="sp500", choices=["sp500", "goog", "eurusd"])
     train.add_argument("--models", default=None, help="comma-separated registry names (default: every model)")
     train.add_argument("--test-size", type=float, default=0.3, help="share of the last rows held out for testing")
+    train.add_argument("--val-size", type=float, default=0.15,
+                       help="share of the rows before them that calibrates and tunes θ")
     train.add_argument("--plots", default=None, metavar="DIR", help="save reliability and θ-curve PNGs here")
+    train.add_argument("--tracking-uri", default=None,
+                       help="MLflow tracking URI (default: sqlite:///mlflow.db in the working directory)")
+    train.add_argument("--experiment", default="cvn-sklearn-train", help="MLflow experiment name")
+    train.add_argument("--no-mlflow", action="store_true", help="do not log the runs to MLflow")
     train.set_defaults(run=_train_command)
     return parser
 

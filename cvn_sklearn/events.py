@@ -68,7 +68,11 @@ class TrainingComplete(ModelFit):
 
     Emitted once per :func:`cvn_sklearn.harness.train_one`, for models and
     ensembles alike, with every field of ``model_fit`` (``training_time_sec``
-    covers the whole run and ``dataset_n_train`` the rows it was given) and:
+    covers the whole run and ``dataset_n_train`` the rows it was given), θ,
+    the validation metrics, and the rows of each stage: ``rows_fit`` (the model
+    learned from), ``rows_early_stopping`` (held back from the end of ``train``),
+    ``rows_calibration`` and ``rows_theta`` (the ``val`` rows, shared),
+    ``rows_test`` (only scored).
     """
 
     theta_picked: float
@@ -76,6 +80,11 @@ class TrainingComplete(ModelFit):
     f1_buy_val: float
     brier_val: float
     ece_val: float
+    rows_fit: int
+    rows_early_stopping: int
+    rows_calibration: int
+    rows_theta: int
+    rows_test: int
 
 
 class CalibratorFit(TypedDict):

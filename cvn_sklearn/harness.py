@@ -27,12 +27,18 @@ from numbers import Integral
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
+import optuna
 from sklearn.model_selection import check_cv
 
-from cvn_sklearn.contracts import Datasets, TrainedArtifact
+from cvn_sklearn._rows import check_aligned
+from cvn_sklearn.contracts import Datasets, FeatureVersion, TrainedArtifact, take_rows
 from cvn_sklearn.dags import FIXED_PARAMS, cached_driver, fixed_params_config, train_artifact
+from cvn_sklearn.dags.hpo import FINISHED
 from cvn_sklearn.dags.walk_forward import WalkForwardResult
-from cvn_sklearn.model_selection import WalkForwardSplit
+from cvn_sklearn.metrics import buy_label
+from cvn_sklearn.model_selection import WalkForwardSplit, walk_forward_folds
+from cvn_sklearn.threshold import THETA_CONSTRAINTS
 
 __all__ = [
     "DEFAULT_STUDY_STORAGE",
@@ -43,13 +49,12 @@ __all__ = [
     "tune",
     "visualize",
     "walk_forward",
+    "walk_forward_datasets",
 ]
 
 WALK_FORWARD = ("cvn_sklearn.dags.walk_forward",)
 HPO = ("cvn_sklearn.dags.hpo",)
 DEFAULT_STUDY_STORAGE = "sqlite:///optuna.db"
-
-THETA_CONSTRAINTS = ("beta", "min_recall", "min_positives", "max_positive_rate", "max_positive_rate_ratio")
 
 
 def _check_constraints(constraints: Mapping | None, objective: str | None) -> dict:
@@ -64,7 +69,7 @@ def _check_constraints(constraints: Mapping | None, objective: str | None) -> di
     return constraints
 
 
-def _run_spec(model_name, hpo_params, calibration, objective, constraints) -> dict:
+def _run_spec(model_name, hpo_params, calibration, objective, constraints, pos_label) -> dict:
     """What every training run needs besides its data, validated: the fixed_params DAG's inputs."""
     return dict(
         model_name=model_name,
@@ -72,6 +77,7 @@ def _run_spec(model_name, hpo_params, calibration, objective, constraints) -> di
         calibration=calibration,
         objective=objective,
         constraints=_check_constraints(constraints, objective),
+        pos_label=pos_label,
     )
 
 
@@ -83,17 +89,24 @@ def train_one(
     calibration: str | None = "isotonic",
     objective: str | None = "f1",
     constraints: Mapping | None = None,
+    pos_label=None,
     meta_label: str | None = None,
     meta_label_params: Mapping | None = None,
 ) -> TrainedArtifact:
     """Train one registry model or ensemble and return its :class:`~cvn_sklearn.contracts.TrainedArtifact`.
 
-    The model is fitted on ``datasets.train``; calibration and θ use the
-    held-out end of the training rows, in time order (see
-    :class:`~cvn_sklearn.CalibratedThetaClassifier`); ``val`` and ``test`` are
-    scored with :func:`~cvn_sklearn.metrics.evaluate` at θ. Emits
-    ``training_complete`` once, with θ and the validation metrics, after the
-    model's own events.
+    The row policy: the model is fitted on every ``datasets.train`` row (a
+    model that early-stops holds back the last ``validation_fraction`` of
+    them, in time order, and only those); the calibrator and θ are fitted on
+    the ``val`` rows, the same rows for both, with the model frozen
+    (:class:`~sklearn.frozen.FrozenEstimator`; see
+    :class:`~cvn_sklearn.CalibratedThetaClassifier` for why sharing the rows
+    is sound); ``test`` rows are only scored. ``val`` and ``test`` are scored
+    with :func:`~cvn_sklearn.metrics.evaluate` on the estimator's own
+    ``predict`` (θ applied there only), and with
+    :func:`~cvn_sklearn.metrics.trading_metrics` when the data carry returns.
+    Emits ``training_complete`` once, with θ, the validation metrics and the
+    rows of each stage, after the model's own events.
 
     Parameters
     ----------
@@ -110,6 +123,10 @@ def train_one(
         the θ search and uses θ = 0.5, the raw decision rule.
     constraints : mapping, default=None
         θ constraints and objective parameters: any of :data:`THETA_CONSTRAINTS`.
+    pos_label : scalar, default=None
+        The buy label. ``None`` means 1 (``True``) for labels in ``{0, 1}``,
+        ``{-1, 1}`` or booleans; any other labels (``"buy"``/``"hold"``) need
+        it: it is never guessed (see :func:`~cvn_sklearn.metrics.buy_label`).
     meta_label : str, default=None
         Registry name of a meta-labeling model: trained on the validation rows
         where the primary model says buy, to predict whether the buy is right.
@@ -127,7 +144,8 @@ def train_one(
     Raises
     ------
     ValueError
-        For unknown constraints, or constraints without an objective.
+        For unknown constraints, constraints without an objective, or labels
+        whose buy label is unknown (pass ``pos_label``).
     TypeError
         If ``datasets`` is not a :class:`~cvn_sklearn.contracts.Datasets`.
 
@@ -140,14 +158,15 @@ def train_one(
     >>> X = rng.normal(size=(400, 3)); y = (X[:, 0] + rng.normal(size=400) > 0.5).astype(int)
     >>> artifact = train_one("blend_avg", Datasets.temporal_split(X, y),
     ...                      {"base_models": ["logreg", "extra_trees"]}, calibration="sigmoid")
-    >>> artifact.model_name, artifact.dataset_shape.n_train, 0.0 < artifact.threshold < 1.0
-    ('blend_avg', 280, True)
-    >>> artifact.predict(X[:5]).tolist() == (artifact.estimator.predict_proba(X[:5])[:, 1] >= artifact.threshold).astype(int).tolist()
+    >>> artifact.model_name, artifact.dataset_shape.rows_fit, artifact.dataset_shape.rows_theta
+    ('blend_avg', 280, 60)
+    >>> artifact.predict(X[:5]).tolist() == (artifact.estimator.predict(X[:5]) == 1).astype(int).tolist()
     True
     """
     if not isinstance(datasets, Datasets):
         raise TypeError(f"datasets must be a cvn_sklearn.contracts.Datasets, got {type(datasets).__name__}.")
-    inputs = _run_spec(model_name, hpo_params, calibration, objective, constraints)
+    buy_label(datasets.labels(), pos_label)
+    inputs = _run_spec(model_name, hpo_params, calibration, objective, constraints, pos_label)
     inputs |= {"datasets": datasets, "meta_label": meta_label, "meta_label_params": dict(meta_label_params or {})}
     return train_artifact(inputs)
 
@@ -160,6 +179,12 @@ def walk_forward(
     cv,
     hpo_params: Mapping | None = None,
     returns=None,
+    t1=None,
+    val_size: float = 0.2,
+    gap: int | None = None,
+    allow_future_rows: bool = False,
+    pos_label=None,
+    periods_per_year: float = 252.0,
     calibration: str | None = "isotonic",
     objective: str | None = "f1",
     constraints: Mapping | None = None,
@@ -167,11 +192,13 @@ def walk_forward(
 ) -> WalkForwardResult:
     """Train one model per walk-forward fold and collect the out-of-sample predictions.
 
-    Every fold is a :func:`train_one` run on the fold's training rows (events
-    carry ``fold`` through structlog's contextvars), then predicts the fold's
-    test rows. The folds fan out through Hamilton's dynamic execution. The
-    predictions equal :func:`cvn_sklearn.model_selection.oos_predict` of the
-    same composed estimator with the same splitter.
+    Every fold is a :func:`train_one` run with the same row policy inside the
+    fold's training window: the model is fitted on its first rows, the
+    calibrator and θ on its last ``val_size`` share (after a purge gap of
+    ``gap`` rows and, with ``t1``, label-overlap purging), never on the fold's
+    test block, which is only scored and predicted. Events carry ``fold``.
+    The folds fan out through Hamilton's dynamic execution, each a
+    ``@subdag`` of the ``fixed_params`` DAG.
 
     Parameters
     ----------
@@ -180,16 +207,32 @@ def walk_forward(
     X : DataFrame or array-like of shape (n_samples, n_features)
         Rows in time order.
     y : array-like of shape (n_samples,)
+        Aligned with ``X`` (same length; same index for pandas).
     cv : int, cross-validation generator or iterable
         The splitter, e.g. :class:`~cvn_sklearn.model_selection.WalkForwardSplit`;
-        an int ``n`` means ``WalkForwardSplit(n)`` (never a shuffled or
-        stratified K-fold, which would train on rows after the test block).
-        Test sets must be disjoint. For label-overlap purging pass the
-        folds themselves: ``cv=list(WalkForwardSplit(4).split(X, t1=t1))``.
-    hpo_params, calibration, objective, constraints
+        an int ``n`` means ``WalkForwardSplit(n)``. A splitter whose training
+        rows come after its test rows (``KFold``, shuffled splits) is refused,
+        and so are overlapping test sets.
+    hpo_params, calibration, objective, constraints, pos_label
         As in :func:`train_one`.
     returns : array-like of shape (n_samples,), default=None
-        Per-row forward returns, for return-based θ objectives.
+        Per-row forward returns, for return-based θ objectives and the
+        trading metrics.
+    t1 : array-like of shape (n_samples,), default=None
+        Label end times (see :meth:`WalkForwardSplit.split
+        <cvn_sklearn.model_selection.WalkForwardSplit.split>`): passed to a
+        ``WalkForwardSplit`` and used to purge fit rows whose label reaches
+        into the validation rows.
+    val_size : float in (0, 1), default=0.2
+        Share of each fold's training window held out at its end for
+        calibration and θ.
+    gap : int, default=None
+        Rows purged between the fit and validation rows; ``None`` takes the
+        splitter's ``gap`` (the label horizon), else 0.
+    allow_future_rows : bool, default=False
+        The only way to run a look-ahead splitter.
+    periods_per_year : float, default=252
+        Annualises the trading metrics.
     executor : hamilton.execution.executors.TaskExecutor, default=None
         Where the fold cells run: in this process when ``None``; pass
         ``hamilton.plugins.h_dask.DaskExecutor(client=...)`` for a Dask cluster.
@@ -202,8 +245,9 @@ def walk_forward(
     Raises
     ------
     ValueError
-        If a row is in more than one test set (``ShuffleSplit``, repeated
-        splitters): it would get several out-of-sample predictions.
+        For look-ahead splits, overlapping test sets, misaligned ``y`` /
+        ``returns`` / ``t1``, an unknown buy label, or a training window too
+        short for its validation rows.
 
     Examples
     --------
@@ -211,16 +255,85 @@ def walk_forward(
     >>> from cvn_sklearn.harness import walk_forward
     >>> from cvn_sklearn.model_selection import WalkForwardSplit
     >>> rng = np.random.RandomState(0)
-    >>> X = rng.normal(size=(500, 3)); y = (X[:, 0] + rng.normal(size=500) > 0.5).astype(int)
-    >>> result = walk_forward("logreg", X, y, cv=WalkForwardSplit(3, test_size=100), calibration="sigmoid")
+    >>> X = rng.normal(size=(600, 3)); y = (X[:, 0] + rng.normal(size=600) > 0.5).astype(int)
+    >>> result = walk_forward("logreg", X, y, cv=WalkForwardSplit(3, test_size=100, gap=2), calibration="sigmoid")
     >>> len(result.artifacts), int(result.covered.sum()), result.predictions.shape
-    (3, 300, (500, 2))
+    (3, 300, (600, 2))
+    >>> fold = result.folds[0]
+    >>> int(fold.fit[-1]), int(fold.val[0]), int(fold.val[-1]), int(fold.test[0])
+    (235, 238, 297, 300)
     """
-    run_spec = _run_spec(model_name, hpo_params, calibration, objective, constraints)
+    check_aligned("walk_forward", X, y=y, returns=returns, t1=t1)
+    buy_label(np.unique(np.asarray(y)), pos_label)
+    run_spec = _run_spec(model_name, hpo_params, calibration, objective, constraints, pos_label)
     cv = WalkForwardSplit(cv) if isinstance(cv, Integral) else check_cv(cv, y, classifier=True)
-    inputs = dict(cv=cv, X=X, y=y, returns=returns, run_spec=run_spec)
-    dr = cached_driver(WALK_FORWARD, (), "local" if executor is None else executor)
+    inputs = dict(
+        cv=cv,
+        X=X,
+        y=y,
+        returns=returns,
+        t1=t1,
+        val_size=val_size,
+        gap=gap,
+        allow_future_rows=allow_future_rows,
+        periods_per_year=periods_per_year,
+        meta_label=None,
+        meta_label_params={},
+        **run_spec,
+    )
+    config = fixed_params_config(calibration, objective)
+    dr = cached_driver(WALK_FORWARD, config, "local" if executor is None else executor)
     return dr.execute(["walk_forward_result"], inputs=inputs)["walk_forward_result"]
+
+
+def walk_forward_datasets(
+    X,
+    y,
+    *,
+    cv,
+    returns=None,
+    t1=None,
+    val_size: float = 0.2,
+    gap: int | None = None,
+    allow_future_rows: bool = False,
+    periods_per_year: float = 252.0,
+) -> list[Datasets]:
+    """One :class:`~cvn_sklearn.contracts.Datasets` per walk-forward fold, cut as :func:`walk_forward` cuts them.
+
+    ``train`` is the fold's fit rows, ``val`` the end of its training window
+    (after the purge gap), ``test`` its test block: hand the list to
+    :func:`tune` so trials are scored with the harness's row policy.
+    Parameters as in :func:`walk_forward`; look-ahead splitters are refused.
+
+    Returns
+    -------
+    list of Datasets
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import KFold
+    >>> X, y = np.zeros((300, 2)), np.tile([0, 1], 150)
+    >>> [fold.shape().n_val for fold in walk_forward_datasets(X, y, cv=WalkForwardSplit(2, test_size=50))]
+    [40, 50]
+    >>> walk_forward_datasets(X, y, cv=KFold(3))
+    Traceback (most recent call last):
+    ...
+    ValueError: Fold 0 trains on row 299, after its first test row 0: a model would learn from the future it is scored on (KFold or a shuffled split). Use cvn_sklearn.model_selection.WalkForwardSplit, or pass allow_future_rows=True if that is really meant.
+    """
+    check_aligned("walk_forward_datasets", X, y=y, returns=returns, t1=t1)
+    cv = WalkForwardSplit(cv) if isinstance(cv, Integral) else check_cv(cv, y, classifier=True)
+    folds = walk_forward_folds(cv, X, y, t1=t1, val_size=val_size, gap=gap, allow_future_rows=allow_future_rows)
+    parts = (X, y) if returns is None else (X, y, returns)
+    version = FeatureVersion.of(X)
+    return [
+        Datasets(
+            *(tuple(take_rows(values, rows) for values in parts) for rows in (fold.fit, fold.val, fold.test)),
+            feature_version=version,
+            periods_per_year=periods_per_year,
+        )
+        for fold in folds
+    ]
 
 
 class TuneResult(NamedTuple):
@@ -243,22 +356,29 @@ def tune(
     calibration: str | None = "isotonic",
     objective: str | None = "f1",
     constraints: Mapping | None = None,
+    pos_label=None,
 ) -> TuneResult:
     """Search the model's hyperparameters with Optuna; resume a stored study.
 
     Each trial samples the ``search_space(trial)`` declared in the model's file
-    (TPE, seeded), trains with :func:`train_one` on every fold in turn and
+    (TPE, seeded), trains with :func:`train_one` on every fold in turn (the
+    same row policy: fitted on ``train``, calibration and θ on ``val``) and
     scores the mean validation ``metric``; after each fold it reports the
-    running mean, so the median pruner stops poor trials early. The study
-    lives in ``storage``: calling again with the same storage and study name
-    runs only the trials still missing to reach ``n_trials``.
+    running mean, so the median pruner stops poor trials early. A trial whose
+    training raises ``ValueError`` (say, no θ meets the constraints) is
+    recorded as failed with its reason (user attribute ``fail_reason``) and
+    the search goes on. The study lives in ``storage``: calling again with the
+    same storage and study name runs only the trials still missing to reach
+    ``n_trials``. Trials run here, at the front door, through Optuna's
+    ask-and-tell interface.
 
     Parameters
     ----------
     model_name : str
         A registry model with a ``search_space``.
     datasets_or_folds : Datasets or sequence of Datasets
-        One split, or one per walk-forward fold.
+        One split, or one per walk-forward fold, e.g. from
+        :func:`walk_forward_datasets` (which refuses look-ahead splitters).
     n_trials : int
         Finished trials (complete or pruned) the study should hold.
     storage : str, default=None
@@ -273,7 +393,7 @@ def tune(
         The validation metric; the first four are maximised, the others minimised.
     hpo_params : mapping, default=None
         Fixed parameters; the search space's parameters override them.
-    calibration, objective, constraints
+    calibration, objective, constraints, pos_label
         As in :func:`train_one`.
 
     Returns
@@ -299,13 +419,48 @@ def tune(
     folds = _folds(datasets_or_folds)
     if not isinstance(n_trials, Integral) or n_trials < 1:
         raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}.")
-    inputs = dict(
-        folds=folds, n_trials=int(n_trials), storage=storage or DEFAULT_STUDY_STORAGE, seed=seed, metric=metric
-    )
+    for fold in folds:
+        buy_label(fold.labels(), pos_label)
+    run_spec = _run_spec(model_name, hpo_params, calibration, objective, constraints, pos_label)
+    inputs = dict(storage=storage or DEFAULT_STUDY_STORAGE, seed=seed, metric=metric, run_spec=run_spec)
     inputs["study_name"] = study_name or f"{model_name}-{metric}-{folds[0].feature_version.feature_set_hash[:12]}"
-    inputs["run_spec"] = _run_spec(model_name, hpo_params, calibration, objective, constraints)
-    out = cached_driver(HPO, ()).execute(["best_params", "tuned_study"], inputs=inputs)
-    return TuneResult(out["best_params"], out["tuned_study"])
+    out = cached_driver(HPO, ()).execute(["study", "search_space"], inputs=inputs)
+    study = out["study"]
+    missing = int(n_trials) - len(study.get_trials(deepcopy=False, states=FINISHED))
+    for _ in range(max(missing, 0)):
+        _run_trial(study, out["search_space"], run_spec, folds, metric)
+    return TuneResult(_best_params(study, run_spec), study)
+
+
+def _run_trial(study, search_space, run_spec, folds, metric) -> None:
+    """Ask for one trial, train it on every fold (pruning on the running mean), tell the study its outcome."""
+    trial = study.ask()
+    spec = {**run_spec, "hpo_params": {**run_spec["hpo_params"], **search_space(trial)}}
+    values = []
+    try:
+        for step, datasets in enumerate(folds):
+            values.append(getattr(train_artifact({**spec, "datasets": datasets}).metrics_val, metric))
+            trial.report(float(np.mean(values)), step)
+            if trial.should_prune():
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                return
+    except ValueError as exc:
+        trial.set_user_attr("fail_reason", str(exc))
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return
+    except BaseException:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        raise
+    study.tell(trial, float(np.mean(values)))
+
+
+def _best_params(study, run_spec) -> dict:
+    """The fixed parameters updated with the best trial's."""
+    if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        failed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+        reason = failed[-1].user_attrs.get("fail_reason", "") if failed else ""
+        raise ValueError(f"No trial of study {study.study_name!r} completed. Last failure: {reason}")
+    return {**run_spec["hpo_params"], **study.best_params}
 
 
 def _folds(datasets_or_folds) -> list:
@@ -359,7 +514,7 @@ def visualize(
     path = Path(path)
     drivers = {
         "fixed_params": lambda: cached_driver(FIXED_PARAMS, fixed_params_config(calibration, objective, meta_label)),
-        "walk_forward": lambda: cached_driver(WALK_FORWARD, (), "local"),
+        "walk_forward": lambda: cached_driver(WALK_FORWARD, fixed_params_config(calibration, objective), "local"),
         "hpo": lambda: cached_driver(HPO, ()),
     }
     if dag not in drivers:

@@ -317,7 +317,7 @@ def buy_label(classes, pos_label=None):
         return True
     if values.dtype.kind in "iuf" and (set(values.tolist()) <= {0, 1} or set(values.tolist()) <= {-1, 1}):
         return 1
-    example = values[0].item() if values.size else "..."
+    example = (values[0].item() if isinstance(values[0], np.generic) else values[0]) if values.size else "..."
     raise ValueError(
         f"The labels {values.tolist()[:10]} are not {{0, 1}}, {{-1, 1}} or booleans, so the buy label is not "
         f"known: pass pos_label= (e.g. pos_label={example!r})."

@@ -8,7 +8,7 @@ for any splitter: rows no fold predicted are ``NaN`` and reported in a coverage
 mask, instead of the ``"cross_val_predict only works for partitions"`` error.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +20,7 @@ from sklearn.utils import Bunch, indexable, metadata_routing
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.parallel import Parallel, delayed
 
+from cvn_sklearn._rows import last_rows
 from cvn_sklearn._sklearn_compat import (
     Interval,
     _fit_and_predict,
@@ -28,7 +29,14 @@ from cvn_sklearn._sklearn_compat import (
     validate_parameter_constraints,
 )
 
-__all__ = ["OOSPredictions", "WalkForwardSplit", "oos_predict"]
+__all__ = [
+    "Fold",
+    "OOSPredictions",
+    "WalkForwardSplit",
+    "check_no_future_rows",
+    "oos_predict",
+    "walk_forward_folds",
+]
 
 _ENCODED_METHODS = ("predict_proba", "predict_log_proba", "decision_function")
 
@@ -372,6 +380,135 @@ def oos_from_splits(estimator, X, y, splits, *, method, n_jobs=None, fit_params=
         delayed(_fit_and_predict)(clone(estimator), X, y, train, test, fit_params, method) for train, test in splits
     )
     return _assemble(folds, tests, _num_samples(X))
+
+
+class Fold(NamedTuple):
+    """One walk-forward fold of the training harness: its position and its rows.
+
+    Attributes
+    ----------
+    index : int
+        The fold's position, in time order.
+    fit : ndarray
+        Rows the model is fitted on: the training window but its last rows.
+    val : ndarray
+        The last rows of the training window, after a purge gap: calibration and θ.
+    test : ndarray
+        The fold's test block, only scored.
+    """
+
+    index: int
+    fit: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def check_no_future_rows(splits, *, allow_future_rows=False):
+    """Refuse splits whose training rows come after any of their test rows (rows in time order).
+
+    Parameters
+    ----------
+    splits : list of (train, test) index arrays
+    allow_future_rows : bool, default=False
+        The only way past the check, for a caller who means it.
+
+    Raises
+    ------
+    ValueError
+        Naming the fold and pointing to :class:`WalkForwardSplit`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import KFold
+    >>> check_no_future_rows(list(KFold(3).split(np.zeros((6, 1)))))
+    Traceback (most recent call last):
+    ...
+    ValueError: Fold 0 trains on row 5, after its first test row 0: a model would learn from the future it is scored on (KFold or a shuffled split). Use cvn_sklearn.model_selection.WalkForwardSplit, or pass allow_future_rows=True if that is really meant.
+    """
+    if allow_future_rows:
+        return
+    for index, (train, test) in enumerate(splits):
+        if len(train) and len(test) and np.max(train) > np.min(test):
+            raise ValueError(
+                f"Fold {index} trains on row {int(np.max(train))}, after its first test row {int(np.min(test))}: "
+                "a model would learn from the future it is scored on (KFold or a shuffled split). Use "
+                "cvn_sklearn.model_selection.WalkForwardSplit, or pass allow_future_rows=True if that is really meant."
+            )
+
+
+def walk_forward_folds(cv, X, y=None, *, t1=None, val_size=0.2, gap=None, allow_future_rows=False) -> list[Fold]:
+    """The harness's folds: each training window split into fit rows and, at its end, validation rows.
+
+    The validation rows are the last ``val_size`` share of the fold's training
+    rows (in time order, never its test block). Between the fit rows and them
+    a purge gap of ``gap`` rows is dropped, and with label end times ``t1``
+    every fit row whose label reaches into the validation rows is dropped too,
+    as :class:`WalkForwardSplit` does before a test block.
+
+    Parameters
+    ----------
+    cv : cross-validation generator or iterable
+        The splitter, e.g. :class:`WalkForwardSplit`; ``t1`` is passed to its
+        ``split`` when it is one.
+    X : DataFrame or array-like of shape (n_samples, n_features)
+        Rows in time order.
+    y : array-like of shape (n_samples,), default=None
+    t1 : array-like of shape (n_samples,), default=None
+        Label end times (see :meth:`WalkForwardSplit.split`).
+    val_size : float in (0, 1), default=0.2
+        Share of each training window held out at its end for calibration and θ.
+    gap : int, default=None
+        Rows purged between fit and validation rows; ``None`` takes the
+        splitter's own ``gap`` (the label horizon it purges before a test
+        block), else 0.
+    allow_future_rows : bool, default=False
+        Accept splitters whose training rows follow their test rows.
+
+    Returns
+    -------
+    list of Fold
+
+    Raises
+    ------
+    ValueError
+        For look-ahead splits (see :func:`check_no_future_rows`), overlapping
+        test sets, or a training window too short for its validation rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fold = walk_forward_folds(WalkForwardSplit(2, test_size=10, gap=2), np.zeros((50, 1)))[0]
+    >>> fold.fit[[0, -1]], fold.val[[0, -1]], fold.test[[0, -1]]
+    (array([ 0, 19]), array([22, 27]), array([30, 39]))
+    """
+    if not (isinstance(val_size, Real) and 0 < val_size < 1):
+        raise ValueError(f"val_size must be a share in (0, 1), got {val_size!r}.")
+    gap = getattr(cv, "gap", 0) if gap is None else gap
+    if not (isinstance(gap, Integral) and gap >= 0):
+        raise ValueError(f"gap must be a number of rows >= 0, got {gap!r}.")
+    times = _row_times(X)
+    label_end = None if t1 is None else _check_t1(t1, X, times)
+    split_params = {"t1": t1} if t1 is not None and isinstance(cv, WalkForwardSplit) else {}
+    splits = [(np.asarray(train), np.asarray(test)) for train, test in cv.split(X, y, **split_params)]
+    check_no_future_rows(splits, allow_future_rows=allow_future_rows)
+    check_disjoint([test for _, test in splits], len(times))
+    return [_fold(index, train, test, val_size, gap, times, label_end) for index, (train, test) in enumerate(splits)]
+
+
+def _fold(index, train, test, val_size, gap, times, label_end):
+    head, tail = last_rows(len(train), val_size, owner=f"walk-forward fold {index}", what="validation rows")
+    val = train[tail]
+    fit = train[head][train[head] < val[0] - gap]
+    if label_end is not None:
+        fit = fit[~np.asarray(label_end[fit] >= times[val[0]])]
+    if fit.size == 0:
+        raise ValueError(
+            f"Walk-forward fold {index} has no rows left to fit on: its training window of {len(train)} rows "
+            f"minus {len(val)} validation rows and a purge gap of {gap} rows (and label-overlap purging). "
+            "Use fewer folds, a smaller val_size or gap, or more rows."
+        )
+    return Fold(index, fit, val, np.asarray(test))
 
 
 def check_disjoint(tests, n_samples):

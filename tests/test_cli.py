@@ -20,7 +20,7 @@ def test_models_lists_every_registry_entry_with_its_library_version(capsys):
 
 
 def test_train_prints_one_row_per_model_and_saves_plots(capsys, tmp_path):
-    assert main(["train", "--symbol", "goog", "--models", "logreg,lightgbm", "--plots", str(tmp_path)]) == 0
+    assert main(["train", "--symbol", "goog", "--models", "logreg,lightgbm", "--plots", str(tmp_path), "--no-mlflow"]) == 0
     out = capsys.readouterr().out
     assert "[1/2] training logreg" in out and "[2/2] training lightgbm" in out
     table = out[out.index("model "):].splitlines()

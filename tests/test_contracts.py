@@ -17,9 +17,9 @@ from cvn_sklearn.contracts import (
 from cvn_sklearn.metrics import evaluate
 
 
-def _frame(n=30, columns=("a", "b")):
+def _frame(n=30, columns=("a", "b"), start=0):
     rng = np.random.RandomState(0)
-    return pd.DataFrame(rng.normal(size=(n, len(columns))), columns=list(columns))
+    return pd.DataFrame(rng.normal(size=(n, len(columns))), columns=list(columns), index=range(start, start + n))
 
 
 def _labels(n=30):
@@ -35,7 +35,7 @@ def test_datasets_temporal_split_keeps_time_order():
 
 def test_datasets_computes_feature_version_from_train_columns():
     X = _frame()
-    data = Datasets(train=(X, _labels()), val=(X, _labels()), test=(X, _labels()))
+    data = Datasets(train=(X, _labels()), val=(_frame(start=30), _labels()), test=(_frame(start=60), _labels()))
     assert data.feature_version.feature_set_hash == feature_set_hash(X)
     assert data.feature_version.code_commit == code_commit()
 
@@ -44,22 +44,23 @@ def test_datasets_computes_feature_version_from_train_columns():
     "val, match",
     [
         ((_frame(0), _labels(0)), "Datasets.val is empty"),
-        ((_frame(), _labels(29)), "X has 30 rows but y has 29"),
-        ((_frame(), _labels(), np.zeros(3)), "X has 30 rows but returns has 3"),
-        ((_frame(columns=("a", "c")), _labels()), "Datasets.val does not have the same columns"),
-        ((_frame(columns=("b", "a")), _labels()), "same columns"),
+        ((_frame(start=30), _labels(29)), "X has 30 rows but y has 29"),
+        ((_frame(start=30), _labels(), np.zeros(3)), "X has 30 rows but returns has 3"),
+        ((_frame(columns=("a", "c"), start=30), _labels()), "Datasets.val does not have the same columns"),
+        ((_frame(columns=("b", "a"), start=30), _labels()), "same columns"),
+        ((_frame(), _labels()), "last train row .29. is not before the first val row .0."),
     ],
 )
 def test_datasets_rejects_misaligned_splits(val, match):
     X = _frame()
     with pytest.raises(ValueError, match=match):
-        Datasets(train=(X, _labels()), val=val, test=(X, _labels()))
+        Datasets(train=(X, _labels()), val=val, test=(_frame(start=60), _labels()))
 
 
 def test_datasets_rejects_returns_on_some_splits_only():
     X, y = _frame(), _labels()
     with pytest.raises(ValueError, match="returns for every split or for none"):
-        Datasets(train=(X, y, np.zeros(30)), val=(X, y), test=(X, y))
+        Datasets(train=(X, y, np.zeros(30)), val=(_frame(start=30), y), test=(_frame(start=60), y))
 
 
 def test_datasets_rejects_a_split_that_is_not_a_tuple():
@@ -76,7 +77,7 @@ def test_datasets_arrays_need_the_same_number_of_columns():
 
 def test_datasets_is_frozen():
     X, y = _frame(), _labels()
-    data = Datasets(train=(X, y), val=(X, y), test=(X, y))
+    data = Datasets(train=(X, y), val=(_frame(start=30), y), test=(_frame(start=60), y))
     with pytest.raises(dataclasses.FrozenInstanceError):
         data.train = (X, y)
 
@@ -108,7 +109,7 @@ def _artifact(**changes):
     X, y = _frame(), _labels()
     clf = LogisticRegression().fit(X, y)
     metrics = evaluate(y, clf.predict_proba(X), 0.5)
-    data = Datasets(train=(X, y), val=(X, y), test=(X, y))
+    data = Datasets(train=(X, y), val=(_frame(start=30), y), test=(_frame(start=60), y))
     fields = dict(
         model_name="logreg",
         estimator=clf,
@@ -157,9 +158,9 @@ def test_dataset_shape_counts_the_buy_label_of_all_splits_even_in_a_one_class_sp
     X = _frame(10)
     low, high = labels
     data = Datasets(
-        train=(X, [low, high] * 5), val=(X, [low] * 10), test=(X, [high] * 9 + [low])
+        train=(X, [low, high] * 5), val=(_frame(10, start=10), [low] * 10), test=(_frame(10, start=20), [high] * 9 + [low])
     )
-    shape = data.shape()
+    shape = data.shape(pos_label=None if low == 0 else high)
     assert (shape.buy_pct_train, shape.buy_pct_val, shape.buy_pct_test) == (50.0, 0.0, 90.0)
 
 
@@ -186,10 +187,10 @@ def test_train_one_artifact_carries_the_validation_reliability_bins():
     X = rng.normal(size=(300, 3))
     y = np.where(X[:, 0] + rng.normal(size=300) > 0, "hold", "buy")
     data = Datasets.temporal_split(X, y)
-    artifact = train_one("logreg", data, calibration="sigmoid")
+    artifact = train_one("logreg", data, calibration="sigmoid", pos_label="buy")
     bins = artifact.reliability_val
     assert sum(bins.count) == artifact.metrics_val.n == 45
-    assert sum(bins.positives) == np.sum(data.val.y == "hold")  # classes_[1]
+    assert sum(bins.positives) == np.sum(data.val.y == "buy")  # the buy label, classes_[0] here
     from cvn_sklearn.metrics import expected_calibration_error
 
     assert expected_calibration_error(*bins.rows()) == pytest.approx(artifact.metrics_val.ece)

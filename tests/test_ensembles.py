@@ -183,13 +183,14 @@ def test_ensemble_inside_calibrate_theta_pipeline(market, name):
     X, y = market
     ensemble = registry[name](base_models=["logreg", ("hist_gb", registry["hist_gb"](max_iter=20))],
                               cv=WalkForwardSplit(3))
-    pipe = make_pipeline(Calibrate(), ThetaSweep(), ensemble).fit(X, y)
+    pipe = make_pipeline(Calibrate(), ThetaSweep(pos_label="buy"), ensemble).fit(X, y)
     fitted = pipe[-1]
     stack = fitted.estimators_[0]
     assert type(stack) is registry[name] and stack.coverage_.sum() == 3 * (len(stack.coverage_) // 4)
     proba = pipe.predict_proba(X)
     assert proba.shape == (240, 2) and np.allclose(proba.sum(axis=1), 1)
-    np.testing.assert_array_equal(pipe.predict(X), fitted.classes_[(proba[:, 1] >= fitted.theta_).astype(int)])
+    assert list(fitted.classes_) == ["buy", "hold"]  # θ applies to P("buy"), column 0
+    np.testing.assert_array_equal(pipe.predict(X), np.where(proba[:, 0] >= fitted.theta_, "buy", "hold"))
 
 
 def test_calibrated_pipelines_stack_as_base_models(market):

@@ -1,3 +1,4 @@
+import dataclasses
 import pickle
 import shutil
 
@@ -52,8 +53,13 @@ def test_train_one_scores_val_and_test_with_the_one_metrics_function(data):
     artifact = harness.train_one("logreg", data, {"C": 0.3})
     for split, metrics in ((data.val, artifact.metrics_val), (data.test, artifact.metrics_test)):
         assert metrics == evaluate(split.y, artifact.estimator.predict_proba(split.X), artifact.threshold)
+        signal = artifact.estimator.predict(split.X) == 1
+        assert metrics == evaluate(split.y, artifact.estimator.predict_proba(split.X), predicted=signal)
     assert artifact.hyperparams["C"] == 0.3
-    assert artifact.dataset_shape == data.shape() and artifact.feature_version == data.feature_version
+    shape = artifact.dataset_shape
+    assert dataclasses.replace(shape, rows_fit=None, rows_early_stopping=None, rows_calibration=None,
+                               rows_theta=None, rows_test=None) == data.shape()
+    assert artifact.feature_version == data.feature_version
     assert artifact.selected_features == tuple(f"x{i}" for i in range(6))
 
 
@@ -190,14 +196,17 @@ def test_predict_without_meta_label_is_the_primary_signal(data):
 
 
 def test_meta_label_needs_right_and_wrong_buys(data):
-    easy = Datasets(train=data.train, val=(data.val.X, np.ones_like(data.val.y)), test=data.test)
+    # every val row the primary model calls a buy is a buy: nothing for the meta-label model to learn
+    primary = harness.train_one("logreg", data, calibration="sigmoid")
+    y_val = np.where(primary.estimator.predict(data.val.X) == 1, 1, data.val.y)
+    easy = Datasets(train=data.train, val=(data.val.X, y_val), test=data.test)
     with pytest.raises(ValueError, match="Meta-labeling needs primary buy signals that were both right and wrong"):
         harness.train_one("logreg", easy, calibration="sigmoid", meta_label="logreg")
 
 
 # -- visualize -----------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "dag, node", [("fixed_params", "metrics_test"), ("walk_forward", "fold_result"), ("hpo", "tuned_study")]
+    "dag, node", [("fixed_params", "metrics_test"), ("walk_forward", "fold_result"), ("hpo", "study")]
 )
 def test_visualize_writes_the_dot_source_of_each_dag(tmp_path, dag, node):
     source = harness.visualize(tmp_path / f"{dag}.dot", dag=dag).read_text()

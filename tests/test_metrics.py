@@ -44,10 +44,12 @@ def test_evaluate_is_flat_and_frozen():
 def test_evaluate_string_labels_and_predict_proba_output():
     y, p = _random_binary(200)
     labels = np.where(y == 1, "buy", "flat")
-    # "flat" > "buy": the positive class is the greater label unless pos_label says otherwise
+    # string labels: the buy label is named, never taken from the sort order
     by_name = evaluate(labels, p, 0.5, pos_label="buy")
     assert by_name == evaluate(y, np.column_stack([1 - p, p]), 0.5)
-    assert evaluate(labels, 1 - p, 0.5) == evaluate(1 - y, 1 - p, 0.5)
+    assert evaluate(labels, 1 - p, 0.5, pos_label="flat") == evaluate(1 - y, 1 - p, 0.5)
+    with pytest.raises(ValueError, match="pass pos_label="):
+        evaluate(labels, p, 0.5)
 
 
 def test_evaluate_single_class_has_undefined_auc():

@@ -7,6 +7,8 @@ from sklearn.datasets import make_classification
 from sklearn.model_selection import TimeSeriesSplit
 from structlog.testing import capture_logs
 
+from sklearn.frozen import FrozenEstimator
+
 from cvn_sklearn.contracts import FeatureVersion
 from cvn_sklearn.harness import walk_forward
 from cvn_sklearn.model_selection import WalkForwardSplit, oos_predict
@@ -26,17 +28,23 @@ def data():
     "name, params, calibration, objective",
     [("xgboost", XGB, "sigmoid", "f1"), ("logreg", {}, None, None)],
 )
-def test_walk_forward_equals_oos_predict_with_the_same_splitter(data, name, params, calibration, objective):
+def test_walk_forward_predicts_each_test_block_with_the_row_policy_of_its_fold(data, name, params, calibration, objective):
     X, y = data
     cv = WalkForwardSplit(4, test_size=80, gap=5)
     result = walk_forward(name, X, y, cv=cv, hpo_params=params, calibration=calibration, objective=objective)
-    model = registry[name](**params)
-    estimator = (
-        model if calibration is None else CalibratedThetaClassifier(model, calibration=calibration, objective=objective)
-    )
-    expected = oos_predict(estimator, X, y, cv=cv)
-    np.testing.assert_array_equal(result.covered, expected.covered)
-    np.testing.assert_allclose(result.predictions, expected.predictions)
+    expected = np.full((len(y), 2), np.nan)
+    for fold in result.folds:
+        model = registry[name](**params).fit(X.iloc[fold.fit], y.iloc[fold.fit])
+        if calibration is not None:
+            model = CalibratedThetaClassifier(FrozenEstimator(model), calibration=calibration, objective=objective)
+            model.fit(X.iloc[fold.val], y.iloc[fold.val])
+        expected[fold.test] = model.predict_proba(X.iloc[fold.test])
+    np.testing.assert_array_equal(result.covered, ~np.isnan(expected[:, 0]))
+    np.testing.assert_allclose(result.predictions, expected)
+    # the raw model alone: oos_predict on (fit rows, test block) splits gives the same predictions
+    if calibration is None:
+        splits = [(fold.fit, fold.test) for fold in result.folds]
+        np.testing.assert_allclose(result.predictions, oos_predict(registry[name](**params), X, y, cv=splits).predictions)
 
 
 def test_walk_forward_keeps_one_artifact_per_fold(data):
@@ -45,10 +53,11 @@ def test_walk_forward_keeps_one_artifact_per_fold(data):
     result = walk_forward("logreg", X, y, cv=cv, calibration="sigmoid")
     splits = list(cv.split(X, y))
     assert len(result.artifacts) == 3 and result.thresholds.shape == (3,)
-    for artifact, (train, test), test_indices in zip(result.artifacts, splits, result.test_indices):
-        np.testing.assert_array_equal(test_indices, test)
-        assert artifact.dataset_shape.n_train == len(train) and artifact.metrics_test.n == len(test)
-        assert artifact.metrics_val == artifact.metrics_test
+    for artifact, fold, (train, test) in zip(result.artifacts, result.folds, splits):
+        np.testing.assert_array_equal(fold.test, test)
+        np.testing.assert_array_equal(np.r_[fold.fit, fold.val], train)  # TimeSeriesSplit: gap 0
+        assert artifact.dataset_shape.n_train == len(fold.fit) and artifact.metrics_val.n == len(fold.val)
+        assert artifact.metrics_test.n == len(test)
         assert artifact.feature_version == FeatureVersion.of(X)
         assert artifact.selected_features == tuple(X.columns)
 
@@ -102,18 +111,23 @@ def test_walk_forward_refuses_overlapping_test_sets(data):
     from sklearn.model_selection import ShuffleSplit
 
     X, y = data
+    cv = ShuffleSplit(3, test_size=0.4, random_state=0)
+    with pytest.raises(ValueError, match="WalkForwardSplit"):
+        walk_forward("logreg", X, y, cv=cv, calibration=None)
     with pytest.raises(ValueError, match="more than one test set"):
-        walk_forward("logreg", X, y, cv=ShuffleSplit(3, test_size=0.4, random_state=0), calibration=None)
+        walk_forward("logreg", X, y, cv=cv, calibration=None, allow_future_rows=True)
 
 
-def test_walk_forward_purges_with_precomputed_folds(data):
+def test_walk_forward_purges_overlapping_labels_before_the_val_rows_and_the_test_block(data):
     X, y = data
     t1 = np.minimum(np.arange(len(y)) + 30, len(y) - 1)
-    folds = list(WalkForwardSplit(2, test_size=100).split(X, t1=t1))
-    result = walk_forward("logreg", X, y, cv=folds, calibration=None, objective=None)
-    assert [a.dataset_shape.n_train for a in result.artifacts] == [len(train) for train, _ in folds] == [270, 370]
-    expected = oos_predict(registry["logreg"](), X, y, cv=folds)
-    np.testing.assert_allclose(result.predictions, expected.predictions)
+    result = walk_forward("logreg", X, y, cv=WalkForwardSplit(2, test_size=100), t1=t1, calibration=None, objective=None)
+    for fold in result.folds:
+        assert t1[fold.fit].max() < fold.val[0] and t1[fold.val].max() < fold.test[0]
+    assert [a.dataset_shape.n_train for a in result.artifacts] == [len(fold.fit) for fold in result.folds]
+    folds = list(WalkForwardSplit(2, test_size=100).split(X, t1=t1))  # precomputed folds work as well
+    precomputed = walk_forward("logreg", X, y, cv=folds, gap=30, calibration=None, objective=None)
+    np.testing.assert_array_equal(precomputed.predictions, result.predictions)
 
 
 def test_walk_forward_reads_an_int_cv_as_walk_forward_folds(data):

@@ -1,39 +1,54 @@
 """One model with fixed hyperparameters: ``Datasets`` in, ``TrainedArtifact`` out.
 
-The DAG (config ``calibrate`` and ``tune_theta`` pick the ``estimator`` and
-``threshold`` variants)::
+The row policy: the model is fitted on every ``train`` row (an early-stopping
+model holds back the last ``validation_fraction`` of them, in time order);
+calibration and θ are fitted on the ``val`` rows with the model frozen
+(:class:`~sklearn.frozen.FrozenEstimator`), both on the same rows (see
+:class:`~cvn_sklearn.CalibratedThetaClassifier` for why sharing is sound);
+``test`` rows are only scored. So ``metrics_val`` scores the rows θ was
+tuned on, and ``metrics_test`` is the honest out-of-sample score.
 
-    model_name, hpo_params -> model -> estimator -> fitted, training_time_sec
-                                                     |-> threshold
-    datasets ------------------------------> proba_val, proba_test -> metrics_val, metrics_test -> artifact
+The DAG (config ``calibrate`` and ``tune_theta`` pick the ``tuned`` variant)::
+
+    model_name, hpo_params -> model -> fitted_model (train rows) -> fitted (val rows) -> threshold, buy
+    datasets ------------------------------------------------------> signal_*, proba_* -> metrics_*, trading_*
+                                                                                          -> artifact
 
 * ``calibrate=True, tune_theta=True``: :class:`~cvn_sklearn.CalibratedThetaClassifier`;
 * ``calibrate=True, tune_theta=False``: :class:`~cvn_sklearn.Calibrate`, θ = 0.5;
 * ``calibrate=False, tune_theta=True``: :class:`~cvn_sklearn.ThetaSweep` on raw probabilities;
-* ``calibrate=False, tune_theta=False``: the raw model, θ = 0.5 (its own
-  ``predict``: the more probable class).
+* ``calibrate=False, tune_theta=False``: the raw model, θ = 0.5.
 
 Config ``meta_labeling=True`` adds ``meta_label_model`` (meta-labeling, trained
-on the validation rows; see :func:`meta_label_model__trained`).
-
-The model is fitted on ``datasets.train`` only (calibration and θ take their
-held-out rows from the end of it, in time order); ``val`` and ``test`` are
-only scored, so ``metrics_val`` is an honest out-of-sample score for model
-selection and ``metrics_test`` stays untouched by it.
+on the validation rows; see :func:`meta_label_model__trained`). Events of the
+fits carry ``event_context`` (a walk-forward fold binds ``fold``);
+``training_complete`` is emitted by :class:`~cvn_sklearn.dags.TrainingComplete`,
+a lifecycle hook, once ``artifact`` is built.
 """
 
+from dataclasses import replace
 from time import perf_counter
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
+import structlog
 from hamilton.function_modifiers import config, extract_fields, parameterize, source, value
 from sklearn.base import BaseEstimator, clone
+from sklearn.frozen import FrozenEstimator
 
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.calibration import Calibrate
-from cvn_sklearn.contracts import Datasets, ReliabilityBins, SplitMetrics, TrainedArtifact, meta_features, take_rows
-from cvn_sklearn.events import emit
-from cvn_sklearn.metrics import evaluate
+from cvn_sklearn.contracts import (
+    DatasetShape,
+    Datasets,
+    ReliabilityBins,
+    SplitMetrics,
+    TrainedArtifact,
+    buy_proba,
+    meta_features,
+    take_rows,
+)
+from cvn_sklearn.metrics import TradingMetrics, buy_label, evaluate, trading_metrics
 from cvn_sklearn.pipeline import CalibratedThetaClassifier
 from cvn_sklearn.registry import registry
 from cvn_sklearn.threshold import ThetaSweep
@@ -41,60 +56,67 @@ from cvn_sklearn.threshold import ThetaSweep
 DEFAULT_THRESHOLD = 0.5
 
 
+def buy(datasets: Datasets, pos_label: Any) -> Any:
+    """The buy label: ``pos_label``, or 1 for ``{0, 1}`` / ``{-1, 1}`` / boolean labels (never guessed)."""
+    return buy_label(datasets.labels(), pos_label)
+
+
 def model(model_name: str, hpo_params: dict) -> BaseEstimator:
     """The unfitted registry estimator (model or ensemble) with ``hpo_params``."""
     return registry[model_name](**hpo_params)
 
 
+@extract_fields({"fitted_model": BaseEstimator, "fit_seconds": float})
+def fit(model: BaseEstimator, datasets: Datasets, event_context: dict) -> dict:
+    """A clone of ``model`` fitted on every ``train`` row, and the wall-clock time it took."""
+    started = perf_counter()
+    with structlog.contextvars.bound_contextvars(**event_context):
+        fitted = clone(model).fit(datasets.train.X, datasets.train.y)
+    return {"fitted_model": fitted, "fit_seconds": perf_counter() - started}
+
+
 @config.when(calibrate=True, tune_theta=True)
-def estimator__calibrated_theta(
-    model: BaseEstimator, calibration: str, objective: str, constraints: dict
-) -> BaseEstimator:
-    """Calibration, then θ tuned on the calibrated probabilities."""
-    return CalibratedThetaClassifier(model, calibration=calibration, objective=objective, **constraints)
+def tuner__calibrated_theta(calibration: str, objective: str, constraints: dict, buy: Any) -> Optional[BaseEstimator]:
+    """Calibration, then θ tuned on the calibrated probabilities (placeholder model, frozen at fit)."""
+    return CalibratedThetaClassifier(calibration=calibration, objective=objective, pos_label=buy, **constraints)
 
 
 @config.when(calibrate=True, tune_theta=False)
-def estimator__calibrated(model: BaseEstimator, calibration: str) -> BaseEstimator:
+def tuner__calibrated(calibration: str) -> Optional[BaseEstimator]:
     """Calibration only."""
-    return Calibrate(model, method=calibration)
+    return Calibrate(method=calibration)
 
 
 @config.when(calibrate=False, tune_theta=True)
-def estimator__theta(model: BaseEstimator, objective: str, constraints: dict) -> BaseEstimator:
+def tuner__theta(objective: str, constraints: dict, buy: Any) -> Optional[BaseEstimator]:
     """θ tuned on the raw probabilities."""
-    return ThetaSweep(model, objective=objective, **constraints)
+    return ThetaSweep(objective=objective, pos_label=buy, **constraints)
 
 
 @config.when(calibrate=False, tune_theta=False)
-def estimator__raw(model: BaseEstimator) -> BaseEstimator:
-    """The raw model."""
-    return model
-
-
-@config.when(tune_theta=True)
-def fit_params__theta(datasets: Datasets) -> dict:
-    """θ objectives on returns read the training rows' forward returns."""
-    return {"returns": datasets.train.returns}
-
-
-@config.when(tune_theta=False)
-def fit_params__plain() -> dict:
-    """Nothing beyond ``X`` and ``y``."""
-    return {}
+def tuner__raw() -> Optional[BaseEstimator]:
+    """Nothing to tune: the raw model."""
+    return None
 
 
 @extract_fields({"fitted": BaseEstimator, "training_time_sec": float})
-def fit(estimator: BaseEstimator, datasets: Datasets, fit_params: dict) -> dict:
-    """A clone of ``estimator`` fitted on the training split, and the wall-clock time it took."""
+def tuned(
+    tuner: Optional[BaseEstimator], fitted_model: BaseEstimator, fit_seconds: float, datasets: Datasets, event_context: dict
+) -> dict:
+    """The frozen model calibrated and/or thresholded on every ``val`` row; the time of the whole run."""
+    if tuner is None:
+        return {"fitted": fitted_model, "training_time_sec": fit_seconds}
     started = perf_counter()
-    fitted = clone(estimator).fit(datasets.train.X, datasets.train.y, **fit_params)
-    return {"fitted": fitted, "training_time_sec": perf_counter() - started}
+    val = datasets.val
+    returns = {"returns": val.returns} if isinstance(tuner, (ThetaSweep, CalibratedThetaClassifier)) else {}
+    with structlog.contextvars.bound_contextvars(**event_context):
+        fitted = clone(tuner).set_params(estimator=FrozenEstimator(fitted_model)).fit(val.X, val.y, **returns)
+    return {"fitted": fitted, "training_time_sec": fit_seconds + perf_counter() - started}
 
 
 @config.when(tune_theta=True)
 def threshold__tuned(fitted: BaseEstimator) -> float:
-    """θ picked on the held-out end of the training rows."""
+    """θ picked on the ``val`` rows."""
     return float(fitted.theta_)
 
 
@@ -105,32 +127,63 @@ def threshold__default() -> float:
 
 
 @parameterize(proba_val={"split": value("val")}, proba_test={"split": value("test")})
-def proba(fitted: BaseEstimator, datasets: Datasets, split: str) -> np.ndarray:
+def proba(fitted: BaseEstimator, datasets: Datasets, split: str, buy: Any) -> np.ndarray:
     """P(buy) of the fitted estimator on one split, predicted once and shared by the nodes below."""
-    return fitted.predict_proba(getattr(datasets, split).X)[:, 1]
+    return buy_proba(fitted, getattr(datasets, split).X, buy)
+
+
+@parameterize(signal_val={"split": value("val")}, signal_test={"split": value("test")})
+def signal(fitted: BaseEstimator, datasets: Datasets, split: str, buy: Any) -> np.ndarray:
+    """The buy signal on one split: the estimator's own ``predict`` (θ is applied there and nowhere else)."""
+    return np.asarray(fitted.predict(getattr(datasets, split).X)) == buy
 
 
 @parameterize(
-    metrics_val={"split": value("val"), "proba": source("proba_val")},
-    metrics_test={"split": value("test"), "proba": source("proba_test")},
+    metrics_val={"split": value("val"), "proba": source("proba_val"), "signal": source("signal_val")},
+    metrics_test={"split": value("test"), "proba": source("proba_test"), "signal": source("signal_test")},
 )
-def metrics(fitted: BaseEstimator, datasets: Datasets, threshold: float, split: str, proba: np.ndarray) -> SplitMetrics:
-    """:func:`~cvn_sklearn.metrics.evaluate` of the fitted estimator on one split at θ."""
-    return evaluate(getattr(datasets, split).y, proba, threshold, pos_label=fitted.classes_[1])
+def metrics(datasets: Datasets, split: str, proba: np.ndarray, signal: np.ndarray, buy: Any) -> SplitMetrics:
+    """:func:`~cvn_sklearn.metrics.evaluate` of the buy signal and P(buy) on one split."""
+    return evaluate(getattr(datasets, split).y, proba, predicted=signal, pos_label=buy)
 
 
-def reliability_val(fitted: BaseEstimator, datasets: Datasets, proba_val: np.ndarray) -> ReliabilityBins:
+@parameterize(
+    trading_val={"split": value("val"), "signal": source("signal_val")},
+    trading_test={"split": value("test"), "signal": source("signal_test")},
+)
+def trading(datasets: Datasets, split: str, signal: np.ndarray) -> Optional[TradingMetrics]:
+    """:func:`~cvn_sklearn.metrics.trading_metrics` of the buy signal on one split's returns, if any."""
+    returns = getattr(datasets, split).returns
+    return None if returns is None else trading_metrics(signal, returns, periods_per_year=datasets.periods_per_year)
+
+
+def reliability_val(datasets: Datasets, proba_val: np.ndarray, buy: Any) -> ReliabilityBins:
     """The validation reliability diagram as per-bin counts (the artifact holds no rows)."""
-    is_buy = np.asarray(datasets.val.y) == fitted.classes_[1]
-    return ReliabilityBins.of(is_buy, proba_val)
+    return ReliabilityBins.of(np.asarray(datasets.val.y) == buy, proba_val)
+
+
+def dataset_shape(datasets: Datasets, fitted_model: BaseEstimator, fitted: BaseEstimator, buy: Any) -> DatasetShape:
+    """Counts, class balance and the rows of each stage (``rows_fit`` ... ``rows_test``)."""
+    early = getattr(fitted_model, "rows_early_stopping_", 0) if isinstance(fitted_model, Adapter) else 0
+    n_train, n_val = len(datasets.train.y), len(datasets.val.y)
+    calibrated = isinstance(fitted, (Calibrate, CalibratedThetaClassifier))
+    theta_result = getattr(fitted, "theta_result_", None)
+    return replace(
+        datasets.shape(buy),
+        rows_fit=int(getattr(fitted_model, "rows_fit_", n_train - early)),
+        rows_early_stopping=int(early),
+        rows_calibration=n_val if calibrated else 0,
+        rows_theta=0 if theta_result is None else theta_result.n_val,
+        rows_test=len(datasets.test.y),
+    )
 
 
 @config.when(meta_labeling=True)
 def meta_label_model__trained(
-    fitted: BaseEstimator,
-    threshold: float,
+    signal_val: np.ndarray,
     datasets: Datasets,
     proba_val: np.ndarray,
+    buy: Any,
     meta_label: str,
     meta_label_params: dict,
 ) -> Optional[BaseEstimator]:
@@ -140,16 +193,15 @@ def meta_label_model__trained(
     (:func:`~cvn_sklearn.contracts.meta_features`); its target is 1 where the
     buy was a true positive.
     """
-    signal = proba_val >= threshold
-    right = (np.asarray(datasets.val.y)[signal] == fitted.classes_[1]).astype(int)
+    right = (np.asarray(datasets.val.y)[signal_val] == buy).astype(int)
     if len(np.unique(right)) < 2:
         raise ValueError(
             "Meta-labeling needs primary buy signals that were both right and wrong on the validation rows; got "
-            f"{int(signal.sum())} signal(s), {int(right.sum())} right. "
+            f"{int(signal_val.sum())} signal(s), {int(right.sum())} right. "
             "Use more validation rows or train without meta_label."
         )
     return registry[meta_label](**meta_label_params).fit(
-        meta_features(take_rows(datasets.val.X, signal), proba_val[signal]), right
+        meta_features(take_rows(datasets.val.X, signal_val), proba_val[signal_val]), right
     )
 
 
@@ -166,12 +218,17 @@ def artifact(
     meta_label_model: Optional[BaseEstimator],
     metrics_val: SplitMetrics,
     metrics_test: SplitMetrics,
+    trading_val: Optional[TradingMetrics],
+    trading_test: Optional[TradingMetrics],
     threshold: float,
     training_time_sec: float,
+    dataset_shape: DatasetShape,
     datasets: Datasets,
     reliability_val: ReliabilityBins,
+    pos_label: Any,
+    event_context: dict,
 ) -> TrainedArtifact:
-    """The :class:`~cvn_sklearn.contracts.TrainedArtifact` of the run."""
+    """The :class:`~cvn_sklearn.contracts.TrainedArtifact` of the run (``event_context`` reaches the hook)."""
     return TrainedArtifact(
         model_name=model_name,
         estimator=fitted,
@@ -181,43 +238,14 @@ def artifact(
         selected_features=_feature_names(fitted),
         hyperparams=model.get_params(deep=False),
         training_time_sec=training_time_sec,
-        dataset_shape=datasets.shape(),
+        dataset_shape=dataset_shape,
         feature_version=datasets.feature_version,
         meta_label_model=meta_label_model,
         reliability_val=reliability_val,
+        pos_label=pos_label,
+        trading_val=trading_val,
+        trading_test=trading_test,
     )
-
-
-def _model_of(fitted):
-    """The fitted model inside the calibration / θ wrappers."""
-    if isinstance(fitted, (Calibrate, CalibratedThetaClassifier)):
-        return fitted.estimators_[0]
-    if isinstance(fitted, ThetaSweep):
-        return _model_of(fitted.estimator_)
-    return fitted
-
-
-def trained_artifact(artifact: TrainedArtifact) -> TrainedArtifact:
-    """``artifact``, once ``training_complete`` (θ and validation metrics included) is emitted."""
-    model = _model_of(artifact.estimator)
-    rounds = (model.n_estimators_final_, model.best_iteration_) if isinstance(model, Adapter) else (None, None)
-    shape, val = artifact.dataset_shape, artifact.metrics_val
-    emit(
-        "training_complete",
-        model_type=artifact.model_name,
-        n_estimators_final=rounds[0],
-        best_iteration=rounds[1],
-        training_time_sec=artifact.training_time_sec,
-        dataset_n_train=shape.n_train,
-        dataset_n_features=shape.n_features,
-        class_dist_buy_pct=shape.buy_pct_train,
-        theta_picked=artifact.threshold,
-        auc_val=val.auc,
-        f1_buy_val=val.f1_buy,
-        brier_val=val.brier,
-        ece_val=val.ece,
-    )
-    return artifact
 
 
 def _feature_names(fitted) -> tuple[str, ...]:

@@ -1,37 +1,29 @@
-"""Walk-forward training: one :mod:`~cvn_sklearn.dags.fixed_params` run per fold.
+"""Walk-forward training: the :mod:`~cvn_sklearn.dags.fixed_params` DAG once per fold, as a ``@subdag``.
 
 The DAG::
 
-    cv, X, y -> fold (Parallelizable) -> fold_result -> fold_results (Collect) -> walk_forward_result
-    X -> feature_version ---------------^
-    run_spec (model_name, hpo_params, calibration, objective, constraints) --^
+    cv, X, y, t1 -> fold (Parallelizable) -> fold_datasets -> fold_artifact (@subdag fixed_params) -> fold_result
+                                                                     fold_results (Collect) -> walk_forward_result
 
-Each ``fold`` cell trains on the fold's training rows exactly as
-:func:`cvn_sklearn.harness.train_one` does (calibration and θ from the held-out
-end of those rows) and predicts the fold's test rows. A fold has no separate
-validation rows, so its artifact's ``metrics_val`` and ``metrics_test`` both
-score the fold's test rows. Cells run on the driver's executor: in process by
-default, on a Dask cluster with :class:`hamilton.plugins.h_dask.DaskExecutor`.
+Each fold follows the harness's row policy within its own training window:
+the model is fitted on the window's first rows, calibration and θ on its last
+``val_size`` share (after a purge gap and label-overlap purging, see
+:func:`~cvn_sklearn.model_selection.walk_forward_folds`), and the fold's test
+block is only scored (``metrics_test``) and predicted. Cells run on the
+driver's executor: in process by default, on a Dask cluster with
+:class:`hamilton.plugins.h_dask.DaskExecutor`. No driver runs inside a node.
 """
 
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-import structlog
+from hamilton.function_modifiers import source, subdag
 from hamilton.htypes import Collect, Parallelizable
 
 from cvn_sklearn.contracts import Datasets, FeatureVersion, TrainedArtifact, take_rows
-from cvn_sklearn.dags import train_artifact
-from cvn_sklearn.model_selection import check_disjoint
-
-
-class Fold(NamedTuple):
-    """One walk-forward fold: its position and its row indices."""
-
-    index: int
-    train: np.ndarray
-    test: np.ndarray
+from cvn_sklearn.dags import fixed_params
+from cvn_sklearn.model_selection import Fold, walk_forward_folds
 
 
 class FoldResult(NamedTuple):
@@ -49,9 +41,10 @@ class WalkForwardResult:
     Attributes
     ----------
     artifacts : tuple of TrainedArtifact
-        One per fold, in fold order.
-    test_indices : tuple of ndarray
-        The test rows of each fold.
+        One per fold, in fold order: ``metrics_val`` on the fold's validation
+        rows (the end of its training window), ``metrics_test`` on its test block.
+    folds : tuple of Fold
+        The fit, validation and test rows of each fold.
     predictions : ndarray of shape (n_samples, 2)
         ``predict_proba`` of the fold model that had the row in its test set;
         ``NaN`` for rows no fold tested.
@@ -60,9 +53,14 @@ class WalkForwardResult:
     """
 
     artifacts: tuple
-    test_indices: tuple
+    folds: tuple
     predictions: np.ndarray
     covered: np.ndarray
+
+    @property
+    def test_indices(self) -> tuple:
+        """The test rows of each fold."""
+        return tuple(fold.test for fold in self.folds)
 
     @property
     def thresholds(self) -> np.ndarray:
@@ -75,23 +73,36 @@ def feature_version(X: Any) -> FeatureVersion:
     return FeatureVersion.of(X)
 
 
-def fold(cv: Any, X: Any, y: Any) -> Parallelizable[Fold]:
-    """Fan out: one cell per ``(train, test)`` split of ``cv``; test sets must be disjoint."""
-    splits = [(np.asarray(train), np.asarray(test)) for train, test in cv.split(X, y)]
-    check_disjoint([test for _, test in splits], len(y))
-    for index, (train, test) in enumerate(splits):
-        yield Fold(index, train, test)
+def fold(cv: Any, X: Any, y: Any, t1: Any, val_size: float, gap: Any, allow_future_rows: bool) -> Parallelizable[Fold]:
+    """Fan out: one cell per fold of ``cv``; look-ahead splits and overlapping test sets are refused."""
+    yield from walk_forward_folds(cv, X, y, t1=t1, val_size=val_size, gap=gap, allow_future_rows=allow_future_rows)
 
 
-def fold_result(
-    fold: Fold, X: Any, y: Any, returns: Any, feature_version: FeatureVersion, run_spec: dict
-) -> FoldResult:
-    """Train on the fold's training rows, predict its test rows (events carry ``fold``)."""
-    train, test = _rows(fold.train, X, y, returns), _rows(fold.test, X, y, returns)
-    datasets = Datasets(train=train, val=test, test=test, feature_version=feature_version)
-    with structlog.contextvars.bound_contextvars(fold=fold.index):
-        artifact = train_artifact({**run_spec, "datasets": datasets})
-    return FoldResult(fold, artifact, artifact.estimator.predict_proba(test[0]))
+def fold_datasets(
+    fold: Fold, X: Any, y: Any, returns: Any, feature_version: FeatureVersion, periods_per_year: float
+) -> Datasets:
+    """The fold's train (fit rows), val (end of its training window) and test (its test block)."""
+    parts = (X, y) if returns is None else (X, y, returns)
+    train, val, test = ([take_rows(values, rows) for values in parts] for rows in (fold.fit, fold.val, fold.test))
+    return Datasets(
+        tuple(train), tuple(val), tuple(test), feature_version=feature_version, periods_per_year=periods_per_year
+    )
+
+
+def fold_context(fold: Fold) -> dict:
+    """What the fold's events carry: ``fold``."""
+    return {"fold": fold.index}
+
+
+@subdag(fixed_params, inputs={"datasets": source("fold_datasets"), "event_context": source("fold_context")})
+def fold_artifact(artifact: TrainedArtifact) -> TrainedArtifact:
+    """The fold's :class:`~cvn_sklearn.contracts.TrainedArtifact`, from the ``fixed_params`` sub-DAG."""
+    return artifact
+
+
+def fold_result(fold: Fold, fold_artifact: TrainedArtifact, X: Any) -> FoldResult:
+    """The fold's artifact and its probabilities on the fold's test block."""
+    return FoldResult(fold, fold_artifact, fold_artifact.estimator.predict_proba(take_rows(X, fold.test)))
 
 
 def fold_results(fold_result: Collect[FoldResult]) -> list:
@@ -108,12 +119,7 @@ def walk_forward_result(fold_results: list, y: Any) -> WalkForwardResult:
         covered[result.fold.test] = True
     return WalkForwardResult(
         artifacts=tuple(result.artifact for result in fold_results),
-        test_indices=tuple(result.fold.test for result in fold_results),
+        folds=tuple(result.fold for result in fold_results),
         predictions=predictions,
         covered=covered,
     )
-
-
-def _rows(index: np.ndarray, X, y, returns) -> tuple:
-    parts = (X, y) if returns is None else (X, y, returns)
-    return tuple(take_rows(values, index) for values in parts)
