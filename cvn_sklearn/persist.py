@@ -78,7 +78,7 @@ _SKLEARN_TRUSTED = (
 
 
 # -- trusted types -------------------------------------------------------------------------
-def trusted_types(model: str | Path | bytes) -> list[str]:
+def trusted_types(model: str | Path | bytes, also=()) -> list[str]:
     """The types skops may construct from a model file; refuse any other.
 
     Trusted are the classes defined in ``cvn_sklearn`` itself (models,
@@ -90,6 +90,9 @@ def trusted_types(model: str | Path | bytes) -> list[str]:
     ----------
     model : str, Path or bytes
         A ``.skops`` file, or its content.
+    also : collection of str, default=()
+        More type names to trust, which the caller takes from its own code
+        (the OOS store passes the classes of the estimator it refits).
 
     Returns
     -------
@@ -108,7 +111,7 @@ def trusted_types(model: str | Path | bytes) -> list[str]:
         if isinstance(model, bytes)
         else skops.io.get_untrusted_types(file=model)
     )
-    refused = [name for name in found if not (name in _SKLEARN_TRUSTED or _is_cvn_class(name))]
+    refused = [name for name in found if not (name in _SKLEARN_TRUSTED or name in also or _is_cvn_class(name))]
     if refused:
         raise UntrustedModelError(
             f"The model file holds types that cvn_sklearn does not trust: {refused}. "

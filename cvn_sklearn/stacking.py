@@ -13,13 +13,16 @@ base-model work. Its fitting policy:
 3. Each base model is **refit on all rows** and those refits serve ``predict``,
    ``predict_proba`` and ``transform``, as in scikit-learn.
 
-Steps 1 and 3 go through a shared cache keyed by (estimator class and
-parameters, library versions, data and metadata fingerprint, the realised
-folds, the response method). Any stacker fitted on the same data with the same
-base model and folds reuses them: within a process from memory (the default,
-``cache=True``), and across processes from a directory (``cache="path"`` or a
-:class:`joblib.Memory`). Six stackers over three bases cost one set of base
-fits. ``cache=False`` recomputes everything.
+Steps 1 and 3 go through an :class:`~cvn_sklearn.oos_store.OOSStore` keyed by
+(estimator class and parameters, library versions, data and metadata
+fingerprint, the realised folds, the response method). Any stacker fitted on
+the same data with the same base model and folds reuses them: the process's
+in-memory store with ``cache=True`` (the default), a directory shared by
+processes and Dask workers with ``cache="path"``, or any store passed as
+``cache``; OOS predictions put in the store by the caller are used as if the
+stacker had computed them. Six stackers over three bases cost one set of base
+fits. ``cache=False`` recomputes everything. The store is never part of the
+fitted model.
 
 :class:`RegistryEnsemble` is the base of the ensembles in
 ``cvn_sklearn/ensembles/``: base models by registry name, a fixed meta-learner.
@@ -29,15 +32,10 @@ Their meta-learners that blend base probabilities live in
 
 import os
 import warnings
-from collections import OrderedDict
-from copy import deepcopy
-from functools import cache as _once
 from functools import partial
-from importlib.metadata import PackageNotFoundError, version
 from numbers import Integral
 from time import perf_counter
 
-import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.ensemble import StackingClassifier as _SklearnStackingClassifier
@@ -55,89 +53,29 @@ from cvn_sklearn._sklearn_compat import (
     _check_method_params,
     _check_sample_weight,
     _fit_context,
-    _safe_indexing,
     _raise_for_params,
     _routing_enabled,
+    _safe_indexing,
     _VisualBlock,
+    stacking_features,
+    stacking_method_name,
+    validate_names,
 )
 from cvn_sklearn.events import emit
 from cvn_sklearn.model_selection import WalkForwardSplit, oos_from_splits
+from cvn_sklearn.oos_store import OOSStore, resolve_store
 
-__all__ = ["RegistryEnsemble", "StackingClassifier", "clear_oos_cache"]
-
-# ---------------------------------------------------------------------------
-# The shared OOS cache
-# ---------------------------------------------------------------------------
-
-_LIBRARIES = ("numpy", "scipy", "scikit-learn", "xgboost", "lightgbm", "catboost", "cvn_sklearn")
-_MAX_IN_PROCESS = 64
-_IN_PROCESS: OrderedDict = OrderedDict()
+__all__ = ["RegistryEnsemble", "StackingClassifier", "realised_folds"]
 
 
-def clear_oos_cache():
-    """Forget every base-model result held in this process's shared cache.
+def realised_folds(cv, X, y, split_params):
+    """The ``(train, test)`` folds a stacker uses: ``cv``'s split of the rows, minus one-class training folds.
 
-    On-disk caches (``cache="path"``) are left alone; delete the directory or
-    call ``joblib.Memory(path).clear()`` for those.
-
-    Examples
-    --------
-    >>> from cvn_sklearn.stacking import clear_oos_cache
-    >>> clear_oos_cache()
+    ``None`` is ``WalkForwardSplit()``; ``y`` holds the encoded labels. The OOS
+    store keys base-model predictions by these folds.
     """
-    _IN_PROCESS.clear()
-
-
-@_once
-def _library_versions():
-    return tuple((name, _installed_version(name)) for name in _LIBRARIES)
-
-
-def _installed_version(name):
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
-
-
-def _estimator_key(estimator):
-    try:
-        return joblib.hash(clone(estimator))
-    except Exception as exc:  # joblib raises whatever pickling raises
-        raise TypeError(
-            f"Cannot fingerprint {estimator!r} for the shared OOS cache ({exc}). "
-            "Give it picklable parameters, or pass cache=False to the stacker."
-        ) from exc
-
-
-def _run(key, compute):
-    """Run ``compute``; joblib.Memory caches the result under ``key`` alone."""
-    return compute()
-
-
-class _SharedCache:
-    """The in-process LRU of base-model results, optionally backed by a joblib.Memory."""
-
-    def __init__(self, cache):
-        self.enabled = cache is not False
-        self.disk = cache if isinstance(cache, joblib.Memory) else None
-        if isinstance(cache, (str, os.PathLike)):
-            self.disk = joblib.Memory(cache, verbose=0)
-
-    def get(self, key, compute):
-        if not self.enabled:
-            return compute()
-        if key in _IN_PROCESS:
-            _IN_PROCESS.move_to_end(key)
-        else:
-            _IN_PROCESS[key] = self.disk.cache(_run, ignore=["compute"])(key, compute) if self.disk else compute()
-            if len(_IN_PROCESS) > _MAX_IN_PROCESS:
-                _IN_PROCESS.popitem(last=False)
-        return deepcopy(_IN_PROCESS[key])
-
-
-def _refit(estimator, X, y, fit_params):
-    return clone(estimator).fit(X, y, **fit_params)
+    splitter = check_cv(WalkForwardSplit() if cv is None else cv, y, classifier=True)
+    return _learnable(list(splitter.split(X, y, **split_params)), y)
 
 
 # ---------------------------------------------------------------------------
@@ -185,8 +123,9 @@ class StackingClassifier(_SklearnStackingClassifier):
     changes: ``cv`` may be any splitter, including ones whose test sets do not
     cover every row (``WalkForwardSplit``, ``TimeSeriesSplit``); the final
     estimator is trained only on the rows that have out-of-sample predictions
-    (``coverage_``); and base-model OOS predictions and refits go through a
-    cache shared by every stacker (see the module docstring for the policy).
+    (``coverage_``); and base-model OOS predictions and refits go through an
+    :class:`~cvn_sklearn.oos_store.OOSStore` shared by stackers (see the
+    module docstring for the policy).
 
     Parameters
     ----------
@@ -211,11 +150,12 @@ class StackingClassifier(_SklearnStackingClassifier):
         Also feed the original features to the final estimator.
     verbose : int, default=0
         joblib verbosity of the fold fits.
-    cache : bool, str, os.PathLike or joblib.Memory, default=True
-        ``True`` shares base-model OOS predictions and refits with every stacker
-        in this process (memory, least-recently-used entries dropped beyond 64);
-        a directory or :class:`joblib.Memory` also stores them on disk for other
-        processes; ``False`` computes everything afresh.
+    cache : bool, str, os.PathLike or OOSStore, default=True
+        Where base-model OOS predictions and refits are shared: ``True``, the
+        process's :func:`~cvn_sklearn.oos_store.default_store` (memory); a
+        directory, ``OOSStore(path)``, shared with other processes and Dask
+        workers; an :class:`~cvn_sklearn.oos_store.OOSStore`; ``False``,
+        nowhere (everything computed afresh).
 
     Attributes
     ----------
@@ -263,7 +203,7 @@ class StackingClassifier(_SklearnStackingClassifier):
     _parameter_constraints: dict = {
         **_SklearnStackingClassifier._parameter_constraints,
         "cv": ["cv_object"],
-        "cache": ["boolean", str, os.PathLike, joblib.Memory],
+        "cache": ["boolean", str, os.PathLike, OOSStore],
     }
 
     def __init__(
@@ -363,7 +303,7 @@ class StackingClassifier(_SklearnStackingClassifier):
                 f"'{self._estimators_param}' is empty; give at least one base model, e.g. ['lightgbm', 'logreg']."
             )
         names = [name for name, _ in entries]
-        self._validate_names(names)
+        validate_names(self, names)
         models = [_resolve(model) for _, model in entries]
         if all(model == "drop" for model in models):
             raise ValueError("All estimators are dropped. At least one is required to be an estimator.")
@@ -376,9 +316,6 @@ class StackingClassifier(_SklearnStackingClassifier):
         self.final_estimator_ = self._make_final_estimator()
         if not is_classifier(self.final_estimator_):
             raise ValueError(f"'final_estimator' parameter should be a classifier. Got {self.final_estimator_}")
-
-    def _check_cv(self, y=None):
-        return check_cv(WalkForwardSplit() if self.cv is None else self.cv, y, classifier=True)
 
     # -- fit -----------------------------------------------------------------
 
@@ -414,10 +351,10 @@ class StackingClassifier(_SklearnStackingClassifier):
         names, models = self._validate_estimators()
         self._validate_final_estimator()
         routed = self._route_fit_params(names, fit_params)
-        splits = _learnable(list(self._check_cv(y).split(X, y, **routed.splitter.split)), y)
-        methods = [self._method_name(name, model, self.stack_method) for name, model in zip(names, models)]
+        splits = realised_folds(self.cv, X, y, routed.splitter.split)
+        methods = [stacking_method_name(name, model, self.stack_method) for name, model in zip(names, models)]
         kept = [(name, model, method) for name, model, method in zip(names, models, methods) if model != "drop"]
-        members = self._fit_members(kept, X, y, splits, routed)
+        members = [self._fit_member(model, method, X, y, splits, routed[name].fit) for name, model, method in kept]
         self.stack_method_ = [method for _, _, method in kept]
         self.estimators_ = [refit for refit, _ in members]
         self._set_named_estimators(names, models)
@@ -431,18 +368,16 @@ class StackingClassifier(_SklearnStackingClassifier):
         # without routing, fit_params holds at most sample_weight (checked by _raise_for_params)
         return Bunch(splitter=Bunch(split={}), **{name: Bunch(fit=fit_params) for name in names})
 
-    def _fit_members(self, kept, X, y, splits, routed):
-        """(refit on all rows, OOS predictions) per kept base model, through the shared cache."""
-        cache, data_key, splits_key = _SharedCache(self.cache), joblib.hash((X, y)), joblib.hash(splits)
-        members = []
-        for name, model, method in kept:
-            fit_params = routed[name].fit
-            key = (_estimator_key(model), _library_versions(), data_key, joblib.hash(fit_params))
-            oos = partial(oos_from_splits, model, X, y, splits, method=method, n_jobs=self.n_jobs,
-                          fit_params=fit_params, verbose=self.verbose)
-            refit = partial(_refit, model, X, y, fit_params)
-            members.append((cache.get(("refit", *key), refit), cache.get(("oos", method, splits_key, *key), oos)))
-        return members
+    def _fit_member(self, model, method, X, y, splits, fit_params):
+        """(refit on all rows, OOS predictions) of one base model, through the store unless cache=False."""
+        oos = partial(oos_from_splits, model, X, y, splits, method=method, n_jobs=self.n_jobs,
+                      fit_params=fit_params, verbose=self.verbose)
+        refit = partial(_refit, model, X, y, fit_params)
+        store = resolve_store(self.cache)
+        if store is None:
+            return refit(), oos()
+        data_key = store.data_key(X, y, fit_params)
+        return store.refit(model, data_key, refit), store.oos(model, data_key, splits, method, oos)
 
     def _set_named_estimators(self, names, models):
         fitted = iter(self.estimators_)
@@ -458,7 +393,8 @@ class StackingClassifier(_SklearnStackingClassifier):
                 f"The {covered.size} rows with out-of-sample predictions hold a single class, so the final "
                 "estimator cannot learn: use more or longer test blocks (cv) so that both classes are covered."
             )
-        X_meta = _safe_indexing(self._concatenate_predictions(X, predictions), covered)
+        X_meta, self._meta_widths = stacking_features(self, X, predictions)
+        X_meta = _safe_indexing(X_meta, covered)
         params = _check_method_params(X, {k: v for k, v in fit_params.items() if k == "sample_weight"}, covered)
         self.final_estimator_.fit(X_meta, y[covered], **params)
 
@@ -541,7 +477,7 @@ class StackingClassifier(_SklearnStackingClassifier):
         names = [name for name, est in self.named_estimators_.items() if not isinstance(est, str)]
         meta_names = [
             f"{prefix}_{name}" if n_out == 1 else f"{prefix}_{name}{i}"
-            for name, n_out in zip(names, self._n_feature_outs)
+            for name, n_out in zip(names, self._meta_widths)
             for i in range(n_out)
         ]
         return np.asarray([*meta_names, *(input_features if self.passthrough else [])], dtype=object)
@@ -560,7 +496,7 @@ class StackingClassifier(_SklearnStackingClassifier):
         for name, model in zip(names, models):
             if model != "drop":
                 router.add(**{name: model}, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
-        router.add(splitter=self._check_cv(), method_mapping=MethodMapping().add(caller="fit", callee="split"))
+        router.add(splitter=check_cv(WalkForwardSplit() if self.cv is None else self.cv), method_mapping=MethodMapping().add(caller="fit", callee="split"))
         final = getattr(self, "final_estimator_", None)
         final = self._make_final_estimator() if final is None else final
         router.add(final_estimator_=final, method_mapping=MethodMapping().add(caller="predict", callee="predict"))
@@ -579,6 +515,10 @@ class StackingClassifier(_SklearnStackingClassifier):
         bases = _VisualBlock("parallel", models, names=names, dash_wrapped=False)
         final = _VisualBlock("parallel", [self._make_final_estimator()], names=["final_estimator"], dash_wrapped=False)
         return _VisualBlock("serial", (bases, final), dash_wrapped=False)
+
+
+def _refit(estimator, X, y, fit_params):
+    return clone(estimator).fit(X, y, **fit_params)
 
 
 def _check_weighted_classes(y, sample_weight):
@@ -629,7 +569,7 @@ class RegistryEnsemble(StackingClassifier):
     ``model_fit`` with the ensemble's registry name as ``model_type``
     (``n_estimators_final`` is the number of base models kept,
     ``best_iteration`` is ``None``), whether the base fits ran or came from the
-    shared cache.
+    OOS store.
 
     Examples
     --------
@@ -651,8 +591,8 @@ class RegistryEnsemble(StackingClassifier):
         ``None`` means ``WalkForwardSplit(n_splits=5)``.
     n_jobs : int, default=None
         Folds fitted in parallel through joblib.
-    cache : bool, str, os.PathLike or joblib.Memory, default=True
-        Shared base-model cache, as for :class:`StackingClassifier`.
+    cache : bool, str, os.PathLike or OOSStore, default=True
+        Where base-model work is shared, as for :class:`StackingClassifier`.
     """
 
     _estimators_param = "base_models"
@@ -665,7 +605,7 @@ class RegistryEnsemble(StackingClassifier):
         "base_models": [list, None],
         "cv": ["cv_object"],
         "n_jobs": [None, Integral],
-        "cache": ["boolean", str, os.PathLike, joblib.Memory],
+        "cache": ["boolean", str, os.PathLike, OOSStore],
     }
 
     def __init__(self, base_models=None, *, cv=None, n_jobs=None, cache=True):
@@ -705,7 +645,7 @@ class RegistryEnsemble(StackingClassifier):
         labels = np.asarray(y)
         buy_pct = float(100.0 * np.mean(labels == np.unique(labels)[-1]))
         # the same two events as every adapter fit, so a train_one run of an ensemble carries
-        # the same event names as a model's, whether or not its base fits came from the cache
+        # the same event names as a model's, whether or not its base fits came from the store
         emit(
             "training_started",
             model_type=self._model_type(),

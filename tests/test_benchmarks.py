@@ -32,8 +32,11 @@ def test_overhead_benchmark_prints_train_one_against_raw_fit_per_booster(tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
-def test_stacking_benchmark_prints_both_wall_times_and_the_ratio(tmp_path):
-    out = _run("stacking.py", "--n-samples", "80", "--n-features", "4", cwd=tmp_path)
-    assert re.search(r"shared OOS cache :\s+\d+\.\d+ s", out) and re.search(r"StackingClassifier fits\s+:\s+\d+\.\d+ s", out)
+def test_stacking_benchmark_prints_both_wall_times_the_ratio_the_agreement_and_the_fingerprint_time(tmp_path):
+    out = _run("stacking.py", "--n-samples", "80", "--n-features", "4", "--repeats", "1",
+               "--fingerprint-rows", "1000", cwd=tmp_path)
+    assert re.search(r"one OOS store :\s+\d+\.\d+ s", out) and re.search(r"StackingClassifier fits\s+:\s+\d+\.\d+ s", out)
     assert re.search(r"ratio shared / independent\s+:\s+\d\.\d+", out), out
+    assert re.search(r"largest \|difference\| of predict_proba\s+:\s+\d\.\de[-+]\d+", out), out
+    assert re.search(r"fingerprint of 1000 x 30 float64\s+:\s+\d+\.\d+ s first", out), out
     assert list(tmp_path.iterdir()) == []

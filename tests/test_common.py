@@ -1,4 +1,8 @@
-"""scikit-learn's estimator checks over every registry model and meta-estimator, as users get them by default.
+"""scikit-learn's estimator checks over every registry model, ensemble and meta-estimator, as users get them by default.
+
+Models run with their defaults, made small (``SMALL``); ensembles with their
+defaults (walk-forward ``cv``, their meta-learner, their three boosting bases),
+the bases made small the same way.
 
 Every check runs; none is skipped. The one documented table below has two
 parts: ``LIBRARY_LIMITS`` lists the checks a library cannot pass without
@@ -13,7 +17,7 @@ hold-outs, reading their exceptions from this table.
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import make_blobs
+from sklearn.datasets import load_iris, make_blobs
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -112,13 +116,34 @@ BY_DESIGN = {
         "check_classifiers_classes": _STRING_LABELS,
     },
 }
+_WALK_FORWARD_ON_CLASS_SORTED_ROWS = (
+    "The check fits on iris rows sorted by class (50 zeros, then 100 ones once made binary). The default "
+    "cv, WalkForwardSplit(5), trains each fold only on earlier rows: 2 of 5 folds train on one class and "
+    "are skipped, and the 75 rows left with out-of-sample predictions are all ones, so the meta-learner "
+    "cannot learn and fit raises ValueError by design (time order is the point). Negative features are "
+    "fine: test_default_ensembles_accept_negative_features_in_mixed_class_order runs the same data unsorted."
+)
+BY_DESIGN.update({
+    "BlendAvg": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
+    "BlendWeighted": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
+    "StackLogreg": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
+    "StackLogregShrink": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
+    "StackNonneg": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
+    "StackXGBMeta": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
+})
 # The stratified instances of the other test modules pass every one-class hold-out check above.
 STRATIFIED_BY_DESIGN = {name: {"check_classifiers_classes": _STRING_LABELS} for name in ("ThetaSweep", "CalibratedThetaClassifier")}
 
 
 def _instances():
     models = [registry[name](**SMALL.get(name, {})) for name in registry.models]
-    return models + [Calibrate(), ThetaSweep(), CalibratedThetaClassifier()]
+    ensembles = [_default_ensemble(name) for name in registry.ensembles]
+    return models + ensembles + [Calibrate(), ThetaSweep(), CalibratedThetaClassifier()]
+
+
+def _default_ensemble(name):
+    defaults = registry[name]().named_estimators
+    return registry[name](base_models=[(base, registry[base](**SMALL.get(base, {}))) for base in defaults])
 
 
 def _expected_failures(estimator):
@@ -192,3 +217,16 @@ def test_zero_weight_equals_removed_rows(name):
     weighted = registry[name](**params).fit(X, y, sample_weight=sw)
     removed = registry[name](**params).fit(X[sw > 0], y[sw > 0])
     np.testing.assert_allclose(weighted.predict_proba(X), removed.predict_proba(X))
+
+
+def test_by_design_table_names_every_registry_ensemble_class():
+    assert {registry[name].__name__ for name in registry.ensembles} <= set(BY_DESIGN)
+
+
+@pytest.mark.parametrize("name", sorted(registry.ensembles))
+def test_default_ensembles_accept_negative_features_in_mixed_class_order(name):
+    X, y = load_iris(return_X_y=True)
+    X, y = X - X.mean(), (y != 0).astype(int)  # as check_positive_only_tag_during_fit builds them
+    order = np.random.RandomState(0).permutation(len(y))  # classes mixed over time
+    ensemble = _default_ensemble(name).fit(X[order], y[order])
+    assert (X < 0).any() and ensemble.predict_proba(X).shape == (150, 2)

@@ -1,8 +1,10 @@
 """The registry: discovery (model files, entry points), laziness and its errors.
 
-Throw-away models are real files: one dropped into ``cvn_sklearn/models/`` (and
-removed again at once), the others in temporary packages and a temporary
-distribution on ``sys.path``. Every fresh ``Registry()`` rescans from scratch.
+Throw-away models are real files in temporary folders, never in the source
+tree: one in a folder added to the ``cvn_sklearn.models`` package's search path
+(so it is a module of that package, as a file dropped into ``models/`` is), the
+others in temporary packages and a temporary distribution on ``sys.path``.
+Every fresh ``Registry()`` rescans from scratch.
 """
 
 import importlib
@@ -27,9 +29,6 @@ from cvn_sklearn.registry import Registry, register_ensemble, register_model, re
 REG = importlib.import_module("cvn_sklearn.registry")  # the module, whatever the package attribute holds
 REPO = Path(__file__).resolve().parents[1]
 BUILTIN = ["catboost", "extra_trees", "hist_gb", "lightgbm", "logreg", "random_forest", "xgboost"]
-# Load the shared registry now, at collection: a test below drops a throw-away file into
-# cvn_sklearn/models/ for a moment, and another xdist worker must not discover it.
-LOADED_AT_COLLECTION = sorted(registry.models)
 NB_MODEL = """\
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.registry import register_model
@@ -103,18 +102,15 @@ def make_distribution(root: Path, dist: str, module: str, module_text: str, entr
 
 
 # -- (a) a new model is one file ---------------------------------------------------------------
-def test_new_model_is_one_file_in_models_dir(isolated):
+def test_new_model_is_one_file_in_models_dir(isolated, tmp_path, monkeypatch):
     name = f"tmpmodel_{uuid.uuid4().hex[:10]}"
-    path = Path(importlib.import_module("cvn_sklearn.models").__file__).parent / f"{name}.py"
-    path.write_text(NB_MODEL.format(name=name))
-    try:
-        importlib.invalidate_caches()
-        fresh = Registry()
-        found = dict(fresh.models)  # discovery happens here, while the file exists
-        entry = fresh.entry(name)
-    finally:
-        path.unlink()  # other test processes scan this folder too: keep the window short
-        importlib.invalidate_caches()
+    models = importlib.import_module("cvn_sklearn.models")
+    monkeypatch.setattr(models, "__path__", [*models.__path__, str(tmp_path)])  # models/ plus one more folder
+    (tmp_path / f"{name}.py").write_text(NB_MODEL.format(name=name))
+    importlib.invalidate_caches()
+    fresh = Registry()
+    found = dict(fresh.models)
+    entry = fresh.entry(name)
     assert set(found) == {*BUILTIN, name}
     assert entry.kind == "model"
     assert entry.source == f"cvn_sklearn.models.{name}:TmpNB"
@@ -155,8 +151,7 @@ def test_entry_point_distribution_is_discovered(isolated, tmp_path, monkeypatch)
     )
     monkeypatch.syspath_prepend(tmp_path)
     fresh = Registry()
-    # (a superset: another worker may have its throw-away file in models/ right now)
-    assert {*BUILTIN, ep_name} <= set(fresh.models)
+    assert set(fresh.models) == {*BUILTIN, ep_name}
     entry = fresh.entry(ep_name)
     assert entry.source == f"entry point {ep_name} = {module}:PluginNB (cvn-plugin-{suffix})"
     assert entry.kind == "model"

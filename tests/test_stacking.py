@@ -21,15 +21,16 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from cvn_sklearn.model_selection import WalkForwardSplit
 from cvn_sklearn.blending import BlendClassifier, ShrunkLogitBlend
-from cvn_sklearn.stacking import StackingClassifier, clear_oos_cache
+from cvn_sklearn.oos_store import default_store
+from cvn_sklearn.stacking import StackingClassifier
 
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    clear_oos_cache()
+    default_store().clear()
     reset()
     yield
-    clear_oos_cache()
+    default_store().clear()
 
 
 @pytest.fixture

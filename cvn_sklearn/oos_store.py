@@ -1,0 +1,431 @@
+"""One store of base-model out-of-sample (OOS) predictions and refits, shared by stackers.
+
+A stacker (:class:`~cvn_sklearn.stacking.StackingClassifier`) needs, for each
+base model, its OOS predictions on the realised folds and a refit on all rows.
+:class:`OOSStore` holds both, keyed by (estimator class and parameters, library
+versions, data fingerprint, metadata, realised folds, response method), so any
+stacker fitted on the same data with the same base model and folds reuses them:
+
+- **in memory** (``OOSStore()``, and the process's :func:`default_store`, which
+  stackers use with ``cache=True``): thread-safe, each entry computed once even
+  when many threads ask for it at the same moment; OOS arrays are returned
+  read-only and shared, never copied; refits are copied, so no two stackers hold
+  the same fitted object;
+- **in a directory** (``OOSStore(path)``, what ``cache="path"`` uses), shared by
+  the processes and Dask workers of one machine: entries are written atomically
+  (a temporary file, then a rename) under a per-entry file lock, so when two
+  processes need the same entry one computes it and the other reads it. OOS
+  predictions are ``.npz`` arrays read with ``allow_pickle=False``; refits are
+  :mod:`skops` files loaded only if every type in them is one the caller's own
+  estimator is made of, a ``cvn_sklearn`` class, or a data holder trusted by
+  :func:`cvn_sklearn.persist.trusted_types`: nothing read from the directory
+  decides which code runs.
+
+The data fingerprint (SHA-1 of ``X``) is computed once per dataset object and
+remembered while that object lives; a cheap probe (shape and 64 sampled rows)
+guards against in-place edits. An edit that spares the probed rows is not seen:
+give the store a new object after changing data in place.
+
+A store is a handle, like an open file: :func:`copy.deepcopy` and
+:func:`~sklearn.base.clone` return the same store; pickling (to a worker, or
+into a model file through a stacker's ``cache`` parameter) keeps only the
+directory path, never the entries.
+"""
+
+import fcntl
+import os
+import tempfile
+import threading
+import weakref
+from collections import OrderedDict
+from contextlib import contextmanager, nullcontext
+from copy import deepcopy
+from functools import cache as _once
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.base import clone
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import indexable
+
+from cvn_sklearn._sklearn_compat import _num_samples, _safe_indexing
+from cvn_sklearn.model_selection import OOSPredictions, check_disjoint
+
+__all__ = ["OOSStore", "default_store"]
+
+_LIBRARIES = ("numpy", "scipy", "scikit-learn", "xgboost", "lightgbm", "catboost", "skops", "cvn_sklearn")
+_N_PROBE_ROWS = 64
+
+
+class OOSStore:
+    """Base-model out-of-sample predictions and refits, shared by every stacker that uses the store.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, default=None
+        ``None`` keeps entries in memory (this process only). A directory
+        (created when missing) also keeps them on disk for every process and
+        Dask worker on the machine that opens a store on the same path.
+    max_entries : int, default=256
+        Entries kept in memory; the least recently used are dropped beyond it
+        (a directory store still has them on disk).
+
+    Attributes
+    ----------
+    path : str or None
+        The directory, absolute, or ``None``.
+
+    See Also
+    --------
+    default_store : The in-memory store of ``cache=True``.
+    cvn_sklearn.stacking.StackingClassifier : Takes a store as ``cache``.
+
+    Examples
+    --------
+    A base model's OOS predictions computed elsewhere (for instance by a sweep
+    node) are put in the store; a stacker fitted on the same data and folds uses
+    them instead of fitting that model's folds:
+
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from cvn_sklearn.model_selection import WalkForwardSplit, oos_predict
+    >>> from cvn_sklearn.oos_store import OOSStore
+    >>> from cvn_sklearn.stacking import StackingClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(120, 3)); y = (X[:, 0] + rng.normal(size=120) > 0).astype(int)
+    >>> cv, base = WalkForwardSplit(3, test_size=30), LogisticRegression()
+    >>> store = OOSStore()
+    >>> proba, covered = oos_predict(base, X, y, cv=cv)
+    >>> store.put_oos(base, X, y, cv=cv, predictions=proba)
+    >>> stack = StackingClassifier([("lr", base)], cv=cv, cache=store).fit(X, y)
+    >>> int(stack.coverage_.sum()), len(store)
+    (90, 2)
+    """
+
+    def __init__(self, path=None, *, max_entries=256):
+        self.path = None if path is None else os.path.abspath(os.path.expanduser(os.fspath(path)))
+        self.max_entries = max_entries
+        self._setup()
+
+    def _setup(self):
+        self._entries = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks = {}
+        self._fingerprints = {}
+        if self.path is not None:
+            Path(self.path, "locks").mkdir(parents=True, exist_ok=True)
+
+    # -- a handle: never copied, pickled as its path only ---------------------------------------
+
+    def __getstate__(self):
+        return {"path": self.path, "max_entries": self.max_entries}
+
+    def __setstate__(self, state):
+        self.path, self.max_entries = state["path"], state["max_entries"]
+        self._setup()
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __repr__(self):
+        return "OOSStore()" if self.path is None else f"OOSStore({self.path!r})"
+
+    def __len__(self):
+        """Number of entries held in memory."""
+        return len(self._entries)
+
+    def clear(self):
+        """Forget the entries held in memory (files in a directory store stay; delete the folder for those)."""
+        with self._lock:
+            self._entries.clear()
+            self._fingerprints.clear()
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def data_key(self, X, y, fit_params):
+        """Fingerprint of (X, encoded y, metadata); X's is computed once per living object."""
+        return _hash((self._fingerprint(X), _hash(y), _hash(fit_params)))
+
+    def _fingerprint(self, X):
+        try:
+            ref = weakref.ref(X, self._forget(id(X)))
+        except TypeError:  # lists and other objects without weak references: hash every time
+            return _hash(X)
+        probe = _probe(X)
+        with self._lock:
+            known = self._fingerprints.get(id(X))
+        if known is not None and known[0]() is X and known[1] == probe:
+            return known[2]
+        fingerprint = _hash(X)
+        with self._lock:
+            self._fingerprints[id(X)] = (ref, probe, fingerprint)
+        return fingerprint
+
+    def _forget(self, ident):
+        fingerprints = self._fingerprints
+        return lambda _: fingerprints.pop(ident, None)
+
+    # -- entries -------------------------------------------------------------------------------
+
+    def oos(self, estimator, data_key, splits, method, compute):
+        """OOS predictions of ``estimator`` on ``splits``: stored, or ``compute()``-d once and stored."""
+        key = _hash(("oos", _estimator_key(estimator), _library_versions(), data_key, _hash(splits), method))
+        return self._get(key, compute, _OOSFile)
+
+    def refit(self, estimator, data_key, compute):
+        """``estimator`` fitted on all rows: a copy of the stored fit, or ``compute()``-d once and stored."""
+        key = _hash(("refit", _estimator_key(estimator), _library_versions(), data_key))
+        return deepcopy(self._get(key, compute, _RefitFile(estimator)))
+
+    def put_oos(self, estimator, X, y, *, cv, predictions, method="predict_proba", fit_params=None,
+                split_params=None):
+        """Store OOS predictions of ``estimator`` computed elsewhere, for stackers to use.
+
+        The entry is the one a stacker looks up when it is fitted on the same
+        ``X``, ``y`` and ``cv`` with ``estimator`` (equal parameters) as a base
+        model, with the same ``stack_method`` (``method``) and metadata: it then
+        fits none of that model's folds (it still refits it on all rows).
+
+        Parameters
+        ----------
+        estimator : estimator
+            The base model, unfitted (only its class and parameters count).
+        X : array-like of shape (n_samples, n_features)
+            The rows the stacker will be fitted on.
+        y : array-like of shape (n_samples,)
+            Their labels, as given to the stacker.
+        cv : int, cross-validation generator or iterable
+            The stacker's ``cv`` (``None`` is its default walk-forward split).
+        predictions : array-like of shape (n_samples, n_outputs) or (n_samples,)
+            Output of ``method`` on each test row of the folds (rows outside
+            every test set are ignored), columns following the sorted labels,
+            as :func:`~cvn_sklearn.model_selection.oos_predict` returns.
+        method : str, default="predict_proba"
+            The response method the predictions come from.
+        fit_params : dict, default=None
+            Metadata routed to the base model's ``fit`` in the stacker
+            (``sample_weight``, ...).
+        split_params : dict, default=None
+            Metadata routed to the splitter (``t1``).
+        """
+        from cvn_sklearn.stacking import realised_folds
+
+        X, y = indexable(X, LabelEncoder().fit_transform(y))
+        splits = realised_folds(cv, X, y, split_params or {})
+        oos = _checked_oos(predictions, splits, _num_samples(X))
+        self.oos(estimator, self.data_key(X, y, fit_params or {}), splits, method, lambda: oos)
+
+    def _get(self, key, compute, codec):
+        found = self._memory_get(key)
+        if found is not None:
+            return found
+        with self._key_lock(key), self._file_lock(key):
+            found = self._memory_get(key)
+            if found is None and self.path is not None:
+                found = codec.load(self._file(key, codec))
+            if found is None:
+                found = codec.freeze(compute())
+                if self.path is not None:
+                    _atomic_write(self._file(key, codec), codec.dump, found)
+            self._memory_put(key, found)
+        return found
+
+    def _memory_get(self, key):
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        return None
+
+    def _memory_put(self, key, value):
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def _key_lock(self, key):
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
+    def _file_lock(self, key):
+        return nullcontext() if self.path is None else _flock(Path(self.path, "locks", f"{key}.lock"))
+
+    def _file(self, key, codec):
+        return Path(self.path, f"{key}{codec.suffix}")
+
+
+_STORES_LOCK = threading.Lock()
+_STORES = {}
+
+
+def default_store():
+    """The process's in-memory :class:`OOSStore`, used by stackers with ``cache=True``.
+
+    Returns
+    -------
+    OOSStore
+        The same object on every call in this process.
+
+    Examples
+    --------
+    >>> from cvn_sklearn.oos_store import default_store
+    >>> default_store() is default_store(), repr(default_store())
+    (True, 'OOSStore()')
+    """
+    return _store_for(None)
+
+
+def resolve_store(cache):
+    """The store a stacker's ``cache`` parameter names: ``True``, a path, a store, or ``None`` for ``False``."""
+    if cache is False:
+        return None
+    if isinstance(cache, OOSStore):
+        return cache
+    return _store_for(None if cache is True else os.path.abspath(os.path.expanduser(os.fspath(cache))))
+
+
+def _store_for(path):
+    """One store object per path and process, so its memory and fingerprints serve every stacker."""
+    with _STORES_LOCK:
+        if path not in _STORES:
+            _STORES[path] = OOSStore(path)
+        return _STORES[path]
+
+
+# -- what goes into a key -----------------------------------------------------------------------
+
+
+def _hash(obj):
+    return joblib.hash(obj, hash_name="sha1")
+
+
+def _probe(X):
+    n = _num_samples(X)
+    rows = np.unique(np.linspace(0, n - 1, num=min(n, _N_PROBE_ROWS), dtype=int))
+    return _hash((getattr(X, "shape", n), _safe_indexing(X, rows)))
+
+
+@_once
+def _library_versions():
+    return tuple((name, _installed_version(name)) for name in _LIBRARIES)
+
+
+def _installed_version(name):
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _estimator_key(estimator):
+    try:
+        return _hash(clone(estimator))
+    except Exception as exc:  # joblib raises whatever pickling raises
+        raise TypeError(
+            f"Cannot fingerprint {estimator!r} for the OOS store ({exc}). "
+            "Give it picklable parameters, or pass cache=False to the stacker."
+        ) from exc
+
+
+def _checked_oos(predictions, splits, n_samples):
+    predictions = np.asarray(predictions, dtype=float)
+    if len(predictions) != n_samples:
+        raise ValueError(f"predictions has {len(predictions)} rows but X has {n_samples}; give one row per sample.")
+    tests = [test for _, test in splits]
+    check_disjoint(tests, n_samples)
+    covered = np.zeros(n_samples, dtype=bool)
+    covered[np.concatenate(tests)] = True
+    if not np.isfinite(predictions[covered]).all():
+        raise ValueError("predictions must be finite on every test row of the folds (NaN only on other rows).")
+    predictions = predictions.copy()
+    predictions[~covered] = np.nan
+    return OOSPredictions(predictions, covered)
+
+
+# -- how entries are frozen, written and read ----------------------------------------------------
+
+
+class _OOSFile:
+    """OOS predictions: read-only arrays, an ``.npz`` read without pickle."""
+
+    suffix = ".npz"
+
+    @staticmethod
+    def freeze(oos):
+        for array in oos:  # arrays this module made (fold predictions, a checked copy, a file read)
+            array.flags.writeable = False
+        return oos
+
+    @staticmethod
+    def dump(oos, file):
+        np.savez(file, predictions=oos.predictions, covered=oos.covered)
+
+    @classmethod
+    def load(cls, path):
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as stored:
+            return cls.freeze(OOSPredictions(stored["predictions"], stored["covered"]))
+
+
+class _RefitFile:
+    """A refit: a skops file, loaded only with the types of the caller's own estimator (and trusted ones)."""
+
+    suffix = ".skops"
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    @staticmethod
+    def freeze(fitted):
+        return fitted
+
+    @staticmethod
+    def dump(fitted, file):
+        import skops.io
+
+        skops.io.dump(fitted, file)
+
+    def load(self, path):
+        if not path.exists():
+            return None
+        import skops.io
+
+        from cvn_sklearn.persist import trusted_types
+
+        found = trusted_types(path, also=_own_types(self.estimator))
+        return skops.io.load(path, trusted=found)
+
+
+def _own_types(estimator):
+    """Type names of ``estimator`` and of every estimator among its (nested) parameters."""
+    parts = [estimator, *(v for v in estimator.get_params(deep=True).values() if hasattr(v, "get_params"))]
+    return {f"{type(part).__module__}.{type(part).__qualname__}" for part in parts}
+
+
+def _atomic_write(path, dump, value):
+    """Write through a temporary file in the same folder, then rename: readers see all or nothing."""
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            dump(value, file)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+@contextmanager
+def _flock(path):
+    """An exclusive lock on ``path`` shared by every process on the machine (POSIX ``flock``)."""
+    with open(path, "a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
