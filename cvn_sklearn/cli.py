@@ -194,9 +194,16 @@ def main(argv: list[str] | None = None) -> int:
 
     Examples
     --------
-    >>> main(["train", "--test-size", "-0.5"])  # doctest: +SKIP
-    usage: cvn-sklearn train [-h] ...
-    cvn-sklearn train: error: argument --test-size: -0.5 is not strictly between 0 and 1; pass a share such as 0.3
+    >>> import contextlib, io
+    >>> stderr = io.StringIO()
+    >>> with contextlib.redirect_stderr(stderr):
+    ...     try:
+    ...         main(["train", "--test-size", "1.5"])
+    ...     except SystemExit as exit:
+    ...         print("exit status", exit.code)
+    exit status 2
+    >>> print(stderr.getvalue().splitlines()[-1])
+    cvn-sklearn train: error: argument --test-size: 1.5 is not strictly between 0 and 1; pass a share such as 0.3
     """
     args = _parser().parse_args(argv)
     try:
