@@ -336,6 +336,13 @@ class Adapter(ClassifierMixin, BaseEstimator):
         if weights is not None and np.all(weights == 1.0):
             weights = None  # unit weights are no weights, for every library
         fit_idx, val_idx = self._early_stopping_split(len(y_encoded))
+        held = np.unique(y_encoded[val_idx])
+        if len(val_idx) and held.size < 2:
+            raise ValueError(
+                f"The last {len(val_idx)} rows held out for early stopping hold one class only "
+                f"({self.classes_[held[0]]!r}), so the validation loss cannot tell when to stop (it would stop "
+                "after the first round). Use a larger validation_fraction, more rows, or early_stopping_rounds=None."
+            )
         self._emit_started(y_encoded, len(fit_idx), len(val_idx))
 
         native_cls = self._native_class()

@@ -172,13 +172,48 @@ def _store_lock(uri: str):
 
 
 def _experiment_id(name: str, artifact_location: str | None) -> str:
+    """The experiment's id, created when missing; its artifact folder checked before any run starts.
+
+    Raises
+    ------
+    ValueError
+        If ``artifact_location`` cannot be written, or differs from the
+        location of the existing experiment (a location sticks to its
+        experiment), or the existing experiment's local folder cannot be written.
+    """
     import mlflow
 
+    location = None if artifact_location is None else Path(artifact_location).expanduser().resolve()
     experiment = mlflow.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    location = None if artifact_location is None else Path(artifact_location).resolve().as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    if experiment is None:
+        if location is not None:
+            _check_writable(location, f"artifact_location={artifact_location!r}")
+        return mlflow.create_experiment(name, artifact_location=None if location is None else location.as_uri())
+    existing = experiment.artifact_location
+    if location is not None and existing != location.as_uri():
+        raise ValueError(
+            f"Experiment {name!r} already keeps its artifacts in {existing}; an experiment's artifact_location "
+            f"cannot change, so {location.as_uri()} would be ignored. Log without artifact_location, or to a new "
+            "experiment name."
+        )
+    if existing.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        _check_writable(Path(unquote(urlparse(existing).path)), f"experiment {name!r}'s artifact folder")
+    return experiment.experiment_id
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    """Create ``folder`` if needed and check a file can be written in it, or raise ValueError saying so."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ValueError(
+            f"{what} ({folder}) cannot be written: {exc.strerror or exc}. Pass a folder you can write to "
+            "(nothing was logged)."
+        ) from None
 
 
 def _requirements(types: list[str]) -> list[str]:

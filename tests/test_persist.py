@@ -368,3 +368,21 @@ def test_default_store_is_sqlite_in_the_working_directory(tmp_path, monkeypatch,
     np.testing.assert_array_equal(
         load_artifact(run_id).predict_proba(data.test.X), artifact.estimator.predict_proba(data.test.X)
     )
+
+
+def test_an_unwritable_artifact_location_is_refused_before_anything_is_logged(tmp_path, data):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    not_a_folder = tmp_path / "a_file"
+    not_a_folder.write_text("")
+    artifact = _artifact(registry["logreg"](), data)
+    for _ in range(2):  # a retry meets the same clear error, and leaves nothing behind either
+        with pytest.raises(ValueError, match=r"artifact_location=.* cannot be written.*Pass a folder you can write to"):
+            log_artifact(artifact, experiment="bad_location", tracking_uri=uri, artifact_location=str(not_a_folder / "x"))
+    client = MlflowClient(uri)
+    assert client.get_experiment_by_name("bad_location") is None
+    run_id = log_artifact(artifact, experiment="bad_location", tracking_uri=uri, artifact_location=str(tmp_path / "ok"))
+    assert client.get_run(run_id).info.status == "FINISHED"
+    with pytest.raises(ValueError, match="cannot change.*new experiment name"):
+        log_artifact(artifact, experiment="bad_location", tracking_uri=uri, artifact_location=str(tmp_path / "other"))
+    runs = client.search_runs([client.get_experiment_by_name("bad_location").experiment_id])
+    assert [run.info.status for run in runs] == ["FINISHED"]

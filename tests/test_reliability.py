@@ -98,6 +98,7 @@ CASES = [
     Case("class-weight-typo", "adapter", _fit("logreg", class_weight="balance"), InvalidParameterError, "'class_weight' parameter", r"\{'balanced'\}"),
     Case("early-stopping-rounds-zero", "adapter", _fit("xgboost", early_stopping_rounds=0), InvalidParameterError, "'early_stopping_rounds' parameter", _MUST_BE),
     Case("validation-fraction-above-1", "adapter", _fit("lightgbm", early_stopping_rounds=3, validation_fraction=1.5), InvalidParameterError, "'validation_fraction' parameter", r"range \(0.0, 1.0\)"),
+    Case("early-stopping-rows-one-class", "adapter", _fit("lightgbm", X=X[np.argsort(y, kind="stable")], y=np.sort(y), early_stopping_rounds=3), ValueError, "held out for early stopping hold one class only", "larger validation_fraction"),
     Case("early-stopping-too-few-rows", "adapter", _fit("xgboost", X=X[_TWO], y=y[_TWO], early_stopping_rounds=3), ValueError, "early stopping needs both fit and validation rows", "Pass more rows or set early_stopping_rounds=None"),
     Case("one-class-y", "adapter", _fit("logreg", y=np.zeros(200)), ValueError, "y contains only one class", "Check the labels"),
     Case("nan-for-a-model-without-nan", "adapter", _fit("logreg", X=_X_NAN), ValueError, "Input X contains NaN", "HistGradientBoostingClassifier"),
