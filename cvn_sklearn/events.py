@@ -117,6 +117,37 @@ class AdapterUnavailable(TypedDict):
     hint: str
 
 
+class ScreenStarted(TypedDict):
+    """A screening sweep starts: its cells, and how many come from the cell store."""
+
+    n_cells: int
+    n_cached: int
+    n_variants: int
+    n_symbols: int
+    n_folds: int
+    executor: str
+
+
+class CellComplete(TypedDict):
+    """One sweep cell (a variant on one symbol's one fold) finished, or was read back from the store."""
+
+    variant: str
+    symbol: str
+    fold: int
+    status: str
+    cached: bool
+    seconds: float
+
+
+class ScreenComplete(TypedDict):
+    """A screening sweep finished."""
+
+    n_cells: int
+    n_cached: int
+    n_failed: int
+    seconds: float
+
+
 EVENTS: dict[str, type] = {
     "training_started": TrainingStarted,
     "class_balance_applied": ClassBalanceApplied,
@@ -125,6 +156,9 @@ EVENTS: dict[str, type] = {
     "calibrator_fit": CalibratorFit,
     "theta_picked": ThetaPicked,
     "adapter_unavailable": AdapterUnavailable,
+    "screen_started": ScreenStarted,
+    "cell_complete": CellComplete,
+    "screen_complete": ScreenComplete,
 }
 
 

@@ -370,14 +370,7 @@ class StackingClassifier(_SklearnStackingClassifier):
 
     def _fit_member(self, model, method, X, y, splits, fit_params):
         """(refit on all rows, OOS predictions) of one base model, through the store unless cache=False."""
-        oos = partial(oos_from_splits, model, X, y, splits, method=method, n_jobs=self.n_jobs,
-                      fit_params=fit_params, verbose=self.verbose)
-        refit = partial(_refit, model, X, y, fit_params)
-        store = resolve_store(self.cache)
-        if store is None:
-            return refit(), oos()
-        data_key = store.data_key(X, y, fit_params)
-        return store.refit(model, data_key, refit), store.oos(model, data_key, splits, method, oos)
+        return fit_member(model, method, X, y, splits, fit_params, resolve_store(self.cache), self.n_jobs, self.verbose)
 
     def _set_named_estimators(self, names, models):
         fitted = iter(self.estimators_)
@@ -515,6 +508,50 @@ class StackingClassifier(_SklearnStackingClassifier):
         bases = _VisualBlock("parallel", models, names=names, dash_wrapped=False)
         final = _VisualBlock("parallel", [self._make_final_estimator()], names=["final_estimator"], dash_wrapped=False)
         return _VisualBlock("serial", (bases, final), dash_wrapped=False)
+
+
+def fit_member(model, method, X, y, splits, fit_params, store, n_jobs=None, verbose=0):
+    """(refit on all rows, OOS predictions on ``splits``) of one base model, through ``store`` unless it is ``None``.
+
+    ``y`` holds the encoded labels, as a stacker's ``fit`` sees them.
+    """
+    oos = partial(oos_from_splits, model, X, y, splits, method=method, n_jobs=n_jobs, fit_params=fit_params,
+                  verbose=verbose)
+    refit = partial(_refit, model, X, y, fit_params)
+    if store is None:
+        return refit(), oos()
+    data_key = store.data_key(X, y, fit_params)
+    return store.refit(model, data_key, refit), store.oos(model, data_key, splits, method, oos)
+
+
+def precompute_base_model(model, X, y, *, cv=None, cache=True, method="predict_proba"):
+    """Put a base model's OOS predictions and refit in the store a stacker with this ``cv`` and ``cache`` reads.
+
+    A stacker fitted afterwards on the same ``X`` and ``y``, with ``model``
+    (equal parameters) among its base models, finds both and fits none of
+    that model's folds: the screening sweep computes each base model once per
+    (symbol, fold) this way, as its own Hamilton node, before the stackers.
+
+    Parameters
+    ----------
+    model : estimator
+        The base model, unfitted, as the stacker will hold it.
+    X, y : array-like
+        The rows the stacker will be fitted on, and their labels.
+    cv : int, cross-validation generator or iterable, default=None
+        The stacker's ``cv`` (``None``: its default walk-forward split).
+    cache : bool, str or OOSStore, default=True
+        The stacker's ``cache``.
+    method : str, default="predict_proba"
+        The stacker's response method for this model.
+
+    Returns
+    -------
+    OOSPredictions
+    """
+    X, y = indexable(X, LabelEncoder().fit_transform(y))
+    splits = realised_folds(cv, X, y, {})
+    return fit_member(model, method, X, y, splits, {}, resolve_store(cache))[1]
 
 
 def _refit(estimator, X, y, fit_params):

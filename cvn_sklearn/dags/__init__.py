@@ -33,6 +33,7 @@ from hamilton.lifecycle import NodeExecutionHook
 from sklearn.frozen import FrozenEstimator
 
 from cvn_sklearn.calibration import Calibrate
+from cvn_sklearn.contracts import TrainedArtifact
 from cvn_sklearn.events import emit
 from cvn_sklearn.pipeline import CalibratedThetaClassifier
 from cvn_sklearn.threshold import ThetaSweep
@@ -59,7 +60,7 @@ class TrainingComplete(NodeExecutionHook):
         context = next((v for k, v in node_kwargs.items() if k.rsplit(".", 1)[-1] == "event_context"), {})
         if not success and error is not None and "fold" in context:
             error._cvn_fold = context["fold"]
-        if success and node_name.rsplit(".", 1)[-1] == "artifact":
+        if success and node_name.rsplit(".", 1)[-1] == "artifact" and isinstance(result, TrainedArtifact):
             with structlog.contextvars.bound_contextvars(**context):
                 emit_training_complete(result)
 
@@ -193,12 +194,10 @@ def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ..
     QuietDriver
         The driver; failures raise the original exception, named, and print nothing.
     """
-    builder = (
-        driver.Builder()
-        .with_modules(*[importlib.import_module(name) for name in modules])
-        .with_config(dict(config))
-        .with_adapters(TrainingComplete())
-    )
+    loaded = [importlib.import_module(name) for name in modules]
+    # a module may name lifecycle adapters of its own (classes it defines), e.g. the sweep's failure catcher
+    own = [getattr(module, name)() for module in loaded for name in getattr(module, "LIFECYCLE_ADAPTERS", ())]
+    builder = driver.Builder().with_modules(*loaded).with_config(dict(config)).with_adapters(TrainingComplete(), *own)
     if executor is not None:
         local = executors.SynchronousLocalTaskExecutor()
         remote = local if executor == "local" else executor

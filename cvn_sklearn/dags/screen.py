@@ -1,0 +1,213 @@
+"""The screening sweep: variants x symbols x walk-forward folds, each cell a ``fixed_params`` run.
+
+The DAG::
+
+    base_jobs -> base_job (Parallelizable) -> base_oos -> base_oos_done (Collect)
+    cells_todo, base_oos_done -> cell (Parallelizable) -> cell_datasets, cell_model_name, cell_hpo_params,
+        cell_context -> cell_artifact (@subdag fixed_params) -> cell_record -> cell_records (Collect)
+
+* ``base_oos``: one node per (symbol, fold, base model of a stacker): the base
+  model's out-of-sample predictions on the stacker's folds of the cell's fit
+  rows, and its refit, put in the sweep's OOS store
+  (:func:`~cvn_sklearn.stacking.precompute_base_model`), so every stacker of
+  that (symbol, fold) fits none of them again.
+* ``cell_artifact``: the whole :mod:`~cvn_sklearn.dags.fixed_params` DAG as a
+  ``@subdag`` (the harness's row policy: fit rows, then calibration and θ on
+  the end of the fold's training window, the test block only scored).
+* ``cell_record``: what the sweep keeps of a cell (no estimator): the test
+  metrics, θ, the rows of each stage, the trading metrics, the test block's
+  signal and returns, seconds, status. The :class:`CellRecorder` hook writes it
+  to the cell store as soon as it is built and emits ``cell_complete``.
+
+A cell that fails does not stop the sweep: :class:`CatchCellFailures` turns
+the exception of any ``cell_*`` node into a :class:`Failed` value that the
+cell's later nodes pass on, and ``cell_record`` records it (status
+``"failed"``, error type and message). Every fit runs on one thread
+(``threadpoolctl`` for BLAS and OpenMP, and the models' own thread
+parameters), so cells running in parallel do not oversubscribe the cores.
+"""
+
+from time import perf_counter
+from typing import Any, NamedTuple
+
+import numpy as np
+from hamilton.function_modifiers import source, subdag, tag
+from hamilton.htypes import Collect, Parallelizable
+from hamilton.lifecycle import NodeExecutionHook, NodeExecutionMethod
+from threadpoolctl import threadpool_limits
+
+from cvn_sklearn.contracts import Datasets, TrainedArtifact, take_rows
+from cvn_sklearn.dags import fixed_params
+from cvn_sklearn.events import emit
+from cvn_sklearn.screening import BaseJob, Cell, CellStore, SymbolData, single_threaded
+from cvn_sklearn.stacking import precompute_base_model
+
+_ACCEPTS_FAILURE = "cvn_sklearn.accepts_failure"
+LIFECYCLE_ADAPTERS = ("CatchCellFailures", "CellRecorder")
+"""The lifecycle adapters :func:`cvn_sklearn.dags.cached_driver` adds to a driver of this module."""
+
+
+class Failed(NamedTuple):
+    """A cell's failure, passed on by the cell's later nodes: the exception's type and message."""
+
+    error_type: str
+    message: str
+
+
+class CatchCellFailures(NodeExecutionMethod):
+    """Runs the nodes; a ``cell_*`` node that raises returns :class:`Failed`, which the cell's later nodes pass on.
+
+    Nodes tagged ``cvn_sklearn.accepts_failure`` (``cell_record``) receive the
+    :class:`Failed` value instead, to record it. Nodes outside the cells (the
+    fan-out, the base models, the fan-in) raise as usual.
+    """
+
+    def run_to_execute_node(
+        self, *, node_name: str, node_tags: dict, node_callable: Any, node_kwargs: dict, is_expand: bool,
+        is_collect: bool, **future_kwargs: Any,
+    ) -> Any:
+        """Execute one node; see the class docstring."""
+        if is_expand or is_collect or not node_name.startswith("cell_"):
+            return node_callable(**node_kwargs)
+        failed = next((value for value in node_kwargs.values() if isinstance(value, Failed)), None)
+        if failed is not None and node_tags.get(_ACCEPTS_FAILURE) != "true":
+            return failed
+        try:
+            return node_callable(**node_kwargs)
+        except Exception as exc:  # noqa: BLE001 - a failing cell is recorded, the sweep goes on
+            return Failed(type(exc).__name__, str(exc))
+
+
+class CellRecorder(NodeExecutionHook):
+    """Writes each cell's record to the cell store as soon as ``cell_record`` is built, and emits ``cell_complete``."""
+
+    def run_before_node_execution(self, **future_kwargs: Any):
+        """Nothing before a node."""
+
+    def run_after_node_execution(
+        self, *, node_name: str, node_kwargs: dict, result: Any, success: bool, **future_kwargs: Any
+    ):
+        """After ``cell_record``: store it, then emit ``cell_complete``."""
+        if not (success and node_name == "cell_record"):
+            return
+        record, arrays = result
+        CellStore(node_kwargs["cell_store_folder"]).put(record, **arrays)
+        emit(
+            "cell_complete",
+            variant=record["variant"],
+            symbol=record["symbol"],
+            fold=record["fold"],
+            status=record["status"],
+            cached=False,
+            seconds=record["seconds"],
+        )
+
+
+def base_job(base_jobs: list) -> Parallelizable[BaseJob]:
+    """Fan out: one job per (symbol, fold, base model of the stackers)."""
+    yield from base_jobs
+
+
+def base_oos(base_job: BaseJob, symbol_data: dict) -> str:
+    """The base model's OOS predictions and refit on the fold's fit rows, put in the OOS store; its symbol."""
+    data = symbol_data[base_job.symbol]
+    with threadpool_limits(limits=1):
+        precompute_base_model(
+            base_job.estimator,
+            take_rows(data.X, base_job.rows),
+            take_rows(data.y, base_job.rows),
+            cv=base_job.cv,
+            cache=base_job.cache,
+        )
+    return base_job.symbol
+
+
+def base_oos_done(base_oos: Collect[str]) -> int:
+    """Fan in: how many base-model jobs ran (the cells wait for them)."""
+    return len(list(base_oos))
+
+
+def cell(cells_todo: list, base_oos_done: int) -> Parallelizable[Cell]:
+    """Fan out: one cell per variant, symbol and fold still to compute."""
+    yield from cells_todo
+
+
+def cell_clock(cell: Cell) -> float:
+    """When the cell started (``perf_counter``)."""
+    return perf_counter()
+
+
+def cell_datasets(cell: Cell, symbol_data: dict) -> Datasets:
+    """The cell's fit rows (train), the end of its training window (val) and its test block (test)."""
+    data: SymbolData = symbol_data[cell.symbol]
+    parts = (data.X, data.y, data.returns)
+    fold = cell.fold
+    train, val, test = (tuple(take_rows(values, rows) for values in parts) for rows in (fold.fit, fold.val, fold.test))
+    return Datasets(train, val, test, periods_per_year=data.periods_per_year)
+
+
+def cell_model_name(cell: Cell) -> str:
+    """The registry name of the cell's variant."""
+    return cell.variant.model
+
+
+def cell_hpo_params(cell: Cell, oos_folder: str) -> dict:
+    """The variant's parameters, each fit pinned to one thread, stackers reading the sweep's OOS store."""
+    return single_threaded(cell.variant.model, cell.variant.params, oos_folder)
+
+
+def cell_context(cell: Cell) -> dict:
+    """What the cell's events carry."""
+    return {"variant": cell.variant.name, "symbol": cell.symbol, "fold": cell.fold.index}
+
+
+@subdag(
+    fixed_params,
+    inputs={
+        "datasets": source("cell_datasets"),
+        "model_name": source("cell_model_name"),
+        "hpo_params": source("cell_hpo_params"),
+        "event_context": source("cell_context"),
+    },
+)
+def cell_artifact(artifact: TrainedArtifact) -> TrainedArtifact:
+    """The cell's :class:`~cvn_sklearn.contracts.TrainedArtifact`, from the ``fixed_params`` sub-DAG."""
+    return artifact
+
+
+@tag(**{_ACCEPTS_FAILURE: "true"})
+def cell_record(cell_clock: float, cell: Cell, cell_artifact: Any, symbol_data: dict, cell_store_folder: str) -> tuple:
+    """``(record, arrays)`` kept of the cell: scalars, and the test block's index, signal and trade returns."""
+    record = {
+        "key": cell.key,
+        "variant": cell.variant.name,
+        "model": cell.variant.model,
+        "symbol": cell.symbol,
+        "fold": cell.fold.index,
+    }
+    test = cell.fold.test
+    returns = np.asarray(take_rows(symbol_data[cell.symbol].returns, test), dtype=np.float64)
+    if isinstance(cell_artifact, Failed):
+        record |= {"status": "failed", "error_type": cell_artifact.error_type, "error": cell_artifact.message}
+        signal = np.zeros(len(test), dtype=np.int8)
+    else:
+        record |= {"status": "ok", "error_type": None, "error": None, **_summary(cell_artifact)}
+        signal = cell_artifact.predict(take_rows(symbol_data[cell.symbol].X, test))
+    record["seconds"] = perf_counter() - cell_clock
+    return record, {"index": test, "signal": signal, "returns": returns}
+
+
+def cell_records(cell_record: Collect[tuple]) -> int:
+    """Fan in: how many cells ran (their records are in the cell store already)."""
+    return len(list(cell_record))
+
+
+def _summary(artifact: TrainedArtifact) -> dict:
+    """The flat scalars a cell keeps of its artifact: θ, test metrics, trading metrics, rows per stage."""
+    shape = artifact.dataset_shape
+    summary = {"threshold": artifact.threshold, "training_time_sec": artifact.training_time_sec}
+    summary |= {f"test_{k}": v for k, v in artifact.metrics_test.to_dict().items()}
+    if artifact.trading_test is not None:
+        summary |= artifact.trading_test.to_dict()
+    summary |= {k: v for k, v in shape.to_dict().items() if k.startswith("rows_")}
+    return summary
