@@ -492,7 +492,8 @@ def rank_variants(returns, *, periods_per_year, n_trials=None, n_partitions=16) 
         raise ValueError(f"n_trials must be an integer >= the number of variants ({n_variants}), got {n_trials!r}.")
     if n_periods < 2:
         raise ValueError(f"returns has {n_periods} period(s); a Sharpe ratio needs at least 2.")
-    table = pd.DataFrame([_variant_row(values[:, j], periods_per_year) for j in range(n_variants)], index=pd.Index(names, name="variant"))
+    rows = [_variant_row(values[:, j], periods_per_year) for j in range(n_variants)]
+    table = pd.DataFrame(rows, index=pd.Index(names, name="variant"))
     per_period = table["sharpe"].to_numpy() / np.sqrt(periods_per_year)
     finite = per_period[np.isfinite(per_period)]
     variance = float(np.var(finite, ddof=1)) if finite.size > 1 else 0.0
@@ -510,20 +511,23 @@ def rank_variants(returns, *, periods_per_year, n_trials=None, n_partitions=16) 
 def _variant_row(r, periods_per_year):
     m = trading_metrics(np.ones(r.size, dtype=bool), r, periods_per_year=periods_per_year)
     _, skew, kurt = _moments(r)
-    return {"sharpe": m.sharpe, "sortino": m.sortino, "max_drawdown": m.max_drawdown, "n_periods": r.size, "skew": skew, "kurtosis": kurt}
+    return {
+        "sharpe": m.sharpe, "sortino": m.sortino, "max_drawdown": m.max_drawdown,
+        "n_periods": r.size, "skew": skew, "kurtosis": kurt,
+    }
 
 
 def _moments(r):
     """Per-period Sharpe (population std), skewness and raw kurtosis; NaN when ``r`` does not vary."""
-    std = r.std()
-    if not std > 0 or np.ptp(r) == 0:
+    if np.ptp(r) == 0:
         return float("nan"), float("nan"), float("nan")
-    return float(r.mean() / std), float(stats.skew(r)), float(stats.kurtosis(r, fisher=False))
+    return float(r.mean() / r.std()), float(stats.skew(r)), float(stats.kurtosis(r, fisher=False))
 
 
 def _check_psr_inputs(n_obs, skew, kurtosis):
     if np.any(~(n_obs >= 2)):
-        raise ValueError(f"n_obs must be at least 2 (the number of returns behind the Sharpe ratio), got {_first(n_obs, ~(n_obs >= 2))}.")
+        bad = _first(n_obs, ~(n_obs >= 2))
+        raise ValueError(f"n_obs must be at least 2 (the number of returns behind the Sharpe ratio), got {bad:g}.")
     impossible = kurtosis < (1.0 + skew**2) * (1.0 - 1e-9)
     if np.any(impossible):
         raise ValueError(
@@ -579,7 +583,8 @@ def _sharpe_by_split(values, blocks, in_sample):
     sums = np.array([values[b].sum(axis=0) for b in blocks])
     squares = np.array([(centred[b] ** 2).sum(axis=0) for b in blocks])
     scale = np.abs(centred).max(axis=0) + np.abs(centre)
-    return tuple(_sharpe_from_sums(m @ sums, m @ squares, m @ counts, centre, scale) for m in (in_sample.astype(float), (~in_sample).astype(float)))
+    sides = (in_sample.astype(np.float64), (~in_sample).astype(np.float64))
+    return tuple(_sharpe_from_sums(m @ sums, m @ squares, m @ counts, centre, scale) for m in sides)
 
 
 def _sharpe_from_sums(sums, squares, counts, centre, scale):
