@@ -46,6 +46,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+import pandas as pd
 from sklearn.base import clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import indexable
@@ -155,13 +156,13 @@ class OOSStore:
         try:
             ref = weakref.ref(X, self._forget(id(X)))
         except TypeError:  # lists and other objects without weak references: hash every time
-            return _hash(X)
+            return _data_hash(X)
         probe = _probe(X)
         with self._lock:
             known = self._fingerprints.get(id(X))
         if known is not None and known[0]() is X and known[1] == probe:
             return known[2]
-        fingerprint = _hash(X)
+        fingerprint = _data_hash(X)
         with self._lock:
             self._fingerprints[id(X)] = (ref, probe, fingerprint)
         return fingerprint
@@ -302,6 +303,18 @@ def _store_for(path):
 
 def _hash(obj):
     return joblib.hash(obj, hash_name="sha1")
+
+
+def _data_hash(X):
+    """SHA-1 of the data's values (and a DataFrame's index, columns and dtypes), not of its pickled object.
+
+    Two DataFrames holding the same rows hash alike even when pandas' internal
+    caches or block layout differ (a pickle-based hash sees those).
+    """
+    if isinstance(X, pd.DataFrame):
+        values = pd.util.hash_pandas_object(X, index=True).to_numpy()
+        return _hash((values, [str(c) for c in X.columns], [str(d) for d in X.dtypes]))
+    return _hash(X)
 
 
 def _probe(X):

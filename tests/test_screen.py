@@ -1,0 +1,281 @@
+"""The screening sweep: cells, failures, resume, stackers on shared base models, Dask, MLflow."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import structlog
+from mlflow.tracking import MlflowClient
+from pydantic import ValidationError
+from structlog.testing import capture_logs
+
+from cvn_sklearn.events import EVENTS
+from cvn_sklearn.harness import screen
+from cvn_sklearn.model_selection import WalkForwardSplit
+from cvn_sklearn.screening import CellStore, ScreenConfig, SymbolData
+from cvn_sklearn.stacking import realised_folds
+
+
+def _symbol(seed, n=400, n_features=3):
+    rng = np.random.RandomState(seed)
+    X = pd.DataFrame(rng.normal(size=(n, n_features)), columns=[f"f{i}" for i in range(n_features)],
+                     index=pd.date_range("2020-01-01", periods=n, freq="D"))
+    y = pd.Series((X["f0"] + rng.normal(size=n) > 0.5).astype(int), index=X.index)
+    returns = pd.Series(np.where(y == 1, 0.01, -0.01) + rng.normal(0, 0.01, n), index=X.index)
+    return SymbolData(X, y, returns)
+
+
+DATA = {"aaa": _symbol(1), "bbb": _symbol(2)}
+VARIANTS = [
+    {"name": "logreg", "model": "logreg"},
+    {"name": "logreg_strong_l2", "model": "logreg", "params": {"C": 0.01}},
+    {"name": "broken", "model": "logreg", "params": {"C": -1}},
+]
+
+
+def _config(tmp_path, **changes):
+    return {"variants": VARIANTS, "symbols": ["aaa", "bbb"], "folds": {"n_splits": 2, "gap": 2},
+            "calibration": "sigmoid", "folder": str(tmp_path / "sweep"), "mlflow": False, **changes}
+
+
+def _events(logs, name, **fields):
+    return [e for e in logs if e["event"] == name and all(e.get(k) == v for k, v in fields.items())]
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("screen")
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        result = screen(_config(folder), data=DATA)
+    return folder, result, logs
+
+
+def test_every_cell_is_a_fold_of_a_symbol_of_a_variant_and_a_failure_is_recorded(first):
+    _, result, _ = first
+    cells = result.cells
+    assert len(cells) == 3 * 2 * 2
+    assert set(map(tuple, cells[["variant", "symbol", "fold"]].to_numpy().tolist())) == {
+        (v["name"], s, f) for v in VARIANTS for s in DATA for f in (0, 1)
+    }
+    broken = cells[cells["variant"] == "broken"]
+    assert set(broken["status"]) == {"failed"} and set(broken["error_type"]) == {"InvalidParameterError"}
+    assert broken["error"].str.contains("'C' parameter").all()
+    ok = cells[cells["variant"] != "broken"]
+    assert set(ok["status"]) == {"ok"} and not ok["cached"].any()
+    assert ((ok["threshold"] > 0) & (ok["threshold"] < 1)).all()
+    assert (ok["rows_theta"] > 0).all() and (ok["rows_test"] == ok["test_n"]).all()
+    assert {"n_trades", "win_rate", "avg_return", "sortino", "sharpe", "max_drawdown", "seconds"} <= set(cells)
+
+
+def test_the_test_block_is_scored_with_the_row_policy_of_train_one(first):
+    from cvn_sklearn.contracts import Datasets
+    from cvn_sklearn.harness import train_one
+    from cvn_sklearn.model_selection import walk_forward_folds
+
+    _, result, _ = first
+    X, y, returns, _, _ = DATA["bbb"]
+    fold = walk_forward_folds(WalkForwardSplit(2, gap=2), X, y, gap=2)[1]
+    parts = [tuple(v.iloc[rows] for v in (X, y, returns)) for rows in (fold.fit, fold.val, fold.test)]
+    artifact = train_one("logreg", Datasets(*parts), calibration="sigmoid")
+    cell = result.cells.query("variant == 'logreg' and symbol == 'bbb' and fold == 1").iloc[0]
+    assert cell["threshold"] == artifact.threshold and cell["test_auc"] == artifact.metrics_test.auc
+    assert cell["n_trades"] == artifact.trading_test.n_trades and cell["rows_fit"] == len(fold.fit)
+
+
+def test_results_tables_and_files(first):
+    _, result, _ = first
+    assert list(result.ranking.index[:2]) != ["broken"] and result.ranking.loc["broken", "failed_cells"] == 4
+    assert {"trades", "win_rate", "sharpe", "sortino", "psr", "dsr", "failed_cells"} <= set(result.ranking)
+    assert 0.0 <= result.pbo <= 1.0
+    overall = result.by_variant[result.by_variant["fold"] == "all"].set_index("variant")
+    assert overall.loc["logreg", "avg_trades"] == result.cells.query("variant == 'logreg'")["n_trades"].mean()
+    assert set(result.by_variant["fold"]) == {"0", "1", "all"}
+    assert result.returns.shape[1] == 3 and result.returns["broken"].isna().all()
+    for name in ("cells", "by_variant", "ranking"):
+        assert (result.folder / f"{name}.parquet").is_file() and (result.folder / f"{name}.csv").is_file()
+    pd.testing.assert_frame_equal(pd.read_parquet(result.folder / "ranking.parquet"), result.ranking)
+
+
+def test_events_follow_their_schema(first):
+    _, result, logs = first
+    started, done = _events(logs, "screen_started"), _events(logs, "screen_complete")
+    assert len(started) == len(done) == 1
+    assert started[0]["n_cells"] == 12 and started[0]["n_cached"] == 0
+    assert done[0]["n_failed"] == 4 and done[0]["n_cached"] == 0
+    cells = _events(logs, "cell_complete")
+    assert len(cells) == 12 and {e["status"] for e in cells} == {"ok", "failed"}
+    for event in started + done + cells:
+        assert set(EVENTS[event["event"]].__annotations__) <= set(event)
+    # the fit events of a cell carry the cell
+    assert {(e["variant"], e["symbol"], e["fold"]) for e in _events(logs, "training_complete")} == {
+        (v, s, f) for v in ("logreg", "logreg_strong_l2") for s in DATA for f in (0, 1)
+    }
+
+
+def test_a_second_run_fits_no_model_and_retry_failed_reruns_only_the_failures(first):
+    folder, result, _ = first
+    with capture_logs() as logs:
+        again = screen(_config(folder), data=DATA)
+    assert not _events(logs, "training_started")
+    assert again.cells["cached"].all() and len(_events(logs, "cell_complete", cached=True)) == 12
+    pd.testing.assert_frame_equal(again.ranking, result.ranking)
+    with capture_logs() as logs:
+        retried = screen(_config(folder, retry_failed=True), data=DATA)
+    ran = _events(logs, "cell_complete", cached=False)
+    assert {e["variant"] for e in ran} == {"broken"} and len(ran) == 4
+    assert not _events(logs, "training_started")  # the broken variant fails before any fit
+    assert retried.cells.query("variant != 'broken'")["cached"].all()
+
+
+def test_six_stackers_over_three_bases_fit_each_base_once_per_symbol_and_fold(tmp_path):
+    bases = ["logreg", "extra_trees", "hist_gb"]
+    ensembles = ["blend_avg", "blend_weighted", "stack_logreg", "stack_logreg_shrink", "stack_xgb_meta", "stack_nonneg"]
+    variants = [{"name": e, "model": e, "params": {"base_models": bases}} for e in ensembles]
+    config = {"variants": variants, "symbols": ["aaa"], "folds": {"n_splits": 2}, "calibration": "sigmoid",
+              "folder": str(tmp_path), "mlflow": False}
+    with capture_logs() as logs:
+        result = screen(config, data={"aaa": DATA["aaa"]})
+    assert set(result.cells["status"]) == {"ok"}
+    from cvn_sklearn.model_selection import walk_forward_folds
+
+    X, y = DATA["aaa"].X, DATA["aaa"].y
+    folds = walk_forward_folds(WalkForwardSplit(2), X, y, val_size=0.2)
+    expected_per_base = sum(len(realised_folds(None, X.iloc[f.fit], y.iloc[f.fit].to_numpy(), {})) + 1 for f in folds)
+    fits = [e["model_type"] for e in _events(logs, "training_started")]
+    assert {base: fits.count(base) for base in bases} == {base: expected_per_base for base in bases}
+
+
+def test_bad_configs_name_the_key(tmp_path):
+    with pytest.raises(ValidationError, match="lightgbn"):
+        ScreenConfig.model_validate({"variants": [{"name": "x", "model": "lightgbn"}], "symbols": ["aaa"]})
+    with pytest.raises(ValidationError, match="variant names must be unique"):
+        ScreenConfig.model_validate({"variants": [VARIANTS[0], VARIANTS[0]], "symbols": ["aaa"]})
+    with pytest.raises(ValidationError, match="folds.n_splits"):
+        ScreenConfig.model_validate({"variants": VARIANTS, "symbols": ["aaa"], "folds": {"n_splits": 0}})
+    with pytest.raises(ValueError, match=r"symbols: no data for \['ccc'\]"):
+        screen(_config(tmp_path, symbols=["aaa", "ccc"]), data=DATA)
+    short = {"aaa": SymbolData(*[part.iloc[:12] for part in DATA["aaa"][:3]])}
+    with pytest.raises(ValueError, match=r"symbols: 'aaa': .*(config keys: folds"):
+        screen(_config(tmp_path, symbols=["aaa"], folds={"n_splits": 4, "gap": 2}), data=short)
+
+
+def test_a_cell_store_file_appears_whole(tmp_path):
+    store = CellStore(tmp_path)
+    store.put({"key": "k", "status": "ok"}, index=[1, 2], signal=[0, 1], returns=[0.1, -0.2])
+    assert store.keys() == {"k"} and not list((tmp_path / "cells").glob("*.tmp"))
+    record, arrays = store.get("k")
+    assert record == {"key": "k", "status": "ok"} and arrays["returns"].tolist() == [0.1, -0.2]
+
+
+def test_local_and_dask_local_cluster_give_identical_cells_and_ranking(tmp_path):
+    config = _config(tmp_path, variants=VARIANTS[:2] + [{"name": "lgbm", "model": "lightgbm",
+                                                          "params": {"n_estimators": 20}}])
+    local = screen({**config, "folder": str(tmp_path / "local")}, data=DATA)
+    distributed = screen({**config, "folder": str(tmp_path / "dask"), "executor": "dask", "n_workers": 2}, data=DATA)
+    columns = [c for c in local.cells.columns if c not in ("seconds", "training_time_sec")]
+    pd.testing.assert_frame_equal(local.cells[columns], distributed.cells[columns])
+    pd.testing.assert_frame_equal(local.ranking, distributed.ranking)
+    assert local.pbo == distributed.pbo
+
+
+_KILLED_SWEEP = textwrap.dedent("""
+    import sys
+    import numpy as np, pandas as pd
+    sys.path.insert(0, sys.argv[2])
+    from test_screen import DATA
+    from cvn_sklearn.harness import screen
+    variants = [{"name": f"forest_{i}", "model": "random_forest", "params": {"n_estimators": 150, "max_depth": i + 2}}
+                for i in range(6)]
+    screen({"variants": variants, "symbols": ["aaa", "bbb"], "folds": {"n_splits": 2}, "calibration": "sigmoid",
+            "folder": sys.argv[1], "mlflow": False}, data=DATA)
+""")
+
+
+def test_a_killed_sweep_resumes_without_recomputing_finished_cells(tmp_path):
+    folder = tmp_path / "sweep"
+    script = tmp_path / "sweep.py"
+    script.write_text(_KILLED_SWEEP)
+    process = subprocess.Popen([sys.executable, str(script), str(folder), os.path.dirname(__file__)],
+                               stderr=subprocess.DEVNULL)
+    store = CellStore(folder)
+    try:
+        deadline = time.monotonic() + 180
+        while len(store.keys()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finished = store.keys()
+    assert 3 <= len(finished) < 24, "the sweep must be killed after some cells and before the end"
+    variants = [{"name": f"forest_{i}", "model": "random_forest", "params": {"n_estimators": 150, "max_depth": i + 2}}
+                for i in range(6)]
+    config = {"variants": variants, "symbols": ["aaa", "bbb"], "folds": {"n_splits": 2}, "calibration": "sigmoid",
+              "folder": str(folder), "mlflow": False}
+    with capture_logs() as logs:
+        result = screen(config, data=DATA)
+    computed = _events(logs, "cell_complete", cached=False)
+    assert len(_events(logs, "cell_complete", cached=True)) == len(finished)
+    assert len(computed) == 24 - len(finished)
+    assert set(result.cells.loc[result.cells["cached"], "key"]) == finished
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """A real MLflow tracking server on localhost, SQLite behind it, as a team shares a store."""
+    folder = tmp_path_factory.mktemp("mlflow_server")
+    port = _free_port()
+    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+               "--backend-store-uri", f"sqlite:///{folder}/server.db", "--default-artifact-root", str(folder / "art"),
+               "--workers", "1"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            MlflowClient(uri).search_experiments(max_results=1)
+            break
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("the MLflow server did not start")
+    yield uri
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("where", ["sqlite", "server"])
+def test_mlflow_gets_one_parent_run_and_one_child_run_per_cell(tmp_path, where, request):
+    uri = request.getfixturevalue("mlflow_server") if where == "server" else f"sqlite:///{tmp_path}/mlflow.db"
+    experiment = f"screen-{where}-{tmp_path.name}"
+    config = _config(tmp_path, tracking_uri=uri, mlflow=True, experiment=experiment)
+    result = screen(config, data=DATA)
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+    parents = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == result.parent_run_id]
+    assert [p.info.run_id for p in parents] == [result.parent_run_id] and len(children) == 12
+    assert sorted(c.info.status for c in children).count("FAILED") == 4
+    by_cell = {(c.data.tags["variant"], c.data.tags["symbol"], c.data.tags["fold"]): c for c in children}
+    cell = result.cells.query("variant == 'logreg' and symbol == 'aaa' and fold == 0").iloc[0]
+    logged = by_cell[("logreg", "aaa", "0")].data.metrics
+    assert logged["threshold"] == cell["threshold"] and logged["test_auc"] == cell["test_auc"]
+    assert "InvalidParameterError" in by_cell[("broken", "aaa", "0")].data.tags["error"]
+    assert parents[0].data.metrics["pbo"] == result.pbo
+    assert {a.path for a in client.list_artifacts(result.parent_run_id, "tables")} >= {"tables/ranking.csv"}
+    again = screen(config, data=DATA)  # reuses the parent, adds nothing
+    assert again.parent_run_id == result.parent_run_id
+    assert len(client.search_runs([client.get_experiment_by_name(experiment).experiment_id])) == 13
