@@ -11,6 +11,7 @@ The engine is :mod:`cvn_sklearn.dags.screen`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -199,8 +200,9 @@ def cell_key(data_fingerprint: str, variant: Variant, fold: Fold, options: dict,
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()[:32]
 
 
+@functools.cache
 def library_versions() -> dict[str, str]:
-    """Versions of cvn_sklearn and the libraries a cell's result depends on."""
+    """Versions of cvn_sklearn and the libraries a cell's result depends on (read once per process)."""
     found = {}
     for name in _LIBRARIES:
         try:
@@ -450,35 +452,55 @@ def _symbol_data(config: ScreenConfig, data) -> dict:
 
 
 def screen_result(config: ScreenConfig, plan: Plan) -> ScreenResult:
-    """Read every cell of ``plan`` back from the store; build, write and return the sweep's tables."""
-    from cvn_sklearn.ranking import rank_variants
+    """Read every cell of ``plan`` back from the store; build, write and return the sweep's tables.
 
+    When every cell came from the store and the folder holds the tables of
+    exactly these cells (``tables.json``), the tables are read back instead.
+    """
+    folder = Path(config.folder)
+    tables_key = hashlib.sha256(json.dumps([[c.key, c.variant.name] for c in plan.cells]).encode()).hexdigest()
+    marker = folder / "tables.json"
+    if not plan.todo and marker.is_file() and json.loads(marker.read_text()).get("key") == tables_key:
+        return _read_tables(folder, {cell.key for cell in plan.cached})
     cached = {cell.key for cell in plan.cached}
-    records, frames = [], []
+    records, parts = [], []
     for cell in plan.cells:
         record, arrays = plan.store.get(cell.key)
         records.append({**record, "cached": cell.key in cached})
-        index = pd.MultiIndex.from_arrays(
-            [[cell.symbol] * len(arrays["index"]), [cell.fold.index] * len(arrays["index"]), arrays["index"]],
-            names=["symbol", "fold", "row"],
-        )
         strategy = np.where(arrays["signal"] == 1, arrays["returns"], 0.0) if record["status"] == "ok" else np.nan
-        frames.append(pd.DataFrame({"variant": cell.variant.name, "return": strategy, "trade": arrays["signal"],
-                                    "win": (arrays["signal"] == 1) & (arrays["returns"] > 0)}, index=index))
+        parts.append((cell, arrays, strategy))
+    long = pd.DataFrame({
+        "symbol": np.concatenate([[c.symbol] * len(a["index"]) for c, a, _ in parts]),
+        "fold": np.concatenate([np.full(len(a["index"]), c.fold.index) for c, a, _ in parts]),
+        "row": np.concatenate([a["index"] for _, a, _ in parts]),
+        "variant": np.concatenate([[c.variant.name] * len(a["index"]) for c, a, _ in parts]),
+        "return": np.concatenate([np.broadcast_to(r, len(a["index"])) for _, a, r in parts]),
+        "trade": np.concatenate([a["signal"] for _, a, _ in parts]),
+        "win": np.concatenate([(a["signal"] == 1) & (a["returns"] > 0) for _, a, _ in parts]),
+    })
     cells = pd.DataFrame(records)
-    long = pd.concat(frames)
-    returns = long.set_index("variant", append=True)["return"].unstack("variant")
+    returns = long.set_index(["symbol", "fold", "row", "variant"])["return"].unstack("variant")
     returns = returns.reindex(columns=[v.name for v in config.variants]).sort_index()
+    returns.columns.name = "variant"
     by_variant = _by_variant(cells)
     per_year = {plan.data[symbol].periods_per_year for symbol in config.symbols}
     ranking, pbo = _ranking(cells, long, returns, per_year.pop() if len(per_year) == 1 else 1.0, config)
-    folder = Path(config.folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, table in (("cells", cells), ("by_variant", by_variant), ("ranking", ranking)):
         table.to_parquet(folder / f"{name}.parquet")
         table.to_csv(folder / f"{name}.csv", index=name == "ranking")
     returns.to_parquet(folder / "returns.parquet")
+    marker.write_text(json.dumps({"key": tables_key, "pbo": pbo}))
     return ScreenResult(cells, by_variant, ranking, pbo, returns, folder)
+
+
+def _read_tables(folder: Path, cached: set) -> ScreenResult:
+    """The tables a finished sweep wrote, every cell now marked cached."""
+    cells = pd.read_parquet(folder / "cells.parquet")
+    cells["cached"] = cells["key"].isin(cached)
+    pbo = json.loads((folder / "tables.json").read_text())["pbo"]
+    return ScreenResult(cells, pd.read_parquet(folder / "by_variant.parquet"), pd.read_parquet(folder / "ranking.parquet"),
+                        float("nan") if pbo is None else float(pbo), pd.read_parquet(folder / "returns.parquet"), folder)
 
 
 def _by_variant(cells: pd.DataFrame) -> pd.DataFrame:

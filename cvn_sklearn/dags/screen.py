@@ -137,8 +137,11 @@ def cell_clock(cell: Cell) -> float:
     return perf_counter()
 
 
-def cell_datasets(cell: Cell, symbol_data: dict) -> Datasets:
-    """The cell's fit rows (train), the end of its training window (val) and its test block (test)."""
+def cell_datasets(cell_clock: float, cell: Cell, symbol_data: dict) -> Datasets:
+    """The cell's fit rows (train), the end of its training window (val) and its test block (test).
+
+    It reads ``cell_clock`` so the clock starts before anything of the cell runs.
+    """
     data: SymbolData = symbol_data[cell.symbol]
     parts = (data.X, data.y, data.returns)
     fold = cell.fold

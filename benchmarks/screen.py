@@ -1,0 +1,148 @@
+"""The screening sweep: Dask speed-up, orchestration overhead, resume cost, driver memory.
+
+Printed in one run:
+
+* **speed-up**: the same sweep of LightGBM cells in this process vs on a warm
+  Dask ``LocalCluster`` of ``--workers`` single-threaded worker processes
+  (started and warmed up before timing); each side ``--repeats`` times in a
+  fresh folder, interleaved, median; both sides must produce the same cells
+  (every metric, θ and signal) — checked;
+* **orchestration overhead**: the serial sweep's wall time against the sum of
+  its cells' own times (each cell's ``seconds``: its fit, calibration, θ and
+  scoring), i.e. planning, fingerprinting, Hamilton, the cell store and the
+  result tables;
+* **resume cost**: a re-run of the finished sweep (every cell read back from
+  the store, no fit) against the fresh run;
+* **driver memory**: the peak resident memory of a fresh process running a
+  sweep of ``--tiny`` tiny cells, and of ten times as many: results stream to
+  the cell store, so it should stay flat.
+
+Every fit runs on one thread on both sides (the sweep pins them). MLflow
+logging is off: it is measured by the MLflow tests, not here.
+
+Run from the repository root::
+
+    python benchmarks/screen.py [--rows 3000] [--features 20] [--trees 150] [--repeats 3] [--workers 2] [--tiny 100]
+"""
+
+import os
+
+os.environ["OMP_NUM_THREADS"] = "1"  # before numpy and the boosters start their thread pools
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+from time import perf_counter  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from cvn_sklearn.harness import screen  # noqa: E402
+from cvn_sklearn.screening import SymbolData  # noqa: E402
+
+
+def market(seed: int, rows: int, features: int) -> SymbolData:
+    """A symbol with a weak signal: features, a 0/1 label, per-row trade returns."""
+    rng = np.random.RandomState(seed)
+    X = pd.DataFrame(rng.normal(size=(rows, features)), columns=[f"f{i}" for i in range(features)])
+    y = (X["f0"] + 0.5 * X["f1"] + rng.normal(scale=2.0, size=rows) > 0.8).astype(int)
+    return SymbolData(X, y, np.where(y == 1, 0.01, -0.008) + rng.normal(0, 0.01, rows))
+
+
+def sweep_config(folder, trees: int, **changes) -> dict:
+    variants = [{"name": f"lightgbm_{leaves}", "model": "lightgbm", "params": {"n_estimators": trees, "num_leaves": leaves}}
+                for leaves in (15, 31)]
+    return {"variants": variants, "symbols": ["s1", "s2"], "folds": {"n_splits": 2}, "calibration": "sigmoid",
+            "folder": str(folder), "mlflow": False, **changes}
+
+
+def timed(config, data):
+    started = perf_counter()
+    result = screen(config, data=data)
+    return perf_counter() - started, result
+
+
+def same_cells(a, b) -> bool:
+    columns = [c for c in a.cells.columns if c not in ("seconds", "training_time_sec")]
+    pd.testing.assert_frame_equal(a.cells[columns], b.cells[columns])
+    pd.testing.assert_frame_equal(a.returns, b.returns)
+    return True
+
+
+def tiny_sweep(n_cells: int) -> int:
+    """A sweep of ``n_cells`` tiny cells (n_cells / 10 logistic-regression variants x 2 symbols x 5 folds)."""
+    data = {f"t{i}": market(i, 300, 3) for i in range(2)}
+    variants = [{"name": f"logreg_{i}", "model": "logreg", "params": {"C": 1.0 + i}} for i in range(max(1, n_cells // 10))]
+    with tempfile.TemporaryDirectory() as folder:
+        config = {"variants": variants, "symbols": list(data), "folds": {"n_splits": 5}, "calibration": "sigmoid",
+                  "folder": folder, "mlflow": False}
+        return len(screen(config, data=data).cells)
+
+
+def peak_memory_mb(n_cells: int) -> float:
+    """Peak resident memory (MB) of a fresh process running :func:`tiny_sweep` of ``n_cells`` cells."""
+    done = subprocess.run([sys.executable, __file__, "--memory-run", str(n_cells)], capture_output=True, text=True,
+                          check=True)
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["peak_mb"])
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=3000)
+    parser.add_argument("--features", type=int, default=20)
+    parser.add_argument("--trees", type=int, default=150)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--tiny", type=int, default=100, help="tiny cells of the small memory run (x10 for the big one)")
+    parser.add_argument("--memory-run", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_run is not None:  # the child process of peak_memory_mb
+        import resource
+
+        n_cells = tiny_sweep(args.memory_run)
+        print(json.dumps({"cells": n_cells, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        return
+    from dask.distributed import Client, LocalCluster
+
+    data = {"s1": market(1, args.rows, args.features), "s2": market(2, args.rows, args.features)}
+    print(f"{len(data)} symbols x {args.rows} rows x {args.features} features, 2 LightGBM variants x 2 folds = 8 cells, "
+          f"{args.trees} trees, median of {args.repeats}, cpu_count={os.cpu_count()}")
+    with (
+        LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster),
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        dask = {"executor": "dask", "scheduler": cluster.scheduler_address}
+        timed(sweep_config(Path(scratch, "warm_serial"), args.trees), data)  # warm-up: imports, first fits
+        timed(sweep_config(Path(scratch, "warm_dask"), args.trees, **dask), data)
+        serial, distributed, resumed, cell_seconds = [], [], [], []
+        for repeat in range(args.repeats):
+            seconds, result = timed(sweep_config(Path(scratch, f"serial{repeat}"), args.trees), data)
+            serial.append(seconds)
+            cell_seconds.append(result.cells["seconds"].sum())
+            resumed.append(timed(sweep_config(Path(scratch, f"serial{repeat}"), args.trees), data)[0])
+            seconds, on_dask = timed(sweep_config(Path(scratch, f"dask{repeat}"), args.trees, **dask), data)
+            distributed.append(seconds)
+            agree = same_cells(result, on_dask)
+    fresh = statistics.median(serial)
+    print(f"serial sweep                      : {fresh:.3f} s")
+    print(f"Dask LocalCluster, {args.workers} workers       : {statistics.median(distributed):.3f} s")
+    print(f"speed-up                          : {fresh / statistics.median(distributed):.2f}x (same cells: {agree})")
+    overhead = (fresh - statistics.median(cell_seconds)) / statistics.median(cell_seconds)
+    print(f"sum of the cells' own seconds     : {statistics.median(cell_seconds):.3f} s")
+    print(f"orchestration overhead            : {100 * overhead:.1f}% of the cells' own time")
+    print(f"re-run of the finished sweep      : {statistics.median(resumed):.3f} s "
+          f"({100 * statistics.median(resumed) / fresh:.1f}% of the fresh run)")
+    small, big = peak_memory_mb(args.tiny), peak_memory_mb(10 * args.tiny)
+    print(f"driver peak memory, {args.tiny} tiny cells  : {small:.0f} MB")
+    print(f"driver peak memory, {10 * args.tiny} tiny cells : {big:.0f} MB (growth {big - small:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
