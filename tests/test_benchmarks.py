@@ -40,3 +40,13 @@ def test_stacking_benchmark_prints_both_wall_times_the_ratio_the_agreement_and_t
     assert re.search(r"largest \|difference\| of predict_proba\s+:\s+\d\.\de[-+]\d+", out), out
     assert re.search(r"fingerprint of 1000 x 30 float64\s+:\s+\d+\.\d+ s first", out), out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_screen_benchmark_prints_speed_up_overhead_resume_and_memory(tmp_path):
+    out = _run("screen.py", "--rows", "300", "--features", "4", "--trees", "5", "--repeats", "1", "--tiny", "10",
+               cwd=tmp_path)
+    assert re.search(r"speed-up\s+:\s+\d+\.\d+x \(same cells: True\)", out), out
+    assert re.search(r"orchestration overhead\s+:\s+-?\d+\.\d+% of the cells' own time", out), out
+    assert re.search(r"re-run of the finished sweep\s+:\s+\d+\.\d+ s \(\d+\.\d+% of the fresh run\)", out), out
+    assert re.search(r"driver peak memory, 100 tiny cells : \d+ MB \(growth -?\d+ MB\)", out), out
+    assert list(tmp_path.iterdir()) == []
