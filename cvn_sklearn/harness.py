@@ -54,6 +54,7 @@ __all__ = [
     "tune",
     "screen",
     "visualize",
+    "waiting_dask_executor",
     "walk_forward",
     "walk_forward_datasets",
 ]
@@ -681,14 +682,48 @@ def _executor(config):
         yield "local"
         return
     from dask.distributed import Client, LocalCluster
-    from hamilton.plugins.h_dask import DaskExecutor
 
     if config.scheduler is not None:
         with Client(config.scheduler) as client:
-            yield DaskExecutor(client=client)
+            yield waiting_dask_executor(client)
         return
     with (
         LocalCluster(n_workers=config.n_workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
         Client(cluster) as client,
     ):
-        yield DaskExecutor(client=client)
+        yield waiting_dask_executor(client)
+
+
+def waiting_dask_executor(client):
+    """Hamilton's ``DaskExecutor``, except that the driver waits for its tasks instead of polling them in a busy loop.
+
+    Hamilton's task loop asks every running task for its state as fast as it
+    can, which keeps one core busy in the driver for the whole run: on a
+    2-core machine that is one of the two cores the workers need. Here each
+    state check waits up to 20 ms for the task to finish (``distributed.wait``
+    sleeps), so the driver idles while the workers compute.
+
+    Parameters
+    ----------
+    client : distributed.Client
+
+    Returns
+    -------
+    hamilton.plugins.h_dask.DaskExecutor
+    """
+    from dask.distributed import wait
+    from hamilton.execution.executors import TaskFutureWrappingPythonFuture, base_execute_task
+    from hamilton.plugins.h_dask import DaskExecutor
+
+    class WaitingFuture(TaskFutureWrappingPythonFuture):
+        def get_state(self):
+            if not self.future.done():
+                with contextlib.suppress(TimeoutError):
+                    wait([self.future], timeout=0.02)
+            return super().get_state()
+
+    class WaitingDaskExecutor(DaskExecutor):
+        def submit_task(self, task):
+            return WaitingFuture(self.client.submit(base_execute_task, task, pure=False))
+
+    return WaitingDaskExecutor(client=client)
