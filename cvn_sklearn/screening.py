@@ -505,17 +505,19 @@ def _read_tables(folder: Path, cached: set) -> ScreenResult:
 
 def _by_variant(cells: pd.DataFrame) -> pd.DataFrame:
     """The original runner's table: per variant and fold (and overall), trades, Sortino, win rate, failures."""
-    ok = cells[cells["status"] == "ok"]
-    if "n_trades" not in ok:
-        ok = ok.assign(n_trades=np.nan, sortino=np.nan, win_rate=np.nan)
+    frame = cells.assign(failed=cells["status"] != "ok")
+    for column in ("n_trades", "sortino", "win_rate"):
+        if column not in frame:
+            frame[column] = np.nan
+    frame.loc[frame["failed"], ["n_trades", "sortino", "win_rate"]] = np.nan  # failed cells: counted, not averaged
 
     def table(keys):
-        stats = ok.groupby(keys, sort=True).agg(
-            avg_trades=("n_trades", "mean"), avg_sortino=("sortino", "mean"), min_sortino=("sortino", "min"),
-            max_sortino=("sortino", "max"), avg_win_rate=("win_rate", "mean"),
-        )
-        failed = cells.assign(failed=cells["status"] != "ok").groupby(keys, sort=True)["failed"].sum()
-        return stats.reindex(failed.index).assign(failed_cells=failed.astype(int)).reset_index()
+        stats = frame.groupby(keys, sort=True)[["n_trades", "sortino", "win_rate", "failed"]].agg(["mean", "min", "max", "sum"])
+        return pd.DataFrame({
+            "avg_trades": stats[("n_trades", "mean")], "avg_sortino": stats[("sortino", "mean")],
+            "min_sortino": stats[("sortino", "min")], "max_sortino": stats[("sortino", "max")],
+            "avg_win_rate": stats[("win_rate", "mean")], "failed_cells": stats[("failed", "sum")].astype(int),
+        }).reset_index()
 
     per_fold = table(["variant", "fold"]).astype({"fold": str})
     overall = table(["variant"]).assign(fold="all")
