@@ -279,12 +279,12 @@ def cusum_events(close: pd.Series, *, threshold: float, sigma: float | None = No
 
     Examples
     --------
-    Log returns of +0.4, +0.4, +0.4, -0.5, -0.5 with ``h = 1``: ``S+``
-    passes 1 at the third bar (1.2), then ``S-`` reaches -1.0 at the fifth,
-    which is not below -1, so one event.
+    Log returns of +0.4, +0.4, +0.4, -0.45, -0.45 with ``h = 1``: ``S+``
+    passes 1 at the third bar (1.2), then ``S-`` reaches only -0.9, so one
+    event.
 
     >>> import numpy as np, pandas as pd
-    >>> close = pd.Series(np.exp(np.cumsum([0, 0.4, 0.4, 0.4, -0.5, -0.5])), index=pd.date_range("2024-01-01", periods=6))
+    >>> close = pd.Series(np.exp(np.cumsum([0, 0.4, 0.4, 0.4, -0.45, -0.45])), index=pd.date_range("2024-01-01", periods=6))
     >>> sampled = cusum_events(close, threshold=1.0, sigma=1.0)
     >>> [str(t.date()) for t in sampled.events]
     ['2024-01-04']
