@@ -61,7 +61,7 @@ def test_symbols_lists_every_symbol_with_package_frequency_dates_and_rows():
 
 
 def test_bokeh_stocks_are_adjusted_for_splits():
-    # unadjusted, AAPL falls 45% on 2000-06-21 and 2005-02-28 (2:1 splits), MSFT 48% on 2003-02-18
+    # unadjusted, AAPL falls 45% on 2000-06-21 and 50% on 2005-02-28 (2:1 splits), MSFT 48% on 2003-02-18
     jumps = {s: np.log(load_prices(s)["close"]).diff().abs() for s in ("aapl", "msft", "ibm")}
     assert jumps["aapl"][jumps["aapl"] > 0.25].index.strftime("%Y-%m-%d").tolist() == ["2000-09-29"]  # a real crash
     assert jumps["msft"].max() < 0.25 and jumps["ibm"].max() < 0.25
