@@ -16,8 +16,9 @@ ibm    ``bokeh-sampledata`` daily     2000-03-01 .. 2013-03-01  3270  IBM stock,
 ====== ==================== ========= ========================= ===== ==========================
 
 Every symbol has all five columns ``open``, ``high``, ``low``, ``close``,
-``volume``. What the sources lack: the index volumes of ``sp500``/``nasdaq``
-are exchange totals, not the index's own; ``eurusd`` has no traded volume
+``volume``. What the sources lack: ``sp500`` and ``nasdaq`` are indices, not
+traded themselves, so their volume is the source's aggregate (and nasdaq has
+two zero-volume bars); ``eurusd`` has no traded volume
 (a tick count stands in) and its times carry no time zone; the
 ``bokeh-sampledata`` stocks ship unadjusted prices plus an adjusted close, so
 :func:`load_prices` scales open, high, low and close by ``adj_close / close``
