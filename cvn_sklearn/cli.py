@@ -163,11 +163,13 @@ def _directory(text: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from cvn_sklearn.datasets import SYMBOLS
+
     parser = argparse.ArgumentParser(prog="cvn-sklearn", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("models", help="list registered models and ensembles").set_defaults(run=_models_command)
     train = commands.add_parser("train", help="train every registered model on real market data")
-    train.add_argument("--symbol", default="sp500", choices=["sp500", "goog", "eurusd"])
+    train.add_argument("--symbol", default="sp500", choices=SYMBOLS, help="shipped prices (see docs/data_and_labels.md)")
     train.add_argument("--models", type=_model_names, default=None,
                        help="comma-separated registry names (default: every model)")
     train.add_argument("--test-size", type=_share, default=0.3,

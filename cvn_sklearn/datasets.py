@@ -1,152 +1,375 @@
-"""Real market data for examples and the main job, with a forward-return label.
+"""Real market prices that ship inside installed packages, and labelled datasets built from them.
 
-The prices ship inside installed packages, so nothing is downloaded:
+Nothing is downloaded: every symbol's prices are a file inside a package of
+the ``data`` extra (``pip install "cvn_sklearn[data]"``):
 
-* ``"sp500"``: S&P 500 daily prices 1999-2018 from the ``arch`` package;
-* ``"goog"``: Google daily prices 2004-2013 from the ``backtesting`` package;
-* ``"eurusd"``: EUR/USD hourly prices 2017-2018 from the ``backtesting`` package.
+====== ==================== ========= ========================= ===== ==========================
+symbol package              frequency dates                     rows  notes
+====== ==================== ========= ========================= ===== ==========================
+sp500  ``arch``             daily     1999-01-04 .. 2018-12-31  5031  S&P 500 index
+nasdaq ``arch``             daily     1999-01-04 .. 2018-12-31  5031  NASDAQ Composite index
+goog   ``backtesting``      daily     2004-08-19 .. 2013-03-01  2148  Google stock
+eurusd ``backtesting``      hourly    2017-04-19 .. 2018-02-07  5000  EUR/USD; volume is a tick count
+aapl   ``bokeh-sampledata`` daily     2000-03-01 .. 2013-03-01  3270  Apple stock, adjusted
+msft   ``bokeh-sampledata`` daily     2000-03-01 .. 2013-03-01  3270  Microsoft stock, adjusted
+ibm    ``bokeh-sampledata`` daily     2000-03-01 .. 2013-03-01  3270  IBM stock, adjusted
+====== ==================== ========= ========================= ===== ==========================
+
+Every symbol has all five columns ``open``, ``high``, ``low``, ``close``,
+``volume``. What the sources lack: ``sp500`` and ``nasdaq`` are indices, not
+traded themselves, so their volume is the source's aggregate (and nasdaq has
+two zero-volume bars); ``eurusd`` has no traded volume
+(a tick count stands in) and its times carry no time zone; the
+``bokeh-sampledata`` stocks ship unadjusted prices plus an adjusted close, so
+:func:`load_prices` scales open, high, low and close by ``adj_close / close``
+(and volume by its inverse) to remove the split jumps (AAPL 2000-06-21 and
+2005-02-28, MSFT 2003-02-18); ``goog`` and the indices need no adjustment.
+
+The labels and features live in :mod:`cvn_sklearn.labels` and
+:mod:`cvn_sklearn.features`; their public names are importable from here too.
 
 Examples
 --------
->>> from cvn_sklearn.datasets import load_dataset
->>> X, y, returns = load_dataset("goog")
->>> X.shape[1], bool(0.2 < y.mean() < 0.5), X.index.is_monotonic_increasing
-(12, True, True)
+>>> from cvn_sklearn.datasets import labelled_dataset, load_prices
+>>> prices = load_prices("ibm")
+>>> list(prices.columns), prices.index.is_monotonic_increasing
+(['open', 'high', 'low', 'close', 'volume'], True)
+>>> data = labelled_dataset("ibm", cusum=1.5, max_holding=10)
+>>> X, y, returns, t1 = data.X, data.y, data.returns, data.t1
+>>> X.index.equals(y.index) and y.index.equals(t1.index), bool((t1 > X.index).all())
+(True, True)
+>>> sorted(data.cusum_metadata)
+['h', 'n_bars', 'n_events', 'sigma', 'sigma_mode', 'threshold', 'vol_span']
 """
 
 from __future__ import annotations
 
-import numpy as np
+import functools
+from dataclasses import dataclass
+from typing import NamedTuple
+
 import pandas as pd
 
-__all__ = ["SYMBOLS", "forward_return_label", "load_dataset", "load_prices", "make_features", "periods_per_year"]
+from cvn_sklearn.features import FEATURES, features
+from cvn_sklearn.labels import (
+    CusumEvents,
+    cusum_events,
+    forward_return_label,
+    triple_barrier_labels,
+    volatility,
+)
 
-SYMBOLS = ("sp500", "goog", "eurusd")
-_PERIODS_PER_YEAR = {"sp500": 252, "goog": 252, "eurusd": 252 * 24}
+__all__ = [
+    "FEATURES",
+    "SYMBOLS",
+    "CusumEvents",
+    "LabelledData",
+    "cusum_events",
+    "features",
+    "forward_return_label",
+    "labelled_dataset",
+    "load_dataset",
+    "load_prices",
+    "periods_per_year",
+    "symbols",
+    "triple_barrier_labels",
+    "volatility",
+]
+
+
+@dataclass(frozen=True)
+class _Source:
+    package: str  # the distribution to pip install
+    module: str
+    frequency: str
+    periods_per_year: int
+    description: str
+
+
+_DAILY = 252
+_SOURCES = {
+    "sp500": _Source("arch", "arch.data.sp500", "daily", _DAILY, "S&P 500 index"),
+    "nasdaq": _Source("arch", "arch.data.nasdaq", "daily", _DAILY, "NASDAQ Composite index"),
+    "goog": _Source("backtesting", "backtesting.test", "daily", _DAILY, "Google stock"),
+    # forex trades around the clock on weekdays: 24 bars x 5 days x 52 weeks
+    "eurusd": _Source("backtesting", "backtesting.test", "hourly", 24 * 5 * 52, "EUR/USD; volume is a tick count"),
+    "aapl": _Source("bokeh-sampledata", "bokeh_sampledata.stocks", "daily", _DAILY, "Apple stock, split/dividend adjusted"),
+    "msft": _Source("bokeh-sampledata", "bokeh_sampledata.stocks", "daily", _DAILY, "Microsoft stock, split/dividend adjusted"),
+    "ibm": _Source("bokeh-sampledata", "bokeh_sampledata.stocks", "daily", _DAILY, "IBM stock, split/dividend adjusted"),
+}
+SYMBOLS = tuple(_SOURCES)
+OHLCV = ["open", "high", "low", "close", "volume"]
 
 
 def load_prices(symbol: str = "sp500") -> pd.DataFrame:
-    """OHLCV prices of ``symbol``, indexed by time, oldest first.
+    """OHLCV prices of ``symbol`` from the package that ships them, indexed by time, oldest first.
 
     Parameters
     ----------
-    symbol : {"sp500", "goog", "eurusd"}
+    symbol : str, default="sp500"
+        One of :data:`SYMBOLS` (see the module table, or :func:`symbols`).
 
     Returns
     -------
-    prices : DataFrame with columns Open, High, Low, Close, Volume
+    prices : DataFrame
+        Float columns ``open``, ``high``, ``low``, ``close``, ``volume``; a
+        sorted ``DatetimeIndex`` named ``time`` without duplicates. A new
+        copy on every call (the files are read once per process).
+
+    Raises
+    ------
+    ValueError
+        If ``symbol`` is unknown (the message lists the known ones).
+    ImportError
+        If the package shipping it is not installed (the message says what to install).
+
+    Examples
+    --------
+    >>> load_prices("goog").loc["2004-08-19"].tolist()
+    [100.0, 104.06, 95.96, 100.34, 22351900.0]
+    >>> load_prices("tsla")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown symbol 'tsla'; the prices shipped are: sp500, nasdaq, goog, eurusd, aapl, msft, ibm.
     """
+    _source(symbol)
+    return _load(symbol).copy()
+
+
+def _source(symbol) -> _Source:
+    if symbol not in _SOURCES:
+        raise ValueError(f"Unknown symbol {symbol!r}; the prices shipped are: {', '.join(SYMBOLS)}.")
+    return _SOURCES[symbol]
+
+
+@functools.lru_cache(maxsize=None)
+def _load(symbol: str) -> pd.DataFrame:
+    source = _SOURCES[symbol]
     try:
-        if symbol == "sp500":
-            from arch.data import sp500
-
-            prices = sp500.load().rename(columns={"Adj Close": "AdjClose"})
-        elif symbol in ("goog", "eurusd"):
-            from backtesting import test
-
-            prices = getattr(test, symbol.upper()).copy()
-        else:
-            raise ValueError(f"Unknown symbol {symbol!r}; choose one of {SYMBOLS}.")
+        module = __import__(source.module, fromlist=["_"])
     except ImportError as exc:
-        package = "arch" if symbol == "sp500" else "backtesting"
-        raise ImportError(f"The {symbol!r} prices ship with the {package!r} package: pip install {package}") from exc
-    return prices[["Open", "High", "Low", "Close", "Volume"]].sort_index().astype(float)
+        raise ImportError(
+            f"The {symbol!r} prices ship with the {source.package!r} package, which is not installed: "
+            f'pip install "cvn_sklearn[data]" (or pip install {source.package}).'
+        ) from exc
+    if source.package == "arch":
+        raw = module.load()
+    elif source.package == "backtesting":
+        raw = getattr(module, symbol.upper())
+    else:
+        raw = _adjusted(pd.DataFrame(getattr(module, symbol.upper())).set_index("date"))
+    prices = raw.rename(columns=str.lower)[OHLCV].astype(float)
+    prices.index = pd.DatetimeIndex(prices.index, name="time")
+    prices = prices.sort_index()
+    return prices[~prices.index.duplicated()]
 
 
-def forward_return_label(close: pd.Series, *, horizon: int = 5, vol_window: int = 20, k: float = 0.5):
-    """Label 1 when the next ``horizon``-bar return beats ``k`` volatility units.
+def _adjusted(raw: pd.DataFrame) -> pd.DataFrame:
+    """Unadjusted OHLCV scaled by the source's adjusted close (splits and dividends)."""
+    factor = raw["adj_close"] / raw["close"]
+    prices = raw[["open", "high", "low", "close"]].mul(factor, axis=0)
+    return prices.assign(volume=raw["volume"] / factor)
 
-    The volatility unit is the rolling standard deviation of one-bar log
-    returns over ``vol_window`` bars, scaled by ``sqrt(horizon)``. The last
-    ``horizon`` rows have no label (NaN).
 
-    Parameters
-    ----------
-    close : Series
-        Closing prices in time order.
-    horizon : int, default=5
-        Bars ahead.
-    vol_window : int, default=20
-        Bars in the volatility estimate.
-    k : float, default=0.5
-        Threshold in volatility units; ``0.5`` gives ~30-35% positives on the
-        shipped data.
+def periods_per_year(symbol: str) -> int:
+    """Bars per year of ``symbol``, for annualised trading metrics: 252 daily, 6240 hourly (EUR/USD).
+
+    Examples
+    --------
+    >>> periods_per_year("sp500"), periods_per_year("eurusd")
+    (252, 6240)
+    """
+    return _source(symbol).periods_per_year
+
+
+def symbols() -> pd.DataFrame:
+    """The shipped symbols: package, frequency, first and last time, rows, bars per year.
+
+    Reads every installed package's file; a symbol whose package is missing
+    has ``installed`` False and no dates or rows.
 
     Returns
     -------
-    label : Series of float (1.0, 0.0 or NaN)
-    forward_return : Series
-        The ``horizon``-bar simple return that the label looks at.
+    DataFrame
+        One row per symbol, columns ``symbol``, ``package``, ``frequency``,
+        ``first``, ``last``, ``rows``, ``periods_per_year``, ``installed``,
+        ``description``.
+
+    Examples
+    --------
+    >>> table = symbols()
+    >>> print(table[["symbol", "package", "frequency", "first", "rows", "periods_per_year"]].to_string(index=False))
+    symbol          package frequency               first  rows  periods_per_year
+     sp500             arch     daily 1999-01-04 00:00:00  5031               252
+    nasdaq             arch     daily 1999-01-04 00:00:00  5031               252
+      goog      backtesting     daily 2004-08-19 00:00:00  2148               252
+    eurusd      backtesting    hourly 2017-04-19 09:00:00  5000              6240
+      aapl bokeh-sampledata     daily 2000-03-01 00:00:00  3270               252
+      msft bokeh-sampledata     daily 2000-03-01 00:00:00  3270               252
+       ibm bokeh-sampledata     daily 2000-03-01 00:00:00  3270               252
     """
-    log_ret = np.log(close).diff()
-    vol = log_ret.rolling(vol_window).std() * np.sqrt(horizon)
-    forward = close.shift(-horizon) / close - 1.0
-    label = (np.log1p(forward) > k * vol).astype(float).where(forward.notna() & vol.notna())
-    return label, forward
+    rows = []
+    for symbol, source in _SOURCES.items():
+        try:
+            index = _load(symbol).index
+        except ImportError:
+            index = None
+        rows.append({
+            "symbol": symbol, "package": source.package, "frequency": source.frequency,
+            "first": None if index is None else index[0], "last": None if index is None else index[-1],
+            "rows": pd.NA if index is None else len(index), "periods_per_year": source.periods_per_year,
+            "installed": index is not None, "description": source.description,
+        })
+    return pd.DataFrame(rows).astype({"rows": "Int64"})
 
 
-def make_features(prices: pd.DataFrame) -> pd.DataFrame:
-    """Twelve causal features (each row uses only bars up to and including it).
+class LabelledData(NamedTuple):
+    """Per-symbol inputs of a model or a sweep, aligned on the same index (the event times).
 
-    Lagged log returns, realised volatility, momentum, distance to moving
-    averages in volatility units, RSI, intrabar range and a volume z-score.
+    Attributes
+    ----------
+    X : DataFrame
+        :func:`features` at the event times.
+    y : Series of int
+        The label (1 = buy).
+    returns : Series of float
+        The trade's realised simple return (what the trading metrics use).
+    t1 : Series of datetime
+        When each label ends (pass it to the walk-forward folds for purging).
+    cusum_metadata : dict or None
+        :attr:`CusumEvents.metadata` of the event filter, ``None`` without one
+        (``TrainedArtifact.cusum_metadata``).
+    """
+
+    X: pd.DataFrame
+    y: pd.Series
+    returns: pd.Series
+    t1: pd.Series
+    cusum_metadata: dict | None
+
+
+def labelled_dataset(
+    symbol: str,
+    *,
+    label: str = "triple_barrier",
+    cusum: float | None = None,
+    pt_sl=(1.0, 1.0),
+    vol_span: int = 50,
+    max_holding: int = 10,
+    vertical: str = "zero",
+    horizon: int = 5,
+    k: float = 0.5,
+    min_rows: int = 100,
+) -> LabelledData:
+    """Features, labels, realised returns and label end times of ``symbol``, on the same index.
+
+    The events are every bar, or the bars sampled by :func:`cusum_events`
+    with ``threshold=cusum`` (causal volatility with span ``vol_span``).
+    Events whose feature window is not full (the first 50 bars) or whose
+    label cannot be known yet (the last bars) are dropped.
 
     Parameters
     ----------
-    prices : DataFrame with Open, High, Low, Close, Volume
+    symbol : str
+        One of :data:`SYMBOLS`.
+    label : {"triple_barrier", "forward_return"}, default="triple_barrier"
+        :func:`triple_barrier_labels` (with ``pt_sl``, ``vol_span``,
+        ``max_holding``, ``vertical``) or :func:`forward_return_label` (with
+        ``horizon`` and ``k``; ``t1`` is ``horizon`` bars later).
+    cusum : float, default=None
+        The CUSUM threshold in units of volatility; ``None`` uses every bar.
+    pt_sl, vol_span, max_holding, vertical
+        Passed to :func:`triple_barrier_labels` (``vol_span`` also to
+        :func:`cusum_events`).
+    horizon, k
+        Passed to :func:`forward_return_label`.
+    min_rows : int, default=100
+        Fewer labelled events than this is an error.
 
     Returns
     -------
-    features : DataFrame indexed like ``prices``
+    LabelledData
+        A named tuple ``(X, y, returns, t1, cusum_metadata)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown symbol or label, or a setting that leaves no event or
+        fewer than ``min_rows`` (the message names the setting to relax).
+
+    Examples
+    --------
+    >>> data = labelled_dataset("goog", max_holding=10)
+    >>> len(data.X), round(float(data.y.mean()), 3), data.cusum_metadata is None
+    (2088, 0.244, True)
+    >>> labelled_dataset("goog", cusum=10.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: labelled_dataset('goog'): label='triple_barrier' with cusum=10.0 leaves 45 labelled rows, fewer than min_rows=100; lower cusum (1 to 3 is typical) or pass cusum=None, or pass a smaller min_rows.
     """
-    close = prices["Close"]
-    ret = np.log(close).diff()
-    vol20 = ret.rolling(20).std()
-    gain, loss = ret.clip(lower=0).rolling(14).mean(), (-ret.clip(upper=0)).rolling(14).mean()
-    volume = prices["Volume"].replace(0, np.nan)
-    log_volume = np.log(volume)
-    features = {
-        "ret_1": ret,
-        "ret_2": ret.shift(1),
-        "ret_5": np.log(close / close.shift(5)),
-        "ret_10": np.log(close / close.shift(10)),
-        "vol_5": ret.rolling(5).std(),
-        "vol_20": vol20,
-        "vol_ratio": ret.rolling(5).std() / vol20,
-        "ma20_gap": (close / close.rolling(20).mean() - 1.0) / vol20,
-        "ma50_gap": (close / close.rolling(50).mean() - 1.0) / vol20,
-        "rsi_14": 100.0 - 100.0 / (1.0 + gain / loss.replace(0, np.nan)),
-        "range": (prices["High"] - prices["Low"]) / close,
-        "volume_z": ((log_volume - log_volume.rolling(20).mean()) / log_volume.rolling(20).std()).fillna(0.0),
-    }
-    return pd.DataFrame(features, index=prices.index)
+    prices = load_prices(symbol)
+    close = prices["close"]
+    sampled = None if cusum is None else cusum_events(close, threshold=cusum, vol_span=vol_span)
+    events = None if sampled is None else sampled.events
+    if sampled is not None and len(events) == 0:
+        raise ValueError(f"labelled_dataset({symbol!r}): cusum={cusum} leaves no event; lower the threshold "
+                         "(1 to 3 is typical) or pass cusum=None to use every bar.")
+    if label == "triple_barrier":
+        labels = triple_barrier_labels(close, events=events, pt_sl=pt_sl, vol_span=vol_span,
+                                       max_holding=max_holding, vertical=vertical)
+    elif label == "forward_return":
+        labels = _forward_return_labels(close, horizon=horizon, k=k)
+        labels = labels if events is None else labels.loc[labels.index.intersection(events)]
+    else:
+        raise ValueError(f"labelled_dataset: label must be 'triple_barrier' or 'forward_return', got {label!r}.")
+    X = features(prices).loc[labels.index].dropna()
+    _check_rows(symbol, len(X), min_rows, label, cusum)
+    labels = labels.loc[X.index]
+    return LabelledData(X, labels["label"].rename("y"), labels["ret"].rename("return"), labels["t1"].rename("t1"),
+                        None if sampled is None else sampled.metadata)
+
+
+def _forward_return_labels(close: pd.Series, *, horizon: int, k: float) -> pd.DataFrame:
+    """:func:`forward_return_label` in the shape of :func:`triple_barrier_labels` (label, t1, ret)."""
+    label, forward = forward_return_label(close, horizon=horizon, k=k)
+    t1 = pd.Series(close.index, index=close.index).shift(-horizon)
+    frame = pd.DataFrame({"label": label, "t1": t1, "ret": forward}).dropna()
+    return frame.astype({"label": int})
+
+
+def _check_rows(symbol: str, n_rows: int, min_rows: int, label: str, cusum) -> None:
+    if n_rows >= min_rows:
+        return
+    relax = "lower cusum (1 to 3 is typical) or pass cusum=None" if cusum is not None else "a shorter max_holding or vol_span"
+    raise ValueError(f"labelled_dataset({symbol!r}): label={label!r} with cusum={cusum} leaves {n_rows} labelled "
+                     f"rows, fewer than min_rows={min_rows}; {relax}, or pass a smaller min_rows.")
 
 
 def load_dataset(symbol: str = "sp500", *, horizon: int = 5, k: float = 0.5):
-    """Features, labels and forward returns of ``symbol``, rows in time order.
+    """Features, forward-return labels and forward returns of ``symbol`` (the data of ``cvn-sklearn train``).
 
-    Rows with an incomplete feature window or no label are dropped.
+    :func:`labelled_dataset` with ``label="forward_return"`` on every bar,
+    without ``t1``.
 
     Parameters
     ----------
-    symbol : {"sp500", "goog", "eurusd"}
+    symbol : str, default="sp500"
+        One of :data:`SYMBOLS`.
     horizon, k
         Passed to :func:`forward_return_label`.
 
     Returns
     -------
-    X : DataFrame of shape (n_samples, 12)
+    X : DataFrame of shape (n_samples, 14)
     y : Series of int (1 = buy)
     returns : Series of float
         The forward return each label looks at (for trading metrics).
+
+    Examples
+    --------
+    >>> X, y, returns = load_dataset("goog")
+    >>> X.shape[1], bool(0.2 < y.mean() < 0.5), X.index.is_monotonic_increasing
+    (14, True, True)
     """
-    prices = load_prices(symbol)
-    X = make_features(prices)
-    label, forward = forward_return_label(prices["Close"], horizon=horizon, k=k)
-    rows = X.notna().all(axis=1) & label.notna()
-    return X[rows], label[rows].astype(int).rename("y"), forward[rows].rename("forward_return")
-
-
-def periods_per_year(symbol: str) -> int:
-    """Bars per year of ``symbol`` (for annualised trading metrics)."""
-    return _PERIODS_PER_YEAR[symbol]
+    data = labelled_dataset(symbol, label="forward_return", horizon=horizon, k=k, min_rows=1)
+    return data.X, data.y, data.returns.rename("forward_return")
