@@ -31,6 +31,7 @@ from cvn_sklearn.registry import registry
 __all__ = [
     "CellStore",
     "FoldSettings",
+    "LabelSettings",
     "Plan",
     "ScreenConfig",
     "ScreenResult",
@@ -81,6 +82,21 @@ class FoldSettings(BaseModel):
     val_size: float = Field(default=0.2, gt=0, lt=1, description="Share of each training window for calibration and θ.")
 
 
+class LabelSettings(BaseModel):
+    """How each symbol's rows are labelled when the sweep loads them (:func:`cvn_sklearn.datasets.labelled_dataset`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["triple_barrier", "forward_return"] = Field(default="triple_barrier", description="The label.")
+    cusum: float | None = Field(default=None, gt=0, description="CUSUM event threshold in volatilities; null: every bar.")
+    pt_sl: tuple[float, float] = Field(default=(1.0, 1.0), description="Profit-taking and stop-loss multiples.")
+    max_holding: int = Field(default=10, ge=1, description="Bars to the vertical barrier.")
+    vol_span: int = Field(default=50, ge=2, description="Span of the volatility estimate (bars).")
+    vertical: Literal["zero", "sign"] = Field(default="zero", description="Label when the vertical barrier comes first.")
+    horizon: int = Field(default=5, ge=1, description="Bars of the forward-return label.")
+    k: float = Field(default=0.5, gt=0, description="Volatility multiple of the forward-return label.")
+
+
 class ScreenConfig(BaseModel):
     """What a screening sweep runs, and where it keeps what it finds.
 
@@ -101,6 +117,7 @@ class ScreenConfig(BaseModel):
     variants: list[Variant] = Field(min_length=1, description="The variants to rank.")
     symbols: list[str] = Field(min_length=1, description="Symbols (keys of the data given to screen()).")
     folds: FoldSettings = Field(default_factory=FoldSettings)
+    label: LabelSettings = Field(default_factory=LabelSettings, description="Labels of the shipped prices.")
     calibration: str | None = Field(default="isotonic", description="Calibration method; null keeps raw probabilities.")
     objective: str | None = Field(default="f1", description="What θ maximises; null uses θ = 0.5.")
     constraints: dict[str, Any] = Field(default_factory=dict, description="θ constraints (min_positives, ...).")
@@ -437,14 +454,19 @@ def _failed(store: CellStore, cell: Cell) -> bool:
 
 
 def _symbol_data(config: ScreenConfig, data) -> dict:
-    """Each symbol's :class:`SymbolData`: given, or loaded with :func:`cvn_sklearn.datasets.load_dataset`."""
+    """Each symbol's :class:`SymbolData`: given, or the shipped prices labelled as ``config.label`` says."""
     if data is None:
-        from cvn_sklearn.datasets import load_dataset, periods_per_year
+        from cvn_sklearn.datasets import labelled_dataset, periods_per_year
 
-        data = {}
+        data, label = {}, config.label
         for symbol in config.symbols:
-            X, y, returns = load_dataset(symbol)
-            data[symbol] = SymbolData(X, y, returns, None, periods_per_year(symbol))
+            try:
+                rows = labelled_dataset(symbol, label=label.kind, cusum=label.cusum, pt_sl=label.pt_sl,
+                                        vol_span=label.vol_span, max_holding=label.max_holding,
+                                        vertical=label.vertical, horizon=label.horizon, k=label.k)
+            except ValueError as exc:
+                raise ValueError(f"symbols: {symbol!r}: {exc} (config keys: symbols, label)") from None
+            data[symbol] = SymbolData(rows.X, rows.y, rows.returns, rows.t1, periods_per_year(symbol))
     missing = [symbol for symbol in config.symbols if symbol not in data]
     if missing:
         raise ValueError(f"symbols: no data for {missing}; the data given holds {sorted(data)}. Add them or drop them.")
