@@ -522,7 +522,7 @@ def log_screen(result, config):
     parent = _parent_run(client, experiment_id, sweep_id)
     if parent is None:
         parent = client.create_run(experiment_id, tags={_SWEEP_TAG: sweep_id, "mlflow.runName": f"screen-{sweep_id[:8]}"})
-        params = scrub({"variants": json.dumps([v.model_dump() for v in config.variants], default=str),
+        params = scrub({"variants": json.dumps([v.model_dump() for v in config.variants], default=repr),
                         "symbols": json.dumps(config.symbols), **_flat_options(config)})
         client.log_batch(parent.info.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
     run_id = parent.info.run_id
@@ -553,7 +553,7 @@ def _sweep_id(config) -> str:
 
     content = {"variants": [v.model_dump() for v in config.variants], "symbols": config.symbols,
                "folds": config.folds.model_dump(), "options": config.training_options()}
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=repr).encode()).hexdigest()[:32]
 
 
 def _flat_options(config) -> dict:

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from hamilton.function_modifiers import source, subdag, tag
 from hamilton.htypes import Collect, Parallelizable
-from hamilton.lifecycle import NodeExecutionHook, NodeExecutionMethod
+from hamilton.lifecycle import NodeExecutionHook, NodeExecutionMethod, TaskReturnHook
 from threadpoolctl import threadpool_limits
 
 from cvn_sklearn.contracts import Datasets, TrainedArtifact, take_rows
@@ -43,7 +43,7 @@ from cvn_sklearn.screening import BaseJob, Cell, CellStore, SymbolData, single_t
 from cvn_sklearn.stacking import precompute_base_model
 
 _ACCEPTS_FAILURE = "cvn_sklearn.accepts_failure"
-LIFECYCLE_ADAPTERS = ("CatchCellFailures", "CellRecorder")
+LIFECYCLE_ADAPTERS = ("CatchCellFailures", "CellRecorder", "CellReturned")
 """The lifecycle adapters :func:`cvn_sklearn.dags.cached_driver` adds to a driver of this module."""
 
 
@@ -79,7 +79,7 @@ class CatchCellFailures(NodeExecutionMethod):
 
 
 class CellRecorder(NodeExecutionHook):
-    """Writes each cell's record to the cell store as soon as ``cell_record`` is built, and emits ``cell_complete``."""
+    """Writes each cell's record to the cell store as soon as ``cell_record`` is built (where the cell runs)."""
 
     def run_before_node_execution(self, **future_kwargs: Any):
         """Nothing before a node."""
@@ -87,11 +87,20 @@ class CellRecorder(NodeExecutionHook):
     def run_after_node_execution(
         self, *, node_name: str, node_kwargs: dict, result: Any, success: bool, **future_kwargs: Any
     ):
-        """After ``cell_record``: store it, then emit ``cell_complete``."""
-        if not (success and node_name == "cell_record"):
+        """After ``cell_record``: store it."""
+        if success and node_name == "cell_record":
+            record, arrays = result
+            CellStore(node_kwargs["cell_store_folder"]).put(record, **arrays)
+
+
+class CellReturned(TaskReturnHook):
+    """Emits ``cell_complete`` in the driver's process when a cell's task comes back (locally or from Dask)."""
+
+    def run_after_task_return(self, *, result: Any, success: bool, **future_kwargs: Any):
+        """After a task holding ``cell_record``: its ``cell_complete`` event."""
+        if not (success and isinstance(result, dict) and "cell_record" in result):
             return
-        record, arrays = result
-        CellStore(node_kwargs["cell_store_folder"]).put(record, **arrays)
+        record = result["cell_record"][0]
         emit(
             "cell_complete",
             variant=record["variant"],
@@ -213,4 +222,12 @@ def _summary(artifact: TrainedArtifact) -> dict:
     if artifact.trading_test is not None:
         summary |= artifact.trading_test.to_dict()
     summary |= {k: v for k, v in shape.to_dict().items() if k.startswith("rows_")}
+    bins = artifact.reliability_val
+    summary |= {"reliability_count": list(bins.count), "reliability_positives": list(bins.positives),
+                "reliability_mean_proba": list(bins.mean_proba)}
+    curve = getattr(artifact.estimator, "theta_result_", None)
+    if curve is not None:  # the θ curve, at most 60 points, for the report
+        keep = np.unique(np.linspace(0, len(curve.thresholds) - 1, min(60, len(curve.thresholds))).astype(int))
+        summary |= {"theta_thresholds": curve.thresholds[keep].tolist(), "theta_scores": curve.scores[keep].tolist(),
+                    "theta_positive_rates": curve.positive_rates[keep].tolist()}
     return summary
