@@ -127,8 +127,10 @@ class Adapter(ClassifierMixin, BaseEstimator):
     Subclasses declare class attributes; the constructor is generated from
     ``hyperparameters`` plus the common parameters below.
 
-    Class attributes declared by a model file
-    ------------------------------------------
+    Notes
+    -----
+    Class attributes declared by a model file:
+
     native : str
         ``"module:ClassName"`` of the native estimator, imported at fit time.
     library : str
@@ -150,8 +152,8 @@ class Adapter(ClassifierMixin, BaseEstimator):
     default_calibration : str
         The calibration method ``Calibrate(method="auto")`` uses for it.
 
-    Common parameters
-    -----------------
+    Parameters
+    ----------
     class_weight : dict, "balanced" or None
         Turned into per-row weights with
         :func:`sklearn.utils.class_weight.compute_sample_weight` and multiplied
@@ -164,8 +166,8 @@ class Adapter(ClassifierMixin, BaseEstimator):
     params : dict or None
         Any other native hyperparameter, by its native name.
 
-    Fitted attributes
-    -----------------
+    Attributes
+    ----------
     classes_, n_features_in_, feature_names_in_, native_, best_iteration_,
     n_estimators_final_, training_time_sec_, categorical_features_,
     rows_fit_ (rows the native model was fitted on), rows_early_stopping_

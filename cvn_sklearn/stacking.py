@@ -5,7 +5,7 @@
 base-model work. Its fitting policy:
 
 1. The splitter's folds are computed once. Each base model's out-of-sample (OOS)
-   predictions come from :func:`~cvn_sklearn.model_selection.oos_from_splits`;
+   predictions come from ``cvn_sklearn.model_selection.oos_from_splits``;
    rows that no fold predicted (the first training window of a walk-forward
    split) have no OOS prediction.
 2. The final estimator (meta-learner) is trained **only on the rows that have
@@ -173,9 +173,9 @@ class StackingClassifier(_SklearnStackingClassifier):
         ``True`` for rows with out-of-sample predictions, the meta-learner's
         training rows.
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
+        Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during :term:`fit`, when ``X`` has them.
+        Names of features seen during ``fit``, when ``X`` has them.
 
     See Also
     --------

@@ -181,7 +181,7 @@ def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ..
     Parameters
     ----------
     modules : tuple of str
-        Module names, e.g. :data:`FIXED_PARAMS`.
+        Module names, e.g. ``FIXED_PARAMS``.
     config : tuple of (str, object)
         The Hamilton config as sorted pairs (hashable, so it keys the cache).
     executor : hamilton.execution.executors.TaskExecutor, default=None
