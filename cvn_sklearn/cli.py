@@ -172,8 +172,9 @@ def demo_config(folder: str = "demo") -> dict:
     """The embedded sweep of ``cvn-sklearn demo``: 4 single models and 3 ensembles, 4 symbols, 3 folds.
 
     Boosters have 100 rounds (the stackers' base models too) so the whole demo
-    runs in a few minutes on 2 cores; the labels are triple-barrier labels
-    of the shipped prices, purged by their end times.
+    runs in a few minutes on 2 cores; the events are sampled with the CUSUM
+    filter (threshold 1 volatility) and labelled with triple barriers, purged
+    by their end times.
     """
     from cvn_sklearn.model_selection import WalkForwardSplit
 
@@ -185,7 +186,7 @@ def demo_config(folder: str = "demo") -> dict:
                  for name in ("blend_avg", "stack_logreg_shrink", "stack_nonneg")]
     return {"variants": [*singles, {"name": "logreg", "model": "logreg"}, *ensembles],
             "symbols": ["goog", "aapl", "msft", "eurusd"], "folds": {"n_splits": 3, "gap": 10},
-            "label": {"kind": "triple_barrier", "max_holding": 10}, "folder": folder}
+            "label": {"kind": "triple_barrier", "cusum": 1.0, "max_holding": 10}, "folder": folder}
 
 
 def _screen_command(args) -> int:
@@ -238,8 +239,8 @@ def _run_sweep(args, content: dict) -> int:
     print()
     print(format_table(result.ranking.reset_index().to_dict("records"), RANKING))
     failed = int((result.cells["status"] != "ok").sum())
-    print(f"\nPBO (probability of backtest overfitting): {'n/a' if not np.isfinite(result.pbo) else f'{result.pbo:.3f}'}"
-          f"; cells: {len(result.cells)}, failed: {failed}, from the store: {int(result.cells['cached'].sum())}")
+    print(f"\nPBO (probability of backtest overfitting): {'n/a' if not np.isfinite(result.pbo) else f'{result.pbo:.3f}'}")
+    print(f"cells: {len(result.cells)}, failed: {failed}, from the store: {int(result.cells['cached'].sum())}")
     print(f"tables: {result.folder}/ranking.csv, by_variant.csv, cells.csv"
           + (f"; report: {args.report}" if args.report else ""))
     return 0

@@ -22,7 +22,7 @@ ma50_gap   ``(close / 50-bar mean close - 1) / vol_20``
 rsi_14     ``100 * gains / (gains + losses)`` of ``r`` over 14 bars (50 when flat)
 range      ``(high - low) / close`` of the bar
 atr_14     mean true range over 14 bars / close (true range: the largest of
-           high - low, |high - previous close|, |low - previous close|)
+           high - low, abs(high - previous close), abs(low - previous close))
 volume_z   z-score of log volume against the last 20 bars (0 where volume
            is missing or zero, or constant)
 ========== ===============================================================

@@ -65,7 +65,7 @@ from cvn_sklearn.events import emit
 from cvn_sklearn.model_selection import WalkForwardSplit, oos_from_splits
 from cvn_sklearn.oos_store import OOSStore, resolve_store
 
-__all__ = ["RegistryEnsemble", "StackingClassifier", "realised_folds"]
+__all__ = ["RegistryEnsemble", "StackingClassifier", "fit_member", "precompute_base_model", "realised_folds"]
 
 
 def realised_folds(cv, X, y, split_params):

@@ -1,0 +1,176 @@
+"""``cvn-sklearn screen`` / ``demo`` and the HTML report: configs, progress, tables, JSON, bad input, a real browser."""
+
+import contextlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from cvn_sklearn.cli import _Progress, demo_config, main
+from cvn_sklearn.screening import ScreenConfig
+
+SMALL = {
+    "variants": [{"name": "logreg", "model": "logreg"},
+                 {"name": "logreg_l2", "model": "logreg", "params": {"C": 0.01}}],
+    "symbols": ["goog", "ibm"],
+    "folds": {"n_splits": 2, "gap": 10},
+    "label": {"kind": "triple_barrier", "cusum": 1.5, "max_holding": 10},
+    "calibration": "sigmoid",
+}
+
+
+def _write(tmp_path, content, name="sweep.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(content) if isinstance(content, dict) else content)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def screened(tmp_path_factory):
+    """``cvn-sklearn screen CONFIG --report report.html`` once: (folder, config, report, stdout, stderr)."""
+    folder = tmp_path_factory.mktemp("cli")
+    config = _write(folder, {**SMALL, "folder": str(folder / "sweep"), "tracking_uri": f"sqlite:///{folder}/m.db"})
+    report = folder / "report.html"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main(["screen", config, "--report", str(report)]) == 0
+    return folder, config, report, out.getvalue(), err.getvalue()
+
+
+def test_screen_prints_the_ranked_table_and_the_pbo_within_100_columns(screened):
+    folder, config, report, out, err = screened
+    lines = out.strip().splitlines()
+    header = next(line for line in lines if line.startswith("variant"))
+    assert header.split() == ["variant", "trades", "win_rate", "sortino", "sharpe", "psr", "dsr", "failed_cells"]
+    assert {line.split()[0] for line in lines[lines.index(header) + 2:][:2]} == {"logreg", "logreg_l2"}
+    pbo = next(line for line in lines if line.startswith("PBO (probability of backtest overfitting):"))
+    table = lines[lines.index(header):lines.index(pbo)]
+    assert max(len(line) for line in [*table, pbo]) <= 100  # paths aside, readable in a 100-column terminal
+    assert "cells 8/8 (0 cached, 0 failed)" in err  # the progress line, plain when not a terminal
+    assert report.is_file()
+
+
+def test_screen_json_parses_and_a_second_run_reads_every_cell_from_the_store(screened, capsys):
+    _, config, _, _, _ = screened
+    assert main(["screen", config, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {row["variant"] for row in out["ranking"]} == {"logreg", "logreg_l2"}
+    assert set(out) == {"ranking", "pbo", "folder", "parent_run_id"} and out["parent_run_id"]
+    assert main(["screen", config]) == 0
+    assert "from the store: 8" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "content, key",
+    [
+        ({**SMALL, "variants": [{"name": "x", "model": "lightgbn"}]}, "variants.0.model"),
+        ({**SMALL, "folds": {"n_splits": 0}}, "folds.n_splits"),
+        ({**SMALL, "executor": "spark"}, "executor"),
+        ({**SMALL, "colour": "blue"}, "colour"),
+        ({**SMALL, "label": {"kind": "triple_barrier", "max_holding": -1}}, "label.max_holding"),
+    ],
+)
+def test_a_malformed_config_exits_2_with_one_line_naming_the_key(tmp_path, capsys, content, key):
+    assert main(["screen", _write(tmp_path, content)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"cvn-sklearn screen: config error: {key}:")
+
+
+def test_missing_file_bad_yaml_and_bad_input_are_clear(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["screen", str(tmp_path / "nope.yaml")])
+    assert exit.value.code == 2 and "nope.yaml does not exist" in capsys.readouterr().err
+    assert main(["screen", _write(tmp_path, "variants: [unclosed")]) == 2
+    assert "is not valid YAML" in capsys.readouterr().err
+    unknown = _write(tmp_path, {**SMALL, "symbols": ["goog", "btc"], "folder": str(tmp_path / "s"), "mlflow": False})
+    assert main(["screen", unknown]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "btc" in err[0] and "goog" in err[0]  # names the symbol and lists the known ones
+    few = _write(tmp_path, {**SMALL, "label": {"cusum": 12.0}, "folder": str(tmp_path / "f"), "mlflow": False})
+    assert main(["screen", few]) == 1
+    assert "symbols: 'goog'" in capsys.readouterr().err
+
+
+def test_progress_on_a_terminal_redraws_one_line():
+    class Terminal:
+        def __init__(self):
+            self.text = ""
+
+        def write(self, text):
+            self.text += text
+
+        def flush(self):
+            pass
+
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    progress = _Progress(stream=terminal)
+    progress.total = 4
+    for cached in (True, False, False, False):
+        progress.done += 1
+        progress.cached += cached
+        progress.computed += not cached
+        progress._show()
+    assert terminal.text.count("\r") == 4 and "cells 4/4 (1 cached, 0 failed)" in terminal.text and "ETA 0s" in terminal.text
+
+
+def test_the_demo_config_is_valid_and_covers_what_the_readme_promises():
+    from cvn_sklearn.cli import _bases_as_tuples
+
+    config = ScreenConfig.model_validate(_bases_as_tuples(demo_config()))
+    assert {v.model for v in config.variants} == {"xgboost", "lightgbm", "catboost", "logreg", "blend_avg",
+                                                   "stack_logreg_shrink", "stack_nonneg"}
+    assert len(config.symbols) >= 4 and config.label.kind == "triple_barrier"
+
+
+def test_the_report_is_self_contained(screened):
+    _, _, report, _, _ = screened
+    page = report.read_text()
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert page.count('src="data:image/png;base64,') >= 4
+    for needle in ("Ranking", "DSR", "PBO", "Equity curves", "Trades per fold", "Calibration and θ", "Config",
+                   "Library versions"):
+        assert needle in page
+
+
+def _chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_the_report_in_headless_chromium_is_not_blank_logs_no_error_and_makes_no_request(screened, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    _, _, report, _, _ = screened
+    console, requests = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=_chromium(),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run"],
+        )
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda message: console.append((message.type, message.text)))
+        page.on("pageerror", lambda error: console.append(("pageerror", str(error))))
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(report.resolve().as_uri(), wait_until="load")
+        shot = tmp_path / "report.png"
+        page.screenshot(path=str(shot), full_page=True)
+        n_images = page.evaluate("document.images.length")
+        loaded = page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        browser.close()
+    assert [url for url in requests if not url.startswith(("file://", "data:"))] == []
+    assert [entry for entry in console if entry[0] in ("error", "pageerror")] == []
+    assert n_images >= 4 and loaded
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.std() > 10  # not a blank page
