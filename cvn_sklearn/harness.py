@@ -99,6 +99,7 @@ def train_one(
     pos_label=None,
     meta_label: str | None = None,
     meta_label_params: Mapping | None = None,
+    cusum_metadata: Mapping | None = None,
 ) -> TrainedArtifact:
     """Train one registry model or ensemble and return its :class:`~cvn_sklearn.contracts.TrainedArtifact`.
 
@@ -143,6 +144,10 @@ def train_one(
         the primary model.
     meta_label_params : mapping, default=None
         Constructor parameters of the meta-labeling model.
+    cusum_metadata : mapping, default=None
+        Scalars of the CUSUM filter that sampled the rows
+        (``cvn_sklearn.datasets.LabelledData.cusum_metadata``), kept as
+        ``artifact.cusum_metadata`` and logged with it.
 
     Returns
     -------
@@ -174,7 +179,8 @@ def train_one(
         raise TypeError(f"datasets must be a cvn_sklearn.contracts.Datasets, got {type(datasets).__name__}.")
     buy_label(datasets.labels(), pos_label)
     inputs = _run_spec(model_name, hpo_params, calibration, objective, constraints, pos_label)
-    inputs |= {"datasets": datasets, "meta_label": meta_label, "meta_label_params": dict(meta_label_params or {})}
+    inputs |= {"datasets": datasets, "meta_label": meta_label, "meta_label_params": dict(meta_label_params or {}),
+               "cusum_metadata": None if cusum_metadata is None else dict(cusum_metadata)}
     return train_artifact(inputs)
 
 
@@ -286,6 +292,7 @@ def walk_forward(
         periods_per_year=periods_per_year,
         meta_label=None,
         meta_label_params={},
+        cusum_metadata=None,
         **run_spec,
     )
     config = fixed_params_config(calibration, objective)

@@ -171,13 +171,18 @@ class ScreenConfig(BaseModel):
 
 
 class SymbolData(NamedTuple):
-    """One symbol's rows in time order: features, labels, per-row trade returns, label end times."""
+    """One symbol's rows in time order: features, labels, per-row trade returns, label end times.
+
+    ``cusum_metadata`` (the CUSUM filter's scalars, when the rows are CUSUM
+    events) reaches every cell's ``TrainedArtifact.cusum_metadata``.
+    """
 
     X: Any
     y: Any
     returns: Any
     t1: Any = None
     periods_per_year: float = 252.0
+    cusum_metadata: Any = None
 
 
 class Cell(NamedTuple):
@@ -192,7 +197,7 @@ class Cell(NamedTuple):
 def fingerprint(data: SymbolData) -> str:
     """SHA-256 of a symbol's rows (features, labels, returns, label end times, index)."""
     digest = hashlib.sha256()
-    for part in (data.X, data.y, data.returns, data.t1):
+    for part in (data.X, data.y, data.returns, data.t1):  # cusum_metadata describes X; it adds nothing
         if part is None:
             digest.update(b"none")
             continue
@@ -466,7 +471,7 @@ def _symbol_data(config: ScreenConfig, data) -> dict:
                                         vertical=label.vertical, horizon=label.horizon, k=label.k)
             except ValueError as exc:
                 raise ValueError(f"symbols: {symbol!r}: {exc} (config keys: symbols, label)") from None
-            data[symbol] = SymbolData(rows.X, rows.y, rows.returns, rows.t1, periods_per_year(symbol))
+            data[symbol] = SymbolData(rows.X, rows.y, rows.returns, rows.t1, periods_per_year(symbol), rows.cusum_metadata)
     missing = [symbol for symbol in config.symbols if symbol not in data]
     if missing:
         raise ValueError(f"symbols: no data for {missing}; the data given holds {sorted(data)}. Add them or drop them.")

@@ -258,3 +258,18 @@ def test_cli_train_without_mlflow_leaves_no_store(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--symbol", "goog", "--models", "logreg", "--no-mlflow"]) == 0
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_the_cusum_filter_of_the_rows_reaches_the_artifact_and_a_cusum_sampled_sweep_runs(tmp_path):
+    from cvn_sklearn.datasets import labelled_dataset
+    from cvn_sklearn.harness import screen
+
+    data = labelled_dataset("goog", cusum=1.5)
+    artifact = train_one("logreg", Datasets.temporal_split(data.X, data.y, returns=data.returns),
+                         cusum_metadata=data.cusum_metadata)
+    assert artifact.cusum_metadata == data.cusum_metadata and artifact.cusum_metadata["threshold"] == 1.5
+    assert artifact.to_dict()["cusum_n_events"] == data.cusum_metadata["n_events"]
+    with capture_logs():
+        result = screen({"variants": [{"name": "logreg", "model": "logreg"}], "symbols": ["goog"],
+                         "folds": {"n_splits": 2}, "label": {"cusum": 1.5}, "folder": str(tmp_path), "mlflow": False})
+    assert set(result.cells["status"]) == {"ok"}

@@ -225,6 +225,6 @@ def train_artifact(inputs: dict):
     already validated (see :func:`cvn_sklearn.harness.train_one`). Called by
     the front doors only, never from a node.
     """
-    inputs = {"meta_label": None, "meta_label_params": {}, "event_context": {}, **inputs}
+    inputs = {"meta_label": None, "meta_label_params": {}, "event_context": {}, "cusum_metadata": None, **inputs}
     config = fixed_params_config(inputs["calibration"], inputs["objective"], inputs["meta_label"])
     return cached_driver(FIXED_PARAMS, config).execute(["artifact"], inputs=inputs)["artifact"]

@@ -227,6 +227,7 @@ def artifact(
     reliability_val: ReliabilityBins,
     pos_label: Any,
     event_context: dict,
+    cusum_metadata: Optional[dict],
 ) -> TrainedArtifact:
     """The :class:`~cvn_sklearn.contracts.TrainedArtifact` of the run (``event_context`` reaches the hook)."""
     return TrainedArtifact(
@@ -245,6 +246,7 @@ def artifact(
         pos_label=pos_label,
         trading_val=trading_val,
         trading_test=trading_test,
+        cusum_metadata=cusum_metadata,
     )
 
 

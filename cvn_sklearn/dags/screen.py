@@ -28,7 +28,7 @@ parameters), so cells running in parallel do not oversubscribe the cores.
 """
 
 from time import perf_counter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 from hamilton.function_modifiers import source, subdag, tag
@@ -168,6 +168,12 @@ def cell_hpo_params(cell: Cell, oos_folder: str) -> dict:
     return single_threaded(cell.variant.model, cell.variant.params, oos_folder)
 
 
+def cell_cusum(cell: Cell, symbol_data: dict) -> Optional[dict]:
+    """The CUSUM filter's scalars of the cell's symbol, if its rows are CUSUM events."""
+    metadata = symbol_data[cell.symbol].cusum_metadata
+    return None if metadata is None else dict(metadata)
+
+
 def cell_context(cell: Cell) -> dict:
     """What the cell's events carry."""
     return {"variant": cell.variant.name, "symbol": cell.symbol, "fold": cell.fold.index}
@@ -180,6 +186,7 @@ def cell_context(cell: Cell) -> dict:
         "model_name": source("cell_model_name"),
         "hpo_params": source("cell_hpo_params"),
         "event_context": source("cell_context"),
+        "cusum_metadata": source("cell_cusum"),
     },
 )
 def cell_artifact(artifact: TrainedArtifact) -> TrainedArtifact:
