@@ -11,7 +11,7 @@ often the model trades there).
 """
 
 # %%
-# The data: 12 past-only features per day and a 5-day forward-return label (~30% buys).
+# The data: 14 past-only features per day and a 5-day forward-return label.
 from cvn_sklearn import Calibrate, ThetaSweep, make_pipeline, registry
 from cvn_sklearn.datasets import load_dataset
 from cvn_sklearn.metrics import evaluate, trading_metrics
