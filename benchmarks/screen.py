@@ -22,7 +22,7 @@ logging is off: it is measured by the MLflow tests, not here.
 
 Run from the repository root::
 
-    python benchmarks/screen.py [--rows 3000] [--features 20] [--trees 150] [--repeats 3] [--workers 2] [--tiny 100]
+    python benchmarks/screen.py [--rows 5000] [--features 20] [--trees 300] [--repeats 3] [--workers 2] [--tiny 100]
 """
 
 import os
@@ -94,9 +94,9 @@ def peak_memory_mb(n_cells: int) -> float:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=3000)
+    parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--features", type=int, default=20)
-    parser.add_argument("--trees", type=int, default=150)
+    parser.add_argument("--trees", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tiny", type=int, default=100, help="tiny cells of the small memory run (x10 for the big one)")

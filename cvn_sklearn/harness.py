@@ -704,11 +704,13 @@ def _executor(config):
 def waiting_dask_executor(client):
     """Hamilton's ``DaskExecutor``, except that the driver waits for its tasks instead of polling them in a busy loop.
 
-    Hamilton's task loop asks every running task for its state as fast as it
-    can, which keeps one core busy in the driver for the whole run: on a
-    2-core machine that is one of the two cores the workers need. Here each
-    state check waits up to 20 ms for the task to finish (``distributed.wait``
-    sleeps), so the driver idles while the workers compute.
+    Hamilton's task loop releases one task per iteration and asks every
+    running task for its state as fast as it can, which keeps one core busy
+    in the driver for the whole run: on a 2-core machine, one of the two
+    cores the workers need. Here the oldest running task's state check is
+    where each iteration waits (``distributed.wait`` for the first of the
+    running tasks to finish, up to 50 ms), unless a task was submitted since
+    the last iteration, so tasks are still submitted back to back.
 
     Parameters
     ----------
@@ -719,18 +721,36 @@ def waiting_dask_executor(client):
     hamilton.plugins.h_dask.DaskExecutor
     """
     from dask.distributed import wait
-    from hamilton.execution.executors import TaskFutureWrappingPythonFuture, base_execute_task
+    from hamilton.execution.executors import TaskFutureWrappingPythonFuture, TaskState, base_execute_task
     from hamilton.plugins.h_dask import DaskExecutor
 
     class WaitingFuture(TaskFutureWrappingPythonFuture):
+        def __init__(self, future, executor):
+            super().__init__(future)
+            self.executor = executor
+
         def get_state(self):
-            if not self.future.done():
-                with contextlib.suppress(TimeoutError):
-                    wait([self.future], timeout=0.02)
-            return super().get_state()
+            executor = self.executor
+            if executor.running and executor.running[0] is self:  # the first check of a loop iteration
+                if executor.submitted:
+                    executor.submitted = False
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        wait([f.future for f in executor.running], timeout=0.05, return_when="FIRST_COMPLETED")
+            state = super().get_state()
+            if state != TaskState.RUNNING:
+                executor.running[:] = [f for f in executor.running if f is not self]
+            return state
 
     class WaitingDaskExecutor(DaskExecutor):
+        def __init__(self, *, client):
+            super().__init__(client=client)
+            self.running, self.submitted = [], False
+
         def submit_task(self, task):
-            return WaitingFuture(self.client.submit(base_execute_task, task, pure=False))
+            future = WaitingFuture(self.client.submit(base_execute_task, task, pure=False), self)
+            self.running.append(future)
+            self.submitted = True
+            return future
 
     return WaitingDaskExecutor(client=client)
