@@ -80,7 +80,7 @@ def test_the_test_block_is_scored_with_the_row_policy_of_train_one(first):
     from cvn_sklearn.model_selection import walk_forward_folds
 
     _, result, _ = first
-    X, y, returns, _, _ = DATA["bbb"]
+    X, y, returns = DATA["bbb"][:3]
     fold = walk_forward_folds(WalkForwardSplit(2, gap=2), X, y, gap=2)[1]
     parts = [tuple(v.iloc[rows] for v in (X, y, returns)) for rows in (fold.fit, fold.val, fold.test)]
     artifact = train_one("logreg", Datasets(*parts), calibration="sigmoid")
