@@ -272,7 +272,7 @@ def _pinned_base(base):
     return base
 
 
-def stacker_base_jobs(cell: Cell, data: SymbolData, oos_folder: str) -> list[BaseJob]:
+def stacker_base_jobs(cell: Cell, oos_folder: str) -> list[BaseJob]:
     """The base-model jobs a stacker cell needs: one per base model, on the cell's fit rows."""
     params = single_threaded(cell.variant.model, cell.variant.params, oos_folder)
     stacker = registry[cell.variant.model](**params)
@@ -449,7 +449,7 @@ def plan_cells(config: ScreenConfig, data) -> Plan:
     jobs = {}
     for cell in todo:
         if registry.entry(cell.variant.model).kind == "ensemble":
-            for job in stacker_base_jobs(cell, data[cell.symbol], str(oos_folder)):
+            for job in stacker_base_jobs(cell, str(oos_folder)):
                 jobs.setdefault((cell.symbol, cell.fold.index, repr(job.estimator)), job)
     return Plan(cells, cached, todo, list(jobs.values()), data, store, oos_folder, n_folds)
 
