@@ -249,6 +249,18 @@ class Adapter(ClassifierMixin, BaseEstimator):
         """``(best_iteration, n_estimators_final)`` of a fitted native model."""
         return None, getattr(native, "n_estimators", None)
 
+    def fit_cost(self, n_rows: int, n_features: int) -> float:
+        """A rough estimate of the work of one fit on ``n_rows`` x ``n_features``, in arbitrary units.
+
+        Only orders work: the screening sweep starts its costliest cells first,
+        so that a long cell does not start last while the other workers sit
+        idle. A wrong estimate changes that order, never a result. The default
+        is one pass over the data; a model file whose parameters set its work
+        (boosting rounds, leaves, trees) overrides it. Comparable between
+        variants of one model; between models, a guess.
+        """
+        return float(n_rows) * n_features
+
     def _native_to_bytes(self, native):
         """The fitted native model in its library's own file format, as bytes.
 

@@ -21,7 +21,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import socket
@@ -37,7 +36,8 @@ from sklearn.model_selection import check_cv
 
 from cvn_sklearn._rows import check_aligned
 from cvn_sklearn.contracts import Datasets, FeatureVersion, TrainedArtifact, take_rows
-from cvn_sklearn.dags import FIXED_PARAMS, cached_driver, fixed_params_config, train_artifact
+from cvn_sklearn.cluster import dask_executor
+from cvn_sklearn.dags import FIXED_PARAMS, build_driver, cached_driver, fixed_params_config, train_artifact
 from cvn_sklearn.dags.hpo import FINISHED
 from cvn_sklearn.dags.walk_forward import WalkForwardResult
 from cvn_sklearn.events import emit
@@ -54,7 +54,6 @@ __all__ = [
     "tune",
     "screen",
     "visualize",
-    "waiting_dask_executor",
     "walk_forward",
     "walk_forward_datasets",
 ]
@@ -668,9 +667,12 @@ def screen(config, data: Mapping | None = None):
             calibration=config.calibration, objective=config.objective, constraints=dict(config.constraints),
             pos_label=config.pos_label, meta_label=None, meta_label_params={},
         )
-        with _executor(config) as executor:
-            drv = cached_driver(SCREEN, fixed_params_config(config.calibration, config.objective), executor)
-            drv.execute(["cell_records"], inputs=inputs)
+        dag_config = fixed_params_config(config.calibration, config.objective)
+        if config.executor == "local":
+            cached_driver(SCREEN, dag_config, "local").execute(["cell_records"], inputs=inputs)
+        else:
+            with dask_executor(config.scheduler, config.n_workers, SCREEN, dag_config) as executor:
+                build_driver(SCREEN, dag_config, executor).execute(["cell_records"], inputs=inputs)
     result = screen_result(config, plan)
     if config.mlflow:
         from cvn_sklearn.persist import log_screen
@@ -680,77 +682,3 @@ def screen(config, data: Mapping | None = None):
     emit("screen_complete", n_cells=len(plan.cells), n_cached=len(plan.cached), n_failed=failed,
          seconds=perf_counter() - started)
     return result
-
-
-@contextlib.contextmanager
-def _executor(config):
-    """``"local"``, or a Hamilton ``DaskExecutor`` on a started ``LocalCluster`` or a running scheduler."""
-    if config.executor == "local":
-        yield "local"
-        return
-    from dask.distributed import Client, LocalCluster
-
-    if config.scheduler is not None:
-        with Client(config.scheduler) as client:
-            yield waiting_dask_executor(client)
-        return
-    with (
-        LocalCluster(n_workers=config.n_workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):
-        yield waiting_dask_executor(client)
-
-
-def waiting_dask_executor(client):
-    """Hamilton's ``DaskExecutor``, except that the driver waits for its tasks instead of polling them in a busy loop.
-
-    Hamilton's task loop releases one task per iteration and asks every
-    running task for its state as fast as it can, which keeps one core busy
-    in the driver for the whole run: on a 2-core machine, one of the two
-    cores the workers need. Here the oldest running task's state check is
-    where each iteration waits (``distributed.wait`` for the first of the
-    running tasks to finish, up to 50 ms), unless a task was submitted since
-    the last iteration, so tasks are still submitted back to back.
-
-    Parameters
-    ----------
-    client : distributed.Client
-
-    Returns
-    -------
-    hamilton.plugins.h_dask.DaskExecutor
-    """
-    from dask.distributed import wait
-    from hamilton.execution.executors import TaskFutureWrappingPythonFuture, TaskState, base_execute_task
-    from hamilton.plugins.h_dask import DaskExecutor
-
-    class WaitingFuture(TaskFutureWrappingPythonFuture):
-        def __init__(self, future, executor):
-            super().__init__(future)
-            self.executor = executor
-
-        def get_state(self):
-            executor = self.executor
-            if executor.running and executor.running[0] is self:  # the first check of a loop iteration
-                if executor.submitted:
-                    executor.submitted = False
-                else:
-                    with contextlib.suppress(TimeoutError):
-                        wait([f.future for f in executor.running], timeout=0.05, return_when="FIRST_COMPLETED")
-            state = super().get_state()
-            if state != TaskState.RUNNING:
-                executor.running[:] = [f for f in executor.running if f is not self]
-            return state
-
-    class WaitingDaskExecutor(DaskExecutor):
-        def __init__(self, *, client):
-            super().__init__(client=client)
-            self.running, self.submitted = [], False
-
-        def submit_task(self, task):
-            future = WaitingFuture(self.client.submit(base_execute_task, task, pure=False), self)
-            self.running.append(future)
-            self.submitted = True
-            return future
-
-    return WaitingDaskExecutor(client=client)

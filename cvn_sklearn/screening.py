@@ -272,6 +272,24 @@ def _pinned_base(base):
     return base
 
 
+def estimated_cost(cell: Cell, n_features: int) -> float:
+    """A rough estimate of a cell's work: its model's ``fit_cost`` on the cell's fit rows (0 if it cannot be told).
+
+    The sweep submits its cells costliest first (longest-processing-time-first
+    scheduling): with cells of unequal length, the long ones then do not end
+    up last on one worker while the others sit idle. It orders work only. A
+    model without ``fit_cost`` (an ensemble, whose base models the sweep fits
+    beforehand) counts one pass over the rows.
+    """
+    try:
+        estimator = registry[cell.variant.model](**cell.variant.params)
+        fit_cost = getattr(estimator, "fit_cost", None)
+        n_rows = len(cell.fold.fit)
+        return float(fit_cost(n_rows, n_features) if fit_cost is not None else n_rows * n_features)
+    except Exception:  # noqa: BLE001 - a variant whose parameters break the estimate fails in its cell, with its error
+        return 0.0
+
+
 def stacker_base_jobs(cell: Cell, oos_folder: str) -> list[BaseJob]:
     """The base-model jobs a stacker cell needs: one per base model, on the cell's fit rows."""
     params = single_threaded(cell.variant.model, cell.variant.params, oos_folder)
@@ -445,6 +463,7 @@ def plan_cells(config: ScreenConfig, data) -> Plan:
     cached = [cell for cell in cells if cell.key in stored and not (config.retry_failed and _failed(store, cell))]
     done = {cell.key for cell in cached}
     todo = [cell for cell in cells if cell.key not in done]
+    todo.sort(key=lambda cell: -estimated_cost(cell, np.shape(data[cell.symbol].X)[1]))  # costliest first, else in order
     oos_folder = Path(config.folder, "oos").resolve()
     jobs = {}
     for cell in todo:

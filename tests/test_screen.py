@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 from cvn_sklearn.events import EVENTS
 from cvn_sklearn.harness import screen
 from cvn_sklearn.model_selection import WalkForwardSplit
-from cvn_sklearn.screening import CellStore, ScreenConfig, SymbolData
+from cvn_sklearn.screening import CellStore, ScreenConfig, SymbolData, plan_cells
 from cvn_sklearn.stacking import realised_folds
 
 
@@ -166,6 +166,25 @@ def test_bad_configs_name_the_key(tmp_path):
         screen(_config(tmp_path, symbols=["aaa"], folds={"n_splits": 4, "gap": 2}), data=short)
 
 
+def test_cells_are_submitted_costliest_first_and_reported_in_config_order(tmp_path):
+    variants = [{"name": "small", "model": "lightgbm", "params": {"n_estimators": 10, "num_leaves": 7}},
+                {"name": "linear", "model": "logreg"},
+                {"name": "big", "model": "lightgbm", "params": {"n_estimators": 50, "num_leaves": 31}},
+                {"name": "typo", "model": "lightgbm", "params": {"n_estimatorz": 50}},
+                {"name": "forest", "model": "random_forest", "params": {"n_estimators": 20, "max_depth": 3}}]
+    config = ScreenConfig.model_validate(_config(tmp_path, variants=variants))
+    plan = plan_cells(config, DATA)
+    order = [cell.variant.name for cell in plan.todo]
+    # per symbol and fold the same ranking; fold 1's larger training window puts its cells before fold 0's
+    assert order[:2] == ["big", "big"] and order[-2:] == ["typo", "typo"]
+    ranks = {name: [i for i, n in enumerate(order) if n == name] for name in ("big", "small", "forest", "linear")}
+    assert max(ranks["big"]) < min(ranks["small"]) and max(ranks["forest"]) < min(ranks["linear"])
+    assert [c.variant.name for c in plan.cells[:5]] == [v["name"] for v in variants]  # the results keep config order
+    result = screen(config, data=DATA)
+    assert result.cells["variant"].tolist()[:5] == [v["name"] for v in variants]
+    assert set(result.cells.loc[result.cells["variant"] == "typo", "error_type"]) == {"TypeError"}
+
+
 def test_a_cell_store_file_appears_whole(tmp_path):
     store = CellStore(tmp_path)
     store.put({"key": "k", "status": "ok"}, index=[1, 2], signal=[0, 1], returns=[0.1, -0.2])
@@ -175,14 +194,15 @@ def test_a_cell_store_file_appears_whole(tmp_path):
 
 
 def test_local_and_dask_local_cluster_give_identical_cells_and_ranking(tmp_path):
-    config = _config(tmp_path, variants=VARIANTS[:2] + [{"name": "lgbm", "model": "lightgbm",
-                                                          "params": {"n_estimators": 20}}])
+    # the failing variant too: its failure is caught and recorded in the worker
+    config = _config(tmp_path, variants=VARIANTS + [{"name": "lgbm", "model": "lightgbm", "params": {"n_estimators": 20}}])
     local = screen({**config, "folder": str(tmp_path / "local")}, data=DATA)
     distributed = screen({**config, "folder": str(tmp_path / "dask"), "executor": "dask", "n_workers": 2}, data=DATA)
     columns = [c for c in local.cells.columns if c not in ("seconds", "training_time_sec")]
     pd.testing.assert_frame_equal(local.cells[columns], distributed.cells[columns])
     pd.testing.assert_frame_equal(local.ranking, distributed.ranking)
     assert local.pbo == distributed.pbo
+    assert set(distributed.cells.loc[distributed.cells["variant"] == "broken", "status"]) == {"failed"}
 
 
 _KILLED_SWEEP = textwrap.dedent("""

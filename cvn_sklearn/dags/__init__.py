@@ -174,9 +174,8 @@ def _name(exc: BaseException, where: str) -> None:
         exc.add_note(f"in {where}")
 
 
-@functools.lru_cache(maxsize=64)
-def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ...], executor=None) -> QuietDriver:
-    """The Hamilton driver of ``modules`` under ``config``, built on first use and then reused.
+def build_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ...], executor=None) -> QuietDriver:
+    """The Hamilton driver of ``modules`` under ``config``.
 
     Parameters
     ----------
@@ -184,7 +183,7 @@ def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ..
         Module names, e.g. ``FIXED_PARAMS``.
     config : tuple of (str, object)
         The Hamilton config as sorted pairs (hashable, so it keys the cache).
-    executor : hamilton.execution.executors.TaskExecutor, default=None
+    executor : hamilton.execution.executors.TaskExecutor or str, default=None
         Enables dynamic execution (``Parallelizable`` / ``Collect``) and runs
         the parallel blocks on it; ``"local"`` is the synchronous in-process
         executor. ``None`` builds a plain driver.
@@ -205,6 +204,17 @@ def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ..
         builder = builder.with_remote_executor(remote)
     with _quiet():
         return QuietDriver(builder.build())
+
+
+@functools.lru_cache(maxsize=64)
+def cached_driver(modules: tuple[str, ...], config: tuple[tuple[str, object], ...], executor=None) -> QuietDriver:
+    """:func:`build_driver`, built on first use and then reused (per modules, config and executor).
+
+    Keep it to executors that live as long as the process (``None``,
+    ``"local"``): the cache holds on to each executor it is given, and with it
+    a Dask executor's client.
+    """
+    return build_driver(modules, config, executor)
 
 
 def fixed_params_config(calibration, objective, meta_label=None) -> tuple[tuple[str, bool], ...]:

@@ -92,6 +92,10 @@ class CatBoost(Adapter):
             }
         native.fit(X, y, sample_weight=sample_weight, **kwargs)
 
+    def fit_cost(self, n_rows, n_features):
+        """Rows x features x boosting rounds x leaves per (symmetric) tree (``2**depth``, CatBoost's depth 6 if ``None``)."""
+        return super().fit_cost(n_rows, n_features) * self.iterations * 2 ** (self.depth or 6)
+
     def _rounds(self, native):
         n = native.tree_count_
         return n - 1, n

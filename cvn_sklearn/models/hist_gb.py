@@ -46,6 +46,11 @@ class HistGB(Adapter):
         native.set_params(early_stopping=False, max_iter=best_rounds)
         native.fit(X, y, sample_weight=sample_weight)
 
+    def fit_cost(self, n_rows, n_features):
+        """Rows x features x boosting rounds x leaves per tree (``max_leaf_nodes``, else ``2**max_depth``)."""
+        leaves = self.max_leaf_nodes or 2 ** min(self.max_depth or 5, 16)
+        return super().fit_cost(n_rows, n_features) * self.max_iter * leaves
+
     def _rounds(self, native):
         return native.n_iter_ - 1, native.n_iter_
 

@@ -73,6 +73,11 @@ class LightGBM(Adapter):
             }
         native.fit(X, y, sample_weight=sample_weight, **kwargs)
 
+    def fit_cost(self, n_rows, n_features):
+        """Rows x features x boosting rounds x leaves per tree (``num_leaves``, capped by ``max_depth``)."""
+        leaves = self.num_leaves if self.max_depth <= 0 else min(self.num_leaves, 2**self.max_depth)
+        return super().fit_cost(n_rows, n_features) * self.n_estimators * leaves
+
     def _rounds(self, native):
         n = native.best_iteration_ or native.booster_.current_iteration()
         return n - 1, n

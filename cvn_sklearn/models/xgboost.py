@@ -59,6 +59,11 @@ class XGBoost(Adapter):
             kwargs = {"eval_set": [(X_val, y_val)], "sample_weight_eval_set": None if w_val is None else [w_val]}
         native.fit(X, y, sample_weight=sample_weight, verbose=False, **kwargs)
 
+    def fit_cost(self, n_rows, n_features):
+        """Rows x features x boosting rounds x leaves per tree (``2**max_depth``; 256 for unlimited depth)."""
+        leaves = 2 ** min(self.max_depth, 16) if self.max_depth else 256
+        return super().fit_cost(n_rows, n_features) * self.n_estimators * leaves
+
     def _rounds(self, native):
         if getattr(self, "early_stopping_rounds", None) is not None:
             return native.best_iteration, native.best_iteration + 1

@@ -1,0 +1,188 @@
+"""Where the sweep's cells run on Dask: a lean ``LocalCluster``, and Hamilton's Dask executor made cheap per task.
+
+On a small machine the driver shares the cores with the workers, so whatever
+the driver and the cluster do besides the cells is taken from the cells. Three
+such costs of Hamilton's ``DaskExecutor`` on a default ``LocalCluster`` are
+removed here:
+
+* **Busy polling.** Hamilton's task loop asks every running task for its state
+  as fast as it can, which keeps one core busy in the driver for the whole
+  run. :func:`waiting_dask_executor` waits for the first running task instead.
+* **Nodes pickled by value.** A Hamilton task carries its nodes; ``@subdag``
+  builds their functions as closures, which cloudpickle serialises by value
+  (with everything they reach): about 7 ms per cell task, paid by the client,
+  again by the scheduler and once more by the worker. The executor here sends
+  the nodes' *names*; the worker takes the nodes from its own build of the
+  same DAG (the same modules of this package, the same config), built once
+  per worker process.
+* **Monitors nobody reads.** A default ``LocalCluster`` samples every running
+  task's stack every 10 ms for the dashboard's profiler and ticks each event
+  loop every 20 ms: together 8% of a 2-core machine while idle.
+  :func:`local_cluster` starts its workers without the profiler and ticks
+  every 500 ms (the dashboard is not started either).
+
+Examples
+--------
+>>> from cvn_sklearn.cluster import LEAN_DASK_CONFIG
+>>> LEAN_DASK_CONFIG["distributed.worker.profile.enabled"]
+False
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+from typing import Any
+
+__all__ = ["LEAN_DASK_CONFIG", "dask_executor", "local_cluster", "waiting_dask_executor"]
+
+LEAN_DASK_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,  # the dashboard's statistical profiler: a stack sample every 10 ms
+    "distributed.admin.tick.interval": "500ms",  # the blocked-event-loop detector, every 20 ms by default
+}
+"""Dask settings of :func:`local_cluster`: the monitors that only feed a dashboard, off or slower."""
+
+_PACKAGE_DAGS = "cvn_sklearn.dags."
+
+
+def local_cluster(n_workers: int = 2, **kwargs):
+    """A Dask ``LocalCluster`` of single-threaded worker processes, with :data:`LEAN_DASK_CONFIG`.
+
+    What ``executor="dask"`` of :func:`cvn_sklearn.harness.screen` starts. To
+    keep one warm cluster across several sweeps, start it yourself and pass
+    its address as ``scheduler``.
+
+    Parameters
+    ----------
+    n_workers : int, default=2
+        Worker processes, one thread each (every fit in them runs on one thread).
+    **kwargs
+        Passed to ``distributed.LocalCluster`` (e.g. ``memory_limit``).
+
+    Returns
+    -------
+    distributed.LocalCluster
+        Use it as a context manager, or ``close()`` it.
+
+    Examples
+    --------
+    >>> from dask.distributed import Client
+    >>> from cvn_sklearn.cluster import local_cluster
+    >>> with local_cluster(1) as cluster, Client(cluster) as client:
+    ...     client.submit(sum, [1, 2]).result()
+    3
+    """
+    import dask
+    from dask.distributed import LocalCluster
+
+    options = dict(threads_per_worker=1, processes=True, dashboard_address=None) | kwargs
+    with dask.config.set(LEAN_DASK_CONFIG):  # read by the scheduler and passed by each nanny to its worker
+        return LocalCluster(n_workers=n_workers, **options)
+
+
+@contextlib.contextmanager
+def dask_executor(scheduler: str | None, n_workers: int, modules: tuple[str, ...], config: tuple):
+    """A :func:`waiting_dask_executor` on a running scheduler, or on a :func:`local_cluster` started for the block."""
+    from dask.distributed import Client
+
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield waiting_dask_executor(client, modules, config)
+        return
+    with local_cluster(n_workers) as cluster, Client(cluster) as client:
+        yield waiting_dask_executor(client, modules, config)
+
+
+def waiting_dask_executor(client, modules: tuple[str, ...], config: tuple):
+    """Hamilton's ``DaskExecutor`` that waits instead of polling, and sends nodes by name.
+
+    The driver's task loop releases one task per iteration and checks the
+    running tasks' states; here the oldest running task's check is where each
+    iteration waits (``distributed.wait`` for the first of the running tasks
+    to finish, up to 50 ms), unless a task was submitted since the last
+    iteration, so tasks are still submitted back to back. Each task is sent
+    without its nodes, named instead; :func:`run_task` on the worker takes them
+    from its own build of ``modules`` under ``config``.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    modules : tuple of str
+        The driver's modules (modules of ``cvn_sklearn.dags``).
+    config : tuple of (str, object)
+        The driver's Hamilton config, as for
+        :func:`cvn_sklearn.dags.cached_driver`.
+
+    Returns
+    -------
+    hamilton.plugins.h_dask.DaskExecutor
+    """
+    from dask.distributed import wait
+    from hamilton.execution.executors import TaskFutureWrappingPythonFuture, TaskState
+    from hamilton.plugins.h_dask import DaskExecutor
+
+    _check_modules(modules)
+
+    class WaitingFuture(TaskFutureWrappingPythonFuture):
+        def __init__(self, future, executor):
+            super().__init__(future)
+            self.executor = executor
+
+        def get_state(self):
+            executor = self.executor
+            if executor.running and executor.running[0] is self:  # the first check of a loop iteration
+                if executor.submitted:
+                    executor.submitted = False
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        wait([f.future for f in executor.running], timeout=0.05, return_when="FIRST_COMPLETED")
+            state = super().get_state()
+            if state != TaskState.RUNNING:
+                executor.running[:] = [f for f in executor.running if f is not self]
+            return state
+
+    class WaitingDaskExecutor(DaskExecutor):
+        def __init__(self, *, client):
+            super().__init__(client=client)
+            self.running, self.submitted = [], False
+
+        def submit_task(self, task):
+            names = [node.name for node in task.nodes]
+            nameless = dataclasses.replace(task, nodes=[])
+            future = self.client.submit(run_task, modules, config, names, nameless, pure=False)
+            future = WaitingFuture(future, self)
+            self.running.append(future)
+            self.submitted = True
+            return future
+
+    return WaitingDaskExecutor(client=client)
+
+
+def run_task(modules: tuple[str, ...], config: tuple, names: list[str], task) -> dict:
+    """Run a Hamilton task sent without its nodes: take them by name from this process's build of the DAG."""
+    from hamilton.execution.executors import base_execute_task
+
+    nodes = _graph_nodes(modules, config)
+    missing = [name for name in names if name not in nodes]
+    if missing:
+        raise ValueError(
+            f"the DAG of {list(modules)} built in this worker has no nodes {missing}: the worker runs another "
+            "version of cvn_sklearn than the driver. Install the same version on the driver and every worker."
+        )
+    return base_execute_task(dataclasses.replace(task, nodes=[nodes[name] for name in names]))
+
+
+@functools.lru_cache(maxsize=8)
+def _graph_nodes(modules: tuple[str, ...], config: tuple) -> dict:
+    """The nodes of the DAG of ``modules`` under ``config``, by name; built once per process."""
+    from cvn_sklearn.dags import cached_driver
+
+    _check_modules(modules)
+    return dict(cached_driver(modules, config, "local").graph.nodes)
+
+
+def _check_modules(modules) -> None:
+    """Only this package's DAG modules are built from a task's reference."""
+    if not modules or any(not (isinstance(m, str) and m.startswith(_PACKAGE_DAGS)) for m in modules):
+        raise ValueError(f"modules must be modules of {_PACKAGE_DAGS[:-1]}, got {modules!r}")

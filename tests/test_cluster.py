@@ -1,0 +1,36 @@
+"""The sweep's Dask set-up: a lean LocalCluster, tasks sent with their nodes named, not pickled."""
+
+import urllib.error
+import urllib.request
+
+import dask
+import pytest
+from dask.distributed import Client
+
+from cvn_sklearn.cluster import LEAN_DASK_CONFIG, local_cluster, run_task
+from cvn_sklearn.dags import fixed_params_config
+
+
+def _settings():
+    return {name: dask.config.get(name) for name in LEAN_DASK_CONFIG}
+
+
+def test_local_cluster_workers_run_one_thread_without_the_dashboard_monitors():
+    with local_cluster(2) as cluster, Client(cluster) as client:
+        workers = client.scheduler_info()["workers"].values()
+        assert [w["nthreads"] for w in workers] == [1, 1]
+        assert list(client.run(_settings).values()) == [LEAN_DASK_CONFIG] * 2
+        with pytest.raises(urllib.error.HTTPError, match="404"):  # the scheduler's HTTP server serves no dashboard
+            urllib.request.urlopen(cluster.dashboard_link, timeout=10)
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # this process's settings are untouched
+
+
+def test_a_task_may_only_name_nodes_of_this_packages_dags():
+    with pytest.raises(ValueError, match="modules must be modules of cvn_sklearn.dags"):
+        run_task(("os",), (), ["system"], None)
+
+
+def test_a_task_naming_nodes_the_worker_does_not_have_says_the_versions_differ():
+    config = fixed_params_config("sigmoid", "f1")
+    with pytest.raises(ValueError, match=r"no nodes \['cell_from_the_future'\].*same version"):
+        run_task(("cvn_sklearn.dags.screen",), config, ["cell_record", "cell_from_the_future"], None)
