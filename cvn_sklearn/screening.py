@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Optional
 
 import numpy as np
 import pandas as pd
@@ -186,12 +186,22 @@ class SymbolData(NamedTuple):
 
 
 class Cell(NamedTuple):
-    """One cell: a variant on one symbol's one fold, and the key it is stored under."""
+    """One cell: a variant on one symbol's one fold, and the key it is stored under.
+
+    ``data`` is the symbol's :class:`SymbolData`, attached by the sweep's
+    fan-out only, so each cell's task carries its own symbol's rows and no
+    other symbol's.
+    """
 
     key: str
     variant: Variant
     symbol: str
     fold: Fold
+    data: Optional[SymbolData] = None
+
+    def __repr__(self) -> str:
+        # short: Hamilton formats the fanned-out items into a log message whether or not it is logged
+        return f"Cell({self.variant.name!r}, {self.symbol!r}, fold={self.fold.index}, key={self.key[:12]!r})"
 
 
 def fingerprint(data: SymbolData) -> str:
@@ -235,13 +245,17 @@ def library_versions() -> dict[str, str]:
 
 
 class BaseJob(NamedTuple):
-    """One base model of the stackers, on one symbol's one fold."""
+    """One base model of the stackers, on one symbol's one fold (``data``: as :class:`Cell`'s)."""
 
     symbol: str
     rows: np.ndarray
     estimator: Any
     cv: Any
     cache: str
+    data: Optional[SymbolData] = None
+
+    def __repr__(self) -> str:
+        return f"BaseJob({self.estimator!r}, {self.symbol!r}, rows={len(self.rows)})"
 
 
 def single_threaded(model_name: str, params: dict, oos_folder: str) -> dict:

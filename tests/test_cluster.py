@@ -34,3 +34,12 @@ def test_a_task_naming_nodes_the_worker_does_not_have_says_the_versions_differ()
     config = fixed_params_config("sigmoid", "f1")
     with pytest.raises(ValueError, match=r"no nodes \['cell_from_the_future'\].*same version"):
         run_task(("cvn_sklearn.dags.screen",), config, ["cell_record", "cell_from_the_future"], None)
+
+
+def test_a_cell_or_base_model_task_carries_its_own_symbols_rows_not_every_symbols():
+    from cvn_sklearn.dags import cached_driver
+    from cvn_sklearn.harness import SCREEN
+
+    nodes = cached_driver(SCREEN, fixed_params_config("sigmoid", "f1"), "local").graph.nodes
+    readers = sorted(name for name, node in nodes.items() if "symbol_data" in {d.name for d in node.dependencies})
+    assert readers == ["base_job", "cell"]  # the fan-outs (run in the driver), which attach one symbol's rows

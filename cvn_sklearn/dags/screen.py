@@ -2,9 +2,13 @@
 
 The DAG::
 
-    base_jobs -> base_job (Parallelizable) -> base_oos -> base_oos_done (Collect)
-    cells_todo, base_oos_done -> cell (Parallelizable) -> cell_datasets, cell_model_name, cell_hpo_params,
-        cell_context -> cell_artifact (@subdag fixed_params) -> cell_record -> cell_records (Collect)
+    base_jobs, symbol_data -> base_job (Parallelizable) -> base_oos -> base_oos_done (Collect)
+    cells_todo, base_oos_done, symbol_data -> cell (Parallelizable) -> cell_datasets, cell_model_name,
+        cell_hpo_params, cell_context -> cell_artifact (@subdag fixed_params) -> cell_record -> cell_records (Collect)
+
+* The fan-outs attach each job's and cell's own symbol's rows to it
+  (``data``), and no node after them reads ``symbol_data``: a task sent to a
+  Dask worker carries one symbol's rows, not every symbol's.
 
 * ``base_oos``: one node per (symbol, fold, base model of a stacker): the base
   model's out-of-sample predictions on the stacker's folds of the cell's fit
@@ -112,14 +116,15 @@ class CellReturned(TaskReturnHook):
         )
 
 
-def base_job(base_jobs: list) -> Parallelizable[BaseJob]:
-    """Fan out: one job per (symbol, fold, base model of the stackers)."""
-    yield from base_jobs
+def base_job(base_jobs: list, symbol_data: dict) -> Parallelizable[BaseJob]:
+    """Fan out: one job per (symbol, fold, base model of the stackers), carrying its symbol's rows."""
+    for job in base_jobs:
+        yield job._replace(data=symbol_data[job.symbol])
 
 
-def base_oos(base_job: BaseJob, symbol_data: dict) -> str:
+def base_oos(base_job: BaseJob) -> str:
     """The base model's OOS predictions and refit on the fold's fit rows, put in the OOS store; its symbol."""
-    data = symbol_data[base_job.symbol]
+    data = base_job.data
     with threadpool_limits(limits=1):
         precompute_base_model(
             base_job.estimator,
@@ -136,9 +141,10 @@ def base_oos_done(base_oos: Collect[str]) -> int:
     return len(list(base_oos))
 
 
-def cell(cells_todo: list, base_oos_done: int) -> Parallelizable[Cell]:
-    """Fan out: one cell per variant, symbol and fold still to compute."""
-    yield from cells_todo
+def cell(cells_todo: list, base_oos_done: int, symbol_data: dict) -> Parallelizable[Cell]:
+    """Fan out: one cell per variant, symbol and fold still to compute, carrying its symbol's rows (only those)."""
+    for todo in cells_todo:
+        yield todo._replace(data=symbol_data[todo.symbol])
 
 
 def cell_clock(cell: Cell) -> float:
@@ -146,12 +152,12 @@ def cell_clock(cell: Cell) -> float:
     return perf_counter()
 
 
-def cell_datasets(cell_clock: float, cell: Cell, symbol_data: dict) -> Datasets:
+def cell_datasets(cell_clock: float, cell: Cell) -> Datasets:
     """The cell's fit rows (train), the end of its training window (val) and its test block (test).
 
     It reads ``cell_clock`` so the clock starts before anything of the cell runs.
     """
-    data: SymbolData = symbol_data[cell.symbol]
+    data: SymbolData = cell.data
     parts = (data.X, data.y, data.returns)
     fold = cell.fold
     train, val, test = (tuple(take_rows(values, rows) for values in parts) for rows in (fold.fit, fold.val, fold.test))
@@ -168,9 +174,9 @@ def cell_hpo_params(cell: Cell, oos_folder: str) -> dict:
     return single_threaded(cell.variant.model, cell.variant.params, oos_folder)
 
 
-def cell_cusum(cell: Cell, symbol_data: dict) -> Optional[dict]:
+def cell_cusum(cell: Cell) -> Optional[dict]:
     """The CUSUM filter's scalars of the cell's symbol, if its rows are CUSUM events."""
-    metadata = symbol_data[cell.symbol].cusum_metadata
+    metadata = cell.data.cusum_metadata
     return None if metadata is None else dict(metadata)
 
 
@@ -195,7 +201,7 @@ def cell_artifact(artifact: TrainedArtifact) -> TrainedArtifact:
 
 
 @tag(**{_ACCEPTS_FAILURE: "true"})
-def cell_record(cell_clock: float, cell: Cell, cell_artifact: Any, symbol_data: dict, cell_store_folder: str) -> tuple:
+def cell_record(cell_clock: float, cell: Cell, cell_artifact: Any, cell_store_folder: str) -> tuple:
     """``(record, arrays)`` kept of the cell: scalars, and the test block's index, signal and trade returns."""
     record = {
         "key": cell.key,
@@ -205,13 +211,13 @@ def cell_record(cell_clock: float, cell: Cell, cell_artifact: Any, symbol_data: 
         "fold": cell.fold.index,
     }
     test = cell.fold.test
-    returns = np.asarray(take_rows(symbol_data[cell.symbol].returns, test), dtype=np.float64)
+    returns = np.asarray(take_rows(cell.data.returns, test), dtype=np.float64)
     if isinstance(cell_artifact, Failed):
         record |= {"status": "failed", "error_type": cell_artifact.error_type, "error": cell_artifact.message}
         signal = np.zeros(len(test), dtype=np.int8)
     else:
         record |= {"status": "ok", "error_type": None, "error": None, **_summary(cell_artifact)}
-        signal = cell_artifact.predict(take_rows(symbol_data[cell.symbol].X, test))
+        signal = cell_artifact.predict(take_rows(cell.data.X, test))
     record["seconds"] = perf_counter() - cell_clock
     return record, {"index": test, "signal": signal, "returns": returns}
 
