@@ -7,6 +7,10 @@ Printed in one run:
   (started and warmed up before timing); each side ``--repeats`` times in a
   fresh folder, interleaved, median; both sides must produce the same cells
   (every metric, θ and signal) — checked;
+* **the machine's ceiling**: the same cells' fits (each cell's model on its
+  fit rows, one thread), plain: in this process vs ``client.map`` on the same
+  cluster, predictions checked equal; the sweep's speed-up over this one is
+  what the sweep keeps of what the cores give;
 * **orchestration overhead**: the serial sweep's wall time against the sum of
   its cells' own times (each cell's ``seconds``: its fit, calibration, θ and
   scoring), i.e. planning, fingerprinting, Hamilton, the cell store and the
@@ -75,6 +79,32 @@ def same_cells(a, b) -> bool:
     return True
 
 
+def cell_fits(config, data) -> list:
+    """The sweep's cells as plain fits: (estimator, X, y) of each cell's model on its fit rows, one thread."""
+    from cvn_sklearn.contracts import take_rows
+    from cvn_sklearn.registry import registry
+    from cvn_sklearn.screening import ScreenConfig, plan_cells, single_threaded
+
+    plan = plan_cells(ScreenConfig.model_validate(config), data)
+    return [(registry[c.variant.model](**single_threaded(c.variant.model, c.variant.params, "")),
+             take_rows(data[c.symbol].X, c.fold.fit), take_rows(data[c.symbol].y, c.fold.fit)) for c in plan.todo]
+
+
+def fit(estimator, X, y):
+    """One plain fit; returns the fitted estimator's probabilities on its training rows (to compare both sides)."""
+    return estimator.fit(X, y).predict_proba(X)[:, 1]
+
+
+def plain_fits(fits, client=None):
+    """Seconds to run ``fits`` in this process, or with ``client.map`` on the cluster; and their outputs."""
+    started = perf_counter()
+    if client is None:
+        outputs = [fit(*job) for job in fits]
+    else:
+        outputs = client.gather(client.map(fit, *zip(*fits), pure=False))
+    return perf_counter() - started, outputs
+
+
 def tiny_sweep(n_cells: int) -> int:
     """A sweep of ``n_cells`` tiny cells (n_cells / 10 logistic-regression variants x 2 symbols x 5 folds)."""
     data = {f"t{i}": market(i, 300, 3) for i in range(2)}
@@ -117,14 +147,21 @@ def main(argv=None) -> None:
           f"{args.trees} trees, median of {args.repeats}, cpu_count={os.cpu_count()}")
     with (
         local_cluster(args.workers) as cluster,  # what executor="dask" starts, kept warm across the repeats
-        Client(cluster),
+        Client(cluster) as client,
         tempfile.TemporaryDirectory() as scratch,
     ):
         dask = {"executor": "dask", "scheduler": cluster.scheduler_address}
         timed(sweep_config(Path(scratch, "warm_serial"), args.trees), data)  # warm-up: imports, first fits
         timed(sweep_config(Path(scratch, "warm_dask"), args.trees, **dask), data)
-        serial, distributed, resumed, cell_seconds = [], [], [], []
+        fits = cell_fits(sweep_config(Path(scratch, "plan"), args.trees), data)
+        plain_fits(fits, client)  # warm-up
+        serial, distributed, resumed, cell_seconds, plain_serial, plain_dask = [], [], [], [], [], []
         for repeat in range(args.repeats):
+            seconds, here = plain_fits(fits)
+            plain_serial.append(seconds)
+            seconds, there = plain_fits(fits, client)
+            plain_dask.append(seconds)
+            fits_agree = all(np.array_equal(a, b) for a, b in zip(here, there))
             seconds, result = timed(sweep_config(Path(scratch, f"serial{repeat}"), args.trees), data)
             serial.append(seconds)
             cell_seconds.append(result.cells["seconds"].sum())
@@ -135,8 +172,12 @@ def main(argv=None) -> None:
     fresh = statistics.median(serial)
     print("each repeat, serial / Dask (s)    : " + ", ".join(f"{s:.2f} / {d:.2f}" for s, d in zip(serial, distributed)))
     print(f"serial sweep                      : {fresh:.3f} s")
-    print(f"Dask LocalCluster, {args.workers} workers       : {statistics.median(distributed):.3f} s")
+    print(f"{f'Dask local_cluster, {args.workers} workers':34s}: {statistics.median(distributed):.3f} s")
     print(f"speed-up                          : {fresh / statistics.median(distributed):.2f}x (same cells: {agree})")
+    plain = statistics.median(plain_serial) / statistics.median(plain_dask)
+    print(f"{f'the same {len(fits)} fits, plain Dask':34s}: {statistics.median(plain_serial):.3f} s serial, "
+          f"{statistics.median(plain_dask):.3f} s by client.map: {plain:.2f}x (same predictions: {fits_agree})")
+    print(f"sweep's speed-up / plain Dask's   : {fresh / statistics.median(distributed) / plain:.2f}")
     overhead = (fresh - statistics.median(cell_seconds)) / statistics.median(cell_seconds)
     print(f"sum of the cells' own seconds     : {statistics.median(cell_seconds):.3f} s")
     print(f"orchestration overhead            : {100 * overhead:.1f}% of the cells' own time")

@@ -102,7 +102,7 @@ def waiting_dask_executor(client, modules: tuple[str, ...], config: tuple):
     iteration waits (``distributed.wait`` for the first of the running tasks
     to finish, up to 50 ms), unless a task was submitted since the last
     iteration, so tasks are still submitted back to back. Each task is sent
-    without its nodes, named instead; :func:`run_task` on the worker takes them
+    without its nodes, named instead; ``run_task`` on the worker takes them
     from its own build of ``modules`` under ``config``.
 
     Parameters

@@ -46,6 +46,7 @@ def test_screen_benchmark_prints_speed_up_overhead_resume_and_memory(tmp_path):
     out = _run("screen.py", "--rows", "300", "--features", "4", "--trees", "5", "--repeats", "1", "--tiny", "10",
                cwd=tmp_path)
     assert re.search(r"speed-up\s+:\s+\d+\.\d+x \(same cells: True\)", out), out
+    assert re.search(r"by client.map: \d+\.\d+x \(same predictions: True\)", out), out
     assert re.search(r"orchestration overhead\s+:\s+-?\d+\.\d+% of the cells' own time", out), out
     assert re.search(r"re-run of the finished sweep\s+:\s+\d+\.\d+ s \(\d+\.\d+% of the fresh run\)", out), out
     assert re.search(r"driver peak memory, 100 tiny cells : \d+ MB \(growth -?\d+ MB\)", out), out
