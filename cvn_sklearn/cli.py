@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-_USER_ERRORS = (KeyError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+_USER_ERRORS = (KeyError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError, ConnectionError)
 
 
 def _one_line(exc: BaseException) -> str:

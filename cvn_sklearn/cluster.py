@@ -83,11 +83,25 @@ def local_cluster(n_workers: int = 2, **kwargs):
 
 @contextlib.contextmanager
 def dask_executor(scheduler: str | None, n_workers: int, modules: tuple[str, ...], config: tuple):
-    """A :func:`waiting_dask_executor` on a running scheduler, or on a :func:`local_cluster` started for the block."""
+    """A :func:`waiting_dask_executor` on a running scheduler, or on a :func:`local_cluster` started for the block.
+
+    Raises
+    ------
+    ConnectionError
+        When no scheduler answers at ``scheduler`` (within Dask's connect
+        timeout, ``distributed.comm.timeouts.connect``).
+    """
     from dask.distributed import Client
 
     if scheduler is not None:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler)
+        except OSError as exc:
+            raise ConnectionError(
+                f"scheduler: no Dask scheduler answered at {scheduler!r} ({exc}). Start one there (`dask scheduler`), "
+                "correct the address, or leave scheduler out to start a local cluster."
+            ) from None
+        with client:
             yield waiting_dask_executor(client, modules, config)
         return
     with local_cluster(n_workers) as cluster, Client(cluster) as client:

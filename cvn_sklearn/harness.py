@@ -629,6 +629,8 @@ def screen(config, data: Mapping | None = None):
     ValueError
         For a symbol missing from ``data``, misaligned rows, an unknown buy
         label, or a symbol with too few rows for the folds (naming it).
+    ConnectionError
+        When ``scheduler`` is set and no Dask scheduler answers there.
 
     Examples
     --------

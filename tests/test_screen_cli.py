@@ -174,3 +174,19 @@ def test_the_report_in_headless_chromium_is_not_blank_logs_no_error_and_makes_no
 
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.std() > 10  # not a blank page
+
+
+def test_a_scheduler_nobody_listens_on_is_one_line_naming_the_address(tmp_path, capsys):
+    import socket
+
+    import dask
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{free.getsockname()[1]}"
+    config = _write(tmp_path, {**SMALL, "folder": str(tmp_path / "s"), "mlflow": False, "executor": "dask", "scheduler": address})
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        assert main(["screen", config]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("cvn-sklearn screen: error: scheduler: no Dask scheduler answered at")
+    assert address in err[-1] and "Traceback" not in "\n".join(err)
