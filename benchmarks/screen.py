@@ -48,7 +48,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from cvn_sklearn.harness import screen  # noqa: E402
-from cvn_sklearn.screening import SymbolData  # noqa: E402
+from cvn_sklearn.sweep import SymbolData  # noqa: E402
 
 
 def market(seed: int, rows: int, features: int) -> SymbolData:
@@ -83,7 +83,8 @@ def cell_fits(config, data) -> list:
     """The sweep's cells as plain fits: (estimator, X, y) of each cell's model on its fit rows, one thread."""
     from cvn_sklearn.contracts import take_rows
     from cvn_sklearn.registry import registry
-    from cvn_sklearn.screening import ScreenConfig, plan_cells, single_threaded
+    from cvn_sklearn.sweep import ScreenConfig
+    from cvn_sklearn.sweep.plan import plan_cells, single_threaded
 
     plan = plan_cells(ScreenConfig.model_validate(config), data)
     return [(registry[c.variant.model](**single_threaded(c.variant.model, c.variant.params, "")),
@@ -140,7 +141,7 @@ def main(argv=None) -> None:
         return
     from dask.distributed import Client
 
-    from cvn_sklearn.cluster import local_cluster
+    from cvn_sklearn.sweep.cluster import local_cluster
 
     data = {"s1": market(1, args.rows, args.features), "s2": market(2, args.rows, args.features)}
     print(f"{len(data)} symbols x {args.rows} rows x {args.features} features, 2 LightGBM variants x 2 folds = 8 cells, "

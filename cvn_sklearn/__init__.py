@@ -22,8 +22,8 @@ _PUBLIC = {
     "train_one": "cvn_sklearn.harness",
     "walk_forward": "cvn_sklearn.harness",
     "tune": "cvn_sklearn.harness",
-    "screen": "cvn_sklearn.harness",
-    "ScreenConfig": "cvn_sklearn.screening",
+    "screen": "cvn_sklearn.sweep.run",
+    "ScreenConfig": "cvn_sklearn.sweep.config",
     "Datasets": "cvn_sklearn.contracts",
     "TrainedArtifact": "cvn_sklearn.contracts",
 }

@@ -13,7 +13,6 @@ import json
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from time import perf_counter
 
 import numpy as np
 
@@ -168,27 +167,6 @@ def _directory(text: str) -> str:
 RANKING = ["variant", "trades", "win_rate", "sortino", "sharpe", "psr", "dsr", "failed_cells"]
 
 
-def demo_config(folder: str = "demo") -> dict:
-    """The embedded sweep of ``cvn-sklearn demo``: 4 single models and 3 ensembles, 4 symbols, 3 folds.
-
-    Boosters have 100 rounds (the stackers' base models too) so the whole demo
-    runs in a few minutes on 2 cores; the events are sampled with the CUSUM
-    filter (threshold 1 volatility) and labelled with triple barriers, purged
-    by their end times.
-    """
-    from cvn_sklearn.model_selection import WalkForwardSplit
-
-    boosters = {"xgboost": {"n_estimators": 100}, "lightgbm": {"n_estimators": 100},
-                "catboost": {"iterations": 100}}
-    singles = [{"name": name, "model": name, "params": params} for name, params in boosters.items()]
-    bases = [[name, {"model": name, **params}] for name, params in boosters.items()]
-    ensembles = [{"name": name, "model": name, "params": {"base_models": bases, "cv": WalkForwardSplit(3)}}
-                 for name in ("blend_avg", "stack_logreg_shrink", "stack_nonneg")]
-    return {"variants": [*singles, {"name": "logreg", "model": "logreg"}, *ensembles],
-            "symbols": ["goog", "aapl", "msft", "eurusd"], "folds": {"n_splits": 3, "gap": 10},
-            "label": {"kind": "triple_barrier", "cusum": 1.0, "max_holding": 10}, "folder": folder}
-
-
 def _screen_command(args) -> int:
     import yaml
 
@@ -201,36 +179,27 @@ def _screen_command(args) -> int:
 
 
 def _demo_command(args) -> int:
+    from cvn_sklearn.sweep.config import demo_config
+
     return _run_sweep(args, demo_config(args.folder))
 
 
 def _run_sweep(args, content: dict) -> int:
     from pydantic import ValidationError
 
-    from cvn_sklearn.harness import screen
-    from cvn_sklearn.screening import ScreenConfig
+    from cvn_sklearn.sweep import Progress, read_config, screen
 
-    overrides = {k: v for k, v in (("executor", args.executor), ("scheduler", args.scheduler)) if v is not None}
-    if args.retry_failed:
-        overrides["retry_failed"] = True
-    if args.executor is None and args.scheduler is not None:
-        overrides["executor"] = "dask"
+    executor = "dask" if args.executor is None and args.scheduler is not None else args.executor
     try:
-        config = ScreenConfig.model_validate({**_bases_as_tuples(content), **overrides})
+        config = read_config(content, executor=executor, scheduler=args.scheduler,
+                             retry_failed=True if args.retry_failed else None)
     except ValidationError as exc:
         error = exc.errors()[0]
         key = ".".join(str(part) for part in error["loc"]) or "config"
         print(f"cvn-sklearn {args.command}: config error: {key}: {error['msg']}", file=sys.stderr)
         return 2
-    progress = _Progress(quiet=args.json)
-    with progress:
-        result = screen(config)
-    if args.report:
-        from cvn_sklearn.report import write_report
-
-        write_report(result, config, args.report)
-        if result.parent_run_id is not None:
-            _log_report(config, result.parent_run_id, args.report)
+    with Progress(quiet=args.json):
+        result = screen(config, report=args.report)
     if args.json:
         print(json.dumps({"ranking": json.loads(result.ranking.reset_index().to_json(orient="records")),
                           "pbo": None if not np.isfinite(result.pbo) else result.pbo,
@@ -244,94 +213,6 @@ def _run_sweep(args, content: dict) -> int:
     print(f"tables: {result.folder}/ranking.csv, by_variant.csv, cells.csv"
           + (f"; report: {args.report}" if args.report else ""))
     return 0
-
-
-def _bases_as_tuples(content: dict) -> dict:
-    """A config's ``base_models: [[name, {model: ..., params}], ...]`` entries as ``(name, estimator)`` pairs."""
-    from cvn_sklearn.registry import registry
-
-    variants = []
-    for variant in content.get("variants", []) if isinstance(content.get("variants"), list) else []:
-        params = dict(variant.get("params") or {}) if isinstance(variant, dict) else {}
-        bases = params.get("base_models")
-        if isinstance(bases, list):
-            params["base_models"] = [
-                (base[0], registry[base[1]["model"]](**{k: v for k, v in base[1].items() if k != "model"}))
-                if isinstance(base, (list, tuple)) and len(base) == 2 and isinstance(base[1], dict) else base
-                for base in bases
-            ]
-        variants.append({**variant, "params": params} if isinstance(variant, dict) else variant)
-    return {**content, "variants": variants} if variants else content
-
-
-def _log_report(config, run_id: str, report: str) -> None:
-    from mlflow.tracking import MlflowClient
-
-    from cvn_sklearn.persist import _tracking
-
-    with _tracking(config.tracking_uri) as uri:
-        MlflowClient(uri).log_artifact(run_id, report)
-
-
-class _Progress:
-    """A progress line fed by the sweep's events: cells done / total, cached, failed, elapsed, ETA.
-
-    On a terminal it redraws one line; otherwise it prints a plain line every
-    10% of the cells (and the last one). Events are consumed, not printed.
-    """
-
-    def __init__(self, *, quiet: bool = False, stream=None):
-        self.stream = stream or sys.stderr
-        self.quiet = quiet
-        self.total = self.done = self.cached = self.failed = self.computed = 0
-        self.started = perf_counter()
-        self.printed_step = -1
-
-    def __enter__(self):
-        import structlog
-
-        structlog.configure(processors=[self._on_event])
-        return self
-
-    def __exit__(self, *exc):
-        import structlog
-
-        structlog.reset_defaults()
-        if not self.quiet and self.stream.isatty():
-            print(file=self.stream)
-
-    def _on_event(self, logger, method, event_dict):
-        import structlog
-
-        name = event_dict.get("event")
-        if name == "screen_started":
-            self.total, self.started = event_dict["n_cells"], perf_counter()
-        elif name == "cell_complete":
-            self.done += 1
-            self.cached += bool(event_dict["cached"])
-            self.failed += event_dict["status"] != "ok"
-            self.computed += not event_dict["cached"]
-            self._show()
-        raise structlog.DropEvent
-
-    def _show(self):
-        if self.quiet or not self.total:
-            return
-        elapsed = perf_counter() - self.started
-        left = self.total - self.done
-        rate = elapsed / max(self.computed, 1)
-        eta = "0s" if left == 0 else (f"{rate * left:.0f}s" if self.computed else "?")
-        line = (f"cells {self.done}/{self.total} ({self.cached} cached, {self.failed} failed), "
-                f"elapsed {elapsed:.0f}s, ETA {eta}")
-        if self.stream.isatty():
-            width = 30
-            filled = int(width * self.done / self.total)
-            print(f"\r[{'#' * filled}{'.' * (width - filled)}] {line}", end="", file=self.stream, flush=True)
-            return
-        step = int(10 * self.done / self.total)
-        if step != self.printed_step or self.done == self.total:
-            self.printed_step = step
-            print(line, file=self.stream, flush=True)
 
 
 def _sweep_arguments(command) -> None:

@@ -27,7 +27,6 @@ import socket
 from collections.abc import Mapping, Sequence
 from numbers import Integral
 from pathlib import Path
-from time import perf_counter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -36,11 +35,9 @@ from sklearn.model_selection import check_cv
 
 from cvn_sklearn._rows import check_aligned
 from cvn_sklearn.contracts import Datasets, FeatureVersion, TrainedArtifact, take_rows
-from cvn_sklearn.cluster import dask_executor
-from cvn_sklearn.dags import FIXED_PARAMS, build_driver, cached_driver, fixed_params_config, train_artifact
+from cvn_sklearn.dags import FIXED_PARAMS, cached_driver, fixed_params_config, train_artifact
 from cvn_sklearn.dags.hpo import FINISHED
 from cvn_sklearn.dags.walk_forward import WalkForwardResult
-from cvn_sklearn.events import emit
 from cvn_sklearn.metrics import buy_label
 from cvn_sklearn.model_selection import WalkForwardSplit, walk_forward_folds
 from cvn_sklearn.threshold import THETA_CONSTRAINTS
@@ -578,109 +575,8 @@ def visualize(
     return path
 
 
-SCREEN = ("cvn_sklearn.dags.screen",)
+def screen(config, data: Mapping | None = None, *, report=None):
+    """Run a screening sweep; see :func:`cvn_sklearn.sweep.run.screen`, which this calls."""
+    from cvn_sklearn.sweep.run import screen as run_screen
 
-
-def screen(config, data: Mapping | None = None):
-    """Run a screening sweep: every variant on every symbol's every walk-forward fold, ranked honestly.
-
-    A cell is one variant on one symbol's one fold: a :func:`train_one` run
-    with the harness's row policy inside the fold's training window (fit rows,
-    then calibration and θ on the window's end after a purge gap; the test
-    block only scored). Stackers consume their base models' out-of-sample
-    predictions, computed once per (symbol, fold) as their own nodes and kept
-    in the sweep's OOS store. The cells fan out with Hamilton's dynamic
-    execution, in this process or on Dask (``executor="dask"`` starts a
-    ``LocalCluster``, ``scheduler="tcp://..."`` connects to a running one),
-    every fit on one thread.
-
-    Each finished cell is written to the sweep's cell store as soon as it
-    finishes, keyed by the data fingerprint, the variant's parameters, the
-    fold's rows, the training options, library versions and code version: a
-    second run recomputes none of them, and a killed sweep, restarted,
-    recomputes none of the cells that had finished. A failing cell is recorded
-    (status, error type and message) and the sweep goes on;
-    ``retry_failed=True`` runs only those again.
-
-    Results (also written as Parquet and CSV to ``config.folder``): one row
-    per cell, the per-variant and per-fold table, and a ranking with the
-    probabilistic and deflated Sharpe ratios (N = the number of variants) and
-    the sweep's probability of backtest overfitting (:mod:`cvn_sklearn.ranking`).
-    With ``config.mlflow``, one parent run per sweep and one child run per
-    cell, written from this process only.
-
-    Parameters
-    ----------
-    config : ScreenConfig or mapping
-        The sweep (see :class:`~cvn_sklearn.screening.ScreenConfig`); a
-        mapping is validated into one.
-    data : mapping of str to SymbolData, default=None
-        Each symbol's rows: :class:`~cvn_sklearn.screening.SymbolData`
-        ``(X, y, returns, t1=None, periods_per_year=252)`` or a tuple of
-        those. ``None`` loads every symbol with
-        :func:`cvn_sklearn.datasets.load_dataset`.
-
-    Returns
-    -------
-    ScreenResult
-
-    Raises
-    ------
-    ValueError
-        For a symbol missing from ``data``, misaligned rows, an unknown buy
-        label, or a symbol with too few rows for the folds (naming it).
-    ConnectionError
-        When ``scheduler`` is set and no Dask scheduler answers there.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> import numpy as np
-    >>> from cvn_sklearn.harness import screen
-    >>> from cvn_sklearn.screening import SymbolData
-    >>> rng = np.random.RandomState(0)
-    >>> def symbol(seed):
-    ...     r = np.random.RandomState(seed); X = r.normal(size=(400, 3))
-    ...     y = (X[:, 0] + r.normal(size=400) > 0.5).astype(int)
-    ...     return SymbolData(X, y, np.where(y == 1, 0.01, -0.01) + r.normal(0, 0.005, 400))
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     result = screen({"variants": [{"name": "logreg", "model": "logreg"},
-    ...                                   {"name": "logreg_weak", "model": "logreg", "params": {"C": 0.001}}],
-    ...                      "symbols": ["a", "b"], "folds": {"n_splits": 2}, "calibration": "sigmoid",
-    ...                      "folder": folder, "mlflow": False}, data={"a": symbol(1), "b": symbol(2)})
-    >>> len(result.cells), sorted(result.ranking.index), set(result.cells.status)
-    (8, ['logreg', 'logreg_weak'], {'ok'})
-    """
-    from cvn_sklearn.screening import ScreenConfig, plan_cells, screen_result
-
-    config = config if isinstance(config, ScreenConfig) else ScreenConfig.model_validate(config)
-    started = perf_counter()
-    plan = plan_cells(config, data)
-    emit("screen_started", n_cells=len(plan.cells), n_cached=len(plan.cached), n_variants=len(config.variants),
-         n_symbols=len(config.symbols), n_folds=plan.n_folds, executor=config.executor)
-    for cell in plan.cached:
-        record = plan.store.get(cell.key)[0]
-        emit("cell_complete", variant=cell.variant.name, symbol=cell.symbol, fold=cell.fold.index,
-             status=record["status"], cached=True, seconds=0.0)
-    if plan.todo:
-        inputs = dict(
-            cells_todo=plan.todo, base_jobs=plan.base_jobs, symbol_data=plan.data,
-            cell_store_folder=str(config.folder), oos_folder=str(plan.oos_folder),
-            calibration=config.calibration, objective=config.objective, constraints=dict(config.constraints),
-            pos_label=config.pos_label, meta_label=None, meta_label_params={},
-        )
-        dag_config = fixed_params_config(config.calibration, config.objective)
-        if config.executor == "local":
-            cached_driver(SCREEN, dag_config, "local").execute(["cell_records"], inputs=inputs)
-        else:
-            with dask_executor(config.scheduler, config.n_workers, SCREEN, dag_config) as executor:
-                build_driver(SCREEN, dag_config, executor).execute(["cell_records"], inputs=inputs)
-    result = screen_result(config, plan)
-    if config.mlflow:
-        from cvn_sklearn.persist import log_screen
-
-        result = log_screen(result, config)
-    failed = int((result.cells["status"] != "ok").sum())
-    emit("screen_complete", n_cells=len(plan.cells), n_cached=len(plan.cached), n_failed=failed,
-         seconds=perf_counter() - started)
-    return result
+    return run_screen(config, data, report=report)

@@ -19,7 +19,9 @@ from structlog.testing import capture_logs
 from cvn_sklearn.events import EVENTS
 from cvn_sklearn.harness import screen
 from cvn_sklearn.model_selection import WalkForwardSplit
-from cvn_sklearn.screening import CellStore, ScreenConfig, SymbolData, plan_cells
+from cvn_sklearn.sweep import ScreenConfig, SymbolData
+from cvn_sklearn.sweep.plan import plan_cells
+from cvn_sklearn.sweep.store import CellStore
 from cvn_sklearn.stacking import realised_folds
 
 

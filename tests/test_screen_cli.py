@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 import yaml
 
-from cvn_sklearn.cli import _Progress, demo_config, main
-from cvn_sklearn.screening import ScreenConfig
+from cvn_sklearn.cli import main
+from cvn_sklearn.sweep.config import demo_config, read_config
+from cvn_sklearn.sweep.progress import Progress
+from cvn_sklearn.sweep import ScreenConfig
 
 SMALL = {
     "variants": [{"name": "logreg", "model": "logreg"},
@@ -112,7 +114,7 @@ def test_progress_on_a_terminal_redraws_one_line():
             return True
 
     terminal = Terminal()
-    progress = _Progress(stream=terminal)
+    progress = Progress(stream=terminal)
     progress.total = 4
     for cached in (True, False, False, False):
         progress.done += 1
@@ -123,9 +125,7 @@ def test_progress_on_a_terminal_redraws_one_line():
 
 
 def test_the_demo_config_is_valid_and_covers_what_the_readme_promises():
-    from cvn_sklearn.cli import _bases_as_tuples
-
-    config = ScreenConfig.model_validate(_bases_as_tuples(demo_config()))
+    config = read_config(demo_config())
     assert {v.model for v in config.variants} == {"xgboost", "lightgbm", "catboost", "logreg", "blend_avg",
                                                    "stack_logreg_shrink", "stack_nonneg"}
     assert len(config.symbols) >= 4 and config.label.kind == "triple_barrier"

@@ -23,7 +23,7 @@ removed here:
 
 Examples
 --------
->>> from cvn_sklearn.cluster import LEAN_DASK_CONFIG
+>>> from cvn_sklearn.sweep.cluster import LEAN_DASK_CONFIG
 >>> LEAN_DASK_CONFIG["distributed.worker.profile.enabled"]
 False
 """
@@ -43,13 +43,14 @@ LEAN_DASK_CONFIG: dict[str, Any] = {
 }
 """Dask settings of :func:`local_cluster`: the monitors that only feed a dashboard, off or slower."""
 
-_PACKAGE_DAGS = "cvn_sklearn.dags."
+_DAG_MODULES = ("cvn_sklearn.dags.", "cvn_sklearn.sweep.dag")
+"""Only modules of this package's DAGs are built from a task's reference (prefixes, or the module itself)."""
 
 
 def local_cluster(n_workers: int = 2, **kwargs):
     """A Dask ``LocalCluster`` of single-threaded worker processes, with :data:`LEAN_DASK_CONFIG`.
 
-    What ``executor="dask"`` of :func:`cvn_sklearn.harness.screen` starts. To
+    What ``executor="dask"`` of :func:`cvn_sklearn.sweep.run.screen` starts. To
     keep one warm cluster across several sweeps, start it yourself and pass
     its address as ``scheduler``.
 
@@ -68,7 +69,7 @@ def local_cluster(n_workers: int = 2, **kwargs):
     Examples
     --------
     >>> from dask.distributed import Client
-    >>> from cvn_sklearn.cluster import local_cluster
+    >>> from cvn_sklearn.sweep.cluster import local_cluster
     >>> with local_cluster(1) as cluster, Client(cluster) as client:
     ...     client.submit(sum, [1, 2]).result()
     3
@@ -123,7 +124,7 @@ def waiting_dask_executor(client, modules: tuple[str, ...], config: tuple):
     ----------
     client : distributed.Client
     modules : tuple of str
-        The driver's modules (modules of ``cvn_sklearn.dags``).
+        The driver's modules (``cvn_sklearn.sweep.dag`` or modules of ``cvn_sklearn.dags``).
     config : tuple of (str, object)
         The driver's Hamilton config, as for
         :func:`cvn_sklearn.dags.cached_driver`.
@@ -198,5 +199,5 @@ def _graph_nodes(modules: tuple[str, ...], config: tuple) -> dict:
 
 def _check_modules(modules) -> None:
     """Only this package's DAG modules are built from a task's reference."""
-    if not modules or any(not (isinstance(m, str) and m.startswith(_PACKAGE_DAGS)) for m in modules):
-        raise ValueError(f"modules must be modules of {_PACKAGE_DAGS[:-1]}, got {modules!r}")
+    if not modules or any(not (isinstance(m, str) and m.startswith(_DAG_MODULES)) for m in modules):
+        raise ValueError(f"modules must be cvn_sklearn.sweep.dag or modules of cvn_sklearn.dags, got {modules!r}")

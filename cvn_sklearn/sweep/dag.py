@@ -43,7 +43,8 @@ from threadpoolctl import threadpool_limits
 from cvn_sklearn.contracts import Datasets, TrainedArtifact, take_rows
 from cvn_sklearn.dags import fixed_params
 from cvn_sklearn.events import emit
-from cvn_sklearn.screening import BaseJob, Cell, CellStore, SymbolData, single_threaded
+from cvn_sklearn.sweep.plan import BaseJob, Cell, SymbolData, single_threaded
+from cvn_sklearn.sweep.store import CellStore
 from cvn_sklearn.stacking import precompute_base_model
 
 _ACCEPTS_FAILURE = "cvn_sklearn.accepts_failure"

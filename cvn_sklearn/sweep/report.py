@@ -1,6 +1,6 @@
 """The screening sweep's report: one self-contained HTML file to look at.
 
-:func:`write_report` turns a :class:`~cvn_sklearn.screening.ScreenResult` into
+:func:`write_report` turns a :class:`~cvn_sklearn.sweep.tables.ScreenResult` into
 one HTML file with its images and styles inline (no network, no scripts): the
 ranking with the deflated Sharpe ratio and the PBO explained in a sentence
 each, per-symbol equity curves of every variant (folds marked), the per-fold
@@ -46,7 +46,7 @@ def write_report(result, config, path) -> Path:
     Path
         ``path``.
     """
-    from cvn_sklearn.screening import library_versions
+    from cvn_sklearn.sweep.plan import library_versions
 
     path = Path(path)
     ranking = result.ranking.copy()

@@ -7,7 +7,7 @@ import dask
 import pytest
 from dask.distributed import Client
 
-from cvn_sklearn.cluster import LEAN_DASK_CONFIG, local_cluster, run_task
+from cvn_sklearn.sweep.cluster import LEAN_DASK_CONFIG, local_cluster, run_task
 from cvn_sklearn.dags import fixed_params_config
 
 
@@ -26,19 +26,19 @@ def test_local_cluster_workers_run_one_thread_without_the_dashboard_monitors():
 
 
 def test_a_task_may_only_name_nodes_of_this_packages_dags():
-    with pytest.raises(ValueError, match="modules must be modules of cvn_sklearn.dags"):
+    with pytest.raises(ValueError, match="modules must be cvn_sklearn.sweep.dag or modules of cvn_sklearn.dags"):
         run_task(("os",), (), ["system"], None)
 
 
 def test_a_task_naming_nodes_the_worker_does_not_have_says_the_versions_differ():
     config = fixed_params_config("sigmoid", "f1")
     with pytest.raises(ValueError, match=r"no nodes \['cell_from_the_future'\].*same version"):
-        run_task(("cvn_sklearn.dags.screen",), config, ["cell_record", "cell_from_the_future"], None)
+        run_task(("cvn_sklearn.sweep.dag",), config, ["cell_record", "cell_from_the_future"], None)
 
 
 def test_a_cell_or_base_model_task_carries_its_own_symbols_rows_not_every_symbols():
     from cvn_sklearn.dags import cached_driver
-    from cvn_sklearn.harness import SCREEN
+    from cvn_sklearn.sweep.run import SWEEP_DAG as SCREEN
 
     nodes = cached_driver(SCREEN, fixed_params_config("sigmoid", "f1"), "local").graph.nodes
     readers = sorted(name for name, node in nodes.items() if "symbol_data" in {d.name for d in node.dependencies})

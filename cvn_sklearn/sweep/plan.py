@@ -1,0 +1,261 @@
+"""The sweep's plan: its cells (variant x symbol x fold), their keys, and which still need computing.
+
+A *cell* is one variant on one symbol's one walk-forward fold. Its key hashes
+everything its result depends on (the symbol's rows, the variant's
+parameters, the fold's rows, the training options, library and code
+versions), so a cell found in the :class:`~cvn_sklearn.sweep.store.CellStore`
+under its key is read back, not recomputed. The cells to compute are
+submitted costliest first; a stacker's base models become jobs of their own,
+run once per (symbol, fold).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, NamedTuple, Optional
+
+import numpy as np
+import pandas as pd
+
+from cvn_sklearn.model_selection import Fold
+from cvn_sklearn.registry import registry
+from cvn_sklearn.sweep.config import ScreenConfig, Variant
+from cvn_sklearn.sweep.store import CellStore
+
+__all__ = ["BaseJob", "Cell", "Plan", "SymbolData", "cell_key", "fingerprint", "plan_cells"]
+
+_THREAD_PARAMETERS = ("n_jobs", "thread_count")
+_LIBRARIES = ("cvn_sklearn", "numpy", "scikit-learn", "xgboost", "lightgbm", "catboost")
+
+
+class SymbolData(NamedTuple):
+    """One symbol's rows in time order: features, labels, per-row trade returns, label end times.
+
+    ``cusum_metadata`` (the CUSUM filter's scalars, when the rows are CUSUM
+    events) reaches every cell's ``TrainedArtifact.cusum_metadata``.
+    """
+
+    X: Any
+    y: Any
+    returns: Any
+    t1: Any = None
+    periods_per_year: float = 252.0
+    cusum_metadata: Any = None
+
+
+class Cell(NamedTuple):
+    """One cell: a variant on one symbol's one fold, and the key it is stored under.
+
+    ``data`` is the symbol's :class:`SymbolData`, attached by the sweep's
+    fan-out only, so each cell's task carries its own symbol's rows and no
+    other symbol's.
+    """
+
+    key: str
+    variant: Variant
+    symbol: str
+    fold: Fold
+    data: Optional[SymbolData] = None
+
+    def __repr__(self) -> str:
+        # short: Hamilton formats the fanned-out items into a log message whether or not it is logged
+        return f"Cell({self.variant.name!r}, {self.symbol!r}, fold={self.fold.index}, key={self.key[:12]!r})"
+
+
+def fingerprint(data: SymbolData) -> str:
+    """SHA-256 of a symbol's rows (features, labels, returns, label end times, index)."""
+    digest = hashlib.sha256()
+    for part in (data.X, data.y, data.returns, data.t1):  # cusum_metadata describes X; it adds nothing
+        if part is None:
+            digest.update(b"none")
+            continue
+        frame = part if isinstance(part, (pd.DataFrame, pd.Series)) else pd.DataFrame(np.asarray(part))
+        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        digest.update(repr(list(frame.columns) if isinstance(frame, pd.DataFrame) else frame.name).encode())
+    return digest.hexdigest()
+
+
+def cell_key(data_fingerprint: str, variant: Variant, fold: Fold, options: dict, code_version: str) -> str:
+    """The key of a cell: data, variant parameters, the fold's rows, training options, library and code versions."""
+    rows = hashlib.sha256(b"".join(np.asarray(part, dtype=np.int64).tobytes() + b"|" for part in fold[1:]))
+    payload = {
+        "data": data_fingerprint,
+        "model": variant.model,
+        "params": variant.params,
+        "fold": rows.hexdigest(),
+        "options": options,
+        "libraries": library_versions(),
+        "code": code_version,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()[:32]
+
+
+@functools.cache
+def library_versions() -> dict[str, str]:
+    """Versions of cvn_sklearn and the libraries a cell's result depends on (read once per process)."""
+    found = {}
+    for name in _LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+class BaseJob(NamedTuple):
+    """One base model of the stackers, on one symbol's one fold (``data``: as :class:`Cell`'s)."""
+
+    symbol: str
+    rows: np.ndarray
+    estimator: Any
+    cv: Any
+    cache: str
+    data: Optional[SymbolData] = None
+
+    def __repr__(self) -> str:
+        return f"BaseJob({self.estimator!r}, {self.symbol!r}, rows={len(self.rows)})"
+
+
+def single_threaded(model_name: str, params: dict, oos_folder: str) -> dict:
+    """``params`` with every fit pinned to one thread; a stacker's base models too, and its ``cache`` the OOS store.
+
+    Oversubscribed OpenMP (several cells' boosters each taking every core) made
+    one XGBoost fit 35x slower; so the models' own thread parameters are set to
+    1 unless the variant sets them.
+    """
+    entry = registry.entry(model_name)
+    cls = registry[model_name]
+    params = dict(params)
+    if entry.kind == "ensemble":
+        bases = params.get("base_models") or list(cls._cvn_base_models)
+        params["base_models"] = [_pinned_base(base) for base in bases]
+        params.setdefault("cache", oos_folder)
+        return params
+    for name in _THREAD_PARAMETERS:
+        if name in cls().get_params() and name not in params:
+            params[name] = 1
+    return params
+
+
+def _pinned_base(base):
+    """A stacker's base model as ``(name, one-threaded estimator)``."""
+    if isinstance(base, str):
+        return base, registry[base](**single_threaded(base, {}, ""))
+    return base
+
+
+def estimated_cost(cell: Cell, n_features: int) -> float:
+    """A rough estimate of a cell's work: its model's ``fit_cost`` on the cell's fit rows (0 if it cannot be told).
+
+    The sweep submits its cells costliest first (longest-processing-time-first
+    scheduling): with cells of unequal length, the long ones then do not end
+    up last on one worker while the others sit idle. It orders work only. A
+    model without ``fit_cost`` (an ensemble, whose base models the sweep fits
+    beforehand) counts one pass over the rows.
+    """
+    try:
+        estimator = registry[cell.variant.model](**cell.variant.params)
+        fit_cost = getattr(estimator, "fit_cost", None)
+        n_rows = len(cell.fold.fit)
+        return float(fit_cost(n_rows, n_features) if fit_cost is not None else n_rows * n_features)
+    except Exception:  # noqa: BLE001 - a variant whose parameters break the estimate fails in its cell, with its error
+        return 0.0
+
+
+def stacker_base_jobs(cell: Cell, oos_folder: str) -> list[BaseJob]:
+    """The base-model jobs a stacker cell needs: one per base model, on the cell's fit rows."""
+    params = single_threaded(cell.variant.model, cell.variant.params, oos_folder)
+    stacker = registry[cell.variant.model](**params)
+    return [
+        BaseJob(cell.symbol, cell.fold.fit, estimator, stacker.cv, oos_folder)
+        for _, estimator in params["base_models"]
+    ]
+
+
+
+class Plan(NamedTuple):
+    """What a sweep runs: every cell, the ones read back from the store, the ones to compute, the base-model jobs."""
+
+    cells: list
+    cached: list
+    todo: list
+    base_jobs: list
+    data: dict
+    store: CellStore
+    oos_folder: Path
+    n_folds: int
+
+
+def plan_cells(config: ScreenConfig, data) -> Plan:
+    """The cells of ``config`` on ``data``, split into stored ones and ones still to compute.
+
+    Raises
+    ------
+    ValueError
+        Naming the symbol (and the config key) for a missing symbol, misaligned
+        rows, an unknown buy label, or too few rows for the folds.
+    """
+    import cvn_sklearn
+    from cvn_sklearn._rows import check_aligned
+    from cvn_sklearn.contracts import code_commit
+    from cvn_sklearn.metrics import buy_label
+    from cvn_sklearn.model_selection import WalkForwardSplit, walk_forward_folds
+
+    data = _symbol_data(config, data)
+    options, code = config.training_options(), f"{cvn_sklearn.__version__}:{code_commit()}"
+    settings = config.folds
+    splitter = WalkForwardSplit(settings.n_splits, test_size=settings.test_size, max_train_size=settings.max_train_size,
+                                gap=settings.gap, embargo=settings.embargo)
+    cells, n_folds = [], 0
+    for symbol in config.symbols:
+        rows = data[symbol]
+        try:
+            check_aligned(f"symbol {symbol!r}", rows.X, y=rows.y, returns=rows.returns, t1=rows.t1)
+            buy_label(np.unique(np.asarray(rows.y)), config.pos_label)
+            folds = walk_forward_folds(splitter, rows.X, rows.y, t1=rows.t1, val_size=settings.val_size, gap=settings.gap)
+        except ValueError as exc:
+            raise ValueError(f"symbols: {symbol!r}: {exc} (config keys: folds, pos_label)") from None
+        n_folds = max(n_folds, len(folds))
+        key = fingerprint(rows)
+        cells += [Cell(cell_key(key, v, fold, options, code), v, symbol, fold) for fold in folds for v in config.variants]
+    store = CellStore(config.folder)
+    stored = store.keys()
+    cached = [cell for cell in cells if cell.key in stored and not (config.retry_failed and _failed(store, cell))]
+    done = {cell.key for cell in cached}
+    todo = [cell for cell in cells if cell.key not in done]
+    todo.sort(key=lambda cell: -estimated_cost(cell, np.shape(data[cell.symbol].X)[1]))  # costliest first, else in order
+    oos_folder = Path(config.folder, "oos").resolve()
+    jobs = {}
+    for cell in todo:
+        if registry.entry(cell.variant.model).kind == "ensemble":
+            for job in stacker_base_jobs(cell, str(oos_folder)):
+                jobs.setdefault((cell.symbol, cell.fold.index, repr(job.estimator)), job)
+    return Plan(cells, cached, todo, list(jobs.values()), data, store, oos_folder, n_folds)
+
+
+def _failed(store: CellStore, cell: Cell) -> bool:
+    return store.get(cell.key)[0]["status"] != "ok"
+
+
+def _symbol_data(config: ScreenConfig, data) -> dict:
+    """Each symbol's :class:`SymbolData`: given, or the shipped prices labelled as ``config.label`` says."""
+    if data is None:
+        from cvn_sklearn.datasets import labelled_dataset, periods_per_year
+
+        data, label = {}, config.label
+        for symbol in config.symbols:
+            try:
+                rows = labelled_dataset(symbol, label=label.kind, cusum=label.cusum, pt_sl=label.pt_sl,
+                                        vol_span=label.vol_span, max_holding=label.max_holding,
+                                        vertical=label.vertical, horizon=label.horizon, k=label.k)
+            except ValueError as exc:
+                raise ValueError(f"symbols: {symbol!r}: {exc} (config keys: symbols, label)") from None
+            data[symbol] = SymbolData(rows.X, rows.y, rows.returns, rows.t1, periods_per_year(symbol), rows.cusum_metadata)
+    missing = [symbol for symbol in config.symbols if symbol not in data]
+    if missing:
+        raise ValueError(f"symbols: no data for {missing}; the data given holds {sorted(data)}. Add them or drop them.")
+    return {symbol: SymbolData(*data[symbol]) for symbol in config.symbols}

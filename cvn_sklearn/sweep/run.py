@@ -1,0 +1,137 @@
+"""The sweep's entry point: plan the cells, run the ones not stored yet, build the tables, log and report.
+
+:func:`screen` is what :func:`cvn_sklearn.harness.screen` and ``cvn-sklearn
+screen``/``demo`` call. The cells run through the Hamilton DAG of
+:mod:`cvn_sklearn.sweep.dag`, in this process or on Dask
+(:mod:`cvn_sklearn.sweep.cluster`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from time import perf_counter
+
+from cvn_sklearn.dags import build_driver, cached_driver, fixed_params_config
+from cvn_sklearn.events import emit
+from cvn_sklearn.sweep.cluster import dask_executor
+from cvn_sklearn.sweep.config import ScreenConfig
+from cvn_sklearn.sweep.plan import plan_cells
+from cvn_sklearn.sweep.tables import screen_result
+from cvn_sklearn.sweep.tracking import log_report, log_screen
+
+__all__ = ["SWEEP_DAG", "screen"]
+
+SWEEP_DAG = ("cvn_sklearn.sweep.dag",)
+"""The Hamilton module of the sweep's cells."""
+
+
+
+def screen(config, data: Mapping | None = None, *, report=None):
+    """Run a screening sweep: every variant on every symbol's every walk-forward fold, ranked honestly.
+
+    A cell is one variant on one symbol's one fold: a :func:`train_one` run
+    with the harness's row policy inside the fold's training window (fit rows,
+    then calibration and θ on the window's end after a purge gap; the test
+    block only scored). Stackers consume their base models' out-of-sample
+    predictions, computed once per (symbol, fold) as their own nodes and kept
+    in the sweep's OOS store. The cells fan out with Hamilton's dynamic
+    execution, in this process or on Dask (``executor="dask"`` starts a
+    ``LocalCluster``, ``scheduler="tcp://..."`` connects to a running one),
+    every fit on one thread.
+
+    Each finished cell is written to the sweep's cell store as soon as it
+    finishes, keyed by the data fingerprint, the variant's parameters, the
+    fold's rows, the training options, library versions and code version: a
+    second run recomputes none of them, and a killed sweep, restarted,
+    recomputes none of the cells that had finished. A failing cell is recorded
+    (status, error type and message) and the sweep goes on;
+    ``retry_failed=True`` runs only those again.
+
+    Results (also written as Parquet and CSV to ``config.folder``): one row
+    per cell, the per-variant and per-fold table, and a ranking with the
+    probabilistic and deflated Sharpe ratios (N = the number of variants) and
+    the sweep's probability of backtest overfitting (:mod:`cvn_sklearn.ranking`).
+    With ``config.mlflow``, one parent run per sweep and one child run per
+    cell, written from this process only.
+
+    Parameters
+    ----------
+    config : ScreenConfig or mapping
+        The sweep (see :class:`~cvn_sklearn.sweep.config.ScreenConfig`); a
+        mapping is validated into one.
+    data : mapping of str to SymbolData, default=None
+        Each symbol's rows: :class:`~cvn_sklearn.sweep.plan.SymbolData`
+        ``(X, y, returns, t1=None, periods_per_year=252)`` or a tuple of
+        those. ``None`` loads every symbol with
+        :func:`cvn_sklearn.datasets.load_dataset`.
+
+    report : str or Path, default=None
+        Also write the sweep's self-contained HTML report here
+        (:func:`~cvn_sklearn.sweep.report.write_report`), and attach it to the
+        MLflow parent run.
+
+    Returns
+    -------
+    ScreenResult
+
+    Raises
+    ------
+    ValueError
+        For a symbol missing from ``data``, misaligned rows, an unknown buy
+        label, or a symbol with too few rows for the folds (naming it).
+    ConnectionError
+        When ``scheduler`` is set and no Dask scheduler answers there.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from cvn_sklearn.sweep import SymbolData, screen
+    >>> rng = np.random.RandomState(0)
+    >>> def symbol(seed):
+    ...     r = np.random.RandomState(seed); X = r.normal(size=(400, 3))
+    ...     y = (X[:, 0] + r.normal(size=400) > 0.5).astype(int)
+    ...     return SymbolData(X, y, np.where(y == 1, 0.01, -0.01) + r.normal(0, 0.005, 400))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     result = screen({"variants": [{"name": "logreg", "model": "logreg"},
+    ...                                   {"name": "logreg_weak", "model": "logreg", "params": {"C": 0.001}}],
+    ...                      "symbols": ["a", "b"], "folds": {"n_splits": 2}, "calibration": "sigmoid",
+    ...                      "folder": folder, "mlflow": False}, data={"a": symbol(1), "b": symbol(2)})
+    >>> len(result.cells), sorted(result.ranking.index), set(result.cells.status)
+    (8, ['logreg', 'logreg_weak'], {'ok'})
+    """
+    config = config if isinstance(config, ScreenConfig) else ScreenConfig.model_validate(config)
+    started = perf_counter()
+    plan = plan_cells(config, data)
+    emit("screen_started", n_cells=len(plan.cells), n_cached=len(plan.cached), n_variants=len(config.variants),
+         n_symbols=len(config.symbols), n_folds=plan.n_folds, executor=config.executor)
+    for cell in plan.cached:
+        record = plan.store.get(cell.key)[0]
+        emit("cell_complete", variant=cell.variant.name, symbol=cell.symbol, fold=cell.fold.index,
+             status=record["status"], cached=True, seconds=0.0)
+    if plan.todo:
+        inputs = dict(
+            cells_todo=plan.todo, base_jobs=plan.base_jobs, symbol_data=plan.data,
+            cell_store_folder=str(config.folder), oos_folder=str(plan.oos_folder),
+            calibration=config.calibration, objective=config.objective, constraints=dict(config.constraints),
+            pos_label=config.pos_label, meta_label=None, meta_label_params={},
+        )
+        dag_config = fixed_params_config(config.calibration, config.objective)
+        if config.executor == "local":
+            cached_driver(SWEEP_DAG, dag_config, "local").execute(["cell_records"], inputs=inputs)
+        else:
+            with dask_executor(config.scheduler, config.n_workers, SWEEP_DAG, dag_config) as executor:
+                build_driver(SWEEP_DAG, dag_config, executor).execute(["cell_records"], inputs=inputs)
+    result = screen_result(config, plan)
+    if config.mlflow:
+        result = log_screen(result, config)
+    if report is not None:
+        from cvn_sklearn.sweep.report import write_report
+
+        write_report(result, config, report)
+        if result.parent_run_id is not None:
+            log_report(config, result.parent_run_id, report)
+    failed = int((result.cells["status"] != "ok").sum())
+    emit("screen_complete", n_cells=len(plan.cells), n_cached=len(plan.cached), n_failed=failed,
+         seconds=perf_counter() - started)
+    return result
