@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -41,18 +40,12 @@ def format_table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in lines)
 
 
-def _library_version(library: str) -> str:
-    try:
-        return version(library)
-    except PackageNotFoundError:
-        return "not installed"
-
-
 def _models_command(args) -> int:
+    from cvn_sklearn._disk import library_version
     from cvn_sklearn.registry import registry
 
     rows = [
-        {"name": name, "kind": e.kind, "library": e.library, "version": _library_version(e.library), "source": e.source}
+        {"name": name, "kind": e.kind, "library": e.library, "version": library_version(e.library) or "not installed", "source": e.source}
         for name, e in ((n, registry.entry(n)) for n in registry)
     ]
     print(format_table(rows, ["name", "kind", "library", "version", "source"]))

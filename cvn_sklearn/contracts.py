@@ -19,7 +19,6 @@ Examples
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -29,6 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from cvn_sklearn._disk import fingerprint
 from cvn_sklearn._rows import check_aligned, last_rows, n_last_rows, take_rows
 from cvn_sklearn.metrics import SplitMetrics, TradingMetrics, buy_label
 
@@ -76,8 +76,7 @@ def feature_set_hash(X) -> str:
     (64, False)
     """
     names, dtypes = _columns(X)
-    text = "\n".join(f"{name}:{dtype}" for name, dtype in zip(names, dtypes))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return fingerprint([f"{name}:{dtype}" for name, dtype in zip(names, dtypes)])
 
 
 def code_commit(path: str | Path | None = None) -> str:

@@ -32,25 +32,20 @@ into a model file through a stacker's ``cache`` parameter) keeps only the
 directory path, never the entries.
 """
 
-import fcntl
 import os
-import tempfile
 import threading
 import weakref
 from collections import OrderedDict
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from copy import deepcopy
-from functools import cache as _once
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import joblib
 import numpy as np
-import pandas as pd
 from sklearn.base import clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import indexable
 
+from cvn_sklearn._disk import atomic_file, file_lock, fingerprint, library_versions
 from cvn_sklearn._sklearn_compat import _num_samples, _safe_indexing
 from cvn_sklearn.model_selection import OOSPredictions, check_disjoint
 
@@ -156,13 +151,13 @@ class OOSStore:
         try:
             ref = weakref.ref(X, self._forget(id(X)))
         except TypeError:  # lists and other objects without weak references: hash every time
-            return _data_hash(X)
+            return _hash(X)
         probe = _probe(X)
         with self._lock:
             known = self._fingerprints.get(id(X))
         if known is not None and known[0]() is X and known[1] == probe:
             return known[2]
-        fingerprint = _data_hash(X)
+        fingerprint = _hash(X)
         with self._lock:
             self._fingerprints[id(X)] = (ref, probe, fingerprint)
         return fingerprint
@@ -175,12 +170,12 @@ class OOSStore:
 
     def oos(self, estimator, data_key, splits, method, compute):
         """OOS predictions of ``estimator`` on ``splits``: stored, or ``compute()``-d once and stored."""
-        key = _hash(("oos", _estimator_key(estimator), _library_versions(), data_key, _hash(splits), method))
+        key = _hash(("oos", _estimator_key(estimator), library_versions(_LIBRARIES), data_key, _hash(splits), method))
         return self._get(key, compute, _OOSFile)
 
     def refit(self, estimator, data_key, compute):
         """``estimator`` fitted on all rows: a copy of the stored fit, or ``compute()``-d once and stored."""
-        key = _hash(("refit", _estimator_key(estimator), _library_versions(), data_key))
+        key = _hash(("refit", _estimator_key(estimator), library_versions(_LIBRARIES), data_key))
         return deepcopy(self._get(key, compute, _RefitFile(estimator)))
 
     def put_oos(self, estimator, X, y, *, cv, predictions, method="predict_proba", fit_params=None,
@@ -232,7 +227,7 @@ class OOSStore:
             if found is None:
                 found = codec.freeze(compute())
                 if self.path is not None:
-                    _atomic_write(self._file(key, codec), codec.dump, found)
+                    _atomic_dump(self._file(key, codec), codec.dump, found)
             self._memory_put(key, found)
         return found
 
@@ -254,7 +249,7 @@ class OOSStore:
             return self._key_locks.setdefault(key, threading.Lock())
 
     def _file_lock(self, key):
-        return nullcontext() if self.path is None else _flock(Path(self.path, "locks", f"{key}.lock"))
+        return nullcontext() if self.path is None else file_lock(Path(self.path, "locks", f"{key}.lock"))
 
     def _file(self, key, codec):
         return Path(self.path, f"{key}{codec.suffix}")
@@ -302,37 +297,18 @@ def _store_for(path):
 
 
 def _hash(obj):
-    return joblib.hash(obj, hash_name="sha1")
+    """The content fingerprint of ``obj`` (:func:`cvn_sklearn._disk.fingerprint`).
 
-
-def _data_hash(X):
-    """SHA-1 of the data's values (and a DataFrame's index, columns and dtypes), not of its pickled object.
-
-    Two DataFrames holding the same rows hash alike even when pandas' internal
-    caches or block layout differ (a pickle-based hash sees those).
+    A DataFrame hashes by its values, index, columns and dtypes, never by its
+    pickle: two frames holding the same rows hash alike.
     """
-    if isinstance(X, pd.DataFrame):
-        values = pd.util.hash_pandas_object(X, index=True).to_numpy()
-        return _hash((values, [str(c) for c in X.columns], [str(d) for d in X.dtypes]))
-    return _hash(X)
+    return fingerprint(obj)
 
 
 def _probe(X):
     n = _num_samples(X)
     rows = np.unique(np.linspace(0, n - 1, num=min(n, _N_PROBE_ROWS), dtype=int))
     return _hash((getattr(X, "shape", n), _safe_indexing(X, rows)))
-
-
-@_once
-def _library_versions():
-    return tuple((name, _installed_version(name)) for name in _LIBRARIES)
-
-
-def _installed_version(name):
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
 
 
 def _estimator_key(estimator):
@@ -421,24 +397,7 @@ def _own_types(estimator):
     return {f"{type(part).__module__}.{type(part).__qualname__}" for part in parts}
 
 
-def _atomic_write(path, dump, value):
-    """Write through a temporary file in the same folder, then rename: readers see all or nothing."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            dump(value, file)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-@contextmanager
-def _flock(path):
-    """An exclusive lock on ``path`` shared by every process on the machine (POSIX ``flock``)."""
-    with open(path, "a") as file:
-        fcntl.flock(file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(file, fcntl.LOCK_UN)
+def _atomic_dump(path, dump, value):
+    """``dump(value, file)`` into ``path``, which appears whole or not at all."""
+    with atomic_file(path) as file:
+        dump(value, file)

@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
-import importlib.metadata
 import json
 import os
 import tempfile
@@ -49,6 +48,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import cvn_sklearn
+from cvn_sklearn._disk import file_lock, library_version
 from cvn_sklearn.adapter import Adapter, UntrustedModelError
 from cvn_sklearn.scrubbing import SCRUBBED, looks_like_secret, scrub, scrubbed_copy, secret_values
 
@@ -161,10 +161,8 @@ def _store_lock(uri: str):
     if not path or path == ":memory:":
         yield
         return
-    from filelock import FileLock
-
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{path}.lock"):
+    with file_lock(f"{path}.lock"):
         from mlflow.tracking import MlflowClient
 
         MlflowClient(uri).search_experiments(max_results=1)  # creates and migrates the store
@@ -224,7 +222,7 @@ def _requirements(types: list[str]) -> list[str]:
     """
     models = [_class(name) for name in types if name.startswith("cvn_sklearn.")]
     libraries = {"scikit-learn", "skops", *(cls.library for cls in models if issubclass(cls, Adapter))}
-    pinned = [f"{name}=={importlib.metadata.version(name)}" for name in libraries]
+    pinned = [f"{name}=={library_version(name)}" for name in libraries]
     return sorted([f"cvn_sklearn=={cvn_sklearn.__version__}", *pinned])
 
 

@@ -180,6 +180,7 @@ def test_a_scheduler_nobody_listens_on_is_one_line_naming_the_address(tmp_path, 
     import socket
 
     import dask
+    import dask.distributed  # noqa: F401 - loads distributed's config first: config.set would drop it on exit
 
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))

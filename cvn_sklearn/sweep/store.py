@@ -7,11 +7,11 @@ recomputing them (see :func:`cvn_sklearn.sweep.plan.plan_cells`).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from cvn_sklearn._disk import atomic_file
 
 __all__ = ["CellStore"]
 
@@ -56,14 +56,8 @@ class CellStore:
             "signal": np.asarray(signal, dtype=np.int8),
             "returns": np.asarray(returns, dtype=np.float64),
         }
-        handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                np.savez(file, **arrays)
-            os.replace(temporary, self._path(record["key"]))
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_file(self._path(record["key"])) as file:
+            np.savez(file, **arrays)
 
     def get(self, key: str):
         """``(record, arrays)`` of a stored cell, or ``None``."""

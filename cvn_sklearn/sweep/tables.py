@@ -8,7 +8,6 @@ run again. The ranking corrects for the number of variants tried
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cvn_sklearn._disk import fingerprint
 from cvn_sklearn.sweep.config import ScreenConfig
 from cvn_sklearn.sweep.plan import Plan
 
@@ -70,7 +70,7 @@ def screen_result(config: ScreenConfig, plan: Plan) -> ScreenResult:
     exactly these cells (``tables.json``), the tables are read back instead.
     """
     folder = Path(config.folder)
-    tables_key = hashlib.sha256(json.dumps([[c.key, c.variant.name] for c in plan.cells]).encode()).hexdigest()
+    tables_key = fingerprint([[c.key, c.variant.name] for c in plan.cells])
     marker = folder / "tables.json"
     if not plan.todo and marker.is_file() and json.loads(marker.read_text()).get("key") == tables_key:
         return _read_tables(folder, {cell.key for cell in plan.cached})

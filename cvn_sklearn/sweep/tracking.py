@@ -11,6 +11,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from cvn_sklearn._disk import content_key
 from cvn_sklearn.persist import _experiment_id, _store_lock, _tracking
 from cvn_sklearn.scrubbing import scrub
 
@@ -84,11 +85,8 @@ def log_screen(result, config):
 
 
 def _sweep_id(config) -> str:
-    import hashlib
-
-    content = {"variants": [v.model_dump() for v in config.variants], "symbols": config.symbols,
-               "folds": config.folds.model_dump(), "options": config.training_options()}
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=repr).encode()).hexdigest()[:32]
+    return content_key({"variants": [v.model_dump() for v in config.variants], "symbols": config.symbols,
+                        "folds": config.folds.model_dump(), "options": config.training_options()})
 
 
 def _flat_options(config) -> dict:
