@@ -40,6 +40,7 @@ from cvn_sklearn.dags.hpo import FINISHED
 from cvn_sklearn.dags.walk_forward import WalkForwardResult
 from cvn_sklearn.metrics import buy_label
 from cvn_sklearn.model_selection import WalkForwardSplit, walk_forward_folds
+from cvn_sklearn.threads import check_n_jobs, limited_threads, pinned_params
 from cvn_sklearn.threshold import THETA_CONSTRAINTS
 
 __all__ = [
@@ -72,11 +73,15 @@ def _check_constraints(constraints: Mapping | None, objective: str | None) -> di
     return constraints
 
 
-def _run_spec(model_name, hpo_params, calibration, objective, constraints, pos_label) -> dict:
-    """What every training run needs besides its data, validated: the fixed_params DAG's inputs."""
+def _run_spec(model_name, hpo_params, calibration, objective, constraints, pos_label, n_jobs) -> dict:
+    """What every training run needs besides its data, validated: the fixed_params DAG's inputs.
+
+    ``hpo_params`` come back with every fit pinned to ``n_jobs`` threads
+    (:func:`~cvn_sklearn.threads.pinned_params`).
+    """
     return dict(
         model_name=model_name,
-        hpo_params=dict(hpo_params or {}),
+        hpo_params=pinned_params(model_name, dict(hpo_params or {}), check_n_jobs(n_jobs)),
         calibration=calibration,
         objective=objective,
         constraints=_check_constraints(constraints, objective),
@@ -96,6 +101,7 @@ def train_one(
     meta_label: str | None = None,
     meta_label_params: Mapping | None = None,
     cusum_metadata: Mapping | None = None,
+    n_jobs: int | None = 1,
 ) -> TrainedArtifact:
     """Train one registry model or ensemble and return its :class:`~cvn_sklearn.contracts.TrainedArtifact`.
 
@@ -144,6 +150,12 @@ def train_one(
         Scalars of the CUSUM filter that sampled the rows
         (``cvn_sklearn.datasets.LabelledData.cusum_metadata``), kept as
         ``artifact.cusum_metadata`` and logged with it.
+    n_jobs : int or None, default=1
+        Threads each fit may use (:mod:`cvn_sklearn.threads`): the model's own
+        thread parameters (``n_jobs``, ``thread_count``; a stacker's base
+        models too) unless ``hpo_params`` sets them, and BLAS and OpenMP
+        capped for the run. ``None`` leaves every library its own default
+        (all cores), which oversubscribes a machine that runs anything else.
 
     Returns
     -------
@@ -174,10 +186,11 @@ def train_one(
     if not isinstance(datasets, Datasets):
         raise TypeError(f"datasets must be a cvn_sklearn.contracts.Datasets, got {type(datasets).__name__}.")
     buy_label(datasets.labels(), pos_label)
-    inputs = _run_spec(model_name, hpo_params, calibration, objective, constraints, pos_label)
+    inputs = _run_spec(model_name, hpo_params, calibration, objective, constraints, pos_label, n_jobs)
     inputs |= {"datasets": datasets, "meta_label": meta_label, "meta_label_params": dict(meta_label_params or {}),
                "cusum_metadata": None if cusum_metadata is None else dict(cusum_metadata)}
-    return train_artifact(inputs)
+    with limited_threads(n_jobs):
+        return train_artifact(inputs)
 
 
 def walk_forward(
@@ -198,6 +211,7 @@ def walk_forward(
     objective: str | None = "f1",
     constraints: Mapping | None = None,
     executor=None,
+    n_jobs: int | None = 1,
 ) -> WalkForwardResult:
     """Train one model per walk-forward fold and collect the out-of-sample predictions.
 
@@ -246,6 +260,13 @@ def walk_forward(
         Where the fold cells run: in this process when ``None``; pass
         ``hamilton.plugins.h_dask.DaskExecutor(client=...)`` for a Dask cluster.
         One driver is built and cached per executor.
+    n_jobs : int or None, default=1
+        Threads each fit may use (:mod:`cvn_sklearn.threads`): the model's own
+        thread parameters (``n_jobs``, ``thread_count``; a stacker's base
+        models too) unless ``hpo_params`` sets them, and BLAS and OpenMP
+        capped for the run (in this process; Dask workers start with one
+        OpenMP thread). ``None`` leaves every library its own default
+        (all cores), which oversubscribes a machine that runs anything else.
 
     Returns
     -------
@@ -274,7 +295,7 @@ def walk_forward(
     """
     check_aligned("walk_forward", X, y=y, returns=returns, t1=t1)
     buy_label(np.unique(np.asarray(y)), pos_label)
-    run_spec = _run_spec(model_name, hpo_params, calibration, objective, constraints, pos_label)
+    run_spec = _run_spec(model_name, hpo_params, calibration, objective, constraints, pos_label, n_jobs)
     cv = WalkForwardSplit(cv) if isinstance(cv, Integral) else check_cv(cv, y, classifier=True)
     inputs = dict(
         cv=cv,
@@ -293,7 +314,8 @@ def walk_forward(
     )
     config = fixed_params_config(calibration, objective)
     dr = cached_driver(WALK_FORWARD, config, "local" if executor is None else executor)
-    return dr.execute(["walk_forward_result"], inputs=inputs)["walk_forward_result"]
+    with limited_threads(n_jobs):
+        return dr.execute(["walk_forward_result"], inputs=inputs)["walk_forward_result"]
 
 
 def walk_forward_datasets(
@@ -367,6 +389,7 @@ def tune(
     objective: str | None = "f1",
     constraints: Mapping | None = None,
     pos_label=None,
+    n_jobs: int | None = 1,
 ) -> TuneResult:
     """Search the model's hyperparameters with Optuna; resume a stored study.
 
@@ -404,8 +427,9 @@ def tune(
         The validation metric; the first four are maximised, the others minimised.
     hpo_params : mapping, default=None
         Fixed parameters; the search space's parameters override them.
-    calibration, objective, constraints, pos_label
-        As in :func:`train_one`.
+    calibration, objective, constraints, pos_label, n_jobs
+        As in :func:`train_one`. The pinned thread parameters are not part of
+        ``best_params``.
 
     Returns
     -------
@@ -432,23 +456,26 @@ def tune(
         raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}.")
     for fold in folds:
         buy_label(fold.labels(), pos_label)
-    run_spec = _run_spec(model_name, hpo_params, calibration, objective, constraints, pos_label)
+    run_spec = _run_spec(model_name, hpo_params, calibration, objective, constraints, pos_label, None)
     inputs = dict(storage=storage or DEFAULT_STUDY_STORAGE, seed=seed, metric=metric, run_spec=run_spec)
     inputs["study_name"] = study_name or f"{model_name}-{metric}-{folds[0].feature_version.feature_set_hash[:12]}"
     out = cached_driver(HPO, ()).execute(["study", "search_space"], inputs=inputs)
     study = out["study"]
     _fail_abandoned_trials(study)
     missing = int(n_trials) - len(study.get_trials(deepcopy=False, states=FINISHED))
-    for _ in range(max(missing, 0)):
-        _run_trial(study, out["search_space"], run_spec, folds, metric)
+    check_n_jobs(n_jobs)
+    with limited_threads(n_jobs):
+        for _ in range(max(missing, 0)):
+            _run_trial(study, out["search_space"], run_spec, folds, metric, n_jobs)
     return TuneResult(_best_params(study, run_spec), study)
 
 
-def _run_trial(study, search_space, run_spec, folds, metric) -> None:
+def _run_trial(study, search_space, run_spec, folds, metric, n_jobs) -> None:
     """Ask for one trial, train it on every fold (pruning on the running mean), tell the study its outcome."""
     trial = study.ask()
     trial.set_user_attr(_RUNNER, _this_runner())
-    spec = {**run_spec, "hpo_params": {**run_spec["hpo_params"], **search_space(trial)}}
+    params = {**run_spec["hpo_params"], **search_space(trial)}
+    spec = {**run_spec, "hpo_params": pinned_params(run_spec["model_name"], params, n_jobs)}
     values = []
     try:
         for step, datasets in enumerate(folds):

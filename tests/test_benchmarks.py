@@ -51,3 +51,11 @@ def test_screen_benchmark_prints_speed_up_overhead_resume_and_memory(tmp_path):
     assert re.search(r"re-run of the finished sweep\s+:\s+\d+\.\d+ s \(\d+\.\d+% of the fresh run\)", out), out
     assert re.search(r"driver peak memory, 100 tiny cells : \d+ MB \(growth -?\d+ MB\)", out), out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_threads_benchmark_prints_pinned_and_every_core_walk_forward_under_load(tmp_path):
+    out = _run("threads.py", "--rows", "600", "--features", "4", "--trees", "5", "--repeats", "1", cwd=tmp_path)
+    for label in ("1 (pinned, the default)", "None (every core)"):
+        assert re.search(rf"^{re.escape(label)}\s+\d+\.\d+\s+\d+\.\d+\s+\d+\.\d+x$", out, re.MULTILINE), out
+    assert "same predictions in all four: True" in out
+    assert list(tmp_path.iterdir()) == []

@@ -27,8 +27,12 @@ A cell that fails does not stop the sweep: :class:`CatchCellFailures` turns
 the exception of any ``cell_*`` node into a :class:`Failed` value that the
 cell's later nodes pass on, and ``cell_record`` records it (status
 ``"failed"``, error type and message). Every fit runs on one thread
-(``threadpoolctl`` for BLAS and OpenMP, and the models' own thread
-parameters), so cells running in parallel do not oversubscribe the cores.
+(:mod:`cvn_sklearn.threads`): the models' own thread parameters
+(``cell_hpo_params``, a stacker's base models too), BLAS and OpenMP capped
+at one thread around the base models' fits and around the whole local run,
+and Dask's workers start with ``OMP_NUM_THREADS=1`` (its default
+``distributed.nanny.pre-spawn-environ``), so cells running in parallel do not
+oversubscribe the cores.
 """
 
 from time import perf_counter
@@ -38,13 +42,13 @@ import numpy as np
 from hamilton.function_modifiers import source, subdag, tag
 from hamilton.htypes import Collect, Parallelizable
 from hamilton.lifecycle import NodeExecutionHook, NodeExecutionMethod, TaskReturnHook
-from threadpoolctl import threadpool_limits
 
 from cvn_sklearn.contracts import Datasets, TrainedArtifact, take_rows
 from cvn_sklearn.dags import fixed_params
 from cvn_sklearn.events import emit
 from cvn_sklearn.sweep.plan import BaseJob, Cell, SymbolData, single_threaded
 from cvn_sklearn.sweep.store import CellStore
+from cvn_sklearn.threads import limited_threads
 from cvn_sklearn.stacking import precompute_base_model
 
 _ACCEPTS_FAILURE = "cvn_sklearn.accepts_failure"
@@ -126,7 +130,7 @@ def base_job(base_jobs: list, symbol_data: dict) -> Parallelizable[BaseJob]:
 def base_oos(base_job: BaseJob) -> str:
     """The base model's OOS predictions and refit on the fold's fit rows, put in the OOS store; its symbol."""
     data = base_job.data
-    with threadpool_limits(limits=1):
+    with limited_threads(1):
         precompute_base_model(
             base_job.estimator,
             take_rows(data.X, base_job.rows),

@@ -11,24 +11,20 @@ run once per (symbol, fold).
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
 import numpy as np
-import pandas as pd
 
+from cvn_sklearn._disk import content_key, fingerprint as _fingerprint, library_versions as _versions
 from cvn_sklearn.model_selection import Fold
 from cvn_sklearn.registry import registry
 from cvn_sklearn.sweep.config import ScreenConfig, Variant
 from cvn_sklearn.sweep.store import CellStore
+from cvn_sklearn.threads import pinned_params
 
 __all__ = ["BaseJob", "Cell", "Plan", "SymbolData", "cell_key", "fingerprint", "plan_cells"]
 
-_THREAD_PARAMETERS = ("n_jobs", "thread_count")
 _LIBRARIES = ("cvn_sklearn", "numpy", "scikit-learn", "xgboost", "lightgbm", "catboost")
 
 
@@ -67,43 +63,26 @@ class Cell(NamedTuple):
 
 
 def fingerprint(data: SymbolData) -> str:
-    """SHA-256 of a symbol's rows (features, labels, returns, label end times, index)."""
-    digest = hashlib.sha256()
-    for part in (data.X, data.y, data.returns, data.t1):  # cusum_metadata describes X; it adds nothing
-        if part is None:
-            digest.update(b"none")
-            continue
-        frame = part if isinstance(part, (pd.DataFrame, pd.Series)) else pd.DataFrame(np.asarray(part))
-        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
-        digest.update(repr(list(frame.columns) if isinstance(frame, pd.DataFrame) else frame.name).encode())
-    return digest.hexdigest()
+    """The content fingerprint of a symbol's rows (features, labels, returns, label end times, index)."""
+    return _fingerprint(data.X, data.y, data.returns, data.t1)  # cusum_metadata describes X; it adds nothing
 
 
 def cell_key(data_fingerprint: str, variant: Variant, fold: Fold, options: dict, code_version: str) -> str:
     """The key of a cell: data, variant parameters, the fold's rows, training options, library and code versions."""
-    rows = hashlib.sha256(b"".join(np.asarray(part, dtype=np.int64).tobytes() + b"|" for part in fold[1:]))
-    payload = {
+    return content_key({
         "data": data_fingerprint,
         "model": variant.model,
         "params": variant.params,
-        "fold": rows.hexdigest(),
+        "fold": [np.asarray(part, dtype=np.int64) for part in fold[1:]],
         "options": options,
         "libraries": library_versions(),
         "code": code_version,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()[:32]
+    })
 
 
-@functools.cache
-def library_versions() -> dict[str, str]:
+def library_versions() -> dict:
     """Versions of cvn_sklearn and the libraries a cell's result depends on (read once per process)."""
-    found = {}
-    for name in _LIBRARIES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+    return _versions(_LIBRARIES)
 
 
 class BaseJob(NamedTuple):
@@ -121,31 +100,11 @@ class BaseJob(NamedTuple):
 
 
 def single_threaded(model_name: str, params: dict, oos_folder: str) -> dict:
-    """``params`` with every fit pinned to one thread; a stacker's base models too, and its ``cache`` the OOS store.
-
-    Oversubscribed OpenMP (several cells' boosters each taking every core) made
-    one XGBoost fit 35x slower; so the models' own thread parameters are set to
-    1 unless the variant sets them.
-    """
-    entry = registry.entry(model_name)
-    cls = registry[model_name]
-    params = dict(params)
-    if entry.kind == "ensemble":
-        bases = params.get("base_models") or list(cls._cvn_base_models)
-        params["base_models"] = [_pinned_base(base) for base in bases]
+    """``params`` with every fit on one thread (:func:`~cvn_sklearn.threads.pinned_params`); a stacker's ``cache`` the OOS store."""
+    params = pinned_params(model_name, params, 1)
+    if registry.entry(model_name).kind == "ensemble":
         params.setdefault("cache", oos_folder)
-        return params
-    for name in _THREAD_PARAMETERS:
-        if name in cls().get_params() and name not in params:
-            params[name] = 1
     return params
-
-
-def _pinned_base(base):
-    """A stacker's base model as ``(name, one-threaded estimator)``."""
-    if isinstance(base, str):
-        return base, registry[base](**single_threaded(base, {}, ""))
-    return base
 
 
 def estimated_cost(cell: Cell, n_features: int) -> float:

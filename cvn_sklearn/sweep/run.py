@@ -18,6 +18,7 @@ from cvn_sklearn.sweep.config import ScreenConfig
 from cvn_sklearn.sweep.plan import plan_cells
 from cvn_sklearn.sweep.tables import screen_result
 from cvn_sklearn.sweep.tracking import log_report, log_screen
+from cvn_sklearn.threads import limited_threads
 
 __all__ = ["SWEEP_DAG", "screen"]
 
@@ -118,7 +119,8 @@ def screen(config, data: Mapping | None = None, *, report=None):
         )
         dag_config = fixed_params_config(config.calibration, config.objective)
         if config.executor == "local":
-            cached_driver(SWEEP_DAG, dag_config, "local").execute(["cell_records"], inputs=inputs)
+            with limited_threads(1):
+                cached_driver(SWEEP_DAG, dag_config, "local").execute(["cell_records"], inputs=inputs)
         else:
             with dask_executor(config.scheduler, config.n_workers, SWEEP_DAG, dag_config) as executor:
                 build_driver(SWEEP_DAG, dag_config, executor).execute(["cell_records"], inputs=inputs)
