@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["atomic_file", "content_key", "file_lock", "fingerprint", "library_version", "library_versions"]
+__all__ = ["atomic_file", "content_key", "file_lock", "fingerprint", "library_version", "library_versions", "plain"]
 
 
 def fingerprint(*parts) -> str:
@@ -84,6 +84,15 @@ def _update(digest, value) -> None:
 
         digest.update(joblib.hash(value, hash_name="sha1").encode())  # joblib offers md5 and sha1
     digest.update(b"|")
+
+
+def plain(value):
+    """A numpy scalar as the Python value it holds; anything else unchanged (for JSON and messages).
+
+    >>> plain(np.float32(0.5)), plain("buy")
+    (0.5, 'buy')
+    """
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def library_version(name: str) -> str | None:

@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from cvn_sklearn._disk import plain
+
 __all__ = ["check_aligned", "last_rows", "n_last_rows", "take_rows"]
 
 
@@ -103,13 +105,8 @@ def check_aligned(owner: str, X, **parts) -> None:
             )
         if hasattr(X, "iloc") and hasattr(value, "iloc") and not value.index.equals(X.index):
             diff = np.flatnonzero(np.asarray(value.index != X.index))
-            where = f" (first difference at position {diff[0]}: {_plain(value.index[diff[0]])!r} vs {_plain(X.index[diff[0]])!r})" if diff.size else ""
+            where = f" (first difference at position {diff[0]}: {plain(value.index[diff[0]])!r} vs {plain(X.index[diff[0]])!r})" if diff.size else ""
             raise ValueError(
                 f"{owner}: {name}'s index differs from X's{where}; rows would be paired by position. Align it "
                 f"first, e.g. {name} = {name}.reindex(X.index), or pass {name}.to_numpy() if the order is already right."
             )
-
-
-def _plain(value):
-    """A numpy scalar as the Python value it holds, for messages."""
-    return value.item() if isinstance(value, np.generic) else value

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from cvn_sklearn._disk import fingerprint
+from cvn_sklearn._disk import fingerprint, plain
 from cvn_sklearn._rows import check_aligned, last_rows, n_last_rows, take_rows
 from cvn_sklearn.metrics import SplitMetrics, TradingMetrics, buy_label
 
@@ -591,7 +591,7 @@ class TrainedArtifact:
         """
         flat = {
             "model_name": self.model_name,
-            "pos_label": _plain(self.pos_label),
+            "pos_label": _flat(self.pos_label),
             "threshold": self.threshold,
             "training_time_sec": self.training_time_sec,
             "selected_features": json.dumps(list(self.selected_features)),
@@ -677,13 +677,12 @@ def meta_features(X, proba):
 
 
 def _prefixed(prefix: str, values: dict) -> dict:
-    return {f"{prefix}{key}": _plain(value) for key, value in values.items()}
+    return {f"{prefix}{key}": _flat(value) for key, value in values.items()}
 
 
-def _plain(value):
+def _flat(value):
     """``value`` if it is a scalar, else its JSON text (so ``to_dict`` stays flat)."""
+    value = plain(value)
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
-    if isinstance(value, np.generic):
-        return value.item()
     return json.dumps(value, default=str, sort_keys=True)

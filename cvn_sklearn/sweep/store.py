@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cvn_sklearn._disk import atomic_file
+from cvn_sklearn._disk import atomic_file, plain
 
 __all__ = ["CellStore"]
 
@@ -51,7 +51,7 @@ class CellStore:
         """Write one cell: ``record`` (JSON-able scalars, with ``"key"``) and its test-block arrays."""
         self.folder.mkdir(parents=True, exist_ok=True)
         arrays = {
-            _SCALARS: np.array(json.dumps(record, default=_plain)),
+            _SCALARS: np.array(json.dumps(record, default=_json_value)),
             "index": np.asarray(index, dtype=np.int64),
             "signal": np.asarray(signal, dtype=np.int8),
             "returns": np.asarray(returns, dtype=np.float64),
@@ -75,7 +75,6 @@ class CellStore:
         return self.folder / f"{key}.npz"
 
 
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    return repr(value)
+def _json_value(value):
+    """What ``json.dumps`` cannot write itself: a numpy scalar's value, else the repr."""
+    return plain(value) if isinstance(value, np.generic) else repr(value)
