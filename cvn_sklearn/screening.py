@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cvn_sklearn.cost import fit_cost
 from cvn_sklearn.model_selection import Fold
 from cvn_sklearn.registry import registry
 
@@ -296,10 +297,7 @@ def estimated_cost(cell: Cell, n_features: int) -> float:
     beforehand) counts one pass over the rows.
     """
     try:
-        estimator = registry[cell.variant.model](**cell.variant.params)
-        fit_cost = getattr(estimator, "fit_cost", None)
-        n_rows = len(cell.fold.fit)
-        return float(fit_cost(n_rows, n_features) if fit_cost is not None else n_rows * n_features)
+        return fit_cost(registry[cell.variant.model](**cell.variant.params), len(cell.fold.fit), n_features)
     except Exception:  # noqa: BLE001 - a variant whose parameters break the estimate fails in its cell, with its error
         return 0.0
 
