@@ -43,7 +43,7 @@ from cvn_sklearn._sklearn_compat import (
     _check_sample_weight,
     _fit_context,
 )
-from cvn_sklearn.events import emit
+from cvn_sklearn.events import emit, model_type
 
 __all__ = ["Adapter", "UntrustedModelError", "categorical_columns"]
 
@@ -376,7 +376,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
         self.training_time_sec_ = perf_counter() - started
         emit(
             "model_fit",
-            model_type=self._model_type(),
+            model_type=model_type(self),
             n_estimators_final=self.n_estimators_final_,
             best_iteration=self.best_iteration_,
             training_time_sec=self.training_time_sec_,
@@ -386,15 +386,12 @@ class Adapter(ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def _model_type(self) -> str:
-        return getattr(type(self), "_cvn_name", type(self).__name__)
-
     def _native_class(self):
         try:
             return _import(type(self).native)
         except ImportError as exc:
             raise ImportError(
-                f"{self._model_type()} needs the library {self.library!r}, which is not installed "
+                f"{model_type(self)} needs the library {self.library!r}, which is not installed "
                 f"({exc}). Install it with: pip install {self.library}"
             ) from exc
 
@@ -402,7 +399,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
         categorical = categorical_columns(X)
         if categorical and not self.categorical:
             raise ValueError(
-                f"{self._model_type()} does not support pandas 'category' columns natively; got {categorical}. "
+                f"{model_type(self)} does not support pandas 'category' columns natively; got {categorical}. "
                 "Encode them first (e.g. OrdinalEncoder or OneHotEncoder in a Pipeline), or use a model with "
                 "native categorical support: xgboost, lightgbm, catboost or hist_gb."
             )
@@ -451,7 +448,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
             counts = np.bincount(y_encoded, minlength=len(self.classes_))
             emit(
                 "class_balance_applied",
-                model_type=self._model_type(),
+                model_type=model_type(self),
                 class_weight=self.class_weight if isinstance(self.class_weight, str) else "dict",
                 weight_per_class={_label(c): float(balance[y_encoded == i][0]) for i, c in enumerate(self.classes_)},
                 class_counts={_label(c): int(n) for c, n in zip(self.classes_, counts)},
@@ -481,12 +478,12 @@ class Adapter(ClassifierMixin, BaseEstimator):
                 f"{self.validation_fraction} leaves {n - n_val} to fit and {n_val} to validate. "
                 "Pass more rows or set early_stopping_rounds=None."
             )
-        return last_rows(n, self.validation_fraction, owner=self._model_type(), what="early-stopping rows")
+        return last_rows(n, self.validation_fraction, owner=model_type(self), what="early-stopping rows")
 
     def _emit_started(self, y_encoded, n_fit: int, n_val: int) -> None:
         emit(
             "training_started",
-            model_type=self._model_type(),
+            model_type=model_type(self),
             dataset_n_train=n_fit,
             dataset_n_features=self.n_features_in_,
             n_classes=len(self.classes_),

@@ -57,7 +57,7 @@ from cvn_sklearn._sklearn_compat import (
     _safe_indexing,
     _VisualBlock,
 )
-from cvn_sklearn.events import emit
+from cvn_sklearn.events import emit, model_type
 from cvn_sklearn.model_selection import WalkForwardSplit, oos_from_splits, realised_folds
 from cvn_sklearn.oos_store import OOSStore, default_store
 
@@ -710,7 +710,7 @@ class RegistryEnsemble(StackingClassifier):
         # the same event names as a model's, whether or not its base fits came from the store
         emit(
             "training_started",
-            model_type=self._model_type(),
+            model_type=model_type(self),
             dataset_n_train=shape[0],
             dataset_n_features=shape[1],
             n_classes=2,
@@ -721,7 +721,7 @@ class RegistryEnsemble(StackingClassifier):
         super().fit(X, y, **fit_params)
         emit(
             "model_fit",
-            model_type=self._model_type(),
+            model_type=model_type(self),
             n_estimators_final=len(self.estimators_),
             best_iteration=None,
             training_time_sec=perf_counter() - started,
@@ -730,9 +730,6 @@ class RegistryEnsemble(StackingClassifier):
             class_dist_buy_pct=buy_pct,
         )
         return self
-
-    def _model_type(self):
-        return getattr(type(self), "_cvn_name", type(self).__name__)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
