@@ -29,21 +29,21 @@ from time import perf_counter
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_consistent_length,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
-from cvn_sklearn._rows import n_last_rows
-from cvn_sklearn.events import emit
+from cvn_sklearn._rows import last_rows, n_last_rows, take_rows
+from cvn_sklearn._sklearn_compat import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    _check_sample_weight,
+    _fit_context,
+)
+from cvn_sklearn.events import emit, model_type
 
 __all__ = ["Adapter", "UntrustedModelError", "categorical_columns"]
 
@@ -151,6 +151,11 @@ class Adapter(ClassifierMixin, BaseEstimator):
         Whether the native model accepts pandas ``category`` columns.
     default_calibration : str
         The calibration method ``Calibrate(method="auto")`` uses for it.
+    fit_cost : tuple
+        Which constructor parameters multiply the work of one pass over the
+        rows, e.g. ``("n_estimators", "num_leaves")``: read by
+        :func:`cvn_sklearn.cost.fit_cost` to order the screening sweep's
+        cells. Default ``()``, one pass.
 
     Parameters
     ----------
@@ -200,6 +205,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
     allow_nan: ClassVar[bool] = False
     categorical: ClassVar[bool] = False
     default_calibration: ClassVar[str] = "isotonic"
+    fit_cost: ClassVar[tuple] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -248,18 +254,6 @@ class Adapter(ClassifierMixin, BaseEstimator):
     def _rounds(self, native) -> tuple[int | None, int | None]:
         """``(best_iteration, n_estimators_final)`` of a fitted native model."""
         return None, getattr(native, "n_estimators", None)
-
-    def fit_cost(self, n_rows: int, n_features: int) -> float:
-        """A rough estimate of the work of one fit on ``n_rows`` x ``n_features``, in arbitrary units.
-
-        Only orders work: the screening sweep starts its costliest cells first,
-        so that a long cell does not start last while the other workers sit
-        idle. A wrong estimate changes that order, never a result. The default
-        is one pass over the data; a model file whose parameters set its work
-        (boosting rounds, leaves, trees) overrides it. Comparable between
-        variants of one model; between models, a guess.
-        """
-        return float(n_rows) * n_features
 
     def _native_to_bytes(self, native):
         """The fitted native model in its library's own file format, as bytes.
@@ -346,7 +340,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
         weights = self._combined_weights(y, y_encoded, sample_weight, X)
         keep = None if weights is None else weights > 0
         if keep is not None and not keep.all():
-            X, y_encoded, weights = _take(X, keep), y_encoded[keep], weights[keep]
+            X, y_encoded, weights = take_rows(X, keep), y_encoded[keep], weights[keep]
         if weights is not None and np.all(weights == 1.0):
             weights = None  # unit weights are no weights, for every library
         fit_idx, val_idx = self._early_stopping_split(len(y_encoded))
@@ -365,10 +359,10 @@ class Adapter(ClassifierMixin, BaseEstimator):
             native._validate_params()
         eval_set = None
         if len(val_idx):
-            eval_set = (_take(X, val_idx), y_encoded[val_idx], None if weights is None else weights[val_idx])
+            eval_set = (take_rows(X, val_idx), y_encoded[val_idx], None if weights is None else weights[val_idx])
         self._fit_native(
             native,
-            _take(X, fit_idx),
+            take_rows(X, fit_idx),
             y_encoded[fit_idx],
             None if weights is None else weights[fit_idx],
             eval_set,
@@ -382,7 +376,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
         self.training_time_sec_ = perf_counter() - started
         emit(
             "model_fit",
-            model_type=self._model_type(),
+            model_type=model_type(self),
             n_estimators_final=self.n_estimators_final_,
             best_iteration=self.best_iteration_,
             training_time_sec=self.training_time_sec_,
@@ -392,15 +386,12 @@ class Adapter(ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def _model_type(self) -> str:
-        return getattr(type(self), "_cvn_name", type(self).__name__)
-
     def _native_class(self):
         try:
             return _import(type(self).native)
         except ImportError as exc:
             raise ImportError(
-                f"{self._model_type()} needs the library {self.library!r}, which is not installed "
+                f"{model_type(self)} needs the library {self.library!r}, which is not installed "
                 f"({exc}). Install it with: pip install {self.library}"
             ) from exc
 
@@ -408,7 +399,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
         categorical = categorical_columns(X)
         if categorical and not self.categorical:
             raise ValueError(
-                f"{self._model_type()} does not support pandas 'category' columns natively; got {categorical}. "
+                f"{model_type(self)} does not support pandas 'category' columns natively; got {categorical}. "
                 "Encode them first (e.g. OrdinalEncoder or OneHotEncoder in a Pipeline), or use a model with "
                 "native categorical support: xgboost, lightgbm, catboost or hist_gb."
             )
@@ -457,7 +448,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
             counts = np.bincount(y_encoded, minlength=len(self.classes_))
             emit(
                 "class_balance_applied",
-                model_type=self._model_type(),
+                model_type=model_type(self),
                 class_weight=self.class_weight if isinstance(self.class_weight, str) else "dict",
                 weight_per_class={_label(c): float(balance[y_encoded == i][0]) for i, c in enumerate(self.classes_)},
                 class_counts={_label(c): int(n) for c, n in zip(self.classes_, counts)},
@@ -481,18 +472,18 @@ class Adapter(ClassifierMixin, BaseEstimator):
         if rounds is None:
             return np.arange(n), np.arange(0)
         n_val = n_last_rows(n, self.validation_fraction)
-        if n_val < 1 or n - n_val < 2:
+        if n_val < 1 or n - n_val < 2:  # a stricter floor than last_rows': two rows to fit
             raise ValueError(
                 f"early stopping needs both fit and validation rows: {n} rows with validation_fraction="
                 f"{self.validation_fraction} leaves {n - n_val} to fit and {n_val} to validate. "
                 "Pass more rows or set early_stopping_rounds=None."
             )
-        return np.arange(n - n_val), np.arange(n - n_val, n)
+        return last_rows(n, self.validation_fraction, owner=model_type(self), what="early-stopping rows")
 
     def _emit_started(self, y_encoded, n_fit: int, n_val: int) -> None:
         emit(
             "training_started",
-            model_type=self._model_type(),
+            model_type=model_type(self),
             dataset_n_train=n_fit,
             dataset_n_features=self.n_features_in_,
             n_classes=len(self.classes_),
@@ -569,10 +560,6 @@ class Adapter(ClassifierMixin, BaseEstimator):
         tags.input_tags.categorical = self.categorical
         tags.input_tags.string = False
         return tags
-
-
-def _take(X, idx):
-    return X.iloc[idx] if hasattr(X, "iloc") else X[idx]
 
 
 def _buy_pct(y_encoded: np.ndarray, n_classes: int) -> float:

@@ -28,7 +28,7 @@ import structlog
 
 from cvn_sklearn.scrubbing import scrub
 
-__all__ = ["EVENTS", "configure_logging", "emit", "get_logger"]
+__all__ = ["EVENTS", "configure_logging", "emit", "get_logger", "model_type"]
 
 
 class TrainingStarted(TypedDict):
@@ -177,6 +177,23 @@ def get_logger():
     if structlog.is_configured():
         return structlog.get_logger("cvn_sklearn")
     return structlog.wrap_logger(_STDLIB_LOGGER, processors=[structlog.processors.JSONRenderer()])
+
+
+def model_type(estimator) -> str:
+    """The ``model_type`` field of an estimator's events: its class's registry name, else its class name.
+
+    The registry name is the one given to
+    :func:`~cvn_sklearn.registry.register_model` or
+    :func:`~cvn_sklearn.registry.register_ensemble`.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from cvn_sklearn.registry import registry
+    >>> model_type(registry["logreg"]()), model_type(LogisticRegression())
+    ('logreg', 'LogisticRegression')
+    """
+    return getattr(type(estimator), "_cvn_name", type(estimator).__name__)
 
 
 def emit(event: str, **fields) -> None:

@@ -8,6 +8,7 @@ for any splitter: rows no fold predicted are ``NaN`` and reported in a coverage
 mask, instead of the ``"cross_val_predict only works for partitions"`` error.
 """
 
+import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -35,6 +36,7 @@ __all__ = [
     "WalkForwardSplit",
     "check_no_future_rows",
     "oos_predict",
+    "realised_folds",
     "walk_forward_folds",
 ]
 
@@ -380,6 +382,62 @@ def oos_from_splits(estimator, X, y, splits, *, method, n_jobs=None, fit_params=
         delayed(_fit_and_predict)(clone(estimator), X, y, train, test, fit_params, method) for train, test in splits
     )
     return _assemble(folds, tests, _num_samples(X))
+
+
+def realised_folds(cv, X, y, split_params):
+    """The ``(train, test)`` folds a stacker uses: ``cv``'s split of the rows, minus one-class training folds.
+
+    A fold whose training rows hold a single class is dropped with a warning
+    (no model can learn from it), so its test rows get no out-of-sample
+    prediction. The OOS store keys base-model predictions by these folds.
+
+    Parameters
+    ----------
+    cv : int, cross-validation generator or iterable
+        The stacker's ``cv``; ``None`` is ``WalkForwardSplit()``.
+    X : indexable of shape (n_samples, n_features)
+        Rows in time order.
+    y : ndarray of shape (n_samples,)
+        Encoded labels.
+    split_params : dict
+        Metadata for the splitter's ``split`` (``t1``, ``groups``).
+
+    Returns
+    -------
+    list of (ndarray, ndarray)
+
+    Raises
+    ------
+    ValueError
+        If every fold trains on a single class.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([0, 1] * 10)
+    >>> [(len(train), len(test)) for train, test in realised_folds(WalkForwardSplit(2, test_size=5), y[:, None], y, {})]
+    [(10, 5), (15, 5)]
+    """
+    splitter = check_cv(WalkForwardSplit() if cv is None else cv, y, classifier=True)
+    return _learnable(list(splitter.split(X, y, **split_params)), y)
+
+
+def _learnable(splits, y):
+    """Drop folds whose training rows hold a single class, with a warning (policy: no fit on them)."""
+    learnable = [(train, test) for train, test in splits if np.unique(y[train]).size > 1]
+    if not learnable:
+        raise ValueError(
+            "Every fold trains on a single class, so no base model can learn: use longer training windows "
+            "(fewer or smaller test blocks) so that both classes appear before the first test block."
+        )
+    if len(learnable) < len(splits):
+        warnings.warn(
+            f"{len(splits) - len(learnable)} of {len(splits)} folds train on a single class; they are skipped, "
+            "so their test rows get no out-of-sample prediction and stay out of coverage_. Use a longer first "
+            "training window to cover them.",
+            UserWarning,
+        )
+    return learnable
 
 
 class Fold(NamedTuple):

@@ -11,8 +11,9 @@ stacker fitted on the same data with the same base model and folds reuses them:
   when many threads ask for it at the same moment; OOS arrays are returned
   read-only and shared, never copied; refits are copied, so no two stackers hold
   the same fitted object;
-- **in a directory** (``OOSStore(path)``, what ``cache="path"`` uses), shared by
-  the processes and Dask workers of one machine: entries are written atomically
+- **in a directory** (``OOSStore(path)``; a stacker given ``cache="path"``
+  opens one for its fit), shared by the fits, processes and Dask workers of one
+  machine: entries are written atomically
   (a temporary file, then a rename) under a per-entry file lock, so when two
   processes need the same entry one computes it and the other reads it. OOS
   predictions are ``.npz`` arrays read with ``allow_pickle=False``; refits are
@@ -21,8 +22,12 @@ stacker fitted on the same data with the same base model and folds reuses them:
   :func:`cvn_sklearn.persist.trusted_types`: nothing read from the directory
   decides which code runs.
 
+Memory (entries and data fingerprints) belongs to the store object: whoever
+keeps the object keeps it. There is no registry of stores; the only store a
+process keeps itself is :func:`default_store`.
+
 The data fingerprint (SHA-1 of ``X``) is computed once per dataset object and
-remembered while that object lives; a cheap probe (shape and 64 sampled rows)
+remembered, by the store, while that object lives; a cheap probe (shape and 64 sampled rows)
 guards against in-place edits. An edit that spares the probed rows is not seen:
 give the store a new object after changing data in place.
 
@@ -47,7 +52,7 @@ from sklearn.utils import indexable
 
 from cvn_sklearn._disk import atomic_file, file_lock, fingerprint, library_versions
 from cvn_sklearn._sklearn_compat import _num_samples, _safe_indexing
-from cvn_sklearn.model_selection import OOSPredictions, check_disjoint
+from cvn_sklearn.model_selection import OOSPredictions, check_disjoint, realised_folds
 
 __all__ = ["OOSStore", "default_store"]
 
@@ -209,8 +214,6 @@ class OOSStore:
         split_params : dict, default=None
             Metadata routed to the splitter (``t1``).
         """
-        from cvn_sklearn.stacking import realised_folds
-
         X, y = indexable(X, LabelEncoder().fit_transform(y))
         splits = realised_folds(cv, X, y, split_params or {})
         oos = _checked_oos(predictions, splits, _num_samples(X))
@@ -255,12 +258,16 @@ class OOSStore:
         return Path(self.path, f"{key}{codec.suffix}")
 
 
-_STORES_LOCK = threading.Lock()
-_STORES = {}
+_DEFAULT_STORE = OOSStore()
 
 
 def default_store():
     """The process's in-memory :class:`OOSStore`, used by stackers with ``cache=True``.
+
+    The one store a process keeps by default (as :mod:`logging` keeps one root
+    logger); any other store belongs to whoever creates it: a stacker given a
+    directory opens ``OOSStore(path)`` for its fit, and a caller who wants
+    entries kept in memory between fits keeps its own :class:`OOSStore`.
 
     Returns
     -------
@@ -273,24 +280,7 @@ def default_store():
     >>> default_store() is default_store(), repr(default_store())
     (True, 'OOSStore()')
     """
-    return _store_for(None)
-
-
-def resolve_store(cache):
-    """The store a stacker's ``cache`` parameter names: ``True``, a path, a store, or ``None`` for ``False``."""
-    if cache is False:
-        return None
-    if isinstance(cache, OOSStore):
-        return cache
-    return _store_for(None if cache is True else os.path.abspath(os.path.expanduser(os.fspath(cache))))
-
-
-def _store_for(path):
-    """One store object per path and process, so its memory and fingerprints serve every stacker."""
-    with _STORES_LOCK:
-        if path not in _STORES:
-            _STORES[path] = OOSStore(path)
-        return _STORES[path]
+    return _DEFAULT_STORE
 
 
 # -- what goes into a key -----------------------------------------------------------------------

@@ -18,8 +18,8 @@ Steps 1 and 3 go through an :class:`~cvn_sklearn.oos_store.OOSStore` keyed by
 fingerprint, the realised folds, the response method). Any stacker fitted on
 the same data with the same base model and folds reuses them: the process's
 in-memory store with ``cache=True`` (the default), a directory shared by
-processes and Dask workers with ``cache="path"``, or any store passed as
-``cache``; OOS predictions put in the store by the caller are used as if the
+fits, processes and Dask workers with ``cache="path"`` (each fit opens its own
+``OOSStore(path)`` on it), or any store passed as ``cache``; OOS predictions put in the store by the caller are used as if the
 stacker had computed them. Six stackers over three bases cost one set of base
 fits. ``cache=False`` recomputes everything. The store is never part of the
 fitted model.
@@ -31,13 +31,12 @@ Their meta-learners that blend base probabilities live in
 """
 
 import os
-import warnings
 from functools import partial
 from numbers import Integral
 from time import perf_counter
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import StackingClassifier as _SklearnStackingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import check_cv
@@ -57,25 +56,13 @@ from cvn_sklearn._sklearn_compat import (
     _routing_enabled,
     _safe_indexing,
     _VisualBlock,
-    stacking_features,
-    stacking_method_name,
-    validate_names,
 )
-from cvn_sklearn.events import emit
-from cvn_sklearn.model_selection import WalkForwardSplit, oos_from_splits
-from cvn_sklearn.oos_store import OOSStore, resolve_store
+from cvn_sklearn.events import emit, model_type
+from cvn_sklearn.model_selection import WalkForwardSplit, oos_from_splits, realised_folds
+from cvn_sklearn.oos_store import OOSStore, default_store
 
-__all__ = ["RegistryEnsemble", "StackingClassifier", "fit_member", "precompute_base_model", "realised_folds"]
-
-
-def realised_folds(cv, X, y, split_params):
-    """The ``(train, test)`` folds a stacker uses: ``cv``'s split of the rows, minus one-class training folds.
-
-    ``None`` is ``WalkForwardSplit()``; ``y`` holds the encoded labels. The OOS
-    store keys base-model predictions by these folds.
-    """
-    splitter = check_cv(WalkForwardSplit() if cv is None else cv, y, classifier=True)
-    return _learnable(list(splitter.split(X, y, **split_params)), y)
+# realised_folds lives in cvn_sklearn.model_selection; it stays importable from here
+__all__ = ["RegistryEnsemble", "StackingClassifier", "fit_member", "precompute_base_model"]
 
 
 # ---------------------------------------------------------------------------
@@ -153,9 +140,11 @@ class StackingClassifier(_SklearnStackingClassifier):
     cache : bool, str, os.PathLike or OOSStore, default=True
         Where base-model OOS predictions and refits are shared: ``True``, the
         process's :func:`~cvn_sklearn.oos_store.default_store` (memory); a
-        directory, ``OOSStore(path)``, shared with other processes and Dask
-        workers; an :class:`~cvn_sklearn.oos_store.OOSStore`; ``False``,
-        nowhere (everything computed afresh).
+        directory, opened as ``OOSStore(path)`` for each fit and shared
+        through the directory with other fits, processes and Dask workers; an
+        :class:`~cvn_sklearn.oos_store.OOSStore`, used as it is (an
+        ``OOSStore(path)`` you keep also keeps its entries in memory);
+        ``False``, nowhere (everything computed afresh).
 
     Attributes
     ----------
@@ -176,6 +165,39 @@ class StackingClassifier(_SklearnStackingClassifier):
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during ``fit``, when ``X`` has them.
+
+    Notes
+    -----
+    Everything not listed here is scikit-learn's own (``transform``,
+    ``n_features_in_``, label decoding in ``predict``, parameter validation).
+    What this class overrides, and why:
+
+    +---------------------------------------------+----------------------------------------------------+
+    | member                                      | reason                                             |
+    +=============================================+====================================================+
+    | ``__init__``, ``_parameter_constraints``    | the ``cache`` parameter; ``cv`` is any splitter    |
+    |                                             | (no ``"prefit"``: prefit bases have no OOS rows)   |
+    +---------------------------------------------+----------------------------------------------------+
+    | ``fit``                                     | walk-forward folds (``realised_folds``), base work |
+    |                                             | through the OOS store, meta-learner on             |
+    |                                             | ``coverage_`` rows only                            |
+    +---------------------------------------------+----------------------------------------------------+
+    | ``get_metadata_routing``                    | also routes ``split`` metadata (``t1``) to ``cv``  |
+    +---------------------------------------------+----------------------------------------------------+
+    | ``get_params``, ``set_params``,             | base models may be registry names or bare          |
+    | ``named_estimators``,                       | estimators (not only ``(name, estimator)``         |
+    | ``_validate_estimators``,                   | pairs), and ensembles keep them in                 |
+    | ``get_feature_names_out``,                  | ``base_models``; scikit-learn's versions unpack    |
+    | ``__sklearn_tags__``, ``_sk_visual_block_`` | ``self.estimators`` as pairs                       |
+    +---------------------------------------------+----------------------------------------------------+
+    | ``predict``, ``predict_proba``,             | available before fit with the default              |
+    | ``decision_function``                       | ``final_estimator=None`` (scikit-learn's vanish)   |
+    +---------------------------------------------+----------------------------------------------------+
+
+    From its scikit-learn parent it also calls the private methods
+    ``_method_name`` (the ``stack_method`` per base), ``_concatenate_predictions``
+    (the meta-learner's features) and ``_validate_names``; any other private
+    scikit-learn name comes from :mod:`cvn_sklearn._sklearn_compat`.
 
     See Also
     --------
@@ -303,19 +325,15 @@ class StackingClassifier(_SklearnStackingClassifier):
                 f"'{self._estimators_param}' is empty; give at least one base model, e.g. ['lightgbm', 'logreg']."
             )
         names = [name for name, _ in entries]
-        validate_names(self, names)
+        self._validate_names(names)
         models = [_resolve(model) for _, model in entries]
         if all(model == "drop" for model in models):
             raise ValueError("All estimators are dropped. At least one is required to be an estimator.")
         return names, models
 
     def _make_final_estimator(self):
+        """The unfitted meta-learner, as scikit-learn's ``fit`` clones it (``None``: ``LogisticRegression()``)."""
         return LogisticRegression() if self.final_estimator is None else clone(self.final_estimator)
-
-    def _validate_final_estimator(self):
-        self.final_estimator_ = self._make_final_estimator()
-        if not is_classifier(self.final_estimator_):
-            raise ValueError(f"'final_estimator' parameter should be a classifier. Got {self.final_estimator_}")
 
     # -- fit -----------------------------------------------------------------
 
@@ -352,9 +370,13 @@ class StackingClassifier(_SklearnStackingClassifier):
         self._validate_final_estimator()
         routed = self._route_fit_params(names, fit_params)
         splits = realised_folds(self.cv, X, y, routed.splitter.split)
-        methods = [stacking_method_name(name, model, self.stack_method) for name, model in zip(names, models)]
+        methods = [self._method_name(name, model, self.stack_method) for name, model in zip(names, models)]
         kept = [(name, model, method) for name, model, method in zip(names, models, methods) if model != "drop"]
-        members = [self._fit_member(model, method, X, y, splits, routed[name].fit) for name, model, method in kept]
+        store = _open_store(self.cache)
+        members = [
+            fit_member(model, method, X, y, splits, routed[name].fit, store, self.n_jobs, self.verbose)
+            for name, model, method in kept
+        ]
         self.stack_method_ = [method for _, _, method in kept]
         self.estimators_ = [refit for refit, _ in members]
         self._set_named_estimators(names, models)
@@ -367,10 +389,6 @@ class StackingClassifier(_SklearnStackingClassifier):
             return process_routing(self, "fit", **fit_params)
         # without routing, fit_params holds at most sample_weight (checked by _raise_for_params)
         return Bunch(splitter=Bunch(split={}), **{name: Bunch(fit=fit_params) for name in names})
-
-    def _fit_member(self, model, method, X, y, splits, fit_params):
-        """(refit on all rows, OOS predictions) of one base model, through the store unless cache=False."""
-        return fit_member(model, method, X, y, splits, fit_params, resolve_store(self.cache), self.n_jobs, self.verbose)
 
     def _set_named_estimators(self, names, models):
         fitted = iter(self.estimators_)
@@ -386,14 +404,15 @@ class StackingClassifier(_SklearnStackingClassifier):
                 f"The {covered.size} rows with out-of-sample predictions hold a single class, so the final "
                 "estimator cannot learn: use more or longer test blocks (cv) so that both classes are covered."
             )
-        X_meta, self._meta_widths = stacking_features(self, X, predictions)
-        X_meta = _safe_indexing(X_meta, covered)
+        X_meta = _safe_indexing(self._concatenate_predictions(X, predictions), covered)
         params = _check_method_params(X, {k: v for k, v in fit_params.items() if k == "sample_weight"}, covered)
         self.final_estimator_.fit(X_meta, y[covered], **params)
 
     # -- prediction ------------------------------------------------------------
     # scikit-learn's own methods test the unfitted ``final_estimator``, which is
-    # None by default, so they vanish before fit; these test the one we will use.
+    # None by default, so they vanish before fit; these test the one fit will use.
+    # check_is_fitted comes first: before fit, scikit-learn's method (reached through
+    # super()) is unavailable and would raise AttributeError instead of NotFittedError.
 
     @available_if(_final_estimator_has("predict"))
     def predict(self, X, **predict_params):
@@ -470,7 +489,7 @@ class StackingClassifier(_SklearnStackingClassifier):
         names = [name for name, est in self.named_estimators_.items() if not isinstance(est, str)]
         meta_names = [
             f"{prefix}_{name}" if n_out == 1 else f"{prefix}_{name}{i}"
-            for name, n_out in zip(names, self._meta_widths)
+            for name, n_out in zip(names, self._n_feature_outs)
             for i in range(n_out)
         ]
         return np.asarray([*meta_names, *(input_features if self.passthrough else [])], dtype=object)
@@ -551,7 +570,23 @@ def precompute_base_model(model, X, y, *, cv=None, cache=True, method="predict_p
     """
     X, y = indexable(X, LabelEncoder().fit_transform(y))
     splits = realised_folds(cv, X, y, {})
-    return fit_member(model, method, X, y, splits, {}, resolve_store(cache))[1]
+    return fit_member(model, method, X, y, splits, {}, _open_store(cache))[1]
+
+
+def _open_store(cache):
+    """The :class:`~cvn_sklearn.oos_store.OOSStore` a stacker's ``cache`` names, for one fit; ``None`` for ``False``.
+
+    ``True`` is the process's :func:`~cvn_sklearn.oos_store.default_store`; a
+    store is used as it is; a directory is opened as a new ``OOSStore(path)``,
+    which this fit owns: its entries are shared with other fits through the
+    directory, not through memory (keep an ``OOSStore(path)`` and pass it to
+    keep them in memory too).
+    """
+    if cache is False:
+        return None
+    if cache is True:
+        return default_store()
+    return cache if isinstance(cache, OOSStore) else OOSStore(cache)
 
 
 def _refit(estimator, X, y, fit_params):
@@ -565,24 +600,6 @@ def _check_weighted_classes(y, sample_weight):
             "sample_weight leaves a single class with positive weight; a classifier needs rows of at least "
             "two classes with weight > 0."
         )
-
-
-def _learnable(splits, y):
-    """Drop folds whose training rows hold a single class, with a warning (policy: no fit on them)."""
-    learnable = [(train, test) for train, test in splits if np.unique(y[train]).size > 1]
-    if not learnable:
-        raise ValueError(
-            "Every fold trains on a single class, so no base model can learn: use longer training windows "
-            "(fewer or smaller test blocks) so that both classes appear before the first test block."
-        )
-    if len(learnable) < len(splits):
-        warnings.warn(
-            f"{len(splits) - len(learnable)} of {len(splits)} folds train on a single class; they are skipped, "
-            "so their test rows get no out-of-sample prediction and stay out of coverage_. Use a longer first "
-            "training window to cover them.",
-            UserWarning,
-        )
-    return learnable
 
 
 def _nested_params(model):
@@ -635,7 +652,6 @@ class RegistryEnsemble(StackingClassifier):
     _estimators_param = "base_models"
     stack_method = "predict_proba"
     passthrough = False
-    final_estimator = None
     verbose = 0
 
     _parameter_constraints: dict = {
@@ -653,6 +669,15 @@ class RegistryEnsemble(StackingClassifier):
 
     def _base_entries(self):
         return [_named(entry) for entry in self.base_models or type(self)._cvn_base_models]
+
+    @property
+    def final_estimator(self):
+        """The meta-learner the ensemble's class fixes (:meth:`_make_final_estimator`); not a parameter."""
+        return self._make_final_estimator()
+
+    def _make_final_estimator(self):
+        """The unfitted meta-learner; an ensemble file overrides it."""
+        return LogisticRegression()
 
     def fit(self, X, y, **fit_params):
         """Fit the ensemble on binary targets; see :meth:`StackingClassifier.fit`.
@@ -685,7 +710,7 @@ class RegistryEnsemble(StackingClassifier):
         # the same event names as a model's, whether or not its base fits came from the store
         emit(
             "training_started",
-            model_type=self._model_type(),
+            model_type=model_type(self),
             dataset_n_train=shape[0],
             dataset_n_features=shape[1],
             n_classes=2,
@@ -696,7 +721,7 @@ class RegistryEnsemble(StackingClassifier):
         super().fit(X, y, **fit_params)
         emit(
             "model_fit",
-            model_type=self._model_type(),
+            model_type=model_type(self),
             n_estimators_final=len(self.estimators_),
             best_iteration=None,
             training_time_sec=perf_counter() - started,
@@ -705,9 +730,6 @@ class RegistryEnsemble(StackingClassifier):
             class_dist_buy_pct=buy_pct,
         )
         return self
-
-    def _model_type(self):
-        return getattr(type(self), "_cvn_name", type(self).__name__)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -6,8 +6,7 @@ import tempfile
 from numbers import Integral, Real
 from pathlib import Path
 
-from sklearn.utils._param_validation import Interval, StrOptions
-
+from cvn_sklearn._sklearn_compat import Interval, StrOptions
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.registry import register_model
 
@@ -37,6 +36,7 @@ class CatBoost(Adapter):
 
     native = "catboost:CatBoostClassifier"
     library = import_name = "catboost"
+    fit_cost = ("iterations", ("2**depth", 6))  # rows x features x rounds x leaves per symmetric tree (CatBoost's depth 6 if None)
     iterative = allow_nan = categorical = True
     hyperparameters = dict(
         iterations=300, learning_rate=0.05, depth=6, l2_leaf_reg=None, random_strength=None,
@@ -91,10 +91,6 @@ class CatBoost(Adapter):
                 "use_best_model": True,
             }
         native.fit(X, y, sample_weight=sample_weight, **kwargs)
-
-    def fit_cost(self, n_rows, n_features):
-        """Rows x features x boosting rounds x leaves per (symmetric) tree (``2**depth``, CatBoost's depth 6 if ``None``)."""
-        return super().fit_cost(n_rows, n_features) * self.iterations * 2 ** (self.depth or 6)
 
     def _rounds(self, native):
         n = native.tree_count_

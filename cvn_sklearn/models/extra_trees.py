@@ -1,7 +1,5 @@
 """Extremely randomised trees."""
 
-import math
-
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.registry import register_model
 
@@ -21,15 +19,11 @@ class ExtraTrees(Adapter):
 
     native = "sklearn.ensemble:ExtraTreesClassifier"
     allow_nan = True
+    fit_cost = ("n_estimators", "max_depth")  # rows x features x trees x depth (log2 of the rows when unlimited)
     hyperparameters = dict(
         n_estimators=300, max_depth=None, min_samples_leaf=1, min_weight_fraction_leaf=0.0, max_features="sqrt", bootstrap=False,
         random_state=0, n_jobs=None,
     )
-
-    def fit_cost(self, n_rows, n_features):
-        """Rows x features x trees x tree depth (``max_depth``, else log2 of the rows)."""
-        depth = self.max_depth or max(1.0, math.log2(max(n_rows, 2)))
-        return super().fit_cost(n_rows, n_features) * self.n_estimators * depth
 
     @staticmethod
     def search_space(trial):

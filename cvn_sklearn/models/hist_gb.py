@@ -27,6 +27,7 @@ class HistGB(Adapter):
 
     native = "sklearn.ensemble:HistGradientBoostingClassifier"
     iterative = allow_nan = categorical = True
+    fit_cost = ("max_iter", ("max_leaf_nodes", 32))  # rows x features x rounds x leaves per tree
     hyperparameters = dict(
         max_iter=200, learning_rate=0.1, max_leaf_nodes=31, max_depth=None, min_samples_leaf=20,
         l2_regularization=0.0, max_features=1.0, max_bins=255, random_state=0,
@@ -45,11 +46,6 @@ class HistGB(Adapter):
         best_rounds = max(int(np.argmax(native.validation_score_)), 1)
         native.set_params(early_stopping=False, max_iter=best_rounds)
         native.fit(X, y, sample_weight=sample_weight)
-
-    def fit_cost(self, n_rows, n_features):
-        """Rows x features x boosting rounds x leaves per tree (``max_leaf_nodes``, else ``2**max_depth``)."""
-        leaves = self.max_leaf_nodes or 2 ** min(self.max_depth or 5, 16)
-        return super().fit_cost(n_rows, n_features) * self.max_iter * leaves
 
     def _rounds(self, native):
         return native.n_iter_ - 1, native.n_iter_

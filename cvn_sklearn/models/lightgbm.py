@@ -5,8 +5,7 @@ import functools
 import inspect
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval
-
+from cvn_sklearn._sklearn_compat import Interval
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.registry import register_model
 
@@ -35,6 +34,7 @@ class LightGBM(Adapter):
     native = "lightgbm:LGBMClassifier"
     library = import_name = "lightgbm"
     iterative = allow_nan = categorical = True
+    fit_cost = ("n_estimators", "num_leaves")  # rows x features x rounds x leaves per tree
     hyperparameters = dict(
         n_estimators=300, learning_rate=0.05, num_leaves=31, max_depth=-1, min_child_samples=20,
         subsample=1.0, subsample_freq=0, colsample_bytree=1.0, reg_alpha=0.0, reg_lambda=0.0,
@@ -72,11 +72,6 @@ class LightGBM(Adapter):
                 "callbacks": [lightgbm.early_stopping(self.early_stopping_rounds, verbose=False)],
             }
         native.fit(X, y, sample_weight=sample_weight, **kwargs)
-
-    def fit_cost(self, n_rows, n_features):
-        """Rows x features x boosting rounds x leaves per tree (``num_leaves``, capped by ``max_depth``)."""
-        leaves = self.num_leaves if self.max_depth <= 0 else min(self.num_leaves, 2**self.max_depth)
-        return super().fit_cost(n_rows, n_features) * self.n_estimators * leaves
 
     def _rounds(self, native):
         n = native.best_iteration_ or native.booster_.current_iteration()

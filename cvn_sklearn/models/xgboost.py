@@ -2,8 +2,7 @@
 
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval, StrOptions
-
+from cvn_sklearn._sklearn_compat import Interval, StrOptions
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.registry import register_model
 
@@ -32,6 +31,7 @@ class XGBoost(Adapter):
 
     native = "xgboost:XGBClassifier"
     library = import_name = "xgboost"
+    fit_cost = ("n_estimators", ("2**max_depth", 8))  # rows x features x rounds x leaves per tree (256 for unlimited depth)
     iterative = allow_nan = categorical = True
     hyperparameters = dict(
         n_estimators=300, learning_rate=0.05, max_depth=6, min_child_weight=1.0, subsample=1.0,
@@ -58,11 +58,6 @@ class XGBoost(Adapter):
             X_val, y_val, w_val = eval_set
             kwargs = {"eval_set": [(X_val, y_val)], "sample_weight_eval_set": None if w_val is None else [w_val]}
         native.fit(X, y, sample_weight=sample_weight, verbose=False, **kwargs)
-
-    def fit_cost(self, n_rows, n_features):
-        """Rows x features x boosting rounds x leaves per tree (``2**max_depth``; 256 for unlimited depth)."""
-        leaves = 2 ** min(self.max_depth, 16) if self.max_depth else 256
-        return super().fit_cost(n_rows, n_features) * self.n_estimators * leaves
 
     def _rounds(self, native):
         if getattr(self, "early_stopping_rounds", None) is not None:

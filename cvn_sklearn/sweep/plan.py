@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Optional
 import numpy as np
 
 from cvn_sklearn._disk import content_key, fingerprint as _fingerprint, library_versions as _versions
+from cvn_sklearn.cost import fit_cost
 from cvn_sklearn.model_selection import Fold
 from cvn_sklearn.registry import registry
 from cvn_sklearn.sweep.config import ScreenConfig, Variant
@@ -108,7 +109,7 @@ def single_threaded(model_name: str, params: dict, oos_folder: str) -> dict:
 
 
 def estimated_cost(cell: Cell, n_features: int) -> float:
-    """A rough estimate of a cell's work: its model's ``fit_cost`` on the cell's fit rows (0 if it cannot be told).
+    """A rough estimate of a cell's work: its model's declared ``fit_cost`` (:func:`cvn_sklearn.cost.fit_cost`) on the cell's fit rows (0 if it cannot be told).
 
     The sweep submits its cells costliest first (longest-processing-time-first
     scheduling): with cells of unequal length, the long ones then do not end
@@ -117,10 +118,7 @@ def estimated_cost(cell: Cell, n_features: int) -> float:
     beforehand) counts one pass over the rows.
     """
     try:
-        estimator = registry[cell.variant.model](**cell.variant.params)
-        fit_cost = getattr(estimator, "fit_cost", None)
-        n_rows = len(cell.fold.fit)
-        return float(fit_cost(n_rows, n_features) if fit_cost is not None else n_rows * n_features)
+        return fit_cost(registry[cell.variant.model](**cell.variant.params), len(cell.fold.fit), n_features)
     except Exception:  # noqa: BLE001 - a variant whose parameters break the estimate fails in its cell, with its error
         return 0.0
 
