@@ -11,6 +11,7 @@ from sklearn.base import _fit_context
 from sklearn.calibration import _SigmoidCalibration, _TemperatureScaling
 from sklearn.model_selection._validation import _fit_and_predict
 from sklearn.utils import _safe_indexing
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,

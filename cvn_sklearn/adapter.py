@@ -39,13 +39,17 @@ from cvn_sklearn._rows import last_rows, n_last_rows, take_rows
 from cvn_sklearn._sklearn_compat import (
     Interval,
     InvalidParameterError,
+    _openmp_effective_n_threads,
     StrOptions,
     _check_sample_weight,
     _fit_context,
 )
 from cvn_sklearn.events import emit, model_type
 
-__all__ = ["Adapter", "UntrustedModelError", "categorical_columns"]
+__all__ = ["Adapter", "THREAD_PARAMETERS", "UntrustedModelError", "categorical_columns"]
+
+THREAD_PARAMETERS = ("n_jobs", "thread_count")
+"""The native thread parameters a model may have (see :mod:`cvn_sklearn.threads`)."""
 
 _COMMON_CONSTRAINTS = {
     "class_weight": [dict, StrOptions({"balanced"}), None],
@@ -228,8 +232,18 @@ class Adapter(ClassifierMixin, BaseEstimator):
 
     # -- hooks a model file may override ----------------------------------------------
     def _native_params(self, categorical: list) -> dict:
-        """Keyword arguments for the native constructor."""
-        return {**{n: getattr(self, n) for n in self.hyperparameters}, **(self.params or {})}
+        """Keyword arguments for the native constructor.
+
+        A thread parameter left at ``None`` (``n_jobs``, ``thread_count``) becomes
+        the number of OpenMP threads this fit may use (scikit-learn's
+        ``_openmp_effective_n_threads``: all cores, unless a caller capped them
+        with ``threadpoolctl``, ``OMP_NUM_THREADS`` or joblib's workers), so a
+        fit under a parallel caller does not take every core.
+        """
+        params = {**{n: getattr(self, n) for n in self.hyperparameters}, **(self.params or {})}
+        threads = {name: _openmp_effective_n_threads() for name in THREAD_PARAMETERS if name in params
+                   and params[name] is None}
+        return params | threads
 
     def _check_params(self) -> None:
         """Refuse ``params`` the native library does not know (a typo would be silently ignored)."""

@@ -13,7 +13,10 @@ and the sweep's cells run each fit on ``n_jobs`` threads (1 by default): the
 models' own thread parameters (``n_jobs``, ``thread_count``; a stacker's
 base models too) are set to it unless the caller set them, and
 ``threadpoolctl`` caps BLAS and OpenMP for the duration of the run. Pass
-``n_jobs=None`` to leave every library its own default.
+``n_jobs=None`` to leave every library its own default. A model fitted
+directly under a caller that capped OpenMP (``threadpoolctl``, joblib's
+workers, ``OMP_NUM_THREADS``) takes that many threads when its own thread
+parameter is left at ``None`` (see :class:`~cvn_sklearn.adapter.Adapter`).
 
 Examples
 --------
@@ -32,12 +35,11 @@ from numbers import Integral
 
 from sklearn.base import clone
 
+from cvn_sklearn.adapter import THREAD_PARAMETERS
 from cvn_sklearn.registry import registry
 
-__all__ = ["THREAD_PARAMETERS", "check_n_jobs", "limited_threads", "pinned_params"]
+__all__ = ["check_n_jobs", "limited_threads", "pinned_params"]
 
-THREAD_PARAMETERS = ("n_jobs", "thread_count")
-"""The models' own thread parameters, by their native names."""
 
 
 def check_n_jobs(n_jobs):
