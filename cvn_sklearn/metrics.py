@@ -19,6 +19,7 @@ from numbers import Real
 
 import numpy as np
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 __all__ = [
@@ -154,6 +155,11 @@ def evaluate(y_true, proba, threshold=None, *, predicted=None, pos_label=None, n
         predicted = p >= threshold
     else:
         predicted = _check_signal_and_returns(predicted, p)[0]
+    return _evaluate01(y, p, predicted, n_bins)
+
+
+def _evaluate01(y, p, predicted, n_bins=10) -> SplitMetrics:
+    """:func:`evaluate` on validated data: 0/1 labels (1 = buy), P(buy) in [0, 1] and the boolean signal."""
     tp, n_pred, n_pos = int(np.sum(predicted & (y == 1))), int(predicted.sum()), int(y.sum())
     return SplitMetrics(
         n=len(y),
@@ -272,11 +278,16 @@ def trading_metrics(signal, returns, *, periods_per_year) -> TradingMetrics:
 def buy_label(classes, pos_label=None):
     """The buy label among ``classes``: THE rule of cvn_sklearn for "which label is buy".
 
-    ``pos_label`` when given. Otherwise, for labels drawn from ``{0, 1}``,
-    ``{-1, 1}`` or the booleans, ``1`` (``True``) — even when ``classes``
-    holds one of them only, e.g. a block of rows with no buy. Any other labels
-    (``"buy"``/``"hold"``, ``{1, 2}``, ...) have no default: which one means
-    "buy" is never guessed from the sort order.
+    ``pos_label`` when given. Otherwise ``1`` (``True``) for labels drawn from
+    ``{0, 1}``, ``{-1, 1}`` or the booleans, even when ``classes`` holds one
+    of them only (a block of rows with no buy); and for any other two numeric
+    labels the larger one, ``classes[1]``, scikit-learn's positive class (what
+    ``predict_proba(X)[:, 1]`` estimates). Labels that are not numbers
+    (``"buy"``/``"hold"``) have no default: which one means "buy" is never
+    guessed from the sort order. The meta-estimators
+    (:class:`~cvn_sklearn.ThetaSweep`, :class:`~cvn_sklearn.CalibratedThetaClassifier`),
+    :func:`evaluate`, :func:`~cvn_sklearn.theta_sweep`, the harness and the
+    artifact all apply this function, and no other.
 
     Parameters
     ----------
@@ -293,14 +304,15 @@ def buy_label(classes, pos_label=None):
     Raises
     ------
     ValueError
-        If ``pos_label`` is ``None`` and the labels are not ``{0, 1}``,
-        ``{-1, 1}`` or booleans, or ``pos_label`` is not one of two labels.
+        If ``pos_label`` is ``None`` and the labels have no default (not
+        numbers or booleans, or one numeric label outside ``{-1, 0, 1}``), or
+        ``pos_label`` is not one of two labels.
 
     Examples
     --------
     >>> from cvn_sklearn.metrics import buy_label
-    >>> buy_label([0, 1]), buy_label([-1, 1]), buy_label([0]), buy_label([False, True])
-    (1, 1, 1, True)
+    >>> buy_label([0, 1]), buy_label([-1, 1]), buy_label([0]), buy_label([False, True]), buy_label([1, 2])
+    (1, 1, 1, True, 2)
     >>> buy_label(["buy", "hold"], pos_label="buy")
     'buy'
     >>> buy_label(["buy", "hold"])
@@ -317,11 +329,52 @@ def buy_label(classes, pos_label=None):
         return True
     if values.dtype.kind in "iuf" and (set(values.tolist()) <= {0, 1} or set(values.tolist()) <= {-1, 1}):
         return 1
+    if values.dtype.kind in "iuf" and values.size == 2:
+        return values[1]
     example = (values[0].item() if isinstance(values[0], np.generic) else values[0]) if values.size else "..."
     raise ValueError(
         f"The labels {values.tolist()[:10]} are not {{0, 1}}, {{-1, 1}} or booleans, so the buy label is not "
         f"known: pass pos_label= (e.g. pos_label={example!r})."
     )
+
+
+def binary_classes(y, owner=None):
+    """THE binary-target validator: ``y`` as a 1-d array and its sorted distinct labels (at most two).
+
+    Used by :func:`evaluate` and :func:`~cvn_sklearn.theta_sweep` (through
+    :func:`_binary_labels`) and by the meta-estimators' ``fit`` (with their
+    name as ``owner``, which adds scikit-learn's target-type check).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels of any dtype.
+    owner : str, default=None
+        The estimator validating its target, for scikit-learn's checks and the messages.
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,)
+    classes : ndarray of shape (n_classes,)
+
+    Raises
+    ------
+    ValueError
+        For NaN labels, a continuous target (with ``owner``), or more than two labels.
+    """
+    y = column_or_1d(y, warn=owner is not None)
+    if owner is not None:
+        check_classification_targets(y)
+    if y.dtype.kind == "f" and np.isnan(y).any():
+        raise ValueError("The labels contain NaN; drop or label those rows first.")
+    classes = _classes(y)
+    if classes.size > 2:
+        who = "" if owner is None else f"; {owner} tunes buy / no-buy classifiers"
+        raise ValueError(
+            f"Only binary classification is supported. The labels must be binary, got {classes.size} classes: "
+            f"{classes[:10].tolist()}{who}."
+        )
+    return y, classes
 
 
 def _binary_labels(y_true, pos_label=None):
@@ -346,12 +399,7 @@ def _binary_labels(y_true, pos_label=None):
         If there are more than two labels, NaN labels, or the buy label is
         unknown or not one of them.
     """
-    y = column_or_1d(y_true)
-    if y.dtype.kind == "f" and np.isnan(y).any():
-        raise ValueError("The labels contain NaN; drop or label those rows first.")
-    classes = _classes(y)
-    if classes.size > 2:
-        raise ValueError(f"The labels must be binary, got {classes.size} classes: {classes[:10].tolist()}.")
+    y, classes = binary_classes(y_true)
     return (y == buy_label(classes, pos_label)).astype(np.int8)
 
 
