@@ -42,7 +42,7 @@ from cvn_sklearn._heldout import (
     THETA_DEFAULTS,
     THETA_PARAMETER_CONSTRAINTS,  # noqa: F401  (re-exported)
     BaseHeldOutClassifier,
-    check_theta_names,
+    check_theta_names,  # also the harness's check of θ constraint names
     default_estimator,
     estimator_has,
     every_row,
