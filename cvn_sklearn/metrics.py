@@ -330,7 +330,7 @@ def buy_label(classes, pos_label=None):
     if values.dtype.kind in "iuf" and (set(values.tolist()) <= {0, 1} or set(values.tolist()) <= {-1, 1}):
         return 1
     if values.dtype.kind in "iuf" and values.size == 2:
-        return values[1]
+        return values[1].item()
     example = (values[0].item() if isinstance(values[0], np.generic) else values[0]) if values.size else "..."
     raise ValueError(
         f"The labels {values.tolist()[:10]} are not {{0, 1}}, {{-1, 1}} or booleans, so the buy label is not "
