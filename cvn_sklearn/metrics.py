@@ -278,13 +278,11 @@ def trading_metrics(signal, returns, *, periods_per_year) -> TradingMetrics:
 def buy_label(classes, pos_label=None):
     """The buy label among ``classes``: THE rule of cvn_sklearn for "which label is buy".
 
-    ``pos_label`` when given. Otherwise ``1`` (``True``) for labels drawn from
-    ``{0, 1}``, ``{-1, 1}`` or the booleans, even when ``classes`` holds one
-    of them only (a block of rows with no buy); and for any other two numeric
-    labels the larger one, ``classes[1]``, scikit-learn's positive class (what
-    ``predict_proba(X)[:, 1]`` estimates). Labels that are not numbers
-    (``"buy"``/``"hold"``) have no default: which one means "buy" is never
-    guessed from the sort order. The meta-estimators
+    ``pos_label`` when given. Otherwise, for labels drawn from ``{0, 1}``,
+    ``{-1, 1}`` or the booleans, ``1`` (``True``) — even when ``classes``
+    holds one of them only, e.g. a block of rows with no buy. Any other labels
+    (``"buy"``/``"hold"``, ``{1, 2}``, ...) have no default: which one means
+    "buy" is never guessed from the sort order. The meta-estimators
     (:class:`~cvn_sklearn.ThetaSweep`, :class:`~cvn_sklearn.CalibratedThetaClassifier`),
     :func:`evaluate`, :func:`~cvn_sklearn.theta_sweep`, the harness and the
     artifact all apply this function, and no other.
@@ -304,15 +302,14 @@ def buy_label(classes, pos_label=None):
     Raises
     ------
     ValueError
-        If ``pos_label`` is ``None`` and the labels have no default (not
-        numbers or booleans, or one numeric label outside ``{-1, 0, 1}``), or
-        ``pos_label`` is not one of two labels.
+        If ``pos_label`` is ``None`` and the labels are not ``{0, 1}``,
+        ``{-1, 1}`` or booleans, or ``pos_label`` is not one of two labels.
 
     Examples
     --------
     >>> from cvn_sklearn.metrics import buy_label
-    >>> buy_label([0, 1]), buy_label([-1, 1]), buy_label([0]), buy_label([False, True]), buy_label([1, 2])
-    (1, 1, 1, True, 2)
+    >>> buy_label([0, 1]), buy_label([-1, 1]), buy_label([0]), buy_label([False, True])
+    (1, 1, 1, True)
     >>> buy_label(["buy", "hold"], pos_label="buy")
     'buy'
     >>> buy_label(["buy", "hold"])
@@ -329,8 +326,6 @@ def buy_label(classes, pos_label=None):
         return True
     if values.dtype.kind in "iuf" and (set(values.tolist()) <= {0, 1} or set(values.tolist()) <= {-1, 1}):
         return 1
-    if values.dtype.kind in "iuf" and values.size == 2:
-        return values[1].item()
     example = (values[0].item() if isinstance(values[0], np.generic) else values[0]) if values.size else "..."
     raise ValueError(
         f"The labels {values.tolist()[:10]} are not {{0, 1}}, {{-1, 1}} or booleans, so the buy label is not "
