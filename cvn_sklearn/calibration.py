@@ -33,37 +33,27 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import clone
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import check_is_fitted, indexable
 
 from cvn_sklearn._heldout import (
-    BinaryMetaTagsMixin,
-    check_binary_target,
-    copy_feature_attributes,
+    ESTIMATOR_CONSTRAINTS,
+    BaseHeldOutClassifier,
     default_estimator,
+    every_row,
     fit_and_predict,
     held_out_splits,
-    labels_checked,
     meta_router,
     model_type,
     positive_proba,
     route_fit_params,
     take,
 )
-from cvn_sklearn._sklearn_compat import (
-    HasMethods,
-    Interval,
-    RealNotInt,
-    StrOptions,
-    _fit_context,
-    _SigmoidCalibration,
-    _TemperatureScaling,
-)
+from cvn_sklearn._sklearn_compat import Interval, RealNotInt, StrOptions, _SigmoidCalibration, _TemperatureScaling
 from cvn_sklearn.events import emit
-from cvn_sklearn.metrics import evaluate
+from cvn_sklearn.metrics import _evaluate01
 
 __all__ = ["Calibrate"]
 
@@ -171,8 +161,9 @@ def calibrated_proba(estimators, calibrators, X):
 
 
 def report_calibration(model_name, method, y01, raw, calibrated, n_folds):
-    """Emit ``calibrator_fit``: Brier and ECE on the calibration rows, before and after."""
-    before, after = evaluate(y01, raw, 0.5), evaluate(y01, calibrated, 0.5)
+    """Emit ``calibrator_fit``: Brier and ECE on the calibration rows, before and after (labels already 0/1)."""
+    raw, calibrated = np.asarray(raw, dtype=np.float64), np.asarray(calibrated, dtype=np.float64)
+    before, after = _evaluate01(y01, raw, raw >= 0.5), _evaluate01(y01, calibrated, calibrated >= 0.5)
     emit(
         "calibrator_fit",
         model_type=model_name,
@@ -186,32 +177,7 @@ def report_calibration(model_name, method, y01, raw, calibrated, n_folds):
     )
 
 
-class CalibratedProbaMixin:
-    """``classes_`` and calibrated ``predict_proba`` of an estimator holding ``estimators_`` and ``calibrators_``."""
-
-    @property
-    def classes_(self):
-        """The class labels, from the inner estimator."""
-        return self.estimators_[0].classes_
-
-    def predict_proba(self, X):
-        """Calibrated class probabilities.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, 2)
-            ``[:, 1]`` is the calibrated P(``classes_[1]``).
-        """
-        check_is_fitted(self, "calibrators_")
-        p = calibrated_proba(self.estimators_, self.calibrators_, X)
-        return np.column_stack([1.0 - p, p])
-
-
-class Calibrate(CalibratedProbaMixin, BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class Calibrate(BaseHeldOutClassifier):
     """Binary classifier whose probabilities are calibrated on held-out rows.
 
     ``fit`` fits a clone of ``estimator`` on the first rows and a calibrator on
@@ -271,10 +237,8 @@ class Calibrate(CalibratedProbaMixin, BinaryMetaTagsMixin, ClassifierMixin, Meta
     ((2, 2), 'beta')
     """
 
-    __metadata_request__fit = {"sample_weight": None}
-
     _parameter_constraints: dict = {
-        "estimator": [HasMethods(["fit", "predict_proba"]), None],
+        **ESTIMATOR_CONSTRAINTS,
         "method": [StrOptions({*METHODS, "auto"})],
         "cv": [Interval(RealNotInt, 0, 1, closed="neither"), "cv_object"],
         "n_jobs": [Integral, None],
@@ -286,7 +250,6 @@ class Calibrate(CalibratedProbaMixin, BinaryMetaTagsMixin, ClassifierMixin, Meta
         self.cv = cv
         self.n_jobs = n_jobs
 
-    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, **params):
         """Fit the model on the first rows and the calibrator on the held-out rows.
 
@@ -305,41 +268,36 @@ class Calibrate(CalibratedProbaMixin, BinaryMetaTagsMixin, ClassifierMixin, Meta
         -------
         self : Calibrate
         """
-        X, y = indexable(X, y)
-        y01 = check_binary_target(y, type(self).__name__, params.get("sample_weight"))
+        return super().fit(X, y, **params)
+
+    def _fit(self, X, target, params, returns=None):
         estimator = default_estimator(self.estimator)
         self.method_ = resolve_method(self.method, estimator)
         fit_params, split_params, own = route_fit_params(self, params)
-        splits = held_out_splits(estimator, X, y, self.cv, split_params, owner="Calibrate", what="calibration rows")
-        with labels_checked():
-            pairs = Parallel(n_jobs=self.n_jobs)(
-                delayed(fit_and_predict)(clone(estimator), X, y, train, test, fit_params) for train, test in splits
-            )
+        splits = held_out_splits(estimator, X, target.y, self.cv, split_params, owner="Calibrate", what="calibration rows")
+        pairs = Parallel(n_jobs=self.n_jobs)(
+            delayed(fit_and_predict)(clone(estimator), X, target, train, test, fit_params) for train, test in splits
+        )
         self.estimators_ = [model for model, _ in pairs]
+        raws = [proba[:, 1] for _, proba in pairs]
         self.calibrators_ = [
-            fit_calibrator(self.method_, raw, y01[test], take(own["sample_weight"], test))
-            for (_, raw), (_, test) in zip(pairs, splits)
+            fit_calibrator(self.method_, raw, target.y01[test], take(own["sample_weight"], test))
+            for raw, (_, test) in zip(raws, splits)
         ]
-        raw = np.concatenate([raw for _, raw in pairs])
-        calibrated = np.concatenate([cal.predict(p) for cal, (_, p) in zip(self.calibrators_, pairs)])
+        calibrated = np.concatenate([np.clip(cal.predict(raw), 0.0, 1.0) for cal, raw in zip(self.calibrators_, raws)])
         held_out = np.concatenate([test for _, test in splits])
-        report_calibration(model_type(estimator), self.method_, y01[held_out], raw, np.clip(calibrated, 0, 1), len(splits))
-        copy_feature_attributes(self, self.estimators_[0])
-        return self
+        report_calibration(model_type(estimator), self.method_, target.y01[held_out], np.concatenate(raws), calibrated, len(splits))
+        if len(splits) == 1 and every_row(held_out, len(target.y)):
+            return np.column_stack([1.0 - calibrated, calibrated])
+        return None
 
-    def predict(self, X):
-        """The class with the highest calibrated probability.
+    def _delegate(self):
+        return self.estimators_[0]
 
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self, "calibrators_")
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+    def _predict_proba(self, X):
+        """Calibrated class probabilities: ``[:, 1]`` is the calibrated P(``classes_[1]``)."""
+        p = calibrated_proba(self.estimators_, self.calibrators_, X)
+        return np.column_stack([1.0 - p, p])
 
     def get_metadata_routing(self):
         """Route ``fit`` metadata to the inner estimator and the splitter.

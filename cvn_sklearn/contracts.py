@@ -40,8 +40,10 @@ __all__ = [
     "Split",
     "SplitMetrics",
     "TrainedArtifact",
+    "buy_column",
     "buy_proba",
     "code_commit",
+    "confirmed_signal",
     "feature_set_hash",
     "meta_features",
     "take_rows",
@@ -629,11 +631,34 @@ class TrainedArtifact:
             1 = buy.
         """
         signal = np.asarray(self.estimator.predict(X)) == self.buy_label
+        proba = None
         if self.meta_label_model is not None and signal.any():
-            proba = buy_proba(self.estimator, take_rows(X, signal), self.buy_label)
-            confirmed = self.meta_label_model.predict(meta_features(take_rows(X, signal), proba))
-            signal[signal] = confirmed == 1
-        return signal.astype(int)
+            proba = np.zeros(len(signal))
+            proba[signal] = buy_proba(self.estimator, take_rows(X, signal), self.buy_label)
+        return confirmed_signal(self.meta_label_model, X, signal, proba)
+
+
+def confirmed_signal(meta_label_model, X, signal, proba) -> np.ndarray:
+    """The primary buy ``signal`` (booleans) kept where ``meta_label_model`` confirms it, as 0/1 ints.
+
+    ``proba`` is the primary P(buy) of the rows of ``X`` (only the rows of
+    ``signal`` are read); without a meta-label model the signal is returned as
+    is. :meth:`TrainedArtifact.predict` ends here, and so does the
+    ``fixed_params`` DAG's ``buy_signal_test``, from probabilities it already has.
+    """
+    signal = np.array(signal, dtype=bool)
+    if meta_label_model is not None and signal.any():
+        confirmed = meta_label_model.predict(meta_features(take_rows(X, signal), np.asarray(proba)[signal]))
+        signal[signal] = confirmed == 1
+    return signal.astype(int)
+
+
+def buy_column(estimator, buy) -> int:
+    """The column of ``estimator.predict_proba`` that holds P(``buy``)."""
+    classes = list(estimator.classes_)
+    if buy not in classes:
+        raise ValueError(f"The buy label {buy!r} is not one of the model's classes {classes}.")
+    return classes.index(buy)
 
 
 def buy_proba(estimator, X, buy) -> np.ndarray:
@@ -647,10 +672,7 @@ def buy_proba(estimator, X, buy) -> np.ndarray:
     >>> bool(np.allclose(buy_proba(model, [[1.0]], "buy"), model.predict_proba([[1.0]])[:, 0]))
     True
     """
-    classes = list(estimator.classes_)
-    if buy not in classes:
-        raise ValueError(f"The buy label {buy!r} is not one of the model's classes {classes}.")
-    return estimator.predict_proba(X)[:, classes.index(buy)]
+    return estimator.predict_proba(X)[:, buy_column(estimator, buy)]
 
 
 def meta_features(X, proba):

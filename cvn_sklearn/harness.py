@@ -41,7 +41,7 @@ from cvn_sklearn.dags.walk_forward import WalkForwardResult
 from cvn_sklearn.metrics import buy_label
 from cvn_sklearn.model_selection import WalkForwardSplit, walk_forward_folds
 from cvn_sklearn.threads import check_n_jobs, limited_threads, pinned_params
-from cvn_sklearn.threshold import THETA_CONSTRAINTS
+from cvn_sklearn.threshold import THETA_CONSTRAINTS, check_theta_names
 
 __all__ = [
     "DEFAULT_STUDY_STORAGE",
@@ -63,9 +63,7 @@ DEFAULT_STUDY_STORAGE = "sqlite:///optuna.db"
 
 def _check_constraints(constraints: Mapping | None, objective: str | None) -> dict:
     constraints = dict(constraints or {})
-    unknown = sorted(set(constraints) - set(THETA_CONSTRAINTS))
-    if unknown:
-        raise ValueError(f"Unknown θ constraints {unknown}; the known ones are {list(THETA_CONSTRAINTS)}.")
+    check_theta_names(constraints)
     if constraints and objective is None:
         raise ValueError(
             "constraints apply to the θ search; pass an objective (e.g. objective='f1') or no constraints."
@@ -185,12 +183,12 @@ def train_one(
     """
     if not isinstance(datasets, Datasets):
         raise TypeError(f"datasets must be a cvn_sklearn.contracts.Datasets, got {type(datasets).__name__}.")
-    buy_label(datasets.labels(), pos_label)
+    buy = buy_label(datasets.labels(), pos_label)  # derived once: the DAG's ``buy`` node takes it as given
     inputs = _run_spec(model_name, hpo_params, calibration, objective, constraints, pos_label, n_jobs)
     inputs |= {"datasets": datasets, "meta_label": meta_label, "meta_label_params": dict(meta_label_params or {}),
                "cusum_metadata": None if cusum_metadata is None else dict(cusum_metadata)}
     with limited_threads(n_jobs):
-        return train_artifact(inputs)
+        return train_artifact(inputs, buy=buy)
 
 
 def walk_forward(

@@ -19,6 +19,7 @@ from numbers import Real
 
 import numpy as np
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 __all__ = [
@@ -154,6 +155,11 @@ def evaluate(y_true, proba, threshold=None, *, predicted=None, pos_label=None, n
         predicted = p >= threshold
     else:
         predicted = _check_signal_and_returns(predicted, p)[0]
+    return _evaluate01(y, p, predicted, n_bins)
+
+
+def _evaluate01(y, p, predicted, n_bins=10) -> SplitMetrics:
+    """:func:`evaluate` on validated data: 0/1 labels (1 = buy), P(buy) in [0, 1] and the boolean signal."""
     tp, n_pred, n_pos = int(np.sum(predicted & (y == 1))), int(predicted.sum()), int(y.sum())
     return SplitMetrics(
         n=len(y),
@@ -276,7 +282,10 @@ def buy_label(classes, pos_label=None):
     ``{-1, 1}`` or the booleans, ``1`` (``True``) — even when ``classes``
     holds one of them only, e.g. a block of rows with no buy. Any other labels
     (``"buy"``/``"hold"``, ``{1, 2}``, ...) have no default: which one means
-    "buy" is never guessed from the sort order.
+    "buy" is never guessed from the sort order. The meta-estimators
+    (:class:`~cvn_sklearn.ThetaSweep`, :class:`~cvn_sklearn.CalibratedThetaClassifier`),
+    :func:`evaluate`, :func:`~cvn_sklearn.theta_sweep`, the harness and the
+    artifact all apply this function, and no other.
 
     Parameters
     ----------
@@ -324,6 +333,45 @@ def buy_label(classes, pos_label=None):
     )
 
 
+def binary_classes(y, owner=None):
+    """THE binary-target validator: ``y`` as a 1-d array and its sorted distinct labels (at most two).
+
+    Used by :func:`evaluate` and :func:`~cvn_sklearn.theta_sweep` (through
+    :func:`_binary_labels`) and by the meta-estimators' ``fit`` (with their
+    name as ``owner``, which adds scikit-learn's target-type check).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels of any dtype.
+    owner : str, default=None
+        The estimator validating its target, for scikit-learn's checks and the messages.
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,)
+    classes : ndarray of shape (n_classes,)
+
+    Raises
+    ------
+    ValueError
+        For NaN labels, a continuous target (with ``owner``), or more than two labels.
+    """
+    y = column_or_1d(y, warn=owner is not None)
+    if owner is not None:
+        check_classification_targets(y)
+    if y.dtype.kind == "f" and np.isnan(y).any():
+        raise ValueError("The labels contain NaN; drop or label those rows first.")
+    classes = _classes(y)
+    if classes.size > 2:
+        who = "" if owner is None else f"; {owner} tunes buy / no-buy classifiers"
+        raise ValueError(
+            f"Only binary classification is supported. The labels must be binary, got {classes.size} classes: "
+            f"{classes[:10].tolist()}{who}."
+        )
+    return y, classes
+
+
 def _binary_labels(y_true, pos_label=None):
     """Encode binary labels as 0/1 with 1 for the buy label (see :func:`buy_label`).
 
@@ -346,12 +394,7 @@ def _binary_labels(y_true, pos_label=None):
         If there are more than two labels, NaN labels, or the buy label is
         unknown or not one of them.
     """
-    y = column_or_1d(y_true)
-    if y.dtype.kind == "f" and np.isnan(y).any():
-        raise ValueError("The labels contain NaN; drop or label those rows first.")
-    classes = _classes(y)
-    if classes.size > 2:
-        raise ValueError(f"The labels must be binary, got {classes.size} classes: {classes[:10].tolist()}.")
+    y, classes = binary_classes(y_true)
     return (y == buy_label(classes, pos_label)).astype(np.int8)
 
 

@@ -12,40 +12,32 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone, is_classifier
+from sklearn.base import clone, is_classifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import make_pipeline as sklearn_make_pipeline
-from sklearn.utils.validation import check_is_fitted, indexable
 
 from cvn_sklearn._heldout import (
-    BinaryMetaTagsMixin,
+    ESTIMATOR_CONSTRAINTS,
+    THETA_DEFAULTS,
+    THETA_PARAMETER_CONSTRAINTS,
+    BaseHeldOutClassifier,
     SameRows,
-    copy_feature_attributes,
     default_estimator,
     fit_on_rows,
-    labels_checked,
     meta_router,
     route_fit_params,
+    theta_params,
 )
-from cvn_sklearn._sklearn_compat import (
-    HasMethods,
-    Interval,
-    RealNotInt,
-    StrOptions,
-    _fit_context,
-    _num_samples,
-    _routing_enabled,
-    fit_requests,
-)
+from cvn_sklearn._sklearn_compat import Interval, RealNotInt, StrOptions, _routing_enabled, fit_requests
 from cvn_sklearn.calibration import METHODS, Calibrate
-from cvn_sklearn.threshold import THETA_PARAMETER_CONSTRAINTS, ThetaSweep, theta_params
+from cvn_sklearn.threshold import ThetaSweep
 
 __all__ = ["CalibratedThetaClassifier", "make_pipeline"]
 
 _HOLDOUT = [Interval(RealNotInt, 0, 1, closed="neither"), "cv_object"]
 
 
-class CalibratedThetaClassifier(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class CalibratedThetaClassifier(BaseHeldOutClassifier):
     """Calibrated probabilities, and a decision threshold θ tuned on them.
 
     With the default float hold-outs, the rows given to ``fit`` are cut in
@@ -156,10 +148,8 @@ class CalibratedThetaClassifier(BinaryMetaTagsMixin, ClassifierMixin, MetaEstima
     200
     """
 
-    __metadata_request__fit = {"sample_weight": None}
-
     _parameter_constraints: dict = {
-        "estimator": [HasMethods(["fit", "predict_proba"]), None],
+        **ESTIMATOR_CONSTRAINTS,
         "calibration": [StrOptions({*METHODS, "auto"})],
         "calibration_cv": _HOLDOUT,
         **THETA_PARAMETER_CONSTRAINTS,
@@ -174,13 +164,13 @@ class CalibratedThetaClassifier(BinaryMetaTagsMixin, ClassifierMixin, MetaEstima
         *,
         calibration="isotonic",
         calibration_cv=0.2,
-        objective="f1",
-        beta=1.0,
-        min_recall=0.2,
-        min_positives=1,
-        max_positive_rate=None,
-        max_positive_rate_ratio=1.0,
-        pos_label=None,
+        objective=THETA_DEFAULTS["objective"],
+        beta=THETA_DEFAULTS["beta"],
+        min_recall=THETA_DEFAULTS["min_recall"],
+        min_positives=THETA_DEFAULTS["min_positives"],
+        max_positive_rate=THETA_DEFAULTS["max_positive_rate"],
+        max_positive_rate_ratio=THETA_DEFAULTS["max_positive_rate_ratio"],
+        pos_label=THETA_DEFAULTS["pos_label"],
         theta_cv=0.2,
         refit=False,
         n_jobs=None,
@@ -199,7 +189,6 @@ class CalibratedThetaClassifier(BinaryMetaTagsMixin, ClassifierMixin, MetaEstima
         self.refit = refit
         self.n_jobs = n_jobs
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, *, returns=None, **params):
         """Fit the model, the calibrator and θ on successive held-out rows (or, for a frozen model, on every row).
 
@@ -220,20 +209,21 @@ class CalibratedThetaClassifier(BinaryMetaTagsMixin, ClassifierMixin, MetaEstima
         -------
         self : CalibratedThetaClassifier
         """
+        self._fit_held_out(X, y, returns, params)
+        return self
+
+    def _fit(self, X, target, params, returns=None):
         estimator = default_estimator(self.estimator)
         if self.refit and isinstance(estimator, FrozenEstimator):
             raise ValueError("refit=True refits the model on every row; a FrozenEstimator cannot be refitted.")
-        X, y = indexable(X, y)
-        self.estimator_ = self._composed(estimator).fit(X, y, returns=returns, **params)
+        self.estimator_ = self._composed(estimator)
+        held_out = self.estimator_._fit_validated(X, target, params, returns)
         if self.refit:
             fit_params, _, _ = route_fit_params(self, params, returns)
-            rows = np.arange(_num_samples(X))
-            with labels_checked():
-                model = fit_on_rows(clone(estimator), X, y, rows, fit_params)
+            model, _ = fit_on_rows(clone(estimator), X, target, np.arange(len(target.y)), fit_params)
             calibrated = self.estimator_.estimator_
             calibrated.estimators_ = [model] * len(calibrated.calibrators_)
-        copy_feature_attributes(self, self.estimator_)
-        return self
+        return held_out
 
     def _composed(self, estimator):
         """``ThetaSweep(Calibrate(estimator))`` with this estimator's parameters and metadata requests."""
@@ -246,11 +236,6 @@ class CalibratedThetaClassifier(BinaryMetaTagsMixin, ClassifierMixin, MetaEstima
             calibrated.set_fit_request(sample_weight=requests["sample_weight"])
             sweep.set_fit_request(sample_weight=requests["sample_weight"], returns=requests["returns"])
         return sweep
-
-    @property
-    def classes_(self):
-        """The class labels, from the inner estimator."""
-        return self.estimator_.classes_
 
     @property
     def theta_(self):
@@ -277,34 +262,14 @@ class CalibratedThetaClassifier(BinaryMetaTagsMixin, ClassifierMixin, MetaEstima
         """The calibration method used."""
         return self.estimator_.estimator_.method_
 
-    def predict_proba(self, X):
-        """Calibrated class probabilities.
+    @property
+    def buy_label_(self):
+        """The label θ was tuned for: ``pos_label``, or its default."""
+        return self.estimator_.buy_label_
 
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, 2)
-            ``[:, 1]`` is the calibrated P(``classes_[1]``).
-        """
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict_proba(X)
-
-    def predict(self, X):
-        """Predict the buy label where its calibrated probability >= ``theta_``, else the other class.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict(X)
+    def _labels_from_proba(self, proba):
+        """The buy label where its calibrated probability >= ``theta_``, else the other class."""
+        return self.estimator_._labels_from_proba(proba)
 
     def get_metadata_routing(self):
         """Route ``fit`` metadata to the model and the splitters.

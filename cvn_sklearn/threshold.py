@@ -30,34 +30,39 @@ from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, indexable
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from cvn_sklearn._heldout import (
-    BinaryMetaTagsMixin,
-    check_binary_target,
-    copy_feature_attributes,
+    ESTIMATOR_CONSTRAINTS,
+    OBJECTIVES,
+    THETA_CONSTRAINTS,
+    THETA_DEFAULTS,
+    THETA_PARAMETER_CONSTRAINTS,  # noqa: F401  (re-exported)
+    BaseHeldOutClassifier,
+    check_theta_names,  # also the harness's check of θ constraint names
     default_estimator,
     estimator_has,
+    every_row,
     fit_and_predict,
     fit_on_rows,
     held_out_splits,
-    labels_checked,
     meta_router,
     model_type,
-    positive_proba,
     route_fit_params,
     take,
+    theta_params,  # noqa: F401  (re-exported)
 )
-from cvn_sklearn._sklearn_compat import HasMethods, Interval, RealNotInt, StrOptions, _check_sample_weight, _fit_context
+from cvn_sklearn._sklearn_compat import Interval, RealNotInt, _check_sample_weight, validate_parameter_constraints
 from cvn_sklearn.events import emit
-from cvn_sklearn.metrics import _binary_labels, _fbeta, _precision, _recall, _sortino, buy_label
+from cvn_sklearn.metrics import _binary_labels, _fbeta, _precision, _recall, _sortino
 
 __all__ = ["THETA_CONSTRAINTS", "ThetaConstraints", "ThetaSweep", "ThetaSweepResult", "theta_sweep"]
 
-OBJECTIVES = ("f1", "fbeta", "precision_at_recall", "expected_return", "sortino")
+# OBJECTIVES, THETA_CONSTRAINTS, THETA_PARAMETER_CONSTRAINTS and theta_params are declared once, in
+# cvn_sklearn._heldout with the base class of the meta-estimators, and importable from here as before.
 _RETURN_OBJECTIVES = ("expected_return", "sortino")
 _TIE_RTOL = 1e-12
 
@@ -86,18 +91,17 @@ class ThetaConstraints:
     0.1
     """
 
-    min_positives: int = 1
-    max_positive_rate: float | None = None
-    max_positive_rate_ratio: float | None = 1.0
+    min_positives: int = THETA_DEFAULTS["min_positives"]
+    max_positive_rate: float | None = THETA_DEFAULTS["max_positive_rate"]
+    max_positive_rate_ratio: float | None = THETA_DEFAULTS["max_positive_rate_ratio"]
 
     def __post_init__(self):
-        if not isinstance(self.min_positives, Integral) or self.min_positives < 1:
-            raise ValueError(f"min_positives must be an integer >= 1, got {self.min_positives!r}.")
-        rate, ratio = self.max_positive_rate, self.max_positive_rate_ratio
-        if rate is not None and not (isinstance(rate, Real) and 0 < rate <= 1):
-            raise ValueError(f"max_positive_rate must be in (0, 1] or None, got {rate!r}.")
-        if ratio is not None and not (isinstance(ratio, Real) and ratio > 0):
-            raise ValueError(f"max_positive_rate_ratio must be a number > 0 or None, got {ratio!r}.")
+        names = [f.name for f in fields(self)]
+        validate_parameter_constraints(
+            {name: THETA_PARAMETER_CONSTRAINTS[name] for name in names},
+            {name: getattr(self, name) for name in names},
+            caller_name=type(self).__name__,
+        )
 
     def positive_rate_cap(self, base_rate: float) -> float:
         """Largest allowed predicted positive rate for a validation base rate."""
@@ -163,13 +167,13 @@ def theta_sweep(
     y_val,
     proba_val,
     *,
-    objective="f1",
+    objective=THETA_DEFAULTS["objective"],
     constraints=None,
     returns=None,
     sample_weight=None,
-    beta=1.0,
-    min_recall=0.2,
-    pos_label=None,
+    beta=THETA_DEFAULTS["beta"],
+    min_recall=THETA_DEFAULTS["min_recall"],
+    pos_label=THETA_DEFAULTS["pos_label"],
 ) -> ThetaSweepResult:
     """Pick the decision threshold θ that maximises an objective on validation rows.
 
@@ -252,7 +256,20 @@ def theta_sweep(
     >>> float(theta_sweep(y, p, constraints={"max_positive_rate_ratio": None}).theta)
     0.25
     """
-    y, p, w = _check_sweep_inputs(y_val, proba_val, sample_weight, pos_label)
+    if y_val is None or proba_val is None:
+        missing = "y_val" if y_val is None else "proba_val"
+        raise ValueError(
+            f"theta_sweep got {missing}=None: θ is tuned on held-out validation rows and has no default. "
+            "Pass the validation labels and probabilities (there is no fallback to 0.5)."
+        )
+    p = _check_proba(proba_val)
+    y01 = _binary_labels(y_val, pos_label)
+    return _sweep01(y01, p, objective, constraints, returns, sample_weight, beta, min_recall)
+
+
+def _sweep01(y01, p, objective, constraints, returns, sample_weight, beta, min_recall) -> ThetaSweepResult:
+    """:func:`theta_sweep` on 0/1 labels (1 = buy) and checked P(buy) (see :func:`_check_proba`)."""
+    y, w = _check_labels_and_weights(y01, p, sample_weight)
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}.")
     r = _check_returns(returns, objective, len(y))
@@ -299,27 +316,24 @@ def _curve(p, y, w, r, objective, beta):
     }
 
 
-def _check_sweep_inputs(y_val, proba_val, sample_weight, pos_label):
-    if y_val is None or proba_val is None:
-        missing = "y_val" if y_val is None else "proba_val"
-        raise ValueError(
-            f"theta_sweep got {missing}=None: θ is tuned on held-out validation rows and has no default. "
-            "Pass the validation labels and probabilities (there is no fallback to 0.5)."
-        )
+def _check_proba(proba_val):
+    """P(buy) as a 1-d float array: a column, or the second column of ``predict_proba`` output; no NaN, in [0, 1]."""
     proba = np.asarray(proba_val, dtype=np.float64)
     p = proba[:, 1] if proba.ndim == 2 and proba.shape[1] == 2 else column_or_1d(proba)
-    y = column_or_1d(y_val)
-    check_consistent_length(y, p)
-    if len(y) == 0:
-        raise ValueError("theta_sweep got empty validation data: θ needs held-out rows; check the split.")
     if np.isnan(p).any():
         raise ValueError(
             f"proba_val contains {int(np.isnan(p).sum())} NaN value(s); θ cannot be tuned on them. Check the model "
             "that produced them: NaN features it does not accept, or a fit that diverged."
         )
-    if p.min() < 0.0 or p.max() > 1.0:
+    if p.size and (p.min() < 0.0 or p.max() > 1.0):
         raise ValueError("proba_val must be probabilities in [0, 1]; pass predict_proba output, not scores.")
-    y01 = _binary_labels(y, pos_label)
+    return p
+
+
+def _check_labels_and_weights(y01, p, sample_weight):
+    check_consistent_length(y01, p)
+    if len(y01) == 0:
+        raise ValueError("theta_sweep got empty validation data: θ needs held-out rows; check the split.")
     w = None if sample_weight is None else _check_sample_weight(sample_weight, p)
     if w is not None and (w < 0).any():
         raise ValueError(
@@ -327,10 +341,10 @@ def _check_sweep_inputs(y_val, proba_val, sample_weight, pos_label):
         )
     if y01.min() == y01.max() or (w is not None and 0 in (np.dot(w, y01), np.dot(w, 1 - y01))):
         raise ValueError(
-            f"The {len(y)} validation rows hold a single class (counting rows with non-zero sample_weight), "
+            f"The {len(y01)} validation rows hold a single class (counting rows with non-zero sample_weight), "
             "so precision and recall are undefined and θ cannot be tuned. Use a longer validation window."
         )
-    return y01, p, w
+    return y01, w
 
 
 def _check_returns(returns, objective, n_val):
@@ -354,9 +368,7 @@ def _as_constraints(constraints):
         return ThetaConstraints()
     if isinstance(constraints, ThetaConstraints):
         return constraints
-    unknown = set(constraints) - {f.name for f in fields(ThetaConstraints)}
-    if unknown:
-        raise ValueError(f"Unknown constraint(s) {sorted(unknown)}; known: {[f.name for f in fields(ThetaConstraints)]}.")
+    check_theta_names(constraints, [f.name for f in fields(ThetaConstraints)], what="constraint(s)")
     return ThetaConstraints(**constraints)
 
 
@@ -425,9 +437,9 @@ def _theta_in_gap(lower, upper):
     return float(middle if middle > lower else upper)
 
 
-def pick_theta(model_name, y_val, proba_val, returns, sample_weight, **sweep_params):
-    """Run :func:`theta_sweep` on 0/1 validation labels and emit ``theta_picked``."""
-    result = theta_sweep(y_val, proba_val, returns=returns, sample_weight=sample_weight, **sweep_params)
+def pick_theta(model_name, y01, p_buy, returns, sample_weight, *, objective, constraints, beta, min_recall):
+    """Run the θ sweep on validated 0/1 labels (1 = buy) and P(buy) of held-out rows; emit ``theta_picked``."""
+    result = _sweep01(y01, _check_proba(p_buy), objective, constraints, returns, sample_weight, beta, min_recall)
     objective = result.objective
     emit(
         "theta_picked",
@@ -442,47 +454,14 @@ def pick_theta(model_name, y_val, proba_val, returns, sample_weight, **sweep_par
     return result
 
 
-THETA_PARAMETER_CONSTRAINTS = {
-    "objective": [StrOptions(set(OBJECTIVES))],
-    "beta": [Interval(Real, 0, None, closed="neither")],
-    "min_recall": [Interval(Real, 0, 1, closed="both")],
-    "min_positives": [Interval(Integral, 1, None, closed="left")],
-    "max_positive_rate": [Interval(Real, 0, 1, closed="right"), None],
-    "max_positive_rate_ratio": [Interval(Real, 0, None, closed="neither"), None],
-    "pos_label": [Real, str, "boolean", None],
-}
-
-
-THETA_CONSTRAINTS = tuple(name for name in THETA_PARAMETER_CONSTRAINTS if name not in ("objective", "pos_label"))
-"""The θ constraints and objective parameters, as the harness and the sweep accept them."""
-
-
-def theta_params(owner) -> dict:
-    """An estimator's θ parameters (the keys of :data:`THETA_PARAMETER_CONSTRAINTS`) as a ``dict``."""
-    return {name: getattr(owner, name) for name in THETA_PARAMETER_CONSTRAINTS}
-
-
-def estimator_buy_label(classes, pos_label):
-    """The buy label of :class:`ThetaSweep` and :class:`~cvn_sklearn.CalibratedThetaClassifier`.
-
-    ``pos_label`` when given; for numeric or boolean labels ``classes[1]``,
-    scikit-learn's positive class (1 for ``{0, 1}`` and ``{-1, 1}``, as
-    :func:`~cvn_sklearn.metrics.buy_label`); string labels have no default.
-    """
-    classes = np.asarray(classes)
-    if pos_label is None and classes.dtype.kind in "biuf" and classes.size == 2:
-        pos_label = classes[1]
-    return buy_label(classes, pos_label)
-
-
-def apply_theta(classes, p_second, theta, pos_label):
-    """Labels from ``P(classes[1])``: the buy label where P(buy) >= ``theta``, else the other class."""
-    first = estimator_buy_label(classes, pos_label) == classes[0]
+def apply_theta(classes, p_second, theta, buy):
+    """Labels from ``P(classes[1])``: ``buy`` where P(buy) >= ``theta``, else the other class."""
+    first = buy == classes[0]
     selected = ((1.0 - p_second) if first else p_second) >= theta
     return classes[selected.astype(int) ^ int(first)]
 
 
-class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class ThetaSweep(BaseHeldOutClassifier):
     """Binary classifier whose decision threshold θ is tuned on held-out rows.
 
     ``fit`` fits a clone of ``estimator`` on the first rows, computes
@@ -518,12 +497,12 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
         Cap on the held-out predicted positive rate, as a multiple of the
         held-out base rate.
     pos_label : int, float, bool or str, default=None
-        The label θ is tuned for (the buy class). ``None`` means
-        ``classes_[1]`` for numeric or boolean labels, scikit-learn's positive
-        class (1 for ``{0, 1}`` and ``{-1, 1}``); string labels such as
+        The label θ is tuned for (the buy class). ``None`` applies the one rule
+        of :func:`~cvn_sklearn.metrics.buy_label`: 1 (``True``) for ``{0, 1}``,
+        ``{-1, 1}`` and booleans, ``classes_[1]`` for other numeric labels
+        (scikit-learn's positive class); string labels such as
         ``"buy"``/``"hold"`` need it, and ``fit`` raises without it rather than
-        guess from the sort order. The harness front doors are stricter (see
-        :func:`~cvn_sklearn.metrics.buy_label`) and always pass it.
+        guess from the sort order.
     cv : float, int, cross-validation generator or iterable, default=0.2
         Where the held-out rows come from. A float in (0, 1): the last share of
         the rows, in time order, never shuffled; the model is fitted on the rows
@@ -543,6 +522,8 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
         The tuned threshold.
     theta_result_ : ThetaSweepResult
         θ, its objective value and the whole curve.
+    buy_label_ : int, float, bool or str
+        The label θ was tuned for: ``pos_label``, or its default.
     classes_ : ndarray of shape (2,)
         The class labels, from the inner estimator.
     n_features_in_ : int
@@ -570,10 +551,8 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
     (3,)
     """
 
-    __metadata_request__fit = {"sample_weight": None}
-
     _parameter_constraints: dict = {
-        "estimator": [HasMethods(["fit", "predict_proba"]), None],
+        **ESTIMATOR_CONSTRAINTS,
         **THETA_PARAMETER_CONSTRAINTS,
         "cv": [Interval(RealNotInt, 0, 1, closed="neither"), "cv_object"],
         "n_jobs": [Integral, None],
@@ -583,13 +562,13 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
         self,
         estimator=None,
         *,
-        objective="f1",
-        beta=1.0,
-        min_recall=0.2,
-        min_positives=1,
-        max_positive_rate=None,
-        max_positive_rate_ratio=1.0,
-        pos_label=None,
+        objective=THETA_DEFAULTS["objective"],
+        beta=THETA_DEFAULTS["beta"],
+        min_recall=THETA_DEFAULTS["min_recall"],
+        min_positives=THETA_DEFAULTS["min_positives"],
+        max_positive_rate=THETA_DEFAULTS["max_positive_rate"],
+        max_positive_rate_ratio=THETA_DEFAULTS["max_positive_rate_ratio"],
+        pos_label=THETA_DEFAULTS["pos_label"],
         cv=0.2,
         n_jobs=None,
     ):
@@ -604,7 +583,6 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
         self.cv = cv
         self.n_jobs = n_jobs
 
-    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, returns=None, **params):
         """Fit the model on the first rows and tune θ on the held-out rows.
 
@@ -626,72 +604,39 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
         -------
         self : ThetaSweep
         """
-        X, y = indexable(X, y)
-        if returns is not None and len(column_or_1d(returns)) != len(y):
-            raise ValueError(
-                f"returns has {len(column_or_1d(returns))} rows but X has {len(y)}; pass one forward return "
-                "per training row, in the same order as X."
-            )
-        y01 = check_binary_target(y, type(self).__name__, params.get("sample_weight"))
-        classes = np.unique(column_or_1d(y))
-        first = estimator_buy_label(classes, self.pos_label) == classes[0]
+        self._fit_held_out(X, y, returns, params)
+        return self
+
+    def _fit(self, X, target, params, returns=None):
+        self.buy_label_ = self._buy_label(target.classes)
         estimator = default_estimator(self.estimator)
         fit_params, split_params, own = route_fit_params(self, params, returns)
-        splits = held_out_splits(estimator, X, y, self.cv, split_params, owner="ThetaSweep", what="θ rows")
-        with labels_checked():
-            fitted = Parallel(n_jobs=self.n_jobs)(
-                delayed(fit_and_predict)(clone(estimator), X, y, train, test, fit_params) for train, test in splits
-            )
-            models, probas = zip(*fitted)
-            rows = np.arange(len(y01))
-            self.estimator_ = models[0] if len(splits) == 1 else fit_on_rows(clone(estimator), X, y, rows, fit_params)
-        probas = np.concatenate(probas)
-        y_pos = 1 - y01 if first else y01
+        splits = held_out_splits(estimator, X, target.y, self.cv, split_params, owner="ThetaSweep", what="θ rows")
+        fitted = Parallel(n_jobs=self.n_jobs)(
+            delayed(fit_and_predict)(clone(estimator), X, target, train, test, fit_params) for train, test in splits
+        )
+        models, probas = zip(*fitted)
+        rows = np.arange(len(target.y))
+        self.estimator_ = models[0] if len(splits) == 1 else fit_on_rows(clone(estimator), X, target, rows, fit_params)[0]
+        proba = np.concatenate(probas)
         val = np.concatenate([test for _, test in splits])
+        first = self.buy_label_ == target.classes[0]
         self.theta_result_ = pick_theta(
             model_type(estimator),
-            y_pos[val],
-            1.0 - probas if first else probas,
+            target.y01[val] ^ np.int8(first),
+            1.0 - proba[:, 1] if first else proba[:, 1],
             take(own["returns"], val),
             take(own["sample_weight"], val),
             **sweep_params(self),
         )
         self.theta_ = self.theta_result_.theta
-        copy_feature_attributes(self, self.estimator_)
-        return self
+        return proba if len(splits) == 1 and every_row(val, len(rows)) else None
 
-    @property
-    def classes_(self):
-        """The class labels, from the inner estimator."""
-        return self.estimator_.classes_
-
-    def predict(self, X):
-        """Predict ``pos_label`` where P(``pos_label``) >= ``theta_``, else the other class.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self, "theta_")
-        return apply_theta(self.classes_, positive_proba(self.estimator_, X), self.theta_, self.pos_label)
-
-    def predict_proba(self, X):
-        """Class probabilities of the inner estimator, unchanged.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, 2)
-        """
-        check_is_fitted(self, "theta_")
-        return self.estimator_.predict_proba(X)
+    def _labels_from_proba(self, proba):
+        """``buy_label_`` where P(``buy_label_``) >= ``theta_``, else the other class."""
+        buy = self.__dict__.get("buy_label_")
+        buy = self._buy_label(self.classes_) if buy is None else buy  # a ThetaSweep pickled before buy_label_
+        return apply_theta(self.classes_, np.asarray(proba)[:, 1], self.theta_, buy)
 
     @available_if(estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
@@ -719,7 +664,7 @@ class ThetaSweep(BinaryMetaTagsMixin, ClassifierMixin, MetaEstimatorMixin, BaseE
 
 
 def sweep_params(owner):
-    """The :func:`pick_theta` keyword arguments from an estimator's θ parameters."""
+    """The :func:`pick_theta` keyword arguments from an estimator's θ parameters (validated by its ``fit``)."""
     constraints = ThetaConstraints(
         min_positives=owner.min_positives,
         max_positive_rate=owner.max_positive_rate,

@@ -76,6 +76,17 @@ _STRING_LABELS = (
     "from the sort order, so fit raises a ValueError naming pos_label, by design. With pos_label given the "
     "check passes: test_string_labels_pass_the_classes_check_with_pos_label."
 )
+_NUMERIC_LABELS = (
+    "The check fits numeric labels outside {0, 1} and {-1, 1} (such as {1, 2}) without pos_label; which one "
+    "is 'buy' is never guessed from the sort order (metrics.buy_label), so fit raises a ValueError naming "
+    "pos_label, by design. With pos_label given the same fit passes: "
+    "test_numeric_labels_other_than_0_1_pass_with_pos_label."
+)
+_LABEL_CHECKS = {
+    "check_classifiers_classes": _STRING_LABELS,
+    "check_estimators_dtypes": _NUMERIC_LABELS,
+    "check_fit2d_1feature": _NUMERIC_LABELS,
+}
 
 # meta-estimator class -> {check name: evidence}, for the defaults and the stratified instances alike.
 BY_DESIGN = {
@@ -96,7 +107,7 @@ BY_DESIGN = {
                 "check_classifier_data_not_an_array",
             )
         },
-        "check_classifiers_classes": _STRING_LABELS,
+        **_LABEL_CHECKS,
     },
     "CalibratedThetaClassifier": {
         **{
@@ -113,7 +124,7 @@ BY_DESIGN = {
                 "check_fit2d_predict1d",
             )
         },
-        "check_classifiers_classes": _STRING_LABELS,
+        **_LABEL_CHECKS,
     },
 }
 _WALK_FORWARD_ON_CLASS_SORTED_ROWS = (
@@ -132,7 +143,10 @@ BY_DESIGN.update({
     "StackXGBMeta": {"check_positive_only_tag_during_fit": _WALK_FORWARD_ON_CLASS_SORTED_ROWS},
 })
 # The stratified instances of the other test modules pass every one-class hold-out check above.
-STRATIFIED_BY_DESIGN = {name: {"check_classifiers_classes": _STRING_LABELS} for name in ("ThetaSweep", "CalibratedThetaClassifier")}
+STRATIFIED_BY_DESIGN = {
+    name: {**_LABEL_CHECKS, "check_classifier_data_not_an_array": _NUMERIC_LABELS}
+    for name in ("ThetaSweep", "CalibratedThetaClassifier")
+}
 
 
 def _instances():
@@ -183,6 +197,28 @@ def test_string_labels_pass_the_classes_check_with_pos_label(estimator):
     fitted = clone(estimator).fit(X, labels)
     np.testing.assert_array_equal(fitted.classes_, ["one", "two"])
     assert np.mean(fitted.predict(X) == labels) > 0.83
+    with pytest.raises(ValueError, match="pass pos_label="):
+        clone(estimator).set_params(pos_label=None).fit(X, labels)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        ThetaSweep(pos_label=2, cv=StratifiedKFold(3)),
+        CalibratedThetaClassifier(
+            calibration="sigmoid", pos_label=2, calibration_cv=StratifiedKFold(2), theta_cv=StratifiedKFold(3)
+        ),
+    ],
+)
+def test_numeric_labels_other_than_0_1_pass_with_pos_label(estimator):
+    """What check_estimators_dtypes, check_fit2d_1feature and check_classifier_data_not_an_array fit ({1, 2}),
+    with pos_label given; refused without."""
+    X, y = make_blobs(n_samples=30, random_state=0, cluster_std=0.1, centers=2)
+    labels = y + 1
+    fitted = clone(estimator).fit(X.astype(np.float32), labels)
+    np.testing.assert_array_equal(fitted.classes_, [1, 2])
+    assert np.mean(fitted.predict(X) == labels) > 0.83
+    clone(estimator).fit(X[:, :1], labels)  # one feature
     with pytest.raises(ValueError, match="pass pos_label="):
         clone(estimator).set_params(pos_label=None).fit(X, labels)
 

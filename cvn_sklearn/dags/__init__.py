@@ -153,11 +153,11 @@ class QuietDriver:
     def __getattr__(self, name):
         return getattr(self.wrapped, name)
 
-    def execute(self, final_vars: list, inputs: dict) -> dict:
-        """Run the DAG to ``final_vars``; see the class docstring for failures."""
+    def execute(self, final_vars: list, inputs: dict, overrides: dict | None = None) -> dict:
+        """Run the DAG to ``final_vars`` (``overrides``: node values given, not computed); see the class docstring for failures."""
         with _quiet():
             try:
-                return self.wrapped.execute(final_vars, inputs=inputs)
+                return self.wrapped.execute(final_vars, inputs=inputs, overrides=overrides)
             except Exception as exc:
                 _name(exc, _where(inputs, exc))
                 raise
@@ -226,15 +226,18 @@ def fixed_params_config(calibration, objective, meta_label=None) -> tuple[tuple[
     )
 
 
-def train_artifact(inputs: dict):
+def train_artifact(inputs: dict, buy: Any = None):
     """Run :mod:`~cvn_sklearn.dags.fixed_params` on ``inputs`` and return its ``TrainedArtifact``.
 
     ``inputs`` holds ``model_name``, ``datasets``, ``hpo_params``,
     ``calibration``, ``objective``, ``constraints`` and ``pos_label``, and
     optionally ``meta_label``, ``meta_label_params`` and ``event_context``,
-    already validated (see :func:`cvn_sklearn.harness.train_one`). Called by
-    the front doors only, never from a node.
+    already validated (see :func:`cvn_sklearn.harness.train_one`). ``buy``, the
+    buy label the front door derived, is given to the DAG rather than derived
+    again (``None``: the DAG derives it). Called by the front doors only, never
+    from a node.
     """
     inputs = {"meta_label": None, "meta_label_params": {}, "event_context": {}, "cusum_metadata": None, **inputs}
     config = fixed_params_config(inputs["calibration"], inputs["objective"], inputs["meta_label"])
-    return cached_driver(FIXED_PARAMS, config).execute(["artifact"], inputs=inputs)["artifact"]
+    overrides = None if buy is None else {"buy": buy}
+    return cached_driver(FIXED_PARAMS, config).execute(["artifact"], inputs=inputs, overrides=overrides)["artifact"]

@@ -11,8 +11,19 @@ tuned on, and ``metrics_test`` is the honest out-of-sample score.
 The DAG (config ``calibrate`` and ``tune_theta`` pick the ``tuned`` variant)::
 
     model_name, hpo_params -> model -> fitted_model (train rows) -> fitted (val rows) -> threshold, buy
-    datasets ------------------------------------------------------> signal_*, proba_* -> metrics_*, trading_*
-                                                                                          -> artifact
+    datasets ------------------------------------------------------> predicted_* -> signal_*, proba_* -> metrics_*, trading_*
+                                                                                                       -> artifact
+
+Each split's rows are predicted once: ``predicted_val`` is the ``predict_proba``
+the calibrator and θ were fitted on (the frozen model predicted the ``val``
+rows once, in ``tuned``), ``predicted_test`` one ``predict_proba`` of the
+``test`` rows; ``signal_*`` applies the estimator's own decision rule to them
+(:meth:`~cvn_sklearn._heldout.BaseHeldOutClassifier._labels_from_proba`, what its
+``predict`` applies), and ``buy_signal_test`` is
+:meth:`TrainedArtifact.predict <cvn_sklearn.contracts.TrainedArtifact.predict>`
+of the test rows from them, for callers that need the signal without
+predicting again. The buy label is derived once per run: the ``buy`` node, or
+the front door that already derived it (an override of that node).
 
 * ``calibrate=True, tune_theta=True``: :class:`~cvn_sklearn.CalibratedThetaClassifier`;
 * ``calibrate=True, tune_theta=False``: :class:`~cvn_sklearn.Calibrate`, θ = 0.5;
@@ -36,6 +47,7 @@ from hamilton.function_modifiers import config, extract_fields, parameterize, so
 from sklearn.base import BaseEstimator, clone
 from sklearn.frozen import FrozenEstimator
 
+from cvn_sklearn._heldout import BaseHeldOutClassifier
 from cvn_sklearn.adapter import Adapter
 from cvn_sklearn.calibration import Calibrate
 from cvn_sklearn.contracts import (
@@ -44,7 +56,8 @@ from cvn_sklearn.contracts import (
     ReliabilityBins,
     SplitMetrics,
     TrainedArtifact,
-    buy_proba,
+    buy_column,
+    confirmed_signal,
     meta_features,
     take_rows,
 )
@@ -99,19 +112,24 @@ def tuner__raw() -> Optional[BaseEstimator]:
     return None
 
 
-@extract_fields({"fitted": BaseEstimator, "training_time_sec": float})
+@extract_fields({"fitted": BaseEstimator, "training_time_sec": float, "held_out_proba": Optional[np.ndarray]})
 def tuned(
     tuner: Optional[BaseEstimator], fitted_model: BaseEstimator, fit_seconds: float, datasets: Datasets, event_context: dict
 ) -> dict:
-    """The frozen model calibrated and/or thresholded on every ``val`` row; the time of the whole run."""
+    """The frozen model calibrated and/or thresholded on every ``val`` row; the time of the whole run.
+
+    ``held_out_proba`` is the ``predict_proba`` of the ``val`` rows the tuner
+    was fitted on (``None`` for the raw model), so the rows are not predicted again.
+    """
     if tuner is None:
-        return {"fitted": fitted_model, "training_time_sec": fit_seconds}
+        return {"fitted": fitted_model, "training_time_sec": fit_seconds, "held_out_proba": None}
     started = perf_counter()
     val = datasets.val
-    returns = {"returns": val.returns} if isinstance(tuner, (ThetaSweep, CalibratedThetaClassifier)) else {}
+    returns = val.returns if isinstance(tuner, (ThetaSweep, CalibratedThetaClassifier)) else None
+    fitted = clone(tuner).set_params(estimator=FrozenEstimator(fitted_model))
     with structlog.contextvars.bound_contextvars(**event_context):
-        fitted = clone(tuner).set_params(estimator=FrozenEstimator(fitted_model)).fit(val.X, val.y, **returns)
-    return {"fitted": fitted, "training_time_sec": fit_seconds + perf_counter() - started}
+        held_out = fitted._fit_held_out(val.X, val.y, returns, {})
+    return {"fitted": fitted, "training_time_sec": fit_seconds + perf_counter() - started, "held_out_proba": held_out}
 
 
 @config.when(tune_theta=True)
@@ -126,16 +144,45 @@ def threshold__default() -> float:
     return DEFAULT_THRESHOLD
 
 
-@parameterize(proba_val={"split": value("val")}, proba_test={"split": value("test")})
-def proba(fitted: BaseEstimator, datasets: Datasets, split: str, buy: Any) -> np.ndarray:
-    """P(buy) of the fitted estimator on one split, predicted once and shared by the nodes below."""
-    return buy_proba(fitted, getattr(datasets, split).X, buy)
+def predicted_val(fitted: BaseEstimator, datasets: Datasets, held_out_proba: Optional[np.ndarray]) -> np.ndarray:
+    """``predict_proba`` of the ``val`` rows: the one the calibrator and θ were fitted on, else predicted once."""
+    return fitted.predict_proba(datasets.val.X) if held_out_proba is None else held_out_proba
 
 
-@parameterize(signal_val={"split": value("val")}, signal_test={"split": value("test")})
-def signal(fitted: BaseEstimator, datasets: Datasets, split: str, buy: Any) -> np.ndarray:
-    """The buy signal on one split: the estimator's own ``predict`` (θ is applied there and nowhere else)."""
+def predicted_test(fitted: BaseEstimator, datasets: Datasets) -> np.ndarray:
+    """``predict_proba`` of the ``test`` rows, predicted once and shared by the nodes below."""
+    return fitted.predict_proba(datasets.test.X)
+
+
+@parameterize(
+    proba_val={"predicted": source("predicted_val")},
+    proba_test={"predicted": source("predicted_test")},
+)
+def proba(fitted: BaseEstimator, predicted: np.ndarray, buy: Any) -> np.ndarray:
+    """P(buy) of the fitted estimator on one split: the buy label's column of its ``predict_proba``."""
+    return predicted[:, buy_column(fitted, buy)]
+
+
+@parameterize(
+    signal_val={"split": value("val"), "predicted": source("predicted_val")},
+    signal_test={"split": value("test"), "predicted": source("predicted_test")},
+)
+def signal(fitted: BaseEstimator, datasets: Datasets, split: str, predicted: np.ndarray, buy: Any) -> np.ndarray:
+    """The buy signal on one split: the estimator's own decision rule (θ is applied there and nowhere else).
+
+    A cvn_sklearn meta-estimator applies its ``predict`` rule to the
+    probabilities already computed; any other estimator is asked ``predict``.
+    """
+    if isinstance(fitted, BaseHeldOutClassifier):
+        return np.asarray(fitted._labels_from_proba(predicted)) == buy
     return np.asarray(fitted.predict(getattr(datasets, split).X)) == buy
+
+
+def buy_signal_test(
+    signal_test: np.ndarray, proba_test: np.ndarray, datasets: Datasets, meta_label_model: Optional[BaseEstimator]
+) -> np.ndarray:
+    """:meth:`TrainedArtifact.predict <cvn_sklearn.contracts.TrainedArtifact.predict>` of the ``test`` rows, from their one prediction."""
+    return confirmed_signal(meta_label_model, datasets.test.X, signal_test, proba_test)
 
 
 @parameterize(

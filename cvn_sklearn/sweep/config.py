@@ -126,11 +126,12 @@ class ScreenConfig(BaseModel):
 
     @model_validator(mode="after")
     def _options(self) -> ScreenConfig:
-        from cvn_sklearn.threshold import THETA_CONSTRAINTS
+        from cvn_sklearn.threshold import check_theta_names
 
-        unknown = sorted(set(self.constraints) - set(THETA_CONSTRAINTS))
-        if unknown:
-            raise ValueError(f"constraints: unknown {unknown}; the known ones are {list(THETA_CONSTRAINTS)}.")
+        try:
+            check_theta_names(self.constraints)
+        except ValueError as exc:
+            raise ValueError(f"constraints: {exc}") from None
         if self.scheduler is not None and self.executor != "dask":
             raise ValueError("scheduler is set but executor is 'local'; set executor: dask to use it.")
         return self

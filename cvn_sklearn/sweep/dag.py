@@ -4,7 +4,8 @@ The DAG::
 
     base_jobs, symbol_data -> base_job (Parallelizable) -> base_oos -> base_oos_done (Collect)
     cells_todo, base_oos_done, symbol_data -> cell (Parallelizable) -> cell_datasets, cell_model_name,
-        cell_hpo_params, cell_context -> cell_artifact (@subdag fixed_params) -> cell_record -> cell_records (Collect)
+        cell_hpo_params, cell_context -> cell_artifact (@subdag fixed_params: artifact, test signal) -> cell_record
+        -> cell_records (Collect)
 
 * The fan-outs attach each job's and cell's own symbol's rows to it
   (``data``), and no node after them reads ``symbol_data``: a task sent to a
@@ -54,6 +55,13 @@ from cvn_sklearn.stacking import precompute_base_model
 _ACCEPTS_FAILURE = "cvn_sklearn.accepts_failure"
 LIFECYCLE_ADAPTERS = ("CatchCellFailures", "CellRecorder", "CellReturned")
 """The lifecycle adapters :func:`cvn_sklearn.dags.cached_driver` adds to a driver of this module."""
+
+
+class CellFit(NamedTuple):
+    """What a cell's training gives: its artifact, and the buy signal of its test rows (0/1)."""
+
+    artifact: TrainedArtifact
+    signal_test: np.ndarray
 
 
 class Failed(NamedTuple):
@@ -200,9 +208,13 @@ def cell_context(cell: Cell) -> dict:
         "cusum_metadata": source("cell_cusum"),
     },
 )
-def cell_artifact(artifact: TrainedArtifact) -> TrainedArtifact:
-    """The cell's :class:`~cvn_sklearn.contracts.TrainedArtifact`, from the ``fixed_params`` sub-DAG."""
-    return artifact
+def cell_artifact(artifact: TrainedArtifact, buy_signal_test: np.ndarray) -> CellFit:
+    """The cell's :class:`~cvn_sklearn.contracts.TrainedArtifact` and its test rows' signal, from the ``fixed_params`` sub-DAG.
+
+    The signal is :meth:`TrainedArtifact.predict <cvn_sklearn.contracts.TrainedArtifact.predict>`
+    of the test block from the one prediction the sub-DAG made of it (meta-label included), not a second one.
+    """
+    return CellFit(artifact, buy_signal_test)
 
 
 @tag(**{_ACCEPTS_FAILURE: "true"})
@@ -221,8 +233,8 @@ def cell_record(cell_clock: float, cell: Cell, cell_artifact: Any, cell_store_fo
         record |= {"status": "failed", "error_type": cell_artifact.error_type, "error": cell_artifact.message}
         signal = np.zeros(len(test), dtype=np.int8)
     else:
-        record |= {"status": "ok", "error_type": None, "error": None, **_summary(cell_artifact)}
-        signal = cell_artifact.predict(take_rows(cell.data.X, test))
+        record |= {"status": "ok", "error_type": None, "error": None, **_summary(cell_artifact.artifact)}
+        signal = cell_artifact.signal_test
     record["seconds"] = perf_counter() - cell_clock
     return record, {"index": test, "signal": signal, "returns": returns}
 
