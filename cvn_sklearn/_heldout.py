@@ -14,8 +14,6 @@ the same way.
 
 from __future__ import annotations
 
-import contextvars
-from contextlib import contextmanager
 from numbers import Integral, Real
 from typing import NamedTuple
 

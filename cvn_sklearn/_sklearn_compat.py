@@ -48,6 +48,7 @@ __all__ = [
     "_check_method_params",
     "_check_sample_weight",
     "_fit_and_predict",
+    "_openmp_effective_n_threads",
     "_fit_context",
     "_num_samples",
     "_raise_for_params",

@@ -41,7 +41,7 @@ from cvn_sklearn.dags.walk_forward import WalkForwardResult
 from cvn_sklearn.metrics import buy_label
 from cvn_sklearn.model_selection import WalkForwardSplit, walk_forward_folds
 from cvn_sklearn.threads import check_n_jobs, limited_threads, pinned_params
-from cvn_sklearn.threshold import THETA_CONSTRAINTS, check_theta_names
+from cvn_sklearn.threshold import THETA_CONSTRAINTS, THETA_DEFAULTS, check_theta_names
 
 __all__ = [
     "DEFAULT_STUDY_STORAGE",
@@ -93,7 +93,7 @@ def train_one(
     hpo_params: Mapping | None = None,
     *,
     calibration: str | None = "isotonic",
-    objective: str | None = "f1",
+    objective: str | None = THETA_DEFAULTS["objective"],
     constraints: Mapping | None = None,
     pos_label=None,
     meta_label: str | None = None,
@@ -206,7 +206,7 @@ def walk_forward(
     pos_label=None,
     periods_per_year: float = 252.0,
     calibration: str | None = "isotonic",
-    objective: str | None = "f1",
+    objective: str | None = THETA_DEFAULTS["objective"],
     constraints: Mapping | None = None,
     executor=None,
     n_jobs: int | None = 1,
@@ -384,7 +384,7 @@ def tune(
     metric: str = "auc",
     hpo_params: Mapping | None = None,
     calibration: str | None = "isotonic",
-    objective: str | None = "f1",
+    objective: str | None = THETA_DEFAULTS["objective"],
     constraints: Mapping | None = None,
     pos_label=None,
     n_jobs: int | None = 1,
@@ -543,7 +543,7 @@ def visualize(
     *,
     dag: str = "fixed_params",
     calibration: str | None = "isotonic",
-    objective: str | None = "f1",
+    objective: str | None = THETA_DEFAULTS["objective"],
     meta_label: str | None = None,
 ) -> Path:
     """Write the picture of a harness DAG, for the docs.

@@ -27,7 +27,7 @@ which otherwise reward a handful of lucky trades.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone
@@ -53,7 +53,6 @@ from cvn_sklearn._heldout import (
     model_type,
     route_fit_params,
     take,
-    theta_params,  # noqa: F401  (re-exported)
 )
 from cvn_sklearn._sklearn_compat import Interval, RealNotInt, _check_sample_weight, validate_parameter_constraints
 from cvn_sklearn.events import emit
@@ -61,7 +60,7 @@ from cvn_sklearn.metrics import _binary_labels, _fbeta, _precision, _recall, _so
 
 __all__ = ["THETA_CONSTRAINTS", "ThetaConstraints", "ThetaSweep", "ThetaSweepResult", "theta_sweep"]
 
-# OBJECTIVES, THETA_CONSTRAINTS, THETA_PARAMETER_CONSTRAINTS and theta_params are declared once, in
+# OBJECTIVES, THETA_CONSTRAINTS and THETA_PARAMETER_CONSTRAINTS are declared once, in
 # cvn_sklearn._heldout with the base class of the meta-estimators, and importable from here as before.
 _RETURN_OBJECTIVES = ("expected_return", "sortino")
 _TIE_RTOL = 1e-12

@@ -95,3 +95,45 @@ def test_the_shared_predictions_are_the_ones_predict_would_make(data):
         X, y = getattr(data, split).X, getattr(data, split).y
         again = cvn_sklearn.metrics.evaluate(y, fitted.predict_proba(X)[:, 1], predicted=fitted.predict(X) == buy)
         assert again == metrics
+
+
+def test_a_sweep_cell_derives_validates_cuts_and_predicts_once_per_stage(tmp_path, monkeypatch):
+    """One sweep cell: the buy label derived once (plus once per symbol when the plan checks its labels), each
+    stage's rows cut once per array and validated once, the val and test rows predicted once each."""
+    import cvn_sklearn.sweep.dag
+    from cvn_sklearn.sweep import SymbolData, screen
+
+    seen = Counter()
+    rule, validate, predict_proba, cut = (cvn_sklearn.metrics.buy_label, cvn_sklearn.adapter.validate_data,
+                                          Adapter.predict_proba, cvn_sklearn.sweep.dag.take_rows)
+
+    def buy_label(classes, pos_label=None):
+        seen["buy label derived" if pos_label is None else "buy label checked"] += 1
+        return rule(classes, pos_label)
+
+    for module in [m for name, m in sys.modules.items() if name.startswith("cvn_sklearn") and m is not None]:
+        if getattr(module, "buy_label", None) is rule:
+            monkeypatch.setattr(module, "buy_label", buy_label)
+    monkeypatch.setattr(cvn_sklearn.adapter, "validate_data",
+                        lambda est, X, *a, **k: seen.update([("validate", len(X))]) or validate(est, X, *a, **k))
+    monkeypatch.setattr(Adapter, "predict_proba", lambda self, X: seen.update([("predict", len(X))]) or predict_proba(self, X))
+    monkeypatch.setattr(cvn_sklearn.sweep.dag, "take_rows", lambda v, rows: seen.update([("cut", len(rows))]) or cut(v, rows))
+    monkeypatch.setattr(cvn_sklearn._heldout, "_safe_indexing", lambda *a, **k: seen.update(["held-out cut"]))
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(600, 4))
+    y = (X[:, 0] + rng.normal(size=600) > 0.5).astype(int)
+    result = screen({"variants": [{"name": "logreg", "model": "logreg"}], "symbols": ["a"],
+                     "folds": {"n_splits": 1, "test_size": 90, "val_size": 0.25}, "calibration": "isotonic",
+                     "folder": str(tmp_path), "mlflow": False}, data={"a": SymbolData(X, y, rng.normal(0, 0.01, 600))})
+    cell = result.cells.iloc[0]
+    assert cell["status"] == "ok", cell["error"]
+    fit, val, test = int(cell["rows_fit"]), int(cell["rows_theta"]), int(cell["rows_test"])
+    assert len({fit, val, test}) == 3  # the stages are told apart by their lengths
+    assert seen["buy label derived"] == 2  # once by the plan for the symbol's labels, once by the cell
+    assert {stage: seen["validate", n] for stage, n in (("fit", fit), ("val", val), ("test", test))} == \
+        {"fit": 1, "val": 1, "test": 1}
+    assert (seen["predict", val], seen["predict", test]) == (1, 1)
+    assert {stage: seen["cut", n] for stage, n in (("fit", fit), ("val", val), ("test", test))} == \
+        {"fit": 3, "val": 3, "test": 3}  # X, y and returns, once each
+    assert seen["held-out cut"] == 0

@@ -200,3 +200,24 @@ def test_every_module_imports_with_only_the_dependencies_pyproject_declares():
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert re.search(r"^\d+ modules imported$", done.stdout, re.MULTILINE), done.stdout
+
+
+THETA_NAMES = ("objective", "beta", "min_recall", "min_positives", "max_positive_rate", "max_positive_rate_ratio")
+
+
+def test_the_theta_defaults_are_declared_once():
+    """No signature or field outside ``_heldout`` spells a θ default out: each reads ``THETA_DEFAULTS``."""
+    default = re.compile(rf"^\s*({'|'.join(THETA_NAMES)})\s*(:[^=]*)?=\s*(None|True|False|-?[0-9]|\"|')")
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name != "_heldout.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if default.search(line) and " : " not in line  # numpydoc "name : type, default=..." lines document them
+    ]
+    assert not found, found
+    from cvn_sklearn import CalibratedThetaClassifier, ThetaSweep
+    from cvn_sklearn._heldout import THETA_DEFAULTS
+
+    for estimator in (ThetaSweep(), CalibratedThetaClassifier()):
+        assert {name: estimator.get_params()[name] for name in THETA_NAMES} == {n: THETA_DEFAULTS[n] for n in THETA_NAMES}

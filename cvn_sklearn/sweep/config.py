@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cvn_sklearn._heldout import THETA_DEFAULTS
 from cvn_sklearn.registry import registry
 
 __all__ = ["FoldSettings", "LabelSettings", "ScreenConfig", "Variant", "demo_config", "read_config"]
@@ -96,7 +97,7 @@ class ScreenConfig(BaseModel):
     folds: FoldSettings = Field(default_factory=FoldSettings)
     label: LabelSettings = Field(default_factory=LabelSettings, description="Labels of the shipped prices.")
     calibration: str | None = Field(default="isotonic", description="Calibration method; null keeps raw probabilities.")
-    objective: str | None = Field(default="f1", description="What θ maximises; null uses θ = 0.5.")
+    objective: str | None = Field(default=THETA_DEFAULTS["objective"], description="What θ maximises; null uses θ = 0.5.")
     constraints: dict[str, Any] = Field(default_factory=dict, description="θ constraints (min_positives, ...).")
     pos_label: Any = Field(default=None, description="The buy label (required for labels other than 0/1, -1/1, bool).")
     executor: Literal["local", "dask"] = Field(default="local", description="Where the cells run.")

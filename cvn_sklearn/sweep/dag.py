@@ -218,8 +218,11 @@ def cell_artifact(artifact: TrainedArtifact, buy_signal_test: np.ndarray) -> Cel
 
 
 @tag(**{_ACCEPTS_FAILURE: "true"})
-def cell_record(cell_clock: float, cell: Cell, cell_artifact: Any, cell_store_folder: str) -> tuple:
-    """``(record, arrays)`` kept of the cell: scalars, and the test block's index, signal and trade returns."""
+def cell_record(cell_clock: float, cell: Cell, cell_datasets: Any, cell_artifact: Any, cell_store_folder: str) -> tuple:
+    """``(record, arrays)`` kept of the cell: scalars, and the test block's index, signal and trade returns.
+
+    The test block's returns are the ones ``cell_datasets`` cut (cut again only when cutting them failed).
+    """
     record = {
         "key": cell.key,
         "variant": cell.variant.name,
@@ -228,7 +231,8 @@ def cell_record(cell_clock: float, cell: Cell, cell_artifact: Any, cell_store_fo
         "fold": cell.fold.index,
     }
     test = cell.fold.test
-    returns = np.asarray(take_rows(cell.data.returns, test), dtype=np.float64)
+    cut = cell_datasets.test.returns if isinstance(cell_datasets, Datasets) else take_rows(cell.data.returns, test)
+    returns = np.asarray(cut, dtype=np.float64)
     if isinstance(cell_artifact, Failed):
         record |= {"status": "failed", "error_type": cell_artifact.error_type, "error": cell_artifact.message}
         signal = np.zeros(len(test), dtype=np.int8)
