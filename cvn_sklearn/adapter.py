@@ -35,6 +35,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
+from cvn_sklearn._disk import plain
 from cvn_sklearn._rows import last_rows, n_last_rows, take_rows
 from cvn_sklearn._sklearn_compat import (
     Interval,
@@ -45,6 +46,7 @@ from cvn_sklearn._sklearn_compat import (
     _fit_context,
 )
 from cvn_sklearn.events import emit, model_type
+from cvn_sklearn.metrics import buy_pct
 
 __all__ = ["Adapter", "THREAD_PARAMETERS", "UntrustedModelError", "categorical_columns"]
 
@@ -396,7 +398,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
             training_time_sec=self.training_time_sec_,
             dataset_n_train=len(fit_idx),
             dataset_n_features=self.n_features_in_,
-            class_dist_buy_pct=_buy_pct(y_encoded, len(self.classes_)),
+            class_dist_buy_pct=buy_pct(y_encoded, len(self.classes_) - 1),
         )
         return self
 
@@ -464,8 +466,8 @@ class Adapter(ClassifierMixin, BaseEstimator):
                 "class_balance_applied",
                 model_type=model_type(self),
                 class_weight=self.class_weight if isinstance(self.class_weight, str) else "dict",
-                weight_per_class={_label(c): float(balance[y_encoded == i][0]) for i, c in enumerate(self.classes_)},
-                class_counts={_label(c): int(n) for c, n in zip(self.classes_, counts)},
+                weight_per_class={plain(c): float(balance[y_encoded == i][0]) for i, c in enumerate(self.classes_)},
+                class_counts={plain(c): int(n) for c, n in zip(self.classes_, counts)},
                 user_sample_weight=user is not None,
             )
         if user is None and balance is None:
@@ -501,7 +503,7 @@ class Adapter(ClassifierMixin, BaseEstimator):
             dataset_n_train=n_fit,
             dataset_n_features=self.n_features_in_,
             n_classes=len(self.classes_),
-            class_dist_buy_pct=_buy_pct(y_encoded, len(self.classes_)),
+            class_dist_buy_pct=buy_pct(y_encoded, len(self.classes_) - 1),
             early_stopping_rounds=getattr(self, "early_stopping_rounds", None),
             n_val_early_stopping=n_val,
         )
@@ -576,10 +578,3 @@ class Adapter(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _buy_pct(y_encoded: np.ndarray, n_classes: int) -> float:
-    """Share of the last class (the "buy" class for binary labels), in percent."""
-    return float(100.0 * np.mean(y_encoded == n_classes - 1)) if len(y_encoded) else 0.0
-
-
-def _label(value) -> str | int | float | bool:
-    return value.item() if hasattr(value, "item") else value

@@ -30,7 +30,7 @@ import numpy as np
 
 from cvn_sklearn._disk import fingerprint, plain
 from cvn_sklearn._rows import check_aligned, last_rows, n_last_rows, take_rows
-from cvn_sklearn.metrics import SplitMetrics, TradingMetrics, buy_label
+from cvn_sklearn.metrics import SplitMetrics, TradingMetrics, buy_label, buy_pct
 
 __all__ = [
     "DatasetShape",
@@ -391,7 +391,7 @@ class Datasets:
         DatasetShape
         """
         buy = buy_label(self.labels(), pos_label)
-        pct = [_buy_pct(split.y, buy) for split in self.splits()]
+        pct = [buy_pct(split.y, buy) for split in self.splits()]
         return DatasetShape(len(self.train.y), len(self.val.y), len(self.test.y), _n_features(self.train.X), *pct)
 
     @classmethod
@@ -490,11 +490,6 @@ def _check_same_columns(*frames) -> None:
 
 def _n_features(X) -> int:
     return len(_columns(X)[0])
-
-
-def _buy_pct(y, buy) -> float:
-    """Share of the buy label ``buy`` in percent (0 % in a split holding no buy)."""
-    return float(100.0 * np.mean(np.asarray(y) == buy))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 __all__ = [
     "SplitMetrics",
     "buy_label",
+    "buy_pct",
     "TradingMetrics",
     "evaluate",
     "expected_calibration_error",
@@ -273,6 +274,18 @@ def trading_metrics(signal, returns, *, periods_per_year) -> TradingMetrics:
         sharpe=float(strategy.mean() / std * annualise) if std > 0 else float("nan"),
         max_drawdown=float(np.max(1.0 - equity / peak)),
     )
+
+
+def buy_pct(y, buy) -> float:
+    """The share of the rows whose label is ``buy``, in percent (0 for no rows).
+
+    Examples
+    --------
+    >>> buy_pct([0, 1, 1, 0], 1), buy_pct([], 1)
+    (50.0, 0.0)
+    """
+    y = np.asarray(y)
+    return float(100.0 * np.mean(y == buy)) if y.size else 0.0
 
 
 def buy_label(classes, pos_label=None):

@@ -58,6 +58,7 @@ from cvn_sklearn._sklearn_compat import (
     _VisualBlock,
 )
 from cvn_sklearn.events import emit, model_type
+from cvn_sklearn.metrics import buy_pct
 from cvn_sklearn.model_selection import WalkForwardSplit, oos_from_splits, realised_folds
 from cvn_sklearn.oos_store import OOSStore, default_store
 
@@ -705,7 +706,7 @@ class RegistryEnsemble(StackingClassifier):
         started = perf_counter()
         shape = check_array(X, accept_sparse=True, ensure_all_finite=False, dtype=None).shape
         labels = np.asarray(y)
-        buy_pct = float(100.0 * np.mean(labels == np.unique(labels)[-1]))
+        share = buy_pct(labels, np.unique(labels)[-1])
         # the same two events as every adapter fit, so a train_one run of an ensemble carries
         # the same event names as a model's, whether or not its base fits came from the store
         emit(
@@ -714,7 +715,7 @@ class RegistryEnsemble(StackingClassifier):
             dataset_n_train=shape[0],
             dataset_n_features=shape[1],
             n_classes=2,
-            class_dist_buy_pct=buy_pct,
+            class_dist_buy_pct=share,
             early_stopping_rounds=None,
             n_val_early_stopping=0,
         )
@@ -727,7 +728,7 @@ class RegistryEnsemble(StackingClassifier):
             training_time_sec=perf_counter() - started,
             dataset_n_train=shape[0],
             dataset_n_features=shape[1],
-            class_dist_buy_pct=buy_pct,
+            class_dist_buy_pct=share,
         )
         return self
 

@@ -131,6 +131,8 @@ RETIRED = {
     r"PackageNotFoundError": "cvn_sklearn._disk.library_version reads library versions",
     r"\bthreadpool_limits\b": "cvn_sklearn.threads.limited_threads caps BLAS and OpenMP",
     r"\blabels_checked\b|_LABELS_CHECKED": "no context variable lets an estimator skip its checks",
+    r"\bdef _buy_pct\b|np\.mean\([a-z_]+ == np\.unique": "cvn_sklearn.metrics.buy_pct is the one share of buys",
+    r"\bdef _plain\b": "cvn_sklearn._disk.plain turns a numpy scalar into its Python value",
 }
 HOMES = {"cvn_sklearn/_disk.py", "cvn_sklearn/threads.py"}
 
