@@ -29,6 +29,7 @@ __all__ = [
     "TradingMetrics",
     "evaluate",
     "expected_calibration_error",
+    "sharpe_ratio",
     "trading_metrics",
 ]
 
@@ -263,7 +264,6 @@ def trading_metrics(signal, returns, *, periods_per_year) -> TradingMetrics:
     traded = r[s]
     strategy = np.where(s, r, 0.0)
     annualise = np.sqrt(periods_per_year)
-    std = strategy.std()
     equity = np.cumprod(1.0 + strategy)
     peak = np.maximum.accumulate(np.maximum(equity, 1.0))
     return TradingMetrics(
@@ -271,9 +271,24 @@ def trading_metrics(signal, returns, *, periods_per_year) -> TradingMetrics:
         win_rate=float(np.mean(traded > 0)) if traded.size else float("nan"),
         avg_return=float(traded.mean()) if traded.size else float("nan"),
         sortino=float(_sortino(strategy.sum(), np.sum(np.minimum(strategy, 0.0) ** 2), len(s)) * annualise),
-        sharpe=float(strategy.mean() / std * annualise) if std > 0 else float("nan"),
+        sharpe=sharpe_ratio(strategy) * annualise,
         max_drawdown=float(np.max(1.0 - equity / peak)),
     )
+
+
+def sharpe_ratio(returns) -> float:
+    """The per-period Sharpe ratio ``mean / std`` (population standard deviation); NaN when nothing varies.
+
+    THE Sharpe ratio of cvn_sklearn: :func:`trading_metrics` annualises it,
+    :mod:`cvn_sklearn.ranking` deflates it.
+
+    Examples
+    --------
+    >>> sharpe_ratio([0.01, -0.01, 0.02, 0.0]), sharpe_ratio([0.01, 0.01])
+    (0.4472135954999579, nan)
+    """
+    r = np.asarray(returns, dtype=float)
+    return float(r.mean() / r.std()) if r.size and np.ptp(r) > 0 else float("nan")
 
 
 def buy_pct(y, buy) -> float:

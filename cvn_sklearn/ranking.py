@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cvn_sklearn.metrics import trading_metrics
+from cvn_sklearn.metrics import sharpe_ratio, trading_metrics
 
 __all__ = [
     "PBOResult",
@@ -521,7 +521,7 @@ def _moments(r):
     """Per-period Sharpe (population std), skewness and raw kurtosis; NaN when ``r`` does not vary."""
     if np.ptp(r) == 0:
         return float("nan"), float("nan"), float("nan")
-    return float(r.mean() / r.std()), float(stats.skew(r)), float(stats.kurtosis(r, fisher=False))
+    return sharpe_ratio(r), float(stats.skew(r)), float(stats.kurtosis(r, fisher=False))
 
 
 def _check_psr_inputs(n_obs, skew, kurtosis):
