@@ -30,6 +30,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from numbers import Integral
 
@@ -99,14 +100,15 @@ def limited_threads(n_jobs: int | None):
         yield
 
 
-_CONTROLLER: list = [0, None]  # (len(sys.modules) when scanned, the controller)
-
-
 def _controller():
+    """The thread pools of this process, scanned again only after new modules were imported."""
     import sys
 
+    return _scan(len(sys.modules))
+
+
+@functools.lru_cache(maxsize=1)
+def _scan(n_modules: int):
     from threadpoolctl import ThreadpoolController
 
-    if _CONTROLLER[0] != len(sys.modules):
-        _CONTROLLER[:] = [len(sys.modules), ThreadpoolController()]
-    return _CONTROLLER[1]
+    return ThreadpoolController()

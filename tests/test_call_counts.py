@@ -31,11 +31,8 @@ def data():
     return Datasets.temporal_split(X, y, val_size=N_VAL / len(X), test_size=N_TEST / len(X))
 
 
-@pytest.fixture
-def counts(monkeypatch):
-    counted = Counter()
-    stage = {N_TRAIN: "train", N_VAL: "val", N_TEST: "test"}
-
+def _count_buy_labels(monkeypatch, counted):
+    """Count every call of the one buy-label rule, wherever it was imported: derived (no pos_label) or checked."""
     rule = cvn_sklearn.metrics.buy_label
 
     def buy_label(classes, pos_label=None):
@@ -46,6 +43,13 @@ def counts(monkeypatch):
         if getattr(module, "buy_label", None) is rule:
             monkeypatch.setattr(module, "buy_label", buy_label)
 
+
+@pytest.fixture
+def counts(monkeypatch):
+    counted = Counter()
+    stage = {N_TRAIN: "train", N_VAL: "val", N_TEST: "test"}
+
+    _count_buy_labels(monkeypatch, counted)
     validate = cvn_sklearn.adapter.validate_data
 
     def validate_data(estimator, X, *args, **kwargs):
@@ -104,16 +108,8 @@ def test_a_sweep_cell_derives_validates_cuts_and_predicts_once_per_stage(tmp_pat
     from cvn_sklearn.sweep import SymbolData, screen
 
     seen = Counter()
-    rule, validate, predict_proba, cut = (cvn_sklearn.metrics.buy_label, cvn_sklearn.adapter.validate_data,
-                                          Adapter.predict_proba, cvn_sklearn.sweep.dag.take_rows)
-
-    def buy_label(classes, pos_label=None):
-        seen["buy label derived" if pos_label is None else "buy label checked"] += 1
-        return rule(classes, pos_label)
-
-    for module in [m for name, m in sys.modules.items() if name.startswith("cvn_sklearn") and m is not None]:
-        if getattr(module, "buy_label", None) is rule:
-            monkeypatch.setattr(module, "buy_label", buy_label)
+    validate, predict_proba, cut = cvn_sklearn.adapter.validate_data, Adapter.predict_proba, cvn_sklearn.sweep.dag.take_rows
+    _count_buy_labels(monkeypatch, seen)
     monkeypatch.setattr(cvn_sklearn.adapter, "validate_data",
                         lambda est, X, *a, **k: seen.update([("validate", len(X))]) or validate(est, X, *a, **k))
     monkeypatch.setattr(Adapter, "predict_proba", lambda self, X: seen.update([("predict", len(X))]) or predict_proba(self, X))
