@@ -1,13 +1,14 @@
-"""The one metrics function for every model, and trading metrics of a signal.
+"""The one metrics function for every model, and the buy-label rule.
 
 :func:`evaluate` turns validation or test labels and predicted probabilities
 into a flat :class:`SplitMetrics`; every model, calibrator and θ search reports
 through it, so "Brier" or "F1 of the buy class" mean the same thing
-everywhere. :func:`trading_metrics` scores a buy signal against per-sample
-forward returns.
+everywhere. The trading figures (:func:`trading_metrics`, net of costs, on the
+bar calendar) live in :mod:`cvn_sklearn.trading` and are importable from here
+as before.
 
 The count-based helpers at the bottom of this module (``_fbeta``,
-``_precision``, ``_recall``, ``_sortino``) work on scalars and on whole arrays;
+``_precision``, ``_recall``) work on scalars and on whole arrays;
 :func:`cvn_sklearn.threshold.theta_sweep` evaluates them on every candidate θ
 at once, so the sweep and the reported metrics share one definition.
 """
@@ -21,6 +22,11 @@ import numpy as np
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+# The trading figures live in cvn_sklearn.trading; importable from here as before.
+from cvn_sklearn.trading import TradingMetrics, sharpe_ratio, trading_metrics
+from cvn_sklearn.trading import _check_signal_and_returns
+from cvn_sklearn.trading import sortino as _sortino
 
 __all__ = [
     "SplitMetrics",
@@ -79,28 +85,6 @@ class SplitMetrics(_FlatRecord):
     log_loss: float
     n_pos_pred: int
     positive_rate: float
-
-
-@dataclass(frozen=True)
-class TradingMetrics(_FlatRecord):
-    """Trading results of a buy signal; see :func:`trading_metrics` for the definitions.
-
-    Attributes
-    ----------
-    n_trades : int
-    win_rate : float
-    avg_return : float
-    sortino : float
-    sharpe : float
-    max_drawdown : float
-    """
-
-    n_trades: int
-    win_rate: float
-    avg_return: float
-    sortino: float
-    sharpe: float
-    max_drawdown: float
 
 
 def evaluate(y_true, proba, threshold=None, *, predicted=None, pos_label=None, n_bins=10) -> SplitMetrics:
@@ -212,83 +196,6 @@ def expected_calibration_error(y_true, proba, *, n_bins=10, pos_label=None) -> f
     """
     y, p = _check_labels_and_proba(y_true, proba, pos_label)
     return _ece(y, p, n_bins)
-
-
-def trading_metrics(signal, returns, *, periods_per_year) -> TradingMetrics:
-    """Trading results of a buy signal against per-sample forward returns.
-
-    Row ``t`` is one period. ``signal[t] == 1`` means "take the trade at t",
-    whose result is ``returns[t]`` (for example the forward return over the
-    label's horizon). Rows without a trade earn 0, so the strategy's per-period
-    return is ``s[t] = signal[t] * returns[t]``. Definitions:
-
-    - ``n_trades``: number of rows with ``signal == 1``.
-    - ``win_rate``: share of trades with ``returns > 0``; ``nan`` with no trade.
-    - ``avg_return``: mean of ``returns`` over the trades; ``nan`` with no trade.
-    - ``sharpe``: ``mean(s) / std(s) * sqrt(periods_per_year)``, population
-      standard deviation over all periods; ``nan`` when ``std(s) == 0``.
-    - ``sortino``: ``mean(s) / DD * sqrt(periods_per_year)`` with the downside
-      deviation ``DD = sqrt(mean(min(s, 0) ** 2))`` over all periods (target
-      return 0); ``+inf`` when no period loses and the mean is positive, ``nan``
-      when every ``s`` is 0.
-    - ``max_drawdown``: largest fall of the compounded equity curve
-      ``E[t] = prod(1 + s[:t+1])`` from its running peak (starting at 1), as a
-      fraction in [0, 1]: ``max_t (1 - E[t] / max(1, E[:t+1]))``.
-
-    Parameters
-    ----------
-    signal : array-like of shape (n_samples,)
-        Buy signal: booleans or 0/1.
-    returns : array-like of shape (n_samples,)
-        Per-sample forward return of a trade taken at that row (0.01 = +1%).
-    periods_per_year : float
-        Rows per year, for annualising Sharpe and Sortino (252 for daily bars,
-        about 6048 for hourly FX).
-
-    Returns
-    -------
-    TradingMetrics
-
-    Examples
-    --------
-    >>> from cvn_sklearn.metrics import trading_metrics
-    >>> m = trading_metrics([1, 0, 1, 1], [0.02, -0.05, -0.01, 0.03], periods_per_year=252)
-    >>> m.n_trades, round(m.win_rate, 3), round(m.avg_return, 4)
-    (3, 0.667, 0.0133)
-    >>> round(m.max_drawdown, 4)
-    0.01
-    """
-    s, r = _check_signal_and_returns(signal, returns)
-    if not isinstance(periods_per_year, Real) or not periods_per_year > 0:
-        raise ValueError(f"periods_per_year must be a positive number, got {periods_per_year!r}.")
-    traded = r[s]
-    strategy = np.where(s, r, 0.0)
-    annualise = np.sqrt(periods_per_year)
-    equity = np.cumprod(1.0 + strategy)
-    peak = np.maximum.accumulate(np.maximum(equity, 1.0))
-    return TradingMetrics(
-        n_trades=int(s.sum()),
-        win_rate=float(np.mean(traded > 0)) if traded.size else float("nan"),
-        avg_return=float(traded.mean()) if traded.size else float("nan"),
-        sortino=float(_sortino(strategy.sum(), np.sum(np.minimum(strategy, 0.0) ** 2), len(s)) * annualise),
-        sharpe=sharpe_ratio(strategy) * annualise,
-        max_drawdown=float(np.max(1.0 - equity / peak)),
-    )
-
-
-def sharpe_ratio(returns) -> float:
-    """The per-period Sharpe ratio ``mean / std`` (population standard deviation); NaN when nothing varies.
-
-    THE Sharpe ratio of cvn_sklearn: :func:`trading_metrics` annualises it,
-    :mod:`cvn_sklearn.ranking` deflates it.
-
-    Examples
-    --------
-    >>> sharpe_ratio([0.01, -0.01, 0.02, 0.0]), sharpe_ratio([0.01, 0.01])
-    (0.4472135954999579, nan)
-    """
-    r = np.asarray(returns, dtype=float)
-    return float(r.mean() / r.std()) if r.size and np.ptp(r) > 0 else float("nan")
 
 
 def buy_pct(y, buy) -> float:
@@ -447,23 +354,6 @@ def _check_labels_and_proba(y_true, proba, pos_label):
     return y, p
 
 
-def _check_signal_and_returns(signal, returns):
-    s = column_or_1d(signal)
-    if not np.isin(s, [0, 1]).all():
-        raise ValueError("signal must hold booleans or 0/1 (1 = take the trade).")
-    r = column_or_1d(returns).astype(np.float64)
-    if len(s) != len(r):
-        raise ValueError(f"signal has {len(s)} rows but returns has {len(r)}; pass one forward return per signal row.")
-    if not np.isfinite(r).all():
-        raise ValueError("returns must be finite numbers; drop or fill the rows with NaN or inf.")
-    if len(r) and r.min() < -1:
-        raise ValueError(
-            f"returns holds values below -1 (min {r.min():g}): a simple return cannot lose more than 100%. "
-            "Pass returns as fractions (0.01 for 1%), not percent."
-        )
-    return s.astype(bool), r
-
-
 def _ece(y, p, n_bins):
     bins = np.searchsorted(np.linspace(0.0, 1.0, n_bins + 1)[1:-1], p)
     gap = np.bincount(bins, weights=y, minlength=n_bins) - np.bincount(bins, weights=p, minlength=n_bins)
@@ -490,15 +380,3 @@ def _fbeta(tp, n_pred, n_pos, beta):
     """F-beta from counts: ``(1 + b^2) tp / (b^2 n_pos + n_pred)``; 0 where 0/0."""
     beta2 = beta * beta
     return _ratio((1.0 + beta2) * np.asarray(tp, np.float64), beta2 * np.asarray(n_pos, np.float64) + n_pred)
-
-
-def _sortino(sum_returns, sum_downside_sq, n_periods):
-    """Per-period Sortino ratio ``mean / sqrt(mean(min(s, 0)^2))`` from sums over ``n_periods``.
-
-    ``+inf`` when nothing loses and the mean is positive, ``nan`` when the
-    strategy returns are all 0. Works on arrays.
-    """
-    mean = np.asarray(sum_returns, float) / n_periods
-    downside = np.sqrt(np.asarray(sum_downside_sq, float) / n_periods)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return mean / downside

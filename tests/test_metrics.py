@@ -108,7 +108,10 @@ def test_trading_metrics_follow_their_definitions():
     assert m.sharpe == pytest.approx(s.mean() / s.std() * np.sqrt(252))
     assert m.sortino == pytest.approx(s.mean() / np.sqrt(np.mean(np.minimum(s, 0) ** 2)) * np.sqrt(252))
     assert m.max_drawdown == pytest.approx(np.max(1 - equity / peak))
-    assert set(m.to_dict()) == {"n_trades", "win_rate", "avg_return", "sortino", "sharpe", "max_drawdown"}
+    assert set(m.to_dict()) == {"n_trades", "win_rate", "avg_return", "sortino", "sharpe", "max_drawdown",
+                                "avg_return_gross", "sortino_gross", "sharpe_gross", "max_drawdown_gross",
+                                "n_signals", "n_bars", "cost", "periods_per_year"}
+    assert (m.sharpe_gross, m.n_bars, m.n_signals, m.cost) == (m.sharpe, 300, m.n_trades, 0.0)  # no cost: net is gross
 
 
 def test_trading_metrics_without_trades_or_losses():
