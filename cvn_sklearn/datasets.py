@@ -3,17 +3,24 @@
 Nothing is downloaded: every symbol's prices are a file inside a package of
 the ``data`` extra (``pip install "cvn_sklearn[data]"``):
 
-====== ==================== ========= ========================= ===== ==========================
-symbol package              frequency dates                     rows  notes
-====== ==================== ========= ========================= ===== ==========================
-sp500  ``arch``             daily     1999-01-04 .. 2018-12-31  5031  S&P 500 index
-nasdaq ``arch``             daily     1999-01-04 .. 2018-12-31  5031  NASDAQ Composite index
-goog   ``backtesting``      daily     2004-08-19 .. 2013-03-01  2148  Google stock
-eurusd ``backtesting``      hourly    2017-04-19 .. 2018-02-07  5000  EUR/USD; volume is a tick count
-aapl   ``bokeh-sampledata`` daily     2000-03-01 .. 2013-03-01  3270  Apple stock, adjusted
-msft   ``bokeh-sampledata`` daily     2000-03-01 .. 2013-03-01  3270  Microsoft stock, adjusted
-ibm    ``bokeh-sampledata`` daily     2000-03-01 .. 2013-03-01  3270  IBM stock, adjusted
-====== ==================== ========= ========================= ===== ==========================
+====== ==================== ========= ========================= ===== ====== ==========================
+symbol package              frequency dates                     rows  cost   notes
+====== ==================== ========= ========================= ===== ====== ==========================
+sp500  ``arch``             daily     1999-01-04 .. 2018-12-31  5031  5 bps  S&P 500 index
+nasdaq ``arch``             daily     1999-01-04 .. 2018-12-31  5031  5 bps  NASDAQ Composite index
+goog   ``backtesting``      daily     2004-08-19 .. 2013-03-01  2148  10 bps Google stock
+eurusd ``backtesting``      hourly    2017-04-19 .. 2018-02-07  5000  2 bps  EUR/USD; volume is a tick count
+aapl   ``bokeh-sampledata`` daily     2000-03-01 .. 2013-03-01  3270  10 bps Apple stock, adjusted
+msft   ``bokeh-sampledata`` daily     2000-03-01 .. 2013-03-01  3270  10 bps Microsoft stock, adjusted
+ibm    ``bokeh-sampledata`` daily     2000-03-01 .. 2013-03-01  3270  10 bps IBM stock, adjusted
+====== ==================== ========= ========================= ===== ====== ==========================
+
+*cost* is :func:`trading_cost`, the default round-trip cost per trade of the
+screening sweep, as a retail trader pays it: an index through its ETF (SPY,
+QQQ) about 5 bps (spread and slippage, no commission), a large US stock 10
+bps (spread, slippage and exchange fees on a day's close), EUR/USD about 2
+pips, i.e. 2 bps (spread plus slippage). Override them per symbol in the
+sweep config (``costs: {goog: 0.0015}``).
 
 Every symbol has all five columns ``open``, ``high``, ``low``, ``close``,
 ``volume``. What the sources lack: ``sp500`` and ``nasdaq`` are indices, not
@@ -72,6 +79,7 @@ __all__ = [
     "load_prices",
     "periods_per_year",
     "symbols",
+    "trading_cost",
     "triple_barrier_labels",
     "volatility",
 ]
@@ -83,19 +91,21 @@ class _Source:
     module: str
     frequency: str
     periods_per_year: int
+    cost: float  # round-trip cost per trade, as a return
     description: str
 
 
 _DAILY = 252
+_INDEX, _STOCK, _FX = 0.0005, 0.0010, 0.0002  # round-trip costs: index ETF 5 bps, large stock 10 bps, EUR/USD 2 bps
 _SOURCES = {
-    "sp500": _Source("arch", "arch.data.sp500", "daily", _DAILY, "S&P 500 index"),
-    "nasdaq": _Source("arch", "arch.data.nasdaq", "daily", _DAILY, "NASDAQ Composite index"),
-    "goog": _Source("backtesting", "backtesting.test", "daily", _DAILY, "Google stock"),
+    "sp500": _Source("arch", "arch.data.sp500", "daily", _DAILY, _INDEX, "S&P 500 index"),
+    "nasdaq": _Source("arch", "arch.data.nasdaq", "daily", _DAILY, _INDEX, "NASDAQ Composite index"),
+    "goog": _Source("backtesting", "backtesting.test", "daily", _DAILY, _STOCK, "Google stock"),
     # forex trades around the clock on weekdays: 24 bars x 5 days x 52 weeks
-    "eurusd": _Source("backtesting", "backtesting.test", "hourly", 24 * 5 * 52, "EUR/USD; volume is a tick count"),
-    "aapl": _Source("bokeh-sampledata", "bokeh_sampledata.stocks", "daily", _DAILY, "Apple stock, split/dividend adjusted"),
-    "msft": _Source("bokeh-sampledata", "bokeh_sampledata.stocks", "daily", _DAILY, "Microsoft stock, split/dividend adjusted"),
-    "ibm": _Source("bokeh-sampledata", "bokeh_sampledata.stocks", "daily", _DAILY, "IBM stock, split/dividend adjusted"),
+    "eurusd": _Source("backtesting", "backtesting.test", "hourly", 24 * 5 * 52, _FX, "EUR/USD; volume is a tick count"),
+    "aapl": _Source("bokeh-sampledata", "bokeh_sampledata.stocks", "daily", _DAILY, _STOCK, "Apple stock, split/dividend adjusted"),
+    "msft": _Source("bokeh-sampledata", "bokeh_sampledata.stocks", "daily", _DAILY, _STOCK, "Microsoft stock, split/dividend adjusted"),
+    "ibm": _Source("bokeh-sampledata", "bokeh_sampledata.stocks", "daily", _DAILY, _STOCK, "IBM stock, split/dividend adjusted"),
 }
 SYMBOLS = tuple(_SOURCES)
 OHLCV = ["open", "high", "low", "close", "volume"]
@@ -182,6 +192,17 @@ def periods_per_year(symbol: str) -> int:
     return _source(symbol).periods_per_year
 
 
+def trading_cost(symbol: str) -> float:
+    """The default round-trip cost per trade of ``symbol``, as a return (see the module table).
+
+    Examples
+    --------
+    >>> trading_cost("sp500"), trading_cost("goog"), trading_cost("eurusd")
+    (0.0005, 0.001, 0.0002)
+    """
+    return _source(symbol).cost
+
+
 def symbols() -> pd.DataFrame:
     """The shipped symbols: package, frequency, first and last time, rows, bars per year.
 
@@ -192,7 +213,7 @@ def symbols() -> pd.DataFrame:
     -------
     DataFrame
         One row per symbol, columns ``symbol``, ``package``, ``frequency``,
-        ``first``, ``last``, ``rows``, ``periods_per_year``, ``installed``,
+        ``first``, ``last``, ``rows``, ``periods_per_year``, ``cost``, ``installed``,
         ``description``.
 
     Examples
@@ -218,7 +239,7 @@ def symbols() -> pd.DataFrame:
             "symbol": symbol, "package": source.package, "frequency": source.frequency,
             "first": None if index is None else index[0], "last": None if index is None else index[-1],
             "rows": pd.NA if index is None else len(index), "periods_per_year": source.periods_per_year,
-            "installed": index is not None, "description": source.description,
+            "cost": source.cost, "installed": index is not None, "description": source.description,
         })
     return pd.DataFrame(rows).astype({"rows": "Int64"})
 

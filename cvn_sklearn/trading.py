@@ -366,15 +366,16 @@ def pool(series, periods_per_year):
 
     Parameters
     ----------
-    series : dict of str to Series
-        Per symbol, its per-bar returns indexed by bar time.
+    series : dict of str to Series or DataFrame
+        Per symbol, its per-bar returns indexed by bar time (a DataFrame: one
+        column per strategy, pooled column by column; NaN counts as absent).
     periods_per_year : dict of str to float
         Per symbol, its bars per year.
 
     Returns
     -------
-    pooled : Series
-        Indexed by the common calendar.
+    pooled : Series or DataFrame
+        Indexed by the common calendar (``time``).
     periods_per_year : float
         Of the common calendar.
     calendar : str
@@ -404,9 +405,9 @@ def pool(series, periods_per_year):
                     "datetime bar times; give every symbol a DatetimeIndex or screen them separately."
                 )
         per_year, calendar = DAYS_PER_YEAR, "days"
-        parts = {name: values.groupby(values.index.normalize()).sum() for name, values in series.items()}
-    frame = pd.concat(parts, axis=1).sort_index()
-    return frame.mean(axis=1, skipna=True), per_year, calendar
+        parts = {name: values.groupby(values.index.normalize()).sum(min_count=1) for name, values in series.items()}
+    stacked = pd.concat(parts, names=["symbol", "time"])
+    return stacked.groupby(level="time", sort=True).mean(), per_year, calendar
 
 
 def sharpe_ratio(returns) -> float:

@@ -121,7 +121,7 @@ def test_a_sweep_cell_derives_validates_cuts_and_predicts_once_per_stage(tmp_pat
     y = (X[:, 0] + rng.normal(size=600) > 0.5).astype(int)
     result = screen({"variants": [{"name": "logreg", "model": "logreg"}], "symbols": ["a"],
                      "folds": {"n_splits": 1, "test_size": 90, "val_size": 0.25}, "calibration": "isotonic",
-                     "folder": str(tmp_path), "mlflow": False}, data={"a": SymbolData(X, y, rng.normal(0, 0.01, 600))})
+                     "folder": str(tmp_path), "mlflow": False, "cost": 0.0}, data={"a": SymbolData(X, y, rng.normal(0, 0.01, 600))})
     cell = result.cells.iloc[0]
     assert cell["status"] == "ok", cell["error"]
     fit, val, test = int(cell["rows_fit"]), int(cell["rows_theta"]), int(cell["rows_test"])

@@ -44,7 +44,7 @@ VARIANTS = [
 
 def _config(tmp_path, **changes):
     return {"variants": VARIANTS, "symbols": ["aaa", "bbb"], "folds": {"n_splits": 2, "gap": 2},
-            "calibration": "sigmoid", "folder": str(tmp_path / "sweep"), "mlflow": False, **changes}
+            "calibration": "sigmoid", "folder": str(tmp_path / "sweep"), "mlflow": False, "cost": 0.0, **changes}
 
 
 def _events(logs, name, **fields):
@@ -141,7 +141,7 @@ def test_six_stackers_over_three_bases_fit_each_base_once_per_symbol_and_fold(tm
     ensembles = ["blend_avg", "blend_weighted", "stack_logreg", "stack_logreg_shrink", "stack_xgb_meta", "stack_nonneg"]
     variants = [{"name": e, "model": e, "params": {"base_models": bases}} for e in ensembles]
     config = {"variants": variants, "symbols": ["aaa"], "folds": {"n_splits": 2}, "calibration": "sigmoid",
-              "folder": str(tmp_path), "mlflow": False}
+              "folder": str(tmp_path), "mlflow": False, "cost": 0.0}
     with capture_logs() as logs:
         result = screen(config, data={"aaa": DATA["aaa"]})
     assert set(result.cells["status"]) == {"ok"}
@@ -216,7 +216,7 @@ _KILLED_SWEEP = textwrap.dedent("""
     variants = [{"name": f"forest_{i}", "model": "random_forest", "params": {"n_estimators": 150, "max_depth": i + 2}}
                 for i in range(6)]
     screen({"variants": variants, "symbols": ["aaa", "bbb"], "folds": {"n_splits": 2}, "calibration": "sigmoid",
-            "folder": sys.argv[1], "mlflow": False}, data=DATA)
+            "folder": sys.argv[1], "mlflow": False, "cost": 0.0}, data=DATA)
 """)
 
 
@@ -239,7 +239,7 @@ def test_a_killed_sweep_resumes_without_recomputing_finished_cells(tmp_path):
     variants = [{"name": f"forest_{i}", "model": "random_forest", "params": {"n_estimators": 150, "max_depth": i + 2}}
                 for i in range(6)]
     config = {"variants": variants, "symbols": ["aaa", "bbb"], "folds": {"n_splits": 2}, "calibration": "sigmoid",
-              "folder": str(folder), "mlflow": False}
+              "folder": str(folder), "mlflow": False, "cost": 0.0}
     with capture_logs() as logs:
         result = screen(config, data=DATA)
     computed = _events(logs, "cell_complete", cached=False)

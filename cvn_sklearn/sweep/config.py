@@ -100,6 +100,15 @@ class ScreenConfig(BaseModel):
     objective: str | None = Field(default=THETA_DEFAULTS["objective"], description="What θ maximises; null uses θ = 0.5.")
     constraints: dict[str, Any] = Field(default_factory=dict, description="θ constraints (min_positives, ...).")
     pos_label: Any = Field(default=None, description="The buy label (required for labels other than 0/1, -1/1, bool).")
+    cost: float | None = Field(default=None, ge=0, description=(
+        "Round-trip cost per trade as a return (0.0005 = 5 bps), for every symbol; null: each shipped symbol's "
+        "default (cvn_sklearn.datasets.trading_cost). A symbol you supply needs one (0 screens gross returns)."))
+    costs: dict[str, float] = Field(default_factory=dict, description="Per-symbol cost per trade, over `cost`.")
+    positions: Literal["one_at_a_time", "equal_weight"] = Field(
+        default="one_at_a_time", description="How concurrent trades are held (cvn_sklearn.trading.positions).")
+    sizing: Literal["binary", "probability"] = Field(
+        default="binary", description="Position size: 1 per trade, or from the calibrated probability (bet_size).")
+    break_even: float = Field(default=0.5, gt=0, lt=1, description="Break-even probability of sizing: probability.")
     executor: Literal["local", "dask"] = Field(default="local", description="Where the cells run.")
     scheduler: str | None = Field(default=None, description="tcp://host:port of a running Dask scheduler.")
     n_workers: int = Field(default=2, ge=1, description="Workers of the LocalCluster started for executor='dask'.")
@@ -133,6 +142,12 @@ class ScreenConfig(BaseModel):
             check_theta_names(self.constraints)
         except ValueError as exc:
             raise ValueError(f"constraints: {exc}") from None
+        negative = {symbol: cost for symbol, cost in self.costs.items() if not cost >= 0}
+        unknown = sorted(set(self.costs) - set(self.symbols))
+        if negative or unknown:
+            raise ValueError(f"costs: {'negative ' + str(negative) if negative else ''}"
+                             f"{'not in symbols: ' + str(unknown) if unknown else ''}; give each symbol "
+                             "of the sweep a cost >= 0.")
         if self.scheduler is not None and self.executor != "dask":
             raise ValueError("scheduler is set but executor is 'local'; set executor: dask to use it.")
         return self
@@ -146,7 +161,36 @@ class ScreenConfig(BaseModel):
             "pos_label": self.pos_label,
             "val_size": self.folds.val_size,
             "gap": self.folds.gap,
+            "positions": self.positions,
+            "sizing": self.sizing,
+            "break_even": self.break_even,
         }
+
+    def trading_rules(self) -> dict:
+        """How each cell's test signal becomes trades (:func:`cvn_sklearn.trading.trading_metrics`)."""
+        return {"rule": self.positions, "sizing": self.sizing, "break_even": self.break_even}
+
+    def symbol_cost(self, symbol: str) -> float:
+        """The cost per trade of ``symbol``: ``costs``, else ``cost``, else the shipped symbol's default.
+
+        Raises
+        ------
+        ValueError
+            For a symbol of your own with neither (what to set is in the message).
+        """
+        if symbol in self.costs:
+            return float(self.costs[symbol])
+        if self.cost is not None:
+            return float(self.cost)
+        from cvn_sklearn.datasets import SYMBOLS, trading_cost
+
+        if symbol in SYMBOLS:
+            return trading_cost(symbol)
+        raise ValueError(
+            f"symbols: {symbol!r} has no cost per trade (only the shipped symbols have defaults); set cost: "
+            f"0.0005 (5 bps round trip, every symbol) or costs: {{{symbol}: 0.0005}} in the config; cost: 0 "
+            "screens gross returns."
+        )
 
 
 def read_config(content: dict, **overrides) -> ScreenConfig:

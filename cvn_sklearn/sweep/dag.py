@@ -49,8 +49,10 @@ from cvn_sklearn.dags import fixed_params
 from cvn_sklearn.events import emit
 from cvn_sklearn.sweep.plan import BaseJob, Cell, SymbolData, single_threaded
 from cvn_sklearn.sweep.store import CellStore
+from cvn_sklearn.sweep.tables import annualised_names
 from cvn_sklearn.threads import limited_threads
 from cvn_sklearn.stacking import precompute_base_model
+from cvn_sklearn.trading import bet_size, trading_metrics
 
 _ACCEPTS_FAILURE = "cvn_sklearn.accepts_failure"
 LIFECYCLE_ADAPTERS = ("CatchCellFailures", "CellRecorder", "CellReturned")
@@ -58,10 +60,11 @@ LIFECYCLE_ADAPTERS = ("CatchCellFailures", "CellRecorder", "CellReturned")
 
 
 class CellFit(NamedTuple):
-    """What a cell's training gives: its artifact, and the buy signal of its test rows (0/1)."""
+    """What a cell's training gives: its artifact, the buy signal of its test rows (0/1) and their P(buy)."""
 
     artifact: TrainedArtifact
     signal_test: np.ndarray
+    proba_test: np.ndarray
 
 
 class Failed(NamedTuple):
@@ -193,6 +196,11 @@ def cell_cusum(cell: Cell) -> Optional[dict]:
     return None if metadata is None else dict(metadata)
 
 
+def cell_constraints(cell: Cell, constraints: dict) -> dict:
+    """The sweep's θ constraints with the cell's symbol's cost per trade (θ's return objectives and edge test net of it)."""
+    return {**constraints, "cost": cell.cost}
+
+
 def cell_context(cell: Cell) -> dict:
     """What the cell's events carry."""
     return {"variant": cell.variant.name, "symbol": cell.symbol, "fold": cell.fold.index}
@@ -206,22 +214,29 @@ def cell_context(cell: Cell) -> dict:
         "hpo_params": source("cell_hpo_params"),
         "event_context": source("cell_context"),
         "cusum_metadata": source("cell_cusum"),
+        "constraints": source("cell_constraints"),
     },
 )
-def cell_artifact(artifact: TrainedArtifact, buy_signal_test: np.ndarray) -> CellFit:
-    """The cell's :class:`~cvn_sklearn.contracts.TrainedArtifact` and its test rows' signal, from the ``fixed_params`` sub-DAG.
+def cell_artifact(artifact: TrainedArtifact, buy_signal_test: np.ndarray, proba_test: np.ndarray) -> CellFit:
+    """The cell's :class:`~cvn_sklearn.contracts.TrainedArtifact`, its test rows' signal and P(buy), from the ``fixed_params`` sub-DAG.
 
     The signal is :meth:`TrainedArtifact.predict <cvn_sklearn.contracts.TrainedArtifact.predict>`
     of the test block from the one prediction the sub-DAG made of it (meta-label included), not a second one.
     """
-    return CellFit(artifact, buy_signal_test)
+    return CellFit(artifact, buy_signal_test, proba_test)
 
 
 @tag(**{_ACCEPTS_FAILURE: "true"})
-def cell_record(cell_clock: float, cell: Cell, cell_datasets: Any, cell_artifact: Any, cell_store_folder: str) -> tuple:
-    """``(record, arrays)`` kept of the cell: scalars, and the test block's index, signal and trade returns.
+def cell_record(cell_clock: float, cell: Cell, cell_datasets: Any, cell_artifact: Any, cell_store_folder: str,
+                trading_rules: dict) -> tuple:
+    """``(record, arrays)`` kept of the cell: scalars, and the test block's index, signal, P(buy) and trade returns.
 
-    The test block's returns are the ones ``cell_datasets`` cut (cut again only when cutting them failed).
+    The trading figures are the test block's trades on the symbol's bar
+    calendar, net of the cell's cost per trade (gross beside them), Sharpe
+    and Sortino annualised with the symbol's bars per year
+    (:func:`cvn_sklearn.trading.trading_metrics` with ``trading_rules``).
+    The test block's returns are the ones ``cell_datasets`` cut (cut again
+    only when cutting them failed).
     """
     record = {
         "key": cell.key,
@@ -229,18 +244,29 @@ def cell_record(cell_clock: float, cell: Cell, cell_datasets: Any, cell_artifact
         "model": cell.variant.model,
         "symbol": cell.symbol,
         "fold": cell.fold.index,
+        "cost": cell.cost,
     }
     test = cell.fold.test
     cut = cell_datasets.test.returns if isinstance(cell_datasets, Datasets) else take_rows(cell.data.returns, test)
     returns = np.asarray(cut, dtype=np.float64)
     if isinstance(cell_artifact, Failed):
         record |= {"status": "failed", "error_type": cell_artifact.error_type, "error": cell_artifact.message}
-        signal = np.zeros(len(test), dtype=np.int8)
+        signal, proba = np.zeros(len(test), dtype=np.int8), np.full(len(test), np.nan)
     else:
         record |= {"status": "ok", "error_type": None, "error": None, **_summary(cell_artifact.artifact)}
-        signal = cell_artifact.signal_test
+        signal, proba = cell_artifact.signal_test, np.asarray(cell_artifact.proba_test, dtype=np.float64)
+        record |= annualised_names(_test_trading(cell.data, test, signal, proba, returns, cell.cost, trading_rules))
     record["seconds"] = perf_counter() - cell_clock
-    return record, {"index": test, "signal": signal, "returns": returns}
+    return record, {"index": test, "signal": signal, "proba": proba, "returns": returns}
+
+
+def _test_trading(data: SymbolData, rows, signal, proba, returns, cost: float, rules: dict) -> dict:
+    """The trading figures of a signal on ``rows`` of a symbol (see :func:`cell_record`)."""
+    size = bet_size(proba, break_even=rules["break_even"]) if rules["sizing"] == "probability" else None
+    t1 = None if data.t1 is None else take_rows(data.t1, rows)
+    metrics = trading_metrics(signal, returns, periods_per_year=data.periods_per_year, cost=cost,
+                              times=data.times()[rows], t1=t1, close=data.close, rule=rules["rule"], size=size)
+    return metrics.to_dict()
 
 
 def cell_records(cell_record: Collect[tuple]) -> int:
@@ -253,13 +279,12 @@ def _summary(artifact: TrainedArtifact) -> dict:
     shape = artifact.dataset_shape
     summary = {"threshold": artifact.threshold, "training_time_sec": artifact.training_time_sec}
     summary |= {f"test_{k}": v for k, v in artifact.metrics_test.to_dict().items()}
-    if artifact.trading_test is not None:
-        summary |= artifact.trading_test.to_dict()
     summary |= {k: v for k, v in shape.to_dict().items() if k.startswith("rows_")}
     bins = artifact.reliability_val
     summary |= {"reliability_count": list(bins.count), "reliability_positives": list(bins.positives),
                 "reliability_mean_proba": list(bins.mean_proba)}
     curve = getattr(artifact.estimator, "theta_result_", None)
+    summary["no_edge"] = bool(getattr(curve, "no_edge", False))
     if curve is not None:  # the θ curve, at most 60 points, for the report
         keep = np.unique(np.linspace(0, len(curve.thresholds) - 1, min(60, len(curve.thresholds))).astype(int))
         summary |= {"theta_thresholds": curve.thresholds[keep].tolist(), "theta_scores": curve.scores[keep].tolist(),

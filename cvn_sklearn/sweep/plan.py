@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
 import numpy as np
+import pandas as pd
 
 from cvn_sklearn._disk import content_key, fingerprint as _fingerprint, library_versions as _versions
 from cvn_sklearn.cost import fit_cost
@@ -34,6 +35,12 @@ class SymbolData(NamedTuple):
 
     ``cusum_metadata`` (the CUSUM filter's scalars, when the rows are CUSUM
     events) reaches every cell's ``TrainedArtifact.cusum_metadata``.
+    ``close``: the symbol's close prices on its bar calendar (a Series indexed
+    by bar time, holding every row's time and ``t1``); with them the trades
+    are marked to market bar by bar, without them each trade's return is
+    realised on its exit bar, on the calendar of the rows' times and ``t1``
+    (:func:`cvn_sklearn.trading.positions`). A trade is entered at its row's
+    time: the row index of ``X`` (its row number for arrays).
     """
 
     X: Any
@@ -42,6 +49,11 @@ class SymbolData(NamedTuple):
     t1: Any = None
     periods_per_year: float = 252.0
     cusum_metadata: Any = None
+    close: Any = None
+
+    def times(self):
+        """Each row's bar time: the index of ``X`` (a DataFrame or Series), else its row number."""
+        return self.X.index if isinstance(self.X, (pd.DataFrame, pd.Series)) else pd.RangeIndex(len(self.X))
 
 
 class Cell(NamedTuple):
@@ -56,6 +68,7 @@ class Cell(NamedTuple):
     variant: Variant
     symbol: str
     fold: Fold
+    cost: float = 0.0
     data: Optional[SymbolData] = None
 
     def __repr__(self) -> str:
@@ -64,8 +77,9 @@ class Cell(NamedTuple):
 
 
 def fingerprint(data: SymbolData) -> str:
-    """The content fingerprint of a symbol's rows (features, labels, returns, label end times, index)."""
-    return _fingerprint(data.X, data.y, data.returns, data.t1)  # cusum_metadata describes X; it adds nothing
+    """The content fingerprint of a symbol's rows (features, labels, returns, label end times, index, prices)."""
+    prices = () if data.close is None else (data.close,)
+    return _fingerprint(data.X, data.y, data.returns, data.t1, *prices)  # cusum_metadata describes X; it adds nothing
 
 
 def cell_key(data_fingerprint: str, variant: Variant, fold: Fold, options: dict, code_version: str) -> str:
@@ -162,6 +176,7 @@ def plan_cells(config: ScreenConfig, data) -> Plan:
     from cvn_sklearn.metrics import buy_label
     from cvn_sklearn.model_selection import WalkForwardSplit, walk_forward_folds
 
+    costs = {symbol: config.symbol_cost(symbol) for symbol in config.symbols}  # before any data is loaded
     data = _symbol_data(config, data)
     options, code = config.training_options(), f"{cvn_sklearn.__version__}:{code_commit()}"
     settings = config.folds
@@ -177,8 +192,10 @@ def plan_cells(config: ScreenConfig, data) -> Plan:
         except ValueError as exc:
             raise ValueError(f"symbols: {symbol!r}: {exc} (config keys: folds, pos_label)") from None
         n_folds = max(n_folds, len(folds))
-        key = fingerprint(rows)
-        cells += [Cell(cell_key(key, v, fold, options, code), v, symbol, fold) for fold in folds for v in config.variants]
+        key, cost = fingerprint(rows), costs[symbol]
+        symbol_options = {**options, "cost": cost}
+        cells += [Cell(cell_key(key, v, fold, symbol_options, code), v, symbol, fold, cost)
+                  for fold in folds for v in config.variants]
     store = CellStore(config.folder)
     stored = store.keys()
     cached = [cell for cell in cells if cell.key in stored and not (config.retry_failed and _failed(store, cell))]
@@ -201,7 +218,7 @@ def _failed(store: CellStore, cell: Cell) -> bool:
 def _symbol_data(config: ScreenConfig, data) -> dict:
     """Each symbol's :class:`SymbolData`: given, or the shipped prices labelled as ``config.label`` says."""
     if data is None:
-        from cvn_sklearn.datasets import labelled_dataset, periods_per_year
+        from cvn_sklearn.datasets import labelled_dataset, load_prices, periods_per_year
 
         data, label = {}, config.label
         for symbol in config.symbols:
@@ -211,7 +228,8 @@ def _symbol_data(config: ScreenConfig, data) -> dict:
                                         vertical=label.vertical, horizon=label.horizon, k=label.k)
             except ValueError as exc:
                 raise ValueError(f"symbols: {symbol!r}: {exc} (config keys: symbols, label)") from None
-            data[symbol] = SymbolData(rows.X, rows.y, rows.returns, rows.t1, periods_per_year(symbol), rows.cusum_metadata)
+            data[symbol] = SymbolData(rows.X, rows.y, rows.returns, rows.t1, periods_per_year(symbol), rows.cusum_metadata,
+                                      load_prices(symbol)["close"])
     missing = [symbol for symbol in config.symbols if symbol not in data]
     if missing:
         raise ValueError(f"symbols: no data for {missing}; the data given holds {sorted(data)}. Add them or drop them.")

@@ -97,7 +97,7 @@ def screen(config, data: Mapping | None = None, *, report=None):
     ...     result = screen({"variants": [{"name": "logreg", "model": "logreg"},
     ...                                   {"name": "logreg_weak", "model": "logreg", "params": {"C": 0.001}}],
     ...                      "symbols": ["a", "b"], "folds": {"n_splits": 2}, "calibration": "sigmoid",
-    ...                      "folder": folder, "mlflow": False}, data={"a": symbol(1), "b": symbol(2)})
+    ...                      "folder": folder, "mlflow": False, "cost": 0.0005}, data={"a": symbol(1), "b": symbol(2)})
     >>> len(result.cells), sorted(result.ranking.index), set(result.cells.status)
     (8, ['logreg', 'logreg_weak'], {'ok'})
     """
@@ -115,7 +115,7 @@ def screen(config, data: Mapping | None = None, *, report=None):
             cells_todo=plan.todo, base_jobs=plan.base_jobs, symbol_data=plan.data,
             cell_store_folder=str(config.folder), oos_folder=str(plan.oos_folder),
             calibration=config.calibration, objective=config.objective, constraints=dict(config.constraints),
-            pos_label=config.pos_label, meta_label=None, meta_label_params={},
+            pos_label=config.pos_label, meta_label=None, meta_label_params={}, trading_rules=config.trading_rules(),
         )
         dag_config = fixed_params_config(config.calibration, config.objective)
         if config.executor == "local":

@@ -18,6 +18,7 @@ import pandas as pd
 from cvn_sklearn._disk import fingerprint
 from cvn_sklearn.sweep.config import ScreenConfig
 from cvn_sklearn.sweep.plan import Plan
+from cvn_sklearn.trading import pool
 
 __all__ = ["ScreenResult", "screen_result"]
 
@@ -26,30 +27,48 @@ __all__ = ["ScreenResult", "screen_result"]
 class ScreenResult:
     """What :func:`cvn_sklearn.sweep.run.screen` returns (also written to the sweep's folder).
 
+    Every trading figure is net of the symbols' costs per trade, with the
+    gross one beside it (``*_gross``); every Sharpe and Sortino ratio is
+    annualised (``*_ann``): a cell's with its symbol's bars per year, the
+    ranking's with ``periods_per_year`` of the pooled calendar.
+
     Attributes
     ----------
     cells : DataFrame
-        One row per cell: variant, model, symbol, fold, status, error_type,
-        error, cached, seconds, threshold, the test metrics, the trading
-        metrics, and the rows of each stage.
+        One row per cell: variant, model, symbol, fold, cost, status,
+        error_type, error, cached, seconds, threshold, no_edge, the test
+        metrics, the trading figures of its test block (trades, win rate,
+        ``sharpe_ann``, ``sortino_ann``, drawdown, net and gross, ``n_bars``,
+        ``periods_per_year``), and the rows of each stage.
     by_variant : DataFrame
-        Per variant and fold (and ``fold == "all"``): average trades, average,
-        min and max Sortino, average win rate, over symbols; failed cells counted.
+        Per variant and fold (and ``fold == "all"``), over symbols: average
+        trades, average, min and max annualised Sortino, average win rate,
+        cells without an edge, failed cells.
     ranking : DataFrame
-        Per variant, best first: pooled out-of-sample Sharpe and Sortino,
-        trades, win rate, the probabilistic and the deflated Sharpe ratio (N =
-        the number of variants), failed cells.
+        Per variant, best first, on the pooled series: trades, win rate,
+        annualised Sharpe and Sortino (net and gross), maximum drawdown, the
+        probabilistic and the deflated Sharpe ratio (N = the number of
+        variants) and ``T``, the periods they were computed on; cells without
+        an edge, failed cells.
     pbo : float
         Probability of backtest overfitting of the sweep (CSCV over the
-        variants' per-period out-of-sample returns); NaN when it cannot be
-        computed (fewer than 2 variants, or too few periods).
-    returns : DataFrame
-        Per-period out-of-sample strategy returns (signal x trade return) of
-        each variant, indexed by (symbol, fold, row): what the equity curves,
-        the ranking and the PBO are computed from.
+        variants' pooled net returns); NaN when it cannot be computed (fewer
+        than 2 variants, or too few periods).
+    returns, returns_gross : DataFrame
+        Per symbol and bar (index ``(symbol, time)``) of the test windows, each
+        variant's strategy return, net and gross of costs
+        (:func:`cvn_sklearn.trading.positions`; NaN in a failed cell's window).
+    pooled, pooled_gross : DataFrame
+        Each variant's returns on the one calendar of the ranking and the PBO
+        (:func:`cvn_sklearn.trading.pool`); a variant with a failed cell is
+        NaN (not ranked).
+    periods_per_year : float
+        Periods per year of the pooled calendar.
+    calendar : str
+        ``"bars"`` (every symbol has the same bars per year) or ``"days"``.
     folder : Path
-        The sweep's folder (``cells.parquet``/``.csv``, ``by_variant``,
-        ``ranking``, ``returns.parquet``, the cell store).
+        The sweep's folder (``cells``, ``by_variant``, ``ranking`` as Parquet
+        and CSV, the return tables as Parquet, the cell store).
     parent_run_id : str or None
         The sweep's MLflow parent run, when logged.
     """
@@ -59,8 +78,16 @@ class ScreenResult:
     ranking: pd.DataFrame
     pbo: float
     returns: pd.DataFrame
+    returns_gross: pd.DataFrame
+    pooled: pd.DataFrame
+    pooled_gross: pd.DataFrame
+    periods_per_year: float
+    calendar: str
     folder: Path
     parent_run_id: str | None = None
+
+
+_FRAMES = ("returns", "returns_gross", "pooled", "pooled_gross")
 
 
 def screen_result(config: ScreenConfig, plan: Plan) -> ScreenResult:
@@ -75,60 +102,127 @@ def screen_result(config: ScreenConfig, plan: Plan) -> ScreenResult:
     if not plan.todo and marker.is_file() and json.loads(marker.read_text()).get("key") == tables_key:
         return _read_tables(folder, {cell.key for cell in plan.cached})
     cached = {cell.key for cell in plan.cached}
-    records, parts = [], []
+    records, arrays = [], {}
     for cell in plan.cells:
-        record, arrays = plan.store.get(cell.key)
+        record, arrays[cell.key] = plan.store.get(cell.key)
         records.append({**record, "cached": cell.key in cached})
-        strategy = np.where(arrays["signal"] == 1, arrays["returns"], 0.0) if record["status"] == "ok" else np.nan
-        parts.append((cell, arrays, strategy))
-    long = pd.DataFrame({
-        "symbol": np.concatenate([[c.symbol] * len(a["index"]) for c, a, _ in parts]),
-        "fold": np.concatenate([np.full(len(a["index"]), c.fold.index) for c, a, _ in parts]),
-        "row": np.concatenate([a["index"] for _, a, _ in parts]),
-        "variant": np.concatenate([[c.variant.name] * len(a["index"]) for c, a, _ in parts]),
-        "return": np.concatenate([np.broadcast_to(r, len(a["index"])) for _, a, r in parts]),
-        "trade": np.concatenate([a["signal"] for _, a, _ in parts]),
-        "win": np.concatenate([(a["signal"] == 1) & (a["returns"] > 0) for _, a, _ in parts]),
-    })
     cells = pd.DataFrame(records)
-    returns = long.set_index(["symbol", "fold", "row", "variant"])["return"].unstack("variant")
-    returns = returns.reindex(columns=[v.name for v in config.variants]).sort_index()
-    returns.columns.name = "variant"
+    names = [v.name for v in config.variants]
+    failed = set(cells.loc[cells["status"] != "ok", "key"])
+    held = {symbol: _symbol_positions(config, plan, symbol, arrays, failed) for symbol in config.symbols}
+    frames = {kind: pd.concat({symbol: held[symbol][kind] for symbol in config.symbols}, names=["symbol", "time"])
+              for kind in ("net", "gross")}
+    per_year = {symbol: plan.data[symbol].periods_per_year for symbol in config.symbols}
+    complete = [name for name in names if not (cells.loc[cells["variant"] == name, "status"] != "ok").any()]
+    pooled = {}
+    for kind in ("net", "gross"):
+        pooled[kind], pooled_per_year, calendar = pool({s: held[s][kind] for s in config.symbols}, per_year)
+        pooled[kind] = pooled[kind].reindex(columns=names)
+        pooled[kind].loc[:, [n for n in names if n not in complete]] = np.nan
+    trades = sum(held[symbol]["trades"] for symbol in config.symbols)
+    wins = sum(held[symbol]["wins"] for symbol in config.symbols)
     by_variant = _by_variant(cells)
-    per_year = {plan.data[symbol].periods_per_year for symbol in config.symbols}
-    ranking, pbo = _ranking(cells, long, returns, per_year.pop() if len(per_year) == 1 else 1.0, config)
+    ranking, pbo = _ranking(cells, pooled, complete, trades, wins, pooled_per_year, config)
+    result = ScreenResult(cells, by_variant, ranking, pbo, frames["net"], frames["gross"], pooled["net"],
+                          pooled["gross"], float(pooled_per_year), calendar, folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, table in (("cells", cells), ("by_variant", by_variant), ("ranking", ranking)):
         table.to_parquet(folder / f"{name}.parquet")
         table.to_csv(folder / f"{name}.csv", index=name == "ranking")
-    returns.to_parquet(folder / "returns.parquet")
-    marker.write_text(json.dumps({"key": tables_key, "pbo": pbo}))
-    return ScreenResult(cells, by_variant, ranking, pbo, returns, folder)
+    for name in _FRAMES:
+        getattr(result, name).to_parquet(folder / f"{name}.parquet")
+    marker.write_text(json.dumps({"key": tables_key, "pbo": pbo, "periods_per_year": result.periods_per_year,
+                                  "calendar": calendar}))
+    return result
+
+
+def _symbol_positions(config: ScreenConfig, plan: Plan, symbol: str, arrays: dict, failed: set) -> dict:
+    """One symbol's per-bar net and gross returns of every variant over its folds' test windows, trades and wins.
+
+    Each variant's folds are one strategy run through time (a position open
+    at the end of a fold's test block blocks entries in the next under
+    ``one_at_a_time``); the bars kept are each fold's window, from its first
+    test row to its last row's exit, whatever the signal, so every variant has
+    the same bars. A failed cell's window is NaN.
+    """
+    from cvn_sklearn._rows import take_rows
+    from cvn_sklearn.trading import bet_size, positions
+
+    data = plan.data[symbol]
+    rules = config.trading_rules()
+    times = data.times()
+    symbol_cells = [cell for cell in plan.cells if cell.symbol == symbol]
+    folds = {cell.fold.index: cell.fold for cell in symbol_cells}
+    rows = np.concatenate([fold.test for fold in folds.values()])
+    ends = times[rows] if data.t1 is None else pd.Index(take_rows(data.t1, rows))
+    windows = [(times[fold.test[0]], ends[np.isin(rows, fold.test)].max()) for fold in folds.values()]
+    out = {"net": {}, "gross": {}, "trades": {}, "wins": {}}
+    for variant in config.variants:
+        mine = {cell.fold.index: cell for cell in symbol_cells if cell.variant.name == variant.name}
+        parts = [arrays[mine[index].key] for index in folds]
+        signal = np.concatenate([part["signal"] for part in parts])
+        proba = np.concatenate([part.get("proba", np.full(len(part["signal"]), np.nan)) for part in parts])
+        size = None
+        if rules["sizing"] == "probability":
+            size = np.where(signal == 1, bet_size(np.nan_to_num(proba, nan=0.0), break_even=rules["break_even"]), 0.0)
+        result = positions(signal, np.concatenate([part["returns"] for part in parts]), times=times[rows],
+                           t1=None if data.t1 is None else ends, close=data.close, cost=mine[next(iter(folds))].cost,
+                           rule=rules["rule"], size=size)
+        bars = result.bars
+        keep = np.zeros(len(bars), dtype=bool)
+        for (first, last), index in zip(windows, folds):
+            inside = (bars.index >= first) & (bars.index <= last)
+            keep |= inside
+            if mine[index].key in failed:
+                bars.loc[inside, ["net", "gross"]] = np.nan
+        out["net"][variant.name], out["gross"][variant.name] = bars.loc[keep, "net"], bars.loc[keep, "gross"]
+        out["trades"][variant.name] = len(result.trades)
+        out["wins"][variant.name] = int((result.trades["net"] > 0).sum())
+    for kind in ("net", "gross"):
+        out[kind] = pd.DataFrame(out[kind])
+        out[kind].columns.name = "variant"
+    out["trades"], out["wins"] = pd.Series(out["trades"]), pd.Series(out["wins"])
+    return out
+
+
+def annualised_names(figures: dict) -> dict:
+    """Trading figures with Sharpe and Sortino named as what they are: annualised (``sharpe_ann``, ``sortino_ann_gross``)."""
+    return {_ANNUALISED.get(name, name): value for name, value in figures.items()}
+
+
+_ANNUALISED = {"sharpe": "sharpe_ann", "sortino": "sortino_ann", "sharpe_gross": "sharpe_ann_gross",
+               "sortino_gross": "sortino_ann_gross"}
 
 
 def _read_tables(folder: Path, cached: set) -> ScreenResult:
     """The tables a finished sweep wrote, every cell now marked cached."""
     cells = pd.read_parquet(folder / "cells.parquet")
     cells["cached"] = cells["key"].isin(cached)
-    pbo = json.loads((folder / "tables.json").read_text())["pbo"]
+    marker = json.loads((folder / "tables.json").read_text())
+    pbo = float("nan") if marker["pbo"] is None else float(marker["pbo"])
+    frames = {name: pd.read_parquet(folder / f"{name}.parquet") for name in _FRAMES}
     return ScreenResult(cells, pd.read_parquet(folder / "by_variant.parquet"), pd.read_parquet(folder / "ranking.parquet"),
-                        float("nan") if pbo is None else float(pbo), pd.read_parquet(folder / "returns.parquet"), folder)
+                        pbo, **frames, periods_per_year=float(marker["periods_per_year"]), calendar=marker["calendar"],
+                        folder=folder)
 
 
 def _by_variant(cells: pd.DataFrame) -> pd.DataFrame:
-    """The original runner's table: per variant and fold (and overall), trades, Sortino, win rate, failures."""
+    """The original runner's table: per variant and fold (and overall), trades, Sortino, win rate, no edge, failures."""
     frame = cells.assign(failed=cells["status"] != "ok")
-    for column in ("n_trades", "sortino", "win_rate"):
+    figures = ["n_trades", "sortino_ann", "win_rate"]
+    for column in [*figures, "no_edge"]:
         if column not in frame:
-            frame[column] = np.nan
-    frame.loc[frame["failed"], ["n_trades", "sortino", "win_rate"]] = np.nan  # failed cells: counted, not averaged
+            frame[column] = np.nan if column != "no_edge" else False
+    frame["no_edge"] = frame["no_edge"].fillna(False).astype(bool)
+    frame.loc[frame["failed"], figures] = np.nan  # failed cells: counted, not averaged
 
     def table(keys):
-        stats = frame.groupby(keys, sort=True)[["n_trades", "sortino", "win_rate", "failed"]].agg(["mean", "min", "max", "sum"])
+        stats = frame.groupby(keys, sort=True)[[*figures, "no_edge", "failed"]].agg(["mean", "min", "max", "sum"])
         return pd.DataFrame({
-            "avg_trades": stats[("n_trades", "mean")], "avg_sortino": stats[("sortino", "mean")],
-            "min_sortino": stats[("sortino", "min")], "max_sortino": stats[("sortino", "max")],
-            "avg_win_rate": stats[("win_rate", "mean")], "failed_cells": stats[("failed", "sum")].astype(int),
+            "avg_trades": stats[("n_trades", "mean")], "avg_sortino_ann": stats[("sortino_ann", "mean")],
+            "min_sortino_ann": stats[("sortino_ann", "min")], "max_sortino_ann": stats[("sortino_ann", "max")],
+            "avg_win_rate": stats[("win_rate", "mean")], "no_edge_cells": stats[("no_edge", "sum")].astype(int),
+            "failed_cells": stats[("failed", "sum")].astype(int),
         }).reset_index()
 
     per_fold = table(["variant", "fold"]).astype({"fold": str})
@@ -136,26 +230,35 @@ def _by_variant(cells: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([per_fold, overall], ignore_index=True)[["variant", "fold", *per_fold.columns[2:]]]
 
 
-def _ranking(cells, long, returns, periods_per_year, config) -> tuple[pd.DataFrame, float]:
-    """Per variant: pooled OOS Sharpe, Sortino, PSR, DSR (N = variants), trades, win rate, failures; and the PBO."""
+def _ranking(cells, pooled, complete, trades, wins, periods_per_year, config) -> tuple[pd.DataFrame, float]:
+    """Per variant, on the pooled series: trades, win rate, annualised Sharpe/Sortino net and gross, PSR, DSR, T; the PBO."""
     from cvn_sklearn.ranking import rank_variants
 
+    names = list(pooled["net"].columns)
     failed = cells.assign(failed=cells["status"] != "ok").groupby("variant")["failed"].sum()
-    trades = long.groupby("variant")["trade"].sum()
-    wins = long.groupby("variant")["win"].sum()
-    complete = [name for name in returns.columns if failed.get(name, 0) == 0]
+    no_edge = cells.get("no_edge", pd.Series(False, index=cells.index)).fillna(False).astype(bool)
+    no_edge = cells.assign(no_edge=no_edge).groupby("variant")["no_edge"].sum()
     table, pbo = pd.DataFrame(index=pd.Index([], name="variant")), float("nan")
     if complete:
-        values = returns[complete]
+        values = pooled["net"][complete].dropna(how="all")
         n_periods = len(values)
         partitions = min(16, n_periods // 2 - (n_periods // 2) % 2) if len(complete) > 1 else None
         ranked = rank_variants(values, periods_per_year=periods_per_year, n_trials=len(config.variants),
                                n_partitions=partitions if partitions and partitions >= 2 else None)
-        table = ranked.table[["sharpe", "sortino", "psr", "dsr", "max_drawdown"]]
+        gross = rank_variants(pooled["gross"][complete].dropna(how="all"), periods_per_year=periods_per_year,
+                              n_trials=len(config.variants), n_partitions=None).table
+        table = ranked.table.rename(columns={"sharpe": "sharpe_ann", "sortino": "sortino_ann", "n_periods": "T"})
+        table["sharpe_ann_gross"] = gross["sharpe"].reindex(table.index)
+        table["sortino_ann_gross"] = gross["sortino"].reindex(table.index)
+        table = table[["sharpe_ann", "sharpe_ann_gross", "sortino_ann", "sortino_ann_gross", "max_drawdown", "psr",
+                       "dsr", "T"]]
         pbo = float("nan") if ranked.pbo is None else ranked.pbo.pbo
-    table = table.reindex([*table.index, *[n for n in returns.columns if n not in table.index]])
+    table = table.reindex([*table.index, *[n for n in names if n not in table.index]])
     table.index.name = "variant"
     table.insert(0, "trades", trades.reindex(table.index).fillna(0).astype(int))
     table.insert(1, "win_rate", (wins / trades.replace(0, np.nan)).reindex(table.index))
+    if "T" in table:
+        table["T"] = table["T"].astype("Int64")
+    table["no_edge_cells"] = no_edge.reindex(table.index).fillna(0).astype(int)
     table["failed_cells"] = failed.reindex(table.index).fillna(0).astype(int)
     return table, pbo
