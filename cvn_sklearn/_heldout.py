@@ -51,6 +51,9 @@ THETA_PARAMETERS = {
     "max_positive_rate": (None, [Interval(Real, 0, 1, closed="right"), None]),
     "max_positive_rate_ratio": (1.0, [Interval(Real, 0, None, closed="neither"), None]),
     "pos_label": (None, [Real, str, "boolean", None]),
+    "cost": (0.0, [Interval(Real, 0, None, closed="left")]),
+    "edge_test": ("auc", [StrOptions({"auc"}), None]),
+    "edge_alpha": (0.05, [Interval(Real, 0, 1, closed="neither")]),
 }
 """THE declaration of the θ parameters: ``name -> (default, scikit-learn constraints)``.
 
@@ -62,7 +65,7 @@ checks from here.
 THETA_DEFAULTS = {name: default for name, (default, _) in THETA_PARAMETERS.items()}
 THETA_PARAMETER_CONSTRAINTS = {name: constraints for name, (_, constraints) in THETA_PARAMETERS.items()}
 THETA_CONSTRAINTS = tuple(name for name in THETA_PARAMETERS if name not in ("objective", "pos_label"))
-"""The θ constraints and objective parameters, as the harness and the sweep accept them."""
+"""The θ constraints, objective parameters, cost and edge test, as the harness and the sweep accept them."""
 
 
 def theta_params(owner) -> dict:

@@ -288,6 +288,10 @@ class Calibrate(BaseHeldOutClassifier):
         held_out = np.concatenate([test for _, test in splits])
         report_calibration(model_type(estimator), self.method_, target.y01[held_out], np.concatenate(raws), calibrated, len(splits))
         if len(splits) == 1 and every_row(held_out, len(target.y)):
+            # The calibrator was fitted on these very rows, so their calibrated order is not evidence of an
+            # edge (a Platt slope can flip an anti-ranking): the raw scores are kept for a θ search on them,
+            # which takes them (see ThetaSweep._fit and theta_sweep's edge_scores).
+            self._held_out_raw = raws[0]
             return np.column_stack([1.0 - calibrated, calibrated])
         return None
 

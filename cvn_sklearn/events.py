@@ -110,6 +110,28 @@ class ThetaPicked(TypedDict):
     n_val: int
 
 
+class NoEdge(TypedDict):
+    """The θ search found no edge on the validation rows: the model will not trade (θ above 1).
+
+    Emitted by every θ search whose edge test fails, just before its
+    ``theta_picked`` (which then carries the no-trade θ). The fields are the
+    evidence of :attr:`cvn_sklearn.threshold.ThetaSweepResult.edge`.
+    """
+
+    model_type: str
+    objective: str
+    test: str
+    auc: float
+    p_value: float
+    alpha: float
+    mean_net_return: float | None
+    cost: float
+    n_val: int
+    theta_tested: float
+    n_positives_tested: int
+    reason: str
+
+
 class AdapterUnavailable(TypedDict):
     name: str
     library: str
@@ -155,6 +177,7 @@ EVENTS: dict[str, type] = {
     "training_complete": TrainingComplete,
     "calibrator_fit": CalibratorFit,
     "theta_picked": ThetaPicked,
+    "no_edge": NoEdge,
     "adapter_unavailable": AdapterUnavailable,
     "screen_started": ScreenStarted,
     "cell_complete": CellComplete,

@@ -171,6 +171,9 @@ class CalibratedThetaClassifier(BaseHeldOutClassifier):
         max_positive_rate=THETA_DEFAULTS["max_positive_rate"],
         max_positive_rate_ratio=THETA_DEFAULTS["max_positive_rate_ratio"],
         pos_label=THETA_DEFAULTS["pos_label"],
+        cost=THETA_DEFAULTS["cost"],
+        edge_test=THETA_DEFAULTS["edge_test"],
+        edge_alpha=THETA_DEFAULTS["edge_alpha"],
         theta_cv=0.2,
         refit=False,
         n_jobs=None,
@@ -185,6 +188,9 @@ class CalibratedThetaClassifier(BaseHeldOutClassifier):
         self.max_positive_rate = max_positive_rate
         self.max_positive_rate_ratio = max_positive_rate_ratio
         self.pos_label = pos_label
+        self.cost = cost
+        self.edge_test = edge_test
+        self.edge_alpha = edge_alpha
         self.theta_cv = theta_cv
         self.refit = refit
         self.n_jobs = n_jobs

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, fields
 from numbers import Integral
 
 import numpy as np
+from scipy.stats import mannwhitneyu
 from sklearn.base import clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.parallel import Parallel, delayed
@@ -58,12 +59,14 @@ from cvn_sklearn._sklearn_compat import Interval, RealNotInt, _check_sample_weig
 from cvn_sklearn.events import emit
 from cvn_sklearn.metrics import _binary_labels, _fbeta, _precision, _recall, _sortino
 
-__all__ = ["THETA_CONSTRAINTS", "ThetaConstraints", "ThetaSweep", "ThetaSweepResult", "theta_sweep"]
+__all__ = ["NO_TRADE_THETA", "THETA_CONSTRAINTS", "ThetaConstraints", "ThetaSweep", "ThetaSweepResult", "theta_sweep"]
 
 # OBJECTIVES, THETA_CONSTRAINTS and THETA_PARAMETER_CONSTRAINTS are declared once, in
 # cvn_sklearn._heldout with the base class of the meta-estimators, and importable from here as before.
 _RETURN_OBJECTIVES = ("expected_return", "sortino")
 _TIE_RTOL = 1e-12
+NO_TRADE_THETA = float(np.nextafter(1.0, 2.0))
+"""The θ of a "no trade" result: the smallest float above 1, so no probability reaches it (and JSON stays valid)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,22 @@ class ThetaSweepResult:
     feasible : ndarray of bool
         Whether each candidate met the constraints (and the recall floor for
         ``"precision_at_recall"``).
+    no_edge : bool
+        ``True`` when the edge test failed: the result is "no trade",
+        ``theta`` is :data:`NO_TRADE_THETA` (just above 1, so ``predict`` never
+        says buy), ``n_positives`` and ``positive_rate`` are 0 and
+        ``objective_value`` is the objective of trading nothing. The curve
+        arrays are kept as swept.
+    edge : dict
+        The evidence of the edge test (filled whether it passed or not, and
+        when ``edge_test=None``): ``test`` (``"auc"`` or ``None``), ``auc``
+        (validation AUC of the edge scores), ``p_value`` (one-sided
+        Mann-Whitney U), ``alpha``, ``mean_net_return`` (mean of
+        ``returns - cost`` over the rows the swept θ selects; ``None`` without
+        returns), ``cost``, ``n_val``, ``theta_tested`` and
+        ``n_positives_tested`` (the θ the sweep picked and its trades), and
+        ``reason`` (``""`` when the edge holds, else ``"ranking"``,
+        ``"after_costs"`` or both, comma-separated).
     """
 
     theta: float
@@ -156,6 +175,8 @@ class ThetaSweepResult:
     precisions: np.ndarray = field(repr=False)
     recalls: np.ndarray = field(repr=False)
     feasible: np.ndarray = field(repr=False)
+    no_edge: bool = False
+    edge: dict | None = None
 
     def __post_init__(self):
         for name in ("thresholds", "scores", "positives", "positive_rates", "precisions", "recalls", "feasible"):
@@ -173,6 +194,10 @@ def theta_sweep(
     beta=THETA_DEFAULTS["beta"],
     min_recall=THETA_DEFAULTS["min_recall"],
     pos_label=THETA_DEFAULTS["pos_label"],
+    cost=THETA_DEFAULTS["cost"],
+    edge_test=THETA_DEFAULTS["edge_test"],
+    edge_alpha=THETA_DEFAULTS["edge_alpha"],
+    edge_scores=None,
 ) -> ThetaSweepResult:
     """Pick the decision threshold θ that maximises an objective on validation rows.
 
@@ -193,10 +218,22 @@ def theta_sweep(
     - ``"f1"``: F1 of the positive class; ``"fbeta"``: F-beta with ``beta``.
     - ``"precision_at_recall"``: precision (win rate), among θ whose recall is
       at least ``min_recall``.
-    - ``"expected_return"``: ``sum(returns[proba >= θ]) / n_val``, the mean
-      per-period return of trading the signal (rows without a trade earn 0).
-    - ``"sortino"``: per-period Sortino ratio of that strategy, as
-      :func:`cvn_sklearn.metrics.trading_metrics` with ``periods_per_year=1``.
+    - ``"expected_return"``: ``sum(returns[proba >= θ] - cost) / n_val``, the
+      mean per-period net return of trading the signal (rows without a trade
+      earn 0, each trade pays ``cost``).
+    - ``"sortino"``: per-period Sortino ratio of that strategy (net of
+      ``cost``), as :func:`cvn_sklearn.metrics.trading_metrics` with
+      ``periods_per_year=1``.
+
+    Then the edge test (``edge_test="auc"``, the default): the chosen θ is kept
+    only if the model shows an edge on the validation rows, i.e. (a) a
+    one-sided Mann-Whitney U test (tie-corrected, asymptotic) finds the
+    ``edge_scores`` of the buy rows greater than those of the other rows at
+    level ``edge_alpha``, and (b) when ``returns`` are given, the mean of
+    ``returns - cost`` over the rows θ selects is > 0. Otherwise the result is
+    "no trade": ``theta`` is :data:`NO_TRADE_THETA` (``nextafter(1, 2)``),
+    ``no_edge`` is ``True`` and ``edge`` holds the evidence. Both parts count
+    rows, unweighted. See the module documentation for why.
 
     With ``sample_weight`` every sum above is weighted (``sum(w * ...)`` and
     ``sum(w)`` in place of counts). The constraints always count rows: a trade
@@ -226,10 +263,26 @@ def theta_sweep(
         The buy label; ``None`` means 1 (or ``True``) for labels in ``{0, 1}``,
         ``{-1, 1}`` or booleans, and is an error for any other labels (see
         :func:`~cvn_sklearn.metrics.buy_label`).
+    cost : float >= 0, default=0.0
+        Round-trip cost of one trade, as a return (0.0005 = 5 bps), subtracted
+        from each selected row's return by the return-based objectives and by
+        the after-costs part of the edge test.
+    edge_test : {"auc"} or None, default="auc"
+        The edge test run after the sweep; ``None`` turns it off (θ always
+        trades, as before the test existed).
+    edge_alpha : float in (0, 1), default=0.05
+        Level of the one-sided Mann-Whitney U test.
+    edge_scores : array-like of shape (n_val,), default=None
+        The scores the ranking test reads; ``None`` means ``proba_val``. Pass
+        the uncalibrated scores when ``proba_val`` comes from a calibrator
+        fitted on these same rows (a calibrator fitted on the rows can reorder
+        them in its favour, e.g. a Platt slope that flips an anti-ranking).
 
     Returns
     -------
     ThetaSweepResult
+        With ``no_edge=True`` and ``theta == NO_TRADE_THETA`` when the edge
+        test fails.
 
     Raises
     ------
@@ -263,17 +316,27 @@ def theta_sweep(
         )
     p = _check_proba(proba_val)
     y01 = _binary_labels(y_val, pos_label)
-    return _sweep01(y01, p, objective, constraints, returns, sample_weight, beta, min_recall)
+    return _sweep01(
+        y01, p, objective, constraints, returns, sample_weight, beta, min_recall,
+        cost=cost, edge_test=edge_test, edge_alpha=edge_alpha, edge_scores=edge_scores,
+    )
 
 
-def _sweep01(y01, p, objective, constraints, returns, sample_weight, beta, min_recall) -> ThetaSweepResult:
+def _sweep01(
+    y01, p, objective, constraints, returns, sample_weight, beta, min_recall,
+    *, cost=THETA_DEFAULTS["cost"], edge_test=THETA_DEFAULTS["edge_test"], edge_alpha=THETA_DEFAULTS["edge_alpha"],
+    edge_scores=None,
+) -> ThetaSweepResult:
     """:func:`theta_sweep` on 0/1 labels (1 = buy) and checked P(buy) (see :func:`_check_proba`)."""
     y, w = _check_labels_and_weights(y01, p, sample_weight)
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}.")
-    r = _check_returns(returns, objective, len(y))
+    _check_edge_params(cost, edge_test, edge_alpha)
+    r = _check_returns(returns, objective, len(y), used=edge_test is not None)
+    scores = p if edge_scores is None else _check_edge_scores(edge_scores, len(y))
     constraints = _as_constraints(constraints)
-    curve = _curve(p, y, w, r, objective, beta)
+    objective_returns = None if r is None or objective not in _RETURN_OBJECTIVES else r - cost
+    curve = _curve(p, y, w, objective_returns, objective, beta)
     n = len(y)
     cap = constraints.positive_rate_cap(y.mean())
     feasible = (curve["positives"] >= constraints.min_positives) & (curve["positive_rates"] <= cap)
@@ -282,18 +345,94 @@ def _sweep01(y01, p, objective, constraints, returns, sample_weight, beta, min_r
         feasible &= curve["recalls"] >= min_recall
     best = _best_index(curve["scores"], feasible, curve["positives"], constraints, cap, objective, min_recall, n)
     thresholds = curve["thresholds"]
+    theta = _theta_in_gap(thresholds[best - 1] if best else 0.0, thresholds[best])
+    edge = _edge_evidence(y, scores, p >= thresholds[best], r, cost, edge_test, edge_alpha)
+    edge |= {"theta_tested": theta, "n_positives_tested": int(curve["positives"][best])}
+    no_edge = bool(edge["reason"])
+    if no_edge:
+        chosen = {
+            "theta": NO_TRADE_THETA,
+            "objective_value": _no_trade_value(objective, float(y.sum() if w is None else np.dot(y, w)), beta),
+            "n_positives": 0,
+            "positive_rate": 0.0,
+        }
+    else:
+        chosen = {
+            "theta": theta,
+            "objective_value": float(curve["scores"][best]),
+            "n_positives": int(curve["positives"][best]),
+            "positive_rate": float(curve["positive_rates"][best]),
+        }
     return ThetaSweepResult(
-        theta=_theta_in_gap(thresholds[best - 1] if best else 0.0, thresholds[best]),
+        **chosen,
         objective=objective,
-        objective_value=float(curve["scores"][best]),
-        n_positives=int(curve["positives"][best]),
-        positive_rate=float(curve["positive_rates"][best]),
         n_val=n,
         base_rate=float(y.mean()),
         positive_rate_cap=float(cap),
         feasible=feasible,
+        no_edge=no_edge,
+        edge=edge,
         **curve,
     )
+
+
+def _check_edge_params(cost, edge_test, edge_alpha):
+    """Validate ``cost``, ``edge_test`` and ``edge_alpha`` (the estimators validated them already; the function may not have)."""
+    names = ("cost", "edge_test", "edge_alpha")
+    validate_parameter_constraints(
+        {name: THETA_PARAMETER_CONSTRAINTS[name] for name in names},
+        dict(zip(names, (cost, edge_test, edge_alpha))),
+        caller_name="theta_sweep",
+    )
+
+
+def _check_edge_scores(edge_scores, n_val):
+    scores = column_or_1d(np.asarray(edge_scores, dtype=np.float64))
+    if len(scores) != n_val:
+        raise ValueError(f"edge_scores has {len(scores)} rows but the validation data has {n_val}.")
+    if not np.isfinite(scores).all():
+        raise ValueError("edge_scores must be finite numbers; the ranking test cannot read NaN or inf.")
+    return scores
+
+
+def _edge_evidence(y, scores, selected, returns, cost, edge_test, alpha) -> dict:
+    """The edge test's evidence on unweighted rows; ``reason`` is empty when the edge holds (or no test runs).
+
+    (a) ranking: one-sided Mann-Whitney U (tie-corrected, asymptotic) that the
+    buy rows' scores are greater than the others'; (b) after costs: the mean
+    of ``returns - cost`` over the ``selected`` rows is > 0 (when returns are given).
+    """
+    buys, others = scores[y == 1], scores[y == 0]
+    u, p_value = mannwhitneyu(buys, others, alternative="greater", method="asymptotic")
+    p_value = float(p_value) if np.isfinite(p_value) else 1.0  # every score tied: no evidence of a ranking
+    mean_net = None if returns is None else float(np.mean(returns[selected]) - cost)
+    failed = []
+    if edge_test is not None:
+        if not p_value < alpha:
+            failed.append("ranking")
+        if mean_net is not None and not mean_net > 0.0:
+            failed.append("after_costs")
+    return {
+        "test": edge_test,
+        "auc": float(u) / (len(buys) * len(others)),
+        "p_value": p_value,
+        "alpha": float(alpha),
+        "mean_net_return": mean_net,
+        "cost": float(cost),
+        "n_val": int(len(y)),
+        "reason": ", ".join(failed),
+    }
+
+
+def _no_trade_value(objective, n_pos, beta):
+    """The objective of trading nothing: F-scores 0, precision 0 (0/0), returns 0, Sortino NaN (all returns 0)."""
+    if objective in ("f1", "fbeta"):
+        return float(_fbeta(0.0, 0.0, n_pos, 1.0 if objective == "f1" else beta))
+    if objective == "precision_at_recall":
+        return float(_precision(0.0, 0.0))
+    if objective == "expected_return":
+        return 0.0
+    return float(_sortino(0.0, 0.0, 1))
 
 
 def _curve(p, y, w, r, objective, beta):
@@ -346,8 +485,9 @@ def _check_labels_and_weights(y01, p, sample_weight):
     return y01, w
 
 
-def _check_returns(returns, objective, n_val):
-    if objective not in _RETURN_OBJECTIVES:
+def _check_returns(returns, objective, n_val, used=False):
+    """The returns as floats: required by the return-based objectives; otherwise checked when ``used`` (the edge test)."""
+    if objective not in _RETURN_OBJECTIVES and (returns is None or not used):
         return None
     if returns is None:
         raise ValueError(
@@ -436,10 +576,26 @@ def _theta_in_gap(lower, upper):
     return float(middle if middle > lower else upper)
 
 
-def pick_theta(model_name, y01, p_buy, returns, sample_weight, *, objective, constraints, beta, min_recall):
-    """Run the θ sweep on validated 0/1 labels (1 = buy) and P(buy) of held-out rows; emit ``theta_picked``."""
-    result = _sweep01(y01, _check_proba(p_buy), objective, constraints, returns, sample_weight, beta, min_recall)
+def pick_theta(
+    model_name, y01, p_buy, returns, sample_weight, *, objective, constraints, beta, min_recall,
+    cost=THETA_DEFAULTS["cost"], edge_test=THETA_DEFAULTS["edge_test"], edge_alpha=THETA_DEFAULTS["edge_alpha"],
+    edge_scores=None,
+):
+    """Run the θ sweep on validated 0/1 labels (1 = buy) and P(buy) of held-out rows; emit ``theta_picked``.
+
+    When the edge test fails, ``no_edge`` is emitted first, with ``model_type``
+    and the evidence (:attr:`ThetaSweepResult.edge`); ``theta_picked`` follows
+    in every case (with the no-trade θ then), so every θ search logs one
+    ``theta_picked``. ``edge_scores`` are the scores the ranking test reads
+    (default: ``p_buy``).
+    """
+    result = _sweep01(
+        y01, _check_proba(p_buy), objective, constraints, returns, sample_weight, beta, min_recall,
+        cost=cost, edge_test=edge_test, edge_alpha=edge_alpha, edge_scores=edge_scores,
+    )
     objective = result.objective
+    if result.no_edge:
+        emit("no_edge", model_type=model_name, objective=objective, **result.edge)
     emit(
         "theta_picked",
         model_type=model_name,
@@ -568,6 +724,9 @@ class ThetaSweep(BaseHeldOutClassifier):
         max_positive_rate=THETA_DEFAULTS["max_positive_rate"],
         max_positive_rate_ratio=THETA_DEFAULTS["max_positive_rate_ratio"],
         pos_label=THETA_DEFAULTS["pos_label"],
+        cost=THETA_DEFAULTS["cost"],
+        edge_test=THETA_DEFAULTS["edge_test"],
+        edge_alpha=THETA_DEFAULTS["edge_alpha"],
         cv=0.2,
         n_jobs=None,
     ):
@@ -579,6 +738,9 @@ class ThetaSweep(BaseHeldOutClassifier):
         self.max_positive_rate = max_positive_rate
         self.max_positive_rate_ratio = max_positive_rate_ratio
         self.pos_label = pos_label
+        self.cost = cost
+        self.edge_test = edge_test
+        self.edge_alpha = edge_alpha
         self.cv = cv
         self.n_jobs = n_jobs
 
@@ -616,16 +778,22 @@ class ThetaSweep(BaseHeldOutClassifier):
         )
         models, probas = zip(*fitted)
         rows = np.arange(len(target.y))
+        raw = [model.__dict__.pop("_held_out_raw", None) for model in models]
         self.estimator_ = models[0] if len(splits) == 1 else fit_on_rows(clone(estimator), X, target, rows, fit_params)[0]
         proba = np.concatenate(probas)
         val = np.concatenate([test for _, test in splits])
         first = self.buy_label_ == target.classes[0]
+        edge_scores = None
+        if len(splits) == 1 and raw[0] is not None and every_row(val, len(raw[0])):
+            # the inner Calibrate fitted its calibrator on the θ rows themselves: the edge test reads the raw scores
+            edge_scores = 1.0 - raw[0] if first else raw[0]
         self.theta_result_ = pick_theta(
             model_type(estimator),
             target.y01[val] ^ np.int8(first),
             1.0 - proba[:, 1] if first else proba[:, 1],
             take(own["returns"], val),
             take(own["sample_weight"], val),
+            edge_scores=edge_scores,
             **sweep_params(self),
         )
         self.theta_ = self.theta_result_.theta
@@ -669,5 +837,13 @@ def sweep_params(owner):
         max_positive_rate=owner.max_positive_rate,
         max_positive_rate_ratio=owner.max_positive_rate_ratio,
     )
-    return {"objective": owner.objective, "constraints": constraints, "beta": owner.beta, "min_recall": owner.min_recall}
+    return {
+        "objective": owner.objective,
+        "constraints": constraints,
+        "beta": owner.beta,
+        "min_recall": owner.min_recall,
+        "cost": owner.cost,
+        "edge_test": owner.edge_test,
+        "edge_alpha": owner.edge_alpha,
+    }
 
