@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -56,12 +57,12 @@ def _models_command(args) -> int:
     return 0
 
 
-TABLE = ["model", "auc", "f1_buy", "brier", "ece", "theta", "trades", "win_rate", "sortino", "train_sec"]
+TABLE = ["model", "auc", "f1_buy", "brier", "ece", "theta", "trades", "win_rate", "sortino_ann", "train_sec"]
 
 
 def _train_command(args) -> int:
     from cvn_sklearn.contracts import Datasets
-    from cvn_sklearn.datasets import load_dataset, periods_per_year
+    from cvn_sklearn.datasets import load_dataset, periods_per_year, trading_cost
     from cvn_sklearn.harness import train_one
     from cvn_sklearn.registry import registry
 
@@ -79,10 +80,10 @@ def _train_command(args) -> int:
           f"{y.mean():.1%} positives", flush=True)
     print("for each of them, cvn_sklearn.harness.train_one: fit on the training rows -> calibrate (isotonic) and tune θ "
           "(F1, at most the base rate of trades) on the validation rows -> score the test rows", flush=True)
-    rows = []
+    rows, cost = [], trading_cost(args.symbol)
     for i, name in enumerate(names, 1):
         print(f"[{i}/{len(names)}] training {name} ...", flush=True)
-        artifact = train_one(name, data)
+        artifact = train_one(name, data, constraints={"cost": cost})
         rows.append(_table_row(artifact))
         if not args.no_mlflow:
             from cvn_sklearn.persist import log_artifact
@@ -94,7 +95,9 @@ def _train_command(args) -> int:
     print(format_table(rows, TABLE))
     test = data.test
     print(f"\ntest rows: {len(test.y)}, positives: {int(test.y.sum())} ({test.y.mean():.1%}); "
-          "metrics at each model's own θ, trading results on the label's forward return")
+          "metrics at each model's own θ; trading results on the label's forward return, net of "
+          f"{cost * 1e4:g} bps a trade, Sortino annualised ({data.periods_per_year:g} bars a year); "
+          "θ = no trade when a model shows no edge on the validation rows")
     if not args.no_mlflow:
         where = args.tracking_uri or "sqlite:///mlflow.db (this folder)"
         print(f"MLflow: one run per model in experiment {args.experiment!r} at {where}")
@@ -108,7 +111,7 @@ def _table_row(artifact) -> dict:
     test, trades = artifact.metrics_test, artifact.trading_test
     return {"model": artifact.model_name, "auc": test.auc, "f1_buy": test.f1_buy, "brier": test.brier,
             "ece": test.ece, "theta": artifact.threshold, "trades": trades.n_trades, "win_rate": trades.win_rate,
-            "sortino": trades.sortino, "train_sec": artifact.training_time_sec}
+            "sortino_ann": trades.sortino, "train_sec": artifact.training_time_sec}
 
 
 def _save_plots(directory: str, name: str, artifact, data) -> None:
@@ -157,7 +160,10 @@ def _directory(text: str) -> str:
 
 
 # -- screen and demo -------------------------------------------------------------------------------
-RANKING = ["variant", "trades", "win_rate", "sortino", "sharpe", "psr", "dsr", "failed_cells"]
+RANKING = {"variant": "variant", "trades": "trades", "win_rate": "win_rate", "sharpe_ann": "sharpe_ann",
+           "sharpe_ann_gross": "gross", "sortino_ann": "sortino_ann", "dsr": "dsr", "no_edge_cells": "no_edge",
+           "failed_cells": "failed"}
+"""The ranking's columns the CLI prints, and their short headers (ranking.csv and --json hold every column)."""
 
 
 def _screen_command(args) -> int:
@@ -196,10 +202,17 @@ def _run_sweep(args, content: dict) -> int:
     if args.json:
         print(json.dumps({"ranking": json.loads(result.ranking.reset_index().to_json(orient="records")),
                           "pbo": None if not np.isfinite(result.pbo) else result.pbo,
+                          "periods_per_year": result.periods_per_year, "calendar": result.calendar,
+                          "costs": result.cells.groupby("symbol")["cost"].first().to_dict(),
                           "folder": str(result.folder), "parent_run_id": result.parent_run_id}, indent=2))
         return 0
+    from cvn_sklearn.sweep.report import units
+
     print()
-    print(format_table(result.ranking.reset_index().to_dict("records"), RANKING))
+    print(textwrap.fill(units(result) + " gross: sharpe_ann before costs; no_edge: cells whose model showed no edge "
+                        "(no trade); psr, max_drawdown, T and more in ranking.csv.", width=100))
+    rows = [{RANKING[k]: v for k, v in row.items() if k in RANKING} for row in result.ranking.reset_index().to_dict("records")]
+    print(format_table(rows, list(RANKING.values())))
     failed = int((result.cells["status"] != "ok").sum())
     print(f"\nPBO (probability of backtest overfitting): {'n/a' if not np.isfinite(result.pbo) else f'{result.pbo:.3f}'}")
     print(f"cells: {len(result.cells)}, failed: {failed}, from the store: {int(result.cells['cached'].sum())}")

@@ -49,6 +49,7 @@ from scipy.special import ndtr
 from sklearn.utils.validation import column_or_1d
 
 __all__ = [
+    "DAYS_PER_YEAR",
     "POSITION_RULES",
     "Positions",
     "TradingMetrics",
@@ -157,8 +158,9 @@ def positions(signal, returns, *, times=None, t1=None, bars=None, close=None, co
         exit. Default: ``close``'s index, else the sorted union of ``times``
         and ``t1``.
     close : Series, default=None
-        Close prices on the bar calendar: positions are marked to market bar
-        by bar. ``None``: each trade's return is realised on its exit bar.
+        Close prices on the bar calendar (needs ``t1``): positions are marked
+        to market bar by bar. ``None``: each trade's return is realised on its
+        exit bar.
     cost : float, default=0.0
         Round-trip cost per trade, as a return (0.0005 = 5 bps).
     rule : {"one_at_a_time", "equal_weight"}, default="one_at_a_time"
@@ -489,6 +491,9 @@ def _bar_numbers(n, times, t1, bars, close):
     """The bar calendar and each row's entry and exit bar numbers on it."""
     if times is None and t1 is not None:
         raise ValueError("t1 needs times: pass each row's bar (its entry) as times= with its exit t1=.")
+    if close is not None and t1 is None:
+        raise ValueError("close needs t1: a position is marked to market on the bars from its entry to its exit t1; "
+                         "pass t1 (and times), or leave close out to realise each row's return on its own bar.")
     if times is None:
         calendar = pd.RangeIndex(n) if bars is None else pd.Index(bars)
         entry = np.arange(n)

@@ -71,9 +71,11 @@ def test_every_cell_is_a_fold_of_a_symbol_of_a_variant_and_a_failure_is_recorded
     assert broken["error"].str.contains("'C' parameter").all()
     ok = cells[cells["variant"] != "broken"]
     assert set(ok["status"]) == {"ok"} and not ok["cached"].any()
-    assert ((ok["threshold"] > 0) & (ok["threshold"] < 1)).all()
+    assert (((ok["threshold"] > 0) & (ok["threshold"] < 1)) | (ok["no_edge"] & (ok["threshold"] > 1))).all()
+    assert (ok.loc[ok["no_edge"], "n_trades"] == 0).all()
     assert (ok["rows_theta"] > 0).all() and (ok["rows_test"] == ok["test_n"]).all()
-    assert {"n_trades", "win_rate", "avg_return", "sortino", "sharpe", "max_drawdown", "seconds"} <= set(cells)
+    assert {"n_trades", "win_rate", "avg_return", "sortino_ann", "sharpe_ann", "max_drawdown", "sharpe_ann_gross",
+            "avg_return_gross", "cost", "n_bars", "periods_per_year", "seconds"} <= set(cells)
 
 
 def test_the_test_block_is_scored_with_the_row_policy_of_train_one(first):
@@ -94,12 +96,18 @@ def test_the_test_block_is_scored_with_the_row_policy_of_train_one(first):
 def test_results_tables_and_files(first):
     _, result, _ = first
     assert list(result.ranking.index[:2]) != ["broken"] and result.ranking.loc["broken", "failed_cells"] == 4
-    assert {"trades", "win_rate", "sharpe", "sortino", "psr", "dsr", "failed_cells"} <= set(result.ranking)
+    assert {"trades", "win_rate", "sharpe_ann", "sharpe_ann_gross", "sortino_ann", "psr", "dsr", "T", "no_edge_cells",
+            "failed_cells"} <= set(result.ranking)
+    # one row per day of the two symbols' test windows (the same days): T of the pooled series
+    assert result.calendar == "bars" and result.periods_per_year == 252
+    assert result.ranking["T"].dropna().unique().tolist() == [len(result.pooled)]
     assert 0.0 <= result.pbo <= 1.0
     overall = result.by_variant[result.by_variant["fold"] == "all"].set_index("variant")
     assert overall.loc["logreg", "avg_trades"] == result.cells.query("variant == 'logreg'")["n_trades"].mean()
+    assert overall.loc["logreg", "no_edge_cells"] == result.cells.query("variant == 'logreg'")["no_edge"].sum()
     assert set(result.by_variant["fold"]) == {"0", "1", "all"}
     assert result.returns.shape[1] == 3 and result.returns["broken"].isna().all()
+    assert result.returns.index.names == ["symbol", "time"] and result.pooled["broken"].isna().all()
     for name in ("cells", "by_variant", "ranking"):
         assert (result.folder / f"{name}.parquet").is_file() and (result.folder / f"{name}.csv").is_file()
     pd.testing.assert_frame_equal(pd.read_parquet(result.folder / "ranking.parquet"), result.ranking)
@@ -189,7 +197,7 @@ def test_cells_are_submitted_costliest_first_and_reported_in_config_order(tmp_pa
 
 def test_a_cell_store_file_appears_whole(tmp_path):
     store = CellStore(tmp_path)
-    store.put({"key": "k", "status": "ok"}, index=[1, 2], signal=[0, 1], returns=[0.1, -0.2])
+    store.put({"key": "k", "status": "ok"}, index=[1, 2], signal=[0, 1], proba=[0.2, 0.7], returns=[0.1, -0.2])
     assert store.keys() == {"k"} and not list((tmp_path / "cells").glob("*.tmp"))
     record, arrays = store.get("k")
     assert record == {"key": "k", "status": "ok"} and arrays["returns"].tolist() == [0.1, -0.2]

@@ -49,7 +49,11 @@ def test_screen_prints_the_ranked_table_and_the_pbo_within_100_columns(screened)
     folder, config, report, out, err = screened
     lines = out.strip().splitlines()
     header = next(line for line in lines if line.startswith("variant"))
-    assert header.split() == ["variant", "trades", "win_rate", "sortino", "sharpe", "psr", "dsr", "failed_cells"]
+    assert header.split() == ["variant", "trades", "win_rate", "sharpe_ann", "gross", "sortino_ann", "dsr", "no_edge",
+                              "failed"]
+    units = " ".join(lines[:lines.index(header)])  # the sentence above the table: cost, unit, calendar, T
+    assert "Net of a round-trip cost per trade (goog 10 bps" in units and "annualised with 252 periods per year" in units
+    assert "T = " in units
     assert {line.split()[0] for line in lines[lines.index(header) + 2:][:2]} == {"logreg", "logreg_l2"}
     pbo = next(line for line in lines if line.startswith("PBO (probability of backtest overfitting):"))
     table = lines[lines.index(header):lines.index(pbo)]
@@ -63,7 +67,8 @@ def test_screen_json_parses_and_a_second_run_reads_every_cell_from_the_store(scr
     assert main(["screen", config, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {row["variant"] for row in out["ranking"]} == {"logreg", "logreg_l2"}
-    assert set(out) == {"ranking", "pbo", "folder", "parent_run_id"} and out["parent_run_id"]
+    assert set(out) == {"ranking", "pbo", "folder", "parent_run_id", "periods_per_year", "calendar", "costs"}
+    assert out["parent_run_id"] and out["periods_per_year"] == 252 and out["costs"] == {"goog": 0.001, "ibm": 0.001}
     assert main(["screen", config]) == 0
     assert "from the store: 8" in capsys.readouterr().out
 

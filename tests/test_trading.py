@@ -120,6 +120,7 @@ def test_an_hourly_and_a_daily_symbol_pool_per_calendar_day():
     ({"times": [2, 1, 3]}, "time order"),
     ({"times": [0, 1, 2], "t1": [1, 0, 3]}, "at or after"),
     ({"t1": [1, 2, 3]}, "t1 needs times"),
+    ({"times": [0, 1, 2], "close": pd.Series([1.0, 2.0, 3.0])}, "close needs t1"),
     ({"times": [0, 1, 2], "bars": [0, 1]}, "not bars of the calendar"),
     ({"rule": "fifo"}, "rule must be one of"),
     ({"cost": -0.001}, "cost must be a number >= 0"),

@@ -198,10 +198,15 @@ def metrics(datasets: Datasets, split: str, proba: np.ndarray, signal: np.ndarra
     trading_val={"split": value("val"), "signal": source("signal_val")},
     trading_test={"split": value("test"), "signal": source("signal_test")},
 )
-def trading(datasets: Datasets, split: str, signal: np.ndarray) -> Optional[TradingMetrics]:
-    """:func:`~cvn_sklearn.metrics.trading_metrics` of the buy signal on one split's returns, if any."""
+def trading(datasets: Datasets, split: str, signal: np.ndarray, constraints: dict) -> Optional[TradingMetrics]:
+    """:func:`~cvn_sklearn.trading.trading_metrics` of the buy signal on one split's returns, if any.
+
+    Net of the cost per trade θ was tuned with (``constraints["cost"]``, 0 without one); every row is a bar.
+    """
     returns = getattr(datasets, split).returns
-    return None if returns is None else trading_metrics(signal, returns, periods_per_year=datasets.periods_per_year)
+    if returns is None:
+        return None
+    return trading_metrics(signal, returns, periods_per_year=datasets.periods_per_year, cost=constraints.get("cost", 0.0))
 
 
 def reliability_val(datasets: Datasets, proba_val: np.ndarray, buy: Any) -> ReliabilityBins:

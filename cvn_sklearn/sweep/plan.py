@@ -176,8 +176,8 @@ def plan_cells(config: ScreenConfig, data) -> Plan:
     from cvn_sklearn.metrics import buy_label
     from cvn_sklearn.model_selection import WalkForwardSplit, walk_forward_folds
 
-    costs = {symbol: config.symbol_cost(symbol) for symbol in config.symbols}  # before any data is loaded
     data = _symbol_data(config, data)
+    costs = {symbol: config.symbol_cost(symbol) for symbol in config.symbols}
     options, code = config.training_options(), f"{cvn_sklearn.__version__}:{code_commit()}"
     settings = config.folds
     splitter = WalkForwardSplit(settings.n_splits, test_size=settings.test_size, max_train_size=settings.max_train_size,

@@ -56,6 +56,7 @@ def write_report(result, config, path) -> Path:
         f"<p>{len(result.cells)} cells, {int((result.cells['status'] != 'ok').sum())} failed, "
         f"{int(result.cells['cached'].sum())} read back from the cell store.</p>",
         "<h2>Ranking</h2>",
+        f'<p class="note">{html.escape(units(result))}</p>',
         _table(ranking.reset_index(), floats=4),
         '<p class="note"><b>DSR</b> (deflated Sharpe ratio): the probability that the variant\'s true Sharpe '
         "ratio beats what the best of the variants tried would reach by luck alone; above 0.95 is strong evidence. "
@@ -63,7 +64,7 @@ def write_report(result, config, path) -> Path:
         f'<p class="note"><b>PBO = {_number(result.pbo)}</b> (probability of backtest overfitting): how often the '
         "variant best on one half of the periods is below the median on the other half; near 0.5 means the ranking "
         "is noise, near 0 that the best variant stays best.</p>",
-        "<h2>Equity curves (cumulative out-of-sample returns)</h2>",
+        "<h2>Equity curves (cumulative out-of-sample returns per bar, net of costs; dashed: gross)</h2>",
         *[_image(figure) for figure in _equity_figures(result)],
         "<h2>Per fold</h2>",
         _table(result.by_variant, floats=3),
@@ -121,20 +122,35 @@ def _image(figure) -> str:
 def _equity_figures(result):
     import matplotlib.pyplot as plt
 
-    returns = result.returns
-    for symbol in returns.index.get_level_values("symbol").unique():
-        block = returns.xs(symbol, level="symbol")
+    costs = result.cells.groupby("symbol")["cost"].first() if "cost" in result.cells else {}
+    for symbol in result.returns.index.get_level_values("symbol").unique():
+        net = result.returns.xs(symbol, level="symbol")
+        gross = result.returns_gross.xs(symbol, level="symbol")
         figure, axis = plt.subplots(figsize=(10, 3.2))
-        curve = block.fillna(0.0).cumsum()
-        for variant in curve.columns:
-            axis.plot(np.arange(len(curve)), curve[variant].to_numpy(), label=variant, linewidth=1.2)
-        starts = np.flatnonzero(np.diff(block.index.get_level_values("fold").to_numpy()) != 0) + 1
-        for start in starts:
-            axis.axvline(start, color="#8c959f", linestyle=":", linewidth=1)
-        axis.set_title(f"{symbol}: cumulative out-of-sample return (dotted lines: fold boundaries)")
-        axis.set_xlabel("test rows, in time order")
+        for number, variant in enumerate(net.columns):
+            color = f"C{number % 10}"
+            axis.plot(net.index, net[variant].fillna(0.0).cumsum().to_numpy(), color=color, label=variant, linewidth=1.2)
+            axis.plot(gross.index, gross[variant].fillna(0.0).cumsum().to_numpy(), color=color, linestyle="--",
+                      linewidth=0.8, alpha=0.7)
+        cost = costs.get(symbol, float("nan")) if hasattr(costs, "get") else float("nan")
+        axis.set_title(f"{symbol}: cumulative return on its test bars, net of {cost * 1e4:.1f} bps a trade "
+                       "(dashed: gross)")
+        axis.set_ylabel("sum of bar returns")
         axis.legend(fontsize=7, ncol=4)
+        figure.autofmt_xdate()
         yield figure
+
+
+def units(result) -> str:
+    """One sentence saying what the ranking's numbers are: costs, annualisation, calendar and T."""
+    costs = result.cells.groupby("symbol")["cost"].first() if "cost" in result.cells else pd.Series(dtype=float)
+    paid = ", ".join(f"{symbol} {cost * 1e4:g} bps" for symbol, cost in costs.items())
+    calendar = "bars of the symbols" if result.calendar == "bars" else "calendar days (bar returns summed per day)"
+    t = result.ranking["T"].dropna() if "T" in result.ranking else pd.Series(dtype=float)
+    periods = f"T = {int(t.iloc[0])} periods" if len(t) else "no complete variant"
+    return (f"Net of a round-trip cost per trade ({paid}); gross beside it. Sharpe and Sortino annualised with "
+            f"{result.periods_per_year:g} periods per year on one pooled calendar: the {calendar}, capital split "
+            f"equally among the symbols trading; PSR, DSR and PBO computed on that series, {periods}.")
 
 
 def _trades_figure(result):

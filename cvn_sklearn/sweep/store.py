@@ -16,7 +16,7 @@ from cvn_sklearn._disk import atomic_file, plain
 __all__ = ["CellStore"]
 
 _SCALARS = "scalars"
-_ARRAYS = ("index", "signal", "returns")
+_ARRAYS = ("index", "signal", "proba", "returns")
 
 
 class CellStore:
@@ -47,13 +47,14 @@ class CellStore:
     def __init__(self, folder):
         self.folder = Path(folder, "cells")
 
-    def put(self, record: dict, *, index, signal, returns) -> None:
-        """Write one cell: ``record`` (JSON-able scalars, with ``"key"``) and its test-block arrays."""
+    def put(self, record: dict, *, index, signal, proba, returns) -> None:
+        """Write one cell: ``record`` (JSON-able scalars, with ``"key"``) and its test-block arrays (P(buy) NaN if failed)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         arrays = {
             _SCALARS: np.array(json.dumps(record, default=_json_value)),
             "index": np.asarray(index, dtype=np.int64),
             "signal": np.asarray(signal, dtype=np.int8),
+            "proba": np.asarray(proba, dtype=np.float64),
             "returns": np.asarray(returns, dtype=np.float64),
         }
         with atomic_file(self._path(record["key"])) as file:

@@ -161,7 +161,7 @@ def _symbol_positions(config: ScreenConfig, plan: Plan, symbol: str, arrays: dic
         mine = {cell.fold.index: cell for cell in symbol_cells if cell.variant.name == variant.name}
         parts = [arrays[mine[index].key] for index in folds]
         signal = np.concatenate([part["signal"] for part in parts])
-        proba = np.concatenate([part.get("proba", np.full(len(part["signal"]), np.nan)) for part in parts])
+        proba = np.concatenate([part["proba"] for part in parts])
         size = None
         if rules["sizing"] == "probability":
             size = np.where(signal == 1, bet_size(np.nan_to_num(proba, nan=0.0), break_even=rules["break_even"]), 0.0)

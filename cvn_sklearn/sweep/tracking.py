@@ -19,8 +19,9 @@ __all__ = ["log_report", "log_screen"]
 
 _SWEEP_TAG = "cvn.sweep_id"
 _CELL_TAG = "cvn.cell_key"
-_CELL_METRICS = ("threshold", "training_time_sec", "seconds", "n_trades", "win_rate", "avg_return", "sortino",
-                 "sharpe", "max_drawdown")
+_CELL_METRICS = ("threshold", "training_time_sec", "seconds", "cost", "n_trades", "n_signals", "win_rate", "avg_return",
+                 "avg_return_gross", "sortino_ann", "sortino_ann_gross", "sharpe_ann", "sharpe_ann_gross",
+                 "max_drawdown", "max_drawdown_gross", "n_bars", "no_edge")
 
 
 def log_screen(result, config):
@@ -86,14 +87,20 @@ def log_screen(result, config):
 
 def _sweep_id(config) -> str:
     return content_key({"variants": [v.model_dump() for v in config.variants], "symbols": config.symbols,
-                        "folds": config.folds.model_dump(), "options": config.training_options()})
+                        "folds": config.folds.model_dump(), "options": config.training_options(),
+                        "costs": _costs(config)})
+
+
+def _costs(config) -> dict:
+    return {symbol: config.symbol_cost(symbol) for symbol in config.symbols}
 
 
 def _flat_options(config) -> dict:
     flat = {f"folds.{k}": v for k, v in config.folds.model_dump().items()}
     options = config.training_options()
     options["constraints"] = json.dumps(options["constraints"], sort_keys=True, default=str)
-    return flat | {k: v for k, v in options.items() if k not in ("val_size", "gap")}
+    costs = json.dumps(_costs(config), sort_keys=True)
+    return flat | {k: v for k, v in options.items() if k not in ("val_size", "gap")} | {"costs": costs}
 
 
 def _parent_run(client, experiment_id, sweep_id):
@@ -119,7 +126,9 @@ def _cell_metrics(record) -> list:
 def _finite(value) -> bool:
     import math
 
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    import numpy as np
+
+    return isinstance(value, (int, float, np.number, np.bool_)) and math.isfinite(float(value))
 
 
 def _now_ms() -> int:
