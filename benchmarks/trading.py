@@ -196,7 +196,7 @@ def main(argv=None) -> None:
     series = {}
     for rule in POSITION_RULES:
         for mode in MODES:
-            series[rule, mode] = timed(lambda: vectorised(cells, rule, mode), args.repeats)[0]
+            series[rule, mode] = timed(lambda rule=rule, mode=mode: vectorised(cells, rule, mode), args.repeats)[0]
             print(f"per-bar series + metrics, {args.cells} cells x {args.bars} bars : {series[rule, mode]:.2f} s "
                   f"({rule}, {mode})")
 
