@@ -167,7 +167,7 @@ def symbol_data(seed: int, n_bars: int, events: float) -> SymbolData:
 
 
 def sweep_seconds(n_bars, events, trees, repeats) -> tuple:
-    """Median wall time of a fresh LightGBM sweep (2 symbols x 4 folds), of its cells' own seconds, its cells, failed."""
+    """Median wall time of a fresh LightGBM sweep (2 symbols x 4 folds), its cells' own seconds, cells, failed cells."""
     data = {f"s{i}": symbol_data(100 + i, n_bars, events) for i in range(2)}
     with tempfile.TemporaryDirectory() as scratch:
         runs = iter(range(repeats + 1))
