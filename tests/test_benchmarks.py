@@ -59,3 +59,16 @@ def test_threads_benchmark_prints_pinned_and_every_core_walk_forward_under_load(
         assert re.search(rf"^{re.escape(label)}\s+\d+\.\d+\s+\d+\.\d+\s+\d+\.\d+x$", out, re.MULTILINE), out
     assert "same predictions in all four: True" in out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_trading_benchmark_prints_the_series_time_the_reference_check_and_the_share_of_the_sweep(tmp_path):
+    out = _run("trading.py", "--cells", "3", "--bars", "300", "--trees", "5", "--repeats", "1", "--check", "2",
+               cwd=tmp_path)
+    for rule in ("one_at_a_time", "equal_weight"):
+        for mode in ("marked to market", "realised"):
+            assert re.search(rf"^per-bar series \+ metrics, 3 cells x 300 bars : \d+\.\d+ s \({rule}, {mode}\)$", out,
+                             re.MULTILINE), out
+    assert re.search(r"reference loop: \d+\.\d+ s per cell, vectorised \d+\.\d+x faster \(same series: True", out), out
+    assert re.search(r"sweep wall time, extrapolated from 8 measured cells : \d+\.\d+ s for 3 cells", out), out
+    assert re.search(r"series share of the sweep's wall time : \d+\.\d+% \(target <= 5%", out), out
+    assert list(tmp_path.iterdir()) == []
