@@ -82,6 +82,13 @@ class CalibratedThetaClassifier(BaseHeldOutClassifier):
         (by default θ predicts at most as many positives as the base rate;
         labels other than ``{0, 1}``, ``{-1, 1}`` or booleans need
         ``pos_label``, e.g. ``pos_label="buy"``).
+    cost, edge_test, edge_alpha : see ThetaSweep
+        Cost per trade (default 0.0) and the edge test (default ``"auc"`` at
+        ``edge_alpha=0.05``): without an edge on the θ rows, ``theta_`` is just
+        above 1 and the model does not trade. With a frozen model the
+        calibrator is fitted on the θ rows, so the ranking test reads the
+        model's raw scores there (a calibrator fitted on the rows can reorder
+        them in its favour).
     theta_cv : float, int, cross-validation generator or iterable, default=0.2
         θ rows: the last share of the rows (temporal), or a splitter, as
         ``ThetaSweep(cv=...)``.

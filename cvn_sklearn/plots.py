@@ -83,7 +83,8 @@ def theta_curve(result):
 
     The objective (left axis) is drawn over every candidate θ, bold where the
     candidate meets the constraints; the predicted positive rate (right axis)
-    with its cap dashed; the chosen θ is the vertical line.
+    with its cap dashed; the chosen θ is the vertical line (dotted at 1 for a
+    "no trade" result, whose θ is just above 1; the legend names the θ swept).
 
     Parameters
     ----------
@@ -113,7 +114,9 @@ def theta_curve(result):
     )
     rate.plot(result.thresholds, result.positive_rates, color="tab:orange", label="predicted positive rate")
     rate.axhline(result.positive_rate_cap, color="tab:orange", linestyle="--", label=f"rate cap {result.positive_rate_cap:.3f}")
-    objective.axvline(result.theta, color="black", label=f"θ = {result.theta:.4f}")
+    no_trade = getattr(result, "no_edge", False)
+    theta_label = f"no edge: no trade (swept θ {result.edge['theta_tested']:.4f})" if no_trade else f"θ = {result.theta:.4f}"
+    objective.axvline(min(result.theta, 1.0), color="black", linestyle=":" if no_trade else "-", label=theta_label)
     objective.set(xlabel="θ (a row is positive when P(buy) >= θ)", ylabel=result.objective, xlim=(0, 1))
     rate.set(ylabel="predicted positive rate", ylim=(0, 1.02))
     handles = [h for ax in (objective, rate) for h in ax.get_legend_handles_labels()[0]]

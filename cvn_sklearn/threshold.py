@@ -20,8 +20,38 @@ positive rate at 1.0 x the validation base rate. A perfect classifier predicts
 exactly the base rate, so the cap never binds on a good signal; on a weak one
 it stops F1 from buying recall with trades, and the model trades at most as
 often as opportunities occur. ``min_positives=1`` rules out the empty
-"never trade" answer; raise it (e.g. to 30) for the return-based objectives,
-which otherwise reward a handful of lucky trades.
+"never trade" answer from the sweep itself; raise it (e.g. to 30) for the
+return-based objectives, which otherwise reward a handful of lucky trades.
+
+Why the edge test
+-----------------
+The constraints bound how often a model trades, never whether it should. On
+real prices with features that carry no information (validation AUC < 0.52),
+the sweep still finds its best θ on noise, lands on the positive-rate cap, and
+the model trades 12-36% of the test rows (30 default fits, five symbols): every
+trade pays costs for nothing.
+So after the sweep, θ is kept only if the validation rows show an edge
+(``edge_test="auc"``, the default):
+
+- a ranking edge: a one-sided Mann-Whitney U test (tie-corrected,
+  asymptotic) that P(buy) of the buy rows is greater than that of the other
+  rows, at level ``edge_alpha=0.05`` (equivalently, that the validation AUC
+  is above 0.5 by more than chance);
+- when returns are given (any objective), an edge after costs: the mean of
+  ``returns - cost`` over the rows the chosen θ selects is > 0.
+
+Otherwise the answer is "no trade": θ is :data:`NO_TRADE_THETA`
+(``nextafter(1, 2)``, finite, above every probability), the result says
+``no_edge=True`` and carries the evidence in ``edge``, and ``pick_theta``
+emits ``no_edge`` before its ``theta_picked``. On uninformative features the
+test passes by chance in about ``edge_alpha`` of the fits (fewer with
+returns); on a real signal with a few hundred validation rows it passes
+easily. Both parts count rows (unweighted): a trade is a trade. When the
+calibrator was fitted on the θ rows themselves (a frozen model in
+:class:`~cvn_sklearn.CalibratedThetaClassifier`), the ranking test reads the
+model's raw scores, not the calibrated ones: a calibrator fitted on the rows
+can reorder them in its favour (a Platt slope flips an anti-ranking).
+``edge_test=None`` turns the test off.
 """
 
 from __future__ import annotations
@@ -302,11 +332,28 @@ def theta_sweep(
     >>> from cvn_sklearn import theta_sweep
     >>> y = [0, 0, 1, 0, 1, 1, 0, 1]
     >>> p = [0.1, 0.2, 0.3, 0.35, 0.6, 0.7, 0.8, 0.9]
-    >>> result = theta_sweep(y, p)
+    >>> result = theta_sweep(y, p, edge_test=None)
     >>> float(result.theta), result.n_positives, round(float(result.objective_value), 3)
     (0.5, 4, 0.75)
-    >>> float(theta_sweep(y, p, constraints={"max_positive_rate_ratio": None}).theta)
+    >>> float(theta_sweep(y, p, constraints={"max_positive_rate_ratio": None}, edge_test=None).theta)
     0.25
+
+    Eight rows cannot show an edge (AUC 0.75, one-sided p = 0.16), so by
+    default the answer is "no trade"; the evidence says why:
+
+    >>> no_trade = theta_sweep(y, p, edge_test="auc")
+    >>> no_trade.no_edge, no_trade.theta > 1.0, no_trade.n_positives
+    (True, True, 0)
+    >>> no_trade.edge["auc"], round(no_trade.edge["p_value"], 3), no_trade.edge["reason"]
+    (0.75, 0.156, 'ranking')
+
+    A cost per trade is paid by the return-based objectives, and by the edge:
+
+    >>> r = [-0.01, 0.0, 0.02, -0.01, 0.002, 0.002, 0.004, 0.03]
+    >>> gross = theta_sweep(y, p, objective="expected_return", returns=r, edge_test=None)
+    >>> net = theta_sweep(y, p, objective="expected_return", returns=r, cost=0.005, edge_test=None)
+    >>> (gross.n_positives, round(gross.objective_value, 6)), (net.n_positives, round(net.objective_value, 6))
+    ((4, 0.00475), (1, 0.003125))
     """
     if y_val is None or proba_val is None:
         missing = "y_val" if y_val is None else "proba_val"
@@ -658,6 +705,17 @@ class ThetaSweep(BaseHeldOutClassifier):
         (scikit-learn's positive class); string labels such as
         ``"buy"``/``"hold"`` need it, and ``fit`` raises without it rather than
         guess from the sort order.
+    cost : float >= 0, default=0.0
+        Round-trip cost per trade, as a return (0.0005 = 5 bps): the
+        return-based objectives and the edge test score ``returns - cost``.
+    edge_test : {"auc"} or None, default="auc"
+        After the sweep, trade only if the held-out rows show an edge (a
+        one-sided Mann-Whitney U test of the ranking, and a positive mean net
+        return of the selected rows when ``returns`` are given); otherwise
+        ``theta_`` is just above 1 and ``predict`` never says buy (see
+        :func:`theta_sweep`). ``None`` turns it off.
+    edge_alpha : float in (0, 1), default=0.05
+        Level of the ranking test.
     cv : float, int, cross-validation generator or iterable, default=0.2
         Where the held-out rows come from. A float in (0, 1): the last share of
         the rows, in time order, never shuffled; the model is fitted on the rows
@@ -674,9 +732,10 @@ class ThetaSweep(BaseHeldOutClassifier):
     estimator_ : estimator
         The fitted model used by ``predict``.
     theta_ : float
-        The tuned threshold.
+        The tuned threshold; :data:`NO_TRADE_THETA` (just above 1) when the
+        held-out rows showed no edge.
     theta_result_ : ThetaSweepResult
-        θ, its objective value and the whole curve.
+        θ, its objective value, the whole curve and the edge evidence.
     buy_label_ : int, float, bool or str
         The label θ was tuned for: ``pos_label``, or its default.
     classes_ : ndarray of shape (2,)
@@ -704,6 +763,14 @@ class ThetaSweep(BaseHeldOutClassifier):
     True
     >>> clf.predict(X[:3]).shape
     (3,)
+
+    Features unrelated to the label: no edge, no trade.
+
+    >>> import numpy as np
+    >>> noise = np.random.default_rng(0).normal(size=(400, 3))
+    >>> idle = ThetaSweep().fit(noise, y)
+    >>> idle.theta_result_.no_edge, idle.theta_ > 1.0, int(idle.predict(noise).sum())
+    (True, True, 0)
     """
 
     _parameter_constraints: dict = {

@@ -29,7 +29,8 @@ def test_train_prints_one_row_per_model_and_saves_plots(capsys, tmp_path):
     assert set(rows) == {"logreg", "lightgbm"}
     for values in rows.values():
         auc, theta = float(values[1]), float(values[5])
-        assert 0.0 <= auc <= 1.0 and 0.0 < theta < 1.0
+        # θ tuned in (0, 1), or printed 1.0000: the no-trade θ just above 1 when the val rows show no edge
+        assert 0.0 <= auc <= 1.0 and 0.0 < theta <= 1.0
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "lightgbm_reliability.png", "lightgbm_theta.png", "logreg_reliability.png", "logreg_theta.png",
     ]

@@ -261,9 +261,13 @@ def test_events_name_the_model_inside_the_wrappers(weak):
 
 def test_pos_label_reaches_theta_through_make_pipeline(frame_data):
     frame, labels, _ = frame_data  # "buy" / "hold": "hold" sorts last
-    pipe = make_pipeline(StandardScaler(), Calibrate(method="sigmoid"), ThetaSweep(pos_label="buy"), LogisticRegression())
+    # The weak signal's 400 θ rows show AUC 0.55 (one-sided p = 0.064): the default edge test says "no trade".
+    # This test is about the buy label reaching θ, so the edge test is off (and that parameter must reach θ too).
+    sweep = ThetaSweep(pos_label="buy", edge_test=None)
+    pipe = make_pipeline(StandardScaler(), Calibrate(method="sigmoid"), sweep, LogisticRegression())
     pipe.fit(frame, labels)
     assert pipe.get_params()["calibratedthetaclassifier__pos_label"] == "buy"
+    assert pipe.get_params()["calibratedthetaclassifier__edge_test"] is None
     result = pipe[-1].theta_result_
     assert result.base_rate == pytest.approx(np.mean(labels[1600:] == "buy"))
     p_buy = pipe.predict_proba(frame)[:, list(pipe.classes_).index("buy")]

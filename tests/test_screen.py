@@ -11,6 +11,8 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+
+from cvn_sklearn.threshold import NO_TRADE_THETA
 import structlog
 from mlflow.tracking import MlflowClient
 from pydantic import ValidationError
@@ -71,8 +73,9 @@ def test_every_cell_is_a_fold_of_a_symbol_of_a_variant_and_a_failure_is_recorded
     assert broken["error"].str.contains("'C' parameter").all()
     ok = cells[cells["variant"] != "broken"]
     assert set(ok["status"]) == {"ok"} and not ok["cached"].any()
-    assert (((ok["threshold"] > 0) & (ok["threshold"] < 1)) | (ok["no_edge"] & (ok["threshold"] > 1))).all()
-    assert (ok.loc[ok["no_edge"], "n_trades"] == 0).all()
+    # θ was tuned: in (0, 1), or the no-trade θ just above 1 when a cell's validation rows show no edge
+    assert ((ok["threshold"] > 0) & ((ok["threshold"] < 1) | (ok["threshold"] == NO_TRADE_THETA))).all()
+    assert (ok["no_edge"] == (ok["threshold"] == NO_TRADE_THETA)).all() and (ok.loc[ok["no_edge"], "n_trades"] == 0).all()
     assert (ok["rows_theta"] > 0).all() and (ok["rows_test"] == ok["test_n"]).all()
     assert {"n_trades", "win_rate", "avg_return", "sortino_ann", "sharpe_ann", "max_drawdown", "sharpe_ann_gross",
             "avg_return_gross", "cost", "n_bars", "periods_per_year", "seconds"} <= set(cells)

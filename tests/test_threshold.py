@@ -75,16 +75,18 @@ def _sweep_problems(draw):
     )
     objective = draw(st.sampled_from(["f1", "fbeta", "precision_at_recall", "expected_return", "sortino"]))
     arrays = np.array(y), np.array(p), np.array(returns), None if weights is None else np.array(weights, float)
-    return (*arrays, objective, constraints, draw(st.floats(0.25, 4.0)), draw(st.floats(0.0, 1.0)))
+    cost = draw(st.sampled_from([0.0, 0.001, 0.01]))
+    return (*arrays, objective, constraints, draw(st.floats(0.25, 4.0)), draw(st.floats(0.0, 1.0)), cost)
 
 
 @settings(max_examples=300, deadline=None)
 @given(_sweep_problems())
 def test_theta_sweep_matches_brute_force(problem):
-    y, p, returns, weights, objective, constraints, beta, min_recall = problem
-    expected_v, expected_score = _brute_force(y, p, objective, constraints, returns, weights, beta, min_recall)
+    y, p, returns, weights, objective, constraints, beta, min_recall, cost = problem
+    # the brute force trades the net returns; θ mechanics only, so the edge test is off (tests/test_edge.py tests it)
+    expected_v, expected_score = _brute_force(y, p, objective, constraints, returns - cost, weights, beta, min_recall)
     kwargs = dict(objective=objective, constraints=constraints, returns=returns, sample_weight=weights)
-    kwargs |= dict(beta=beta, min_recall=min_recall)
+    kwargs |= dict(beta=beta, min_recall=min_recall, cost=cost, edge_test=None)
     if expected_v is None:
         with pytest.raises(ValueError, match="No θ meets the constraints"):
             theta_sweep(y, p, **kwargs)
@@ -102,7 +104,7 @@ def test_theta_sweep_ties_go_to_the_higher_threshold():
     # θ at 0.9 and at 0.4 both give F1 = 2/3 (one hit in one trade vs two hits in four): the higher one wins.
     y = np.array([0, 0, 1, 0, 1])
     p = np.array([0.1, 0.4, 0.4, 0.4, 0.9])
-    result = theta_sweep(y, p, constraints={"max_positive_rate_ratio": None})
+    result = theta_sweep(y, p, constraints={"max_positive_rate_ratio": None}, edge_test=None)  # 5 rows: no edge test
     f1_at = dict(zip(result.thresholds, result.scores))
     assert f1_at[0.9] == f1_at[0.4] == pytest.approx(2 / 3)
     assert np.array_equal(p >= result.theta, p >= 0.9)
@@ -163,9 +165,9 @@ def test_theta_sweep_errors_say_what_is_wrong(y, p, kwargs, match):
 
 
 def test_theta_in_the_gap_is_robust_and_prefers_one_half():
-    y = np.array([0, 0, 1, 1])
-    assert theta_sweep(y, [0.1, 0.3, 0.7, 0.9]).theta == 0.5
-    assert theta_sweep(y, [0.1, 0.6, 0.7, 0.9]).theta == pytest.approx(0.65)
+    y = np.array([0, 0, 1, 1])  # 4 rows cannot pass the edge test (asymptotic one-sided p = 0.12 at best): off
+    assert theta_sweep(y, [0.1, 0.3, 0.7, 0.9], edge_test=None).theta == 0.5
+    assert theta_sweep(y, [0.1, 0.6, 0.7, 0.9], edge_test=None).theta == pytest.approx(0.65)
 
 
 # ---------------------------------------------------------------- ThetaSweep
