@@ -77,12 +77,14 @@ def test_psr_of_returns_uses_the_sample_moments():
 @given(
     a=st.floats(-1.0, 1.0),
     b=st.floats(-1.0, 1.0),
-    skew=st.floats(-3.0, 3.0),
+    skew=st.floats(-1.99, 1.99),
     extra=st.floats(0.0, 20.0),
     n_obs=st.integers(2, 5000),
 )
 def test_psr_is_monotone_in_sharpe(a, b, skew, extra, n_obs):
-    # kurtosis >= 1 + skew^2 keeps the variance term positive; then PSR increases with the Sharpe ratio
+    # kurtosis >= 1 + skew^2 keeps the variance term positive; then PSR increases with the Sharpe ratio wherever
+    # 1 - skew * SR / 2 > 0 (the sign of d PSR / d SR), i.e. for |SR| <= 1 when |skew| < 2. Beyond that the
+    # formula itself turns (skew -3, SR < -2/3: Hypothesis found it), which is not a property to test.
     low, high = min(a, b), max(a, b)
     kwargs = dict(n_obs=n_obs, skew=skew, kurtosis=1.0 + skew**2 + extra)
     assert probabilistic_sharpe_ratio(low, **kwargs) <= probabilistic_sharpe_ratio(high, **kwargs) + 1e-12

@@ -186,7 +186,9 @@ def _calibration_figures(result):
         if isinstance(last.get("theta_thresholds"), (list, np.ndarray)) and len(last["theta_thresholds"]):
             right.plot(last["theta_thresholds"], last["theta_scores"], label="objective")
             right.plot(last["theta_thresholds"], last["theta_positive_rates"], label="positive rate")
-            right.axvline(last["threshold"], color="#cf222e", linestyle="--", label=f"θ = {last['threshold']:.3f}")
+            no_trade = last["threshold"] > 1
+            right.axvline(min(last["threshold"], 1.0), color="#cf222e", linestyle=":" if no_trade else "--",
+                          label="θ = no trade (no edge)" if no_trade else f"θ = {last['threshold']:.3f}")
             right.legend(fontsize=7)
         right.set_title(f"{variant}: θ curve ({last['symbol']}, fold {last['fold']})", fontsize=9)
         right.set_xlabel("θ")
