@@ -216,7 +216,8 @@ def test_visualize_writes_the_dot_source_of_each_dag(tmp_path, dag, node):
 def test_visualize_follows_the_config(tmp_path):
     raw = harness.visualize(tmp_path / "raw.dot", calibration=None, objective=None).read_text()
     meta = harness.visualize(tmp_path / "meta.dot", meta_label="logreg").read_text()
-    assert "constraints" not in raw and "meta_label_model" in meta
+    # raw: no calibrator and no θ (the constraints still carry the cost per trade the trading figures pay)
+    assert "objective" not in raw and "calibration" not in raw and "meta_label_model" in meta
 
 
 def test_visualize_rejects_unknown_dags(tmp_path):

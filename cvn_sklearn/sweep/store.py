@@ -38,7 +38,8 @@ class CellStore:
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     store = CellStore(folder)
-    ...     store.put({"key": "abc", "status": "ok"}, index=[0, 1], signal=[1, 0], returns=[0.01, -0.02])
+    ...     store.put({"key": "abc", "status": "ok"}, index=[0, 1], signal=[1, 0], proba=[0.7, 0.2],
+    ...               returns=[0.01, -0.02])
     ...     record, arrays = store.get("abc")
     >>> record["status"], arrays["signal"].tolist()
     ('ok', [1, 0])
