@@ -63,7 +63,7 @@ def sweep_config(folder, trees: int, **changes) -> dict:
     variants = [{"name": f"lightgbm_{leaves}", "model": "lightgbm", "params": {"n_estimators": trees, "num_leaves": leaves}}
                 for leaves in (15, 31)]
     return {"variants": variants, "symbols": ["s1", "s2"], "folds": {"n_splits": 2}, "calibration": "sigmoid",
-            "folder": str(folder), "mlflow": False, **changes}
+            "folder": str(folder), "mlflow": False, "cost": 0.001, **changes}
 
 
 def timed(config, data):
@@ -112,7 +112,7 @@ def tiny_sweep(n_cells: int) -> int:
     variants = [{"name": f"logreg_{i}", "model": "logreg", "params": {"C": 1.0 + i}} for i in range(max(1, n_cells // 10))]
     with tempfile.TemporaryDirectory() as folder:
         config = {"variants": variants, "symbols": list(data), "folds": {"n_splits": 5}, "calibration": "sigmoid",
-                  "folder": folder, "mlflow": False}
+                  "folder": folder, "mlflow": False, "cost": 0.001}
         return len(screen(config, data=data).cells)
 
 
