@@ -105,3 +105,15 @@ def test_a_symbol_of_your_own_needs_a_cost(tmp_path):
     with pytest.raises(ValueError, match=r"'mine' has no cost per trade.*cost: 0 screens gross"):
         screen(config, data={"mine": _planted(3)})
     assert not any(tmp_path.iterdir())  # refused before anything ran
+
+
+def test_equal_weight_takes_every_signal_one_at_a_time_skips_those_while_a_position_is_open(tmp_path, swept):
+    _, data, _ = swept
+    config = {"variants": VARIANTS[1:], "symbols": ["daily"], "folds": {"n_splits": 3}, "calibration": "sigmoid",
+              "mlflow": False, "cost": 0.001}
+    one = screen({**config, "folder": str(tmp_path / "one")}, data={"daily": data["daily"]})
+    split = screen({**config, "folder": str(tmp_path / "split"), "positions": "equal_weight"}, data={"daily": data["daily"]})
+    assert (split.cells["n_trades"] == split.cells["n_signals"]).all()
+    assert (one.cells["n_trades"] < one.cells["n_signals"]).all()
+    assert split.ranking.loc["forest", "trades"] > one.ranking.loc["forest", "trades"]
+    assert (one.cells["threshold"].to_numpy() == split.cells["threshold"].to_numpy()).all()  # same fits, other holding
