@@ -115,7 +115,9 @@ def theta_curve(result):
     rate.plot(result.thresholds, result.positive_rates, color="tab:orange", label="predicted positive rate")
     rate.axhline(result.positive_rate_cap, color="tab:orange", linestyle="--", label=f"rate cap {result.positive_rate_cap:.3f}")
     no_trade = getattr(result, "no_edge", False)
-    theta_label = f"no edge: no trade (swept θ {result.edge['theta_tested']:.4f})" if no_trade else f"θ = {result.theta:.4f}"
+    tested = result.edge["theta_tested"] if no_trade else float("nan")
+    swept = f"swept θ {tested:.4f}" if np.isfinite(tested) else "no θ met the constraints"
+    theta_label = f"no edge: no trade ({swept})" if no_trade else f"θ = {result.theta:.4f}"
     objective.axvline(min(result.theta, 1.0), color="black", linestyle=":" if no_trade else "-", label=theta_label)
     objective.set(xlabel="θ (a row is positive when P(buy) >= θ)", ylabel=result.objective, xlim=(0, 1))
     rate.set(ylabel="predicted positive rate", ylim=(0, 1.02))

@@ -185,9 +185,13 @@ class ThetaSweepResult:
         Mann-Whitney U), ``alpha``, ``mean_net_return`` (mean of
         ``returns - cost`` over the rows the swept θ selects; ``None`` without
         returns), ``cost``, ``n_val``, ``theta_tested`` and
-        ``n_positives_tested`` (the θ the sweep picked and its trades), and
-        ``reason`` (``""`` when the edge holds, else ``"ranking"``,
-        ``"after_costs"`` or both, comma-separated).
+        ``n_positives_tested`` (the θ the sweep picked and its trades; NaN
+        and 0 when no θ met the constraints), and ``reason`` (``""`` when the
+        edge holds, else ``"ranking"``, ``"after_costs"`` or both,
+        comma-separated). When no θ meets the constraints (constant
+        probabilities, say) and the ranking shows no edge, the result is "no
+        trade" (reason ``"ranking (and no θ meets the constraints)"``), not
+        the infeasible-constraints error, which stays for a model with an edge.
     """
 
     theta: float
@@ -390,11 +394,20 @@ def _sweep01(
     feasible &= ~np.isnan(curve["scores"])
     if objective == "precision_at_recall":
         feasible &= curve["recalls"] >= min_recall
-    best = _best_index(curve["scores"], feasible, curve["positives"], constraints, cap, objective, min_recall, n)
-    thresholds = curve["thresholds"]
-    theta = _theta_in_gap(thresholds[best - 1] if best else 0.0, thresholds[best])
-    edge = _edge_evidence(y, scores, p >= thresholds[best], r, cost, edge_test, edge_alpha)
-    edge |= {"theta_tested": theta, "n_positives_tested": int(curve["positives"][best])}
+    try:
+        best = _best_index(curve["scores"], feasible, curve["positives"], constraints, cap, objective, min_recall, n)
+    except ValueError:
+        # no θ meets the constraints (e.g. constant probabilities): without an edge that is "no trade", not an error
+        edge = None if edge_test is None else _edge_evidence(y, scores, np.zeros(n, bool), None, cost, edge_test, edge_alpha)
+        if edge is None or "ranking" not in edge["reason"]:
+            raise
+        best, edge = None, edge | {"theta_tested": float("nan"), "n_positives_tested": 0,
+                                   "reason": "ranking (and no θ meets the constraints)"}
+    if best is not None:
+        thresholds = curve["thresholds"]
+        theta = _theta_in_gap(thresholds[best - 1] if best else 0.0, thresholds[best])
+        edge = _edge_evidence(y, scores, p >= thresholds[best], r, cost, edge_test, edge_alpha)
+        edge |= {"theta_tested": theta, "n_positives_tested": int(curve["positives"][best])}
     no_edge = bool(edge["reason"])
     if no_edge:
         chosen = {

@@ -128,8 +128,8 @@ def test_edge_alpha_is_the_level_of_the_test():
 def test_errors_are_unchanged_by_the_edge_test():
     with pytest.raises(ValueError, match="single class"):
         theta_sweep([1, 1, 1], [0.2, 0.5, 0.9])
-    with pytest.raises(ValueError, match="No θ meets the constraints"):
-        theta_sweep([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match="No θ meets the constraints"):  # constant probabilities: see below
+        theta_sweep([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5], edge_test=None)
     with pytest.raises(ValueError, match="edge_test"):
         theta_sweep([0, 1], [0.2, 0.8], edge_test="t")
     with pytest.raises(ValueError, match="edge_scores has 1 rows"):
@@ -222,3 +222,16 @@ def test_a_planted_signal_on_real_prices_still_trades(real_rows):
         result = artifact.estimator.theta_result_
         assert not result.no_edge and result.edge["p_value"] < 1e-6 and result.edge["mean_net_return"] > 0
         assert artifact.threshold < 1.0 and artifact.metrics_test.positive_rate > 0.1
+
+
+def test_constant_probabilities_without_an_edge_are_no_trade_not_an_error():
+    # a blend that predicts the base rate (stack_nonneg with every weight 0): no θ meets the cap, and no ranking
+    y = np.array([0, 1] * 50)
+    result = theta_sweep(y, np.full(100, 0.5))
+    assert result.no_edge and result.theta > 1 and result.n_positives == 0
+    assert result.edge["reason"] == "ranking (and no θ meets the constraints)" and np.isnan(result.edge["theta_tested"])
+    with pytest.raises(ValueError, match="No θ meets the constraints"):  # without the edge test: the error, as before
+        theta_sweep(y, np.full(100, 0.5), edge_test=None)
+    # a real ranking whose θ cannot meet the constraints stays an error (loosen them): not silently "no trade"
+    with pytest.raises(ValueError, match="No θ meets the constraints"):
+        theta_sweep(y, np.where(y == 1, 0.9, 0.1), constraints={"min_positives": 60})
