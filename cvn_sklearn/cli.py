@@ -174,7 +174,11 @@ def _screen_command(args) -> int:
     except yaml.YAMLError as exc:
         print(f"cvn-sklearn screen: error: {args.config} is not valid YAML: {_one_line(exc)}", file=sys.stderr)
         return 2
-    return _run_sweep(args, content if isinstance(content, dict) else {"config": content})
+    if not isinstance(content, dict):
+        print(f"cvn-sklearn screen: config error: config: {args.config} holds {type(content).__name__}, not a mapping "
+              "of keys (variants, symbols, ...); see docs/screening.md", file=sys.stderr)
+        return 2
+    return _run_sweep(args, content)
 
 
 def _demo_command(args) -> int:
@@ -184,41 +188,68 @@ def _demo_command(args) -> int:
 
 
 def _run_sweep(args, content: dict) -> int:
-    from pydantic import ValidationError
-
-    from cvn_sklearn.sweep import Progress, read_config, screen
+    """Check the sweep (exit 2 listing every config error), run it, print its table; exit 1 if a cell failed."""
+    from cvn_sklearn.sweep import Progress, screen
+    from cvn_sklearn.sweep.config import ConfigError, with_overrides
+    from cvn_sklearn.sweep.run import check_inputs
 
     executor = "dask" if args.executor is None and args.scheduler is not None else args.executor
-    try:
-        config = read_config(content, executor=executor, scheduler=args.scheduler,
+    content = with_overrides(content, executor=executor, scheduler=args.scheduler,
                              retry_failed=True if args.retry_failed else None)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or "config"
-        print(f"cvn-sklearn {args.command}: config error: {key}: {error['msg']}", file=sys.stderr)
+    try:
+        config, data, report = check_inputs(content, report=args.report)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            key = "--report" if problem.key == "report" else problem.key
+            print(f"cvn-sklearn {args.command}: config error: {key}: {problem.message}", file=sys.stderr)
         return 2
     with Progress(quiet=args.json):
-        result = screen(config, report=args.report)
+        result = screen(config, data, report=report)
+    failures = _failures(result.cells)
     if args.json:
         print(json.dumps({"ranking": json.loads(result.ranking.reset_index().to_json(orient="records")),
                           "pbo": None if not np.isfinite(result.pbo) else result.pbo,
                           "periods_per_year": result.periods_per_year, "calendar": result.calendar,
                           "costs": result.cells.groupby("symbol")["cost"].first().to_dict(),
                           "folder": str(result.folder), "parent_run_id": result.parent_run_id}, indent=2))
-        return 0
-    from cvn_sklearn.sweep.report import units
+    else:
+        from cvn_sklearn.sweep.report import units
 
-    print()
-    print(textwrap.fill(units(result) + " gross: sharpe_ann before costs; no_edge: cells whose model showed no edge "
-                        "(no trade); psr, max_drawdown, T and more in ranking.csv.", width=100))
-    rows = [{RANKING[k]: v for k, v in row.items() if k in RANKING} for row in result.ranking.reset_index().to_dict("records")]
-    print(format_table(rows, list(RANKING.values())))
-    failed = int((result.cells["status"] != "ok").sum())
-    print(f"\nPBO (probability of backtest overfitting): {'n/a' if not np.isfinite(result.pbo) else f'{result.pbo:.3f}'}")
-    print(f"cells: {len(result.cells)}, failed: {failed}, from the store: {int(result.cells['cached'].sum())}")
-    print(f"tables: {result.folder}/ranking.csv, by_variant.csv, cells.csv"
-          + (f"; report: {args.report}" if args.report else ""))
-    return 0
+        print()
+        print(textwrap.fill(units(result) + " gross: sharpe_ann before costs; no_edge: cells whose model showed no "
+                            "edge (no trade); psr, max_drawdown, T and more in ranking.csv.", width=100))
+        rows = [{RANKING[k]: v for k, v in row.items() if k in RANKING}
+                for row in result.ranking.reset_index().to_dict("records")]
+        print(format_table(rows, list(RANKING.values())))
+        failed = int((result.cells["status"] != "ok").sum())
+        print(f"\nPBO (probability of backtest overfitting): {'n/a' if not np.isfinite(result.pbo) else f'{result.pbo:.3f}'}")
+        print(f"cells: {len(result.cells)}, failed: {failed}, from the store: {int(result.cells['cached'].sum())}")
+        print(f"tables: {result.folder}/ranking.csv, by_variant.csv, cells.csv"
+              + (f"; report: {report}" if report else ""), flush=True)
+    for line in failures:
+        print(f"cvn-sklearn {args.command}: failed: {line}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _failures(cells) -> list[str]:
+    """One line per variant with a failed cell: how many of its cells failed, and the first one's error.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cells = pd.DataFrame({"variant": ["a", "a", "b"], "status": ["failed", "failed", "ok"],
+    ...                       "error_type": ["ValueError", "ValueError", None], "error": ["bad\\n  C", "bad C", None]})
+    >>> _failures(cells)
+    ['a: 2 of 2 cells failed; first: ValueError: bad C']
+    """
+    lines = []
+    for variant, group in cells.groupby("variant", sort=False):
+        failed = group[group["status"] != "ok"]
+        if len(failed):
+            first = failed.iloc[0]
+            message = " ".join(str(first["error"]).split())
+            lines.append(f"{variant}: {len(failed)} of {len(group)} cells failed; first: {first['error_type']}: {message}")
+    return lines
 
 
 def _sweep_arguments(command) -> None:
@@ -271,10 +302,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cvn-sklearn`` command.
 
-    Invalid arguments exit with status 2 and argparse's usage line; a user
-    mistake found while running (an unknown name, a file that does not exist,
-    a value a model refuses) prints one line, ``cvn-sklearn <command>: error:
-    <what is wrong and what to do>``, and exits with status 1.
+    Invalid arguments exit with status 2 and argparse's usage line; so does a
+    sweep's config with errors (``screen``, ``demo``), every one found before
+    any cell runs and printed on its own line, ``cvn-sklearn <command>:
+    config error: <key>: <what is wrong>``. A user mistake found while
+    running (an unknown name, a file that does not exist, a value a model
+    refuses) prints one line, ``cvn-sklearn <command>: error: <what is wrong
+    and what to do>``, and exits with status 1; so does a sweep that ran with
+    failed cells (one line per failing variant after the table,
+    ``cvn-sklearn <command>: failed: <variant>: ...``). Otherwise the status is 0.
 
     Examples
     --------

@@ -33,9 +33,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import logging
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
-__all__ = ["LEAN_DASK_CONFIG", "dask_executor", "local_cluster", "waiting_dask_executor"]
+__all__ = ["LEAN_DASK_CONFIG", "MAIN_GUARD", "check_main_guard", "dask_executor", "local_cluster",
+           "waiting_dask_executor"]
+
+MAIN_GUARD = ("executor: dask starts worker processes, which re-import your script; put the call under "
+              '`if __name__ == "__main__":` (see docs/screening.md, "Dask from a script")')
+"""The one error of a ``LocalCluster`` started from the top level of a script without the main guard."""
+
+_MARKER = "CVN_SKLEARN_MAIN_GUARD_MARKER"
+"""Environment variable: a file a worker process touches when it finds itself re-importing an unguarded script."""
 
 LEAN_DASK_CONFIG: dict[str, Any] = {
     "distributed.worker.profile.enabled": False,  # the dashboard's statistical profiler: a stack sample every 10 ms
@@ -77,9 +89,87 @@ def local_cluster(n_workers: int = 2, **kwargs):
     import dask
     from dask.distributed import LocalCluster
 
+    check_main_guard()
     options = dict(threads_per_worker=1, processes=True, dashboard_address=None) | kwargs
-    with dask.config.set(LEAN_DASK_CONFIG):  # read by the scheduler and passed by each nanny to its worker
-        return LocalCluster(n_workers=n_workers, **options)
+    with tempfile.TemporaryDirectory(prefix="cvn-main-guard-") as folder, _environ(_MARKER, str(Path(folder, "hit"))), \
+            _held_logs("distributed") as held:
+        try:
+            with dask.config.set(LEAN_DASK_CONFIG):  # read by the scheduler and passed by each nanny to its worker
+                return LocalCluster(n_workers=n_workers, **options)
+        except Exception:
+            if Path(folder, "hit").exists():  # a worker re-imported an unguarded script: only this error says so
+                held.clear()
+                raise RuntimeError(MAIN_GUARD) from None
+            raise
+
+
+def check_main_guard() -> None:
+    """Stop a worker process that is re-importing a script which starts a local cluster at its top level.
+
+    With the ``spawn`` start method (Dask's default), every worker process
+    of a ``LocalCluster`` first imports the main script again, as
+    ``__mp_main__``. A script that calls ``screen(..., executor="dask")``
+    outside ``if __name__ == "__main__":`` would then start a cluster in
+    each worker, and Dask prints some 200 lines ending in "Nanny failed to
+    start". Called where a local cluster is about to start: in the main
+    process it does nothing; in a process still importing its parent's main
+    module (``multiprocessing``'s bootstrap) it exits that process at once,
+    telling :func:`local_cluster` in the parent, which raises one
+    ``RuntimeError`` (:data:`MAIN_GUARD`) instead.
+    """
+    import multiprocessing
+
+    if not getattr(multiprocessing.current_process(), "_inheriting", False):
+        return
+    marker = os.environ.get(_MARKER)
+    if marker:
+        Path(marker).touch()
+        raise SystemExit(1)  # quietly: the parent's local_cluster says what is wrong, once
+    raise SystemExit(f"error: {MAIN_GUARD}")
+
+
+@contextlib.contextmanager
+def _environ(name: str, value: str):
+    """Set an environment variable (inherited by the processes started meanwhile) for the block."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+@contextlib.contextmanager
+def _held_logs(name: str):
+    """Hold back the records of logger ``name`` (and its children) during the block; emit them after it.
+
+    Yields the list of held records: clear it to drop them (the failures a
+    missing main guard causes, which :data:`MAIN_GUARD` replaces).
+    """
+    held = []
+
+    class Hold(logging.Filter):
+        def filter(self, record):
+            if record.name == name or record.name.startswith(name + "."):
+                if not any(record is other for other in held):  # once, whichever handlers it reaches
+                    held.append(record)
+                return False
+            return True
+
+    handlers = {*logging.getLogger(name).handlers, *logging.getLogger().handlers}
+    hold = Hold()
+    for handler in handlers:
+        handler.addFilter(hold)
+    try:
+        yield held
+    finally:
+        for handler in handlers:
+            handler.removeFilter(hold)
+        for record in held:
+            logging.getLogger(record.name).handle(record)
 
 
 @contextlib.contextmanager

@@ -5,20 +5,85 @@ or ensemble with parameters and a display name), its symbols, its
 walk-forward :class:`FoldSettings`, the :class:`LabelSettings` of the shipped
 prices, the training options every cell shares, and where the sweep runs and
 keeps what it finds. :func:`read_config` turns the content of a YAML file
-into one; :func:`demo_config` is the sweep of ``cvn-sklearn demo``.
+into one; :func:`check_config` does the same but collects every problem
+(pydantic's, a stacker's unknown base model, ...) as :class:`Problem` s, each
+naming its key, with a "did you mean" for a misspelt one; :class:`ConfigError`
+is the one exception that lists them. :func:`demo_config` is the sweep of
+``cvn-sklearn demo``.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from cvn_sklearn._heldout import THETA_DEFAULTS
+from cvn_sklearn._heldout import OBJECTIVES, THETA_CONSTRAINTS, THETA_DEFAULTS, THETA_PARAMETER_CONSTRAINTS
+from cvn_sklearn.calibration import METHODS
 from cvn_sklearn.registry import registry
 
-__all__ = ["FoldSettings", "LabelSettings", "ScreenConfig", "Variant", "demo_config", "read_config"]
+__all__ = ["ConfigError", "FoldSettings", "LabelSettings", "Problem", "ScreenConfig", "Variant", "check_config",
+           "demo_config", "read_config"]
+
+CALIBRATIONS = (*METHODS, "auto")
+"""The ``calibration`` names a sweep accepts (besides null: raw probabilities)."""
+
+
+class Problem(NamedTuple):
+    """One problem of a sweep's config or inputs: the key to change (``folds.n_splits``, ``symbols``, ...) and what is wrong."""
+
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}"
+
+
+class ConfigError(ValueError):
+    """Every problem of a sweep's config and inputs, found before any cell runs.
+
+    ``problems`` holds them as :class:`Problem` s; the message lists them one
+    per line.
+
+    Examples
+    --------
+    >>> error = ConfigError([Problem("calibration", "unknown method 'isotonc'"), Problem("symbols", "...")])
+    >>> print(error)
+    2 problems in the sweep's config:
+      calibration: unknown method 'isotonc'
+      symbols: ...
+    """
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        n = len(self.problems)
+        lines = [f"{n} problem{'s' if n != 1 else ''} in the sweep's config:", *(f"  {p}" for p in self.problems)]
+        super().__init__("\n".join(lines))
+
+
+def did_you_mean(name, known) -> str:
+    """``" (did you mean 'x'?)"`` for a close match of ``name`` among ``known``, else ``""``.
+
+    Examples
+    --------
+    >>> did_you_mean("calibraton", ["calibration", "objective"])
+    " (did you mean 'calibration'?)"
+    >>> did_you_mean("zzz", ["calibration"])
+    ''
+    """
+    matches = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f" (did you mean {matches[0]!r}?)" if matches else ""
+
+
+def _known_name(value, known, what: str):
+    """``value`` if it is one of ``known`` (or ``None``), else a ``ValueError`` with a close match and the known names."""
+    if value is not None and value not in known:
+        raise ValueError(f"unknown {what} {value!r}{did_you_mean(value, known)}; the known ones are {list(known)}, "
+                         "or null")
+    return value
 
 
 class Variant(BaseModel):
@@ -134,23 +199,61 @@ class ScreenConfig(BaseModel):
             raise ValueError(f"symbols must be unique, got {symbols}.")
         return symbols
 
-    @model_validator(mode="after")
-    def _options(self) -> ScreenConfig:
-        from cvn_sklearn.threshold import check_theta_names
+    @field_validator("calibration")
+    @classmethod
+    def _calibration(cls, calibration: str | None) -> str | None:
+        return _known_name(calibration, CALIBRATIONS, "calibration method")
 
-        try:
-            check_theta_names(self.constraints)
-        except ValueError as exc:
-            raise ValueError(f"constraints: {exc}") from None
-        negative = {symbol: cost for symbol, cost in self.costs.items() if not cost >= 0}
-        unknown = sorted(set(self.costs) - set(self.symbols))
+    @field_validator("objective")
+    @classmethod
+    def _objective(cls, objective: str | None) -> str | None:
+        return _known_name(objective, OBJECTIVES, "θ objective")
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints(cls, constraints: dict) -> dict:
+        from cvn_sklearn._sklearn_compat import validate_parameter_constraints
+
+        unknown = [name for name in constraints if name not in THETA_CONSTRAINTS]
+        if unknown:
+            hints = "".join(did_you_mean(name, THETA_CONSTRAINTS) for name in unknown)
+            raise ValueError(f"unknown θ constraints {unknown}{hints}; the known ones are {list(THETA_CONSTRAINTS)}")
+        validate_parameter_constraints({name: THETA_PARAMETER_CONSTRAINTS[name] for name in constraints},
+                                       dict(constraints), caller_name="constraints")
+        return constraints
+
+    @field_validator("costs")
+    @classmethod
+    def _costs(cls, costs: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        negative = {symbol: cost for symbol, cost in costs.items() if not cost >= 0}
+        symbols = info.data.get("symbols")  # absent when the symbols themselves are malformed
+        unknown = [] if symbols is None else sorted(set(costs) - set(symbols))
         if negative or unknown:
-            raise ValueError(f"costs: {'negative ' + str(negative) if negative else ''}"
+            raise ValueError(f"{'negative ' + str(negative) if negative else ''}"
+                             f"{'; ' if negative and unknown else ''}"
                              f"{'not in symbols: ' + str(unknown) if unknown else ''}; give each symbol "
                              "of the sweep a cost >= 0.")
-        if self.scheduler is not None and self.executor != "dask":
+        return costs
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, scheduler: str | None, info: ValidationInfo) -> str | None:
+        if scheduler is not None and info.data.get("executor", "dask") != "dask":
             raise ValueError("scheduler is set but executor is 'local'; set executor: dask to use it.")
-        return self
+        return scheduler
+
+    @field_validator("folder")
+    @classmethod
+    def _folder(cls, folder: Path) -> Path:
+        folder = folder.expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{str(folder)!r} is a file, not a folder; give the sweep a folder (created if missing)")
+        return folder
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _tracking_uri(cls, uri: str | None) -> str | None:
+        return None if uri is None else expand_tracking_uri(uri)
 
     def training_options(self) -> dict:
         """The options every cell's training shares (part of each cell's key)."""
@@ -201,8 +304,9 @@ def read_config(content: dict, **overrides) -> ScreenConfig:
 
     Raises
     ------
-    pydantic.ValidationError
-        For a malformed config, naming the key.
+    ConfigError
+        Listing every problem of the config, each naming its key (a
+        ``ValueError``; :func:`check_config` returns them instead).
 
     Examples
     --------
@@ -211,24 +315,185 @@ def read_config(content: dict, **overrides) -> ScreenConfig:
     >>> config.executor
     'local'
     """
-    overrides = {key: value for key, value in overrides.items() if value is not None}
-    return ScreenConfig.model_validate({**_bases_as_tuples(content), **overrides})
+    checked = check_config(with_overrides(content, **overrides))
+    if checked.problems:
+        raise ConfigError(checked.problems)
+    return checked.config
 
 
-def _bases_as_tuples(content: dict) -> dict:
-    """A config's ``base_models: [[name, {model: ..., params}], ...]`` entries as ``(name, estimator)`` pairs."""
-    variants = []
-    for variant in content.get("variants", []) if isinstance(content.get("variants"), list) else []:
-        params = dict(variant.get("params") or {}) if isinstance(variant, dict) else {}
+def with_overrides(content: dict, **overrides) -> dict:
+    """``content`` with the non-``None`` ``overrides`` (command-line options) taking precedence."""
+    return {**content, **{key: value for key, value in overrides.items() if value is not None}}
+
+
+class CheckedConfig(NamedTuple):
+    """What :func:`check_config` found: the config, its problems, and the top-level keys that failed.
+
+    With problems, ``config`` is the config with the failing keys left out
+    (their defaults, or a stand-in for a required key): the later checks
+    (:func:`cvn_sklearn.sweep.plan.check_plan_inputs`) run on it, skipping
+    what depends on a key in ``failed``. ``None`` if even that does not validate.
+    """
+
+    config: ScreenConfig | None
+    problems: list
+    failed: frozenset
+
+
+_STAND_INS = {"variants": [{"name": "-", "model": "logreg"}], "symbols": ["-"]}
+"""Stand-ins for a failing required key, so the rest of a config can still be checked."""
+
+_SECTIONS = {"folds": "FoldSettings", "label": "LabelSettings", "variants": "Variant"}
+
+
+def check_config(content) -> CheckedConfig:
+    """Validate a sweep's config, collecting every problem instead of stopping at the first.
+
+    The problems: pydantic's (all of them, a misspelt key with a "did you
+    mean"), a stacker's ``base_models`` naming an unknown registry entry, and
+    a ``tracking_uri`` (or ``MLFLOW_TRACKING_URI``) MLflow cannot use when
+    ``mlflow`` is on.
+
+    Examples
+    --------
+    >>> checked = check_config({"variants": [{"name": "logreg", "model": "logreg"}], "symbols": ["sp500"],
+    ...                         "calibraton": "sigmoid", "objective": "sortno"})
+    >>> for problem in checked.problems:
+    ...     print(problem)  # doctest: +ELLIPSIS
+    objective: unknown θ objective 'sortno' (did you mean 'sortino'?); the known ones are [...], or null
+    calibraton: unknown key (did you mean 'calibration'?)
+    >>> checked.config.calibration  # the rest of the config, for the later checks
+    'isotonic'
+    """
+    if isinstance(content, ScreenConfig):
+        return CheckedConfig(content, tracking_problems(content), frozenset())
+    if not isinstance(content, dict):
+        return CheckedConfig(None, [Problem("config", f"a sweep's config is a mapping of keys (variants, symbols, "
+                                            f"...), got {type(content).__name__}")], frozenset({"config"}))
+    content, problems = _bases_as_tuples(content)
+    try:
+        config = ScreenConfig.model_validate(content)
+    except ValidationError as exc:
+        problems += [_problem(error) for error in exc.errors()]
+    else:
+        return CheckedConfig(config, problems + tracking_problems(config), frozenset())
+    failed = {str(error_key.split(".")[0]) for error_key, _ in problems}
+    config = None
+    for _ in range(3):  # a key left out can make a key depending on it fail in turn (costs on symbols): leave it out too
+        rest = {key: value for key, value in content.items() if key not in failed}
+        rest.update({key: value for key, value in _STAND_INS.items() if key in failed})
+        try:
+            config = ScreenConfig.model_validate(rest)
+            break
+        except ValidationError as exc:
+            failed |= {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+    if config is not None and not failed & {"mlflow", "tracking_uri"}:
+        problems += tracking_problems(config)
+    return CheckedConfig(config, problems, frozenset(failed))
+
+
+def _problem(error: dict) -> Problem:
+    """One pydantic error as a :class:`Problem`: its key, and its message (a "did you mean" for an unknown key)."""
+    loc = [str(part) for part in error["loc"]]
+    key = ".".join(loc) or "config"
+    if error["type"] == "extra_forbidden":
+        model = globals()[_SECTIONS[loc[0]]] if len(loc) > 1 and loc[0] in _SECTIONS else ScreenConfig
+        known = list(model.model_fields)
+        hint = did_you_mean(loc[-1], known)
+        return Problem(key, f"unknown key{hint}" if hint else f"unknown key; the known keys here are {known}")
+    message = error["msg"].removeprefix("Value error, ")
+    return Problem(key, " ".join(message.split()))
+
+
+def expand_tracking_uri(uri: str) -> str:
+    """``uri`` with a leading ``~`` of a path expanded: a plain path, or the path of a ``sqlite:///`` URI.
+
+    Examples
+    --------
+    >>> import os
+    >>> expand_tracking_uri("sqlite:///~/runs/mlflow.db") == f"sqlite:///{os.path.expanduser('~')}/runs/mlflow.db"
+    True
+    >>> expand_tracking_uri("http://localhost:5000")
+    'http://localhost:5000'
+    """
+    if uri.startswith("sqlite:///~"):
+        return "sqlite:///" + os.path.expanduser(uri.removeprefix("sqlite:///"))
+    if uri.startswith("~"):
+        return os.path.expanduser(uri)
+    return uri
+
+
+def tracking_problems(config: ScreenConfig) -> list:
+    """The problems of the MLflow store the sweep would log to (none when ``mlflow`` is off).
+
+    The store is ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else
+    ``sqlite:///mlflow.db`` in the working directory (always usable). A URI
+    whose scheme MLflow does not know, or a SQLite file in a folder that does
+    not exist, is a problem naming the key it came from.
+    """
+    if not config.mlflow:
+        return []
+    key, uri = ("tracking_uri", config.tracking_uri) if config.tracking_uri else (
+        "MLFLOW_TRACKING_URI", os.environ.get("MLFLOW_TRACKING_URI"))
+    if not uri:
+        return []
+    uri = expand_tracking_uri(uri)
+    if uri.startswith("sqlite:///"):
+        path = uri.removeprefix("sqlite:///").partition("?")[0]
+        if path and path != ":memory:" and not Path(path).parent.is_dir():
+            return [Problem(key, f"the folder {str(Path(path).parent)!r} of the SQLite store {uri!r} does not exist; "
+                                 "create it, or correct the path")]
+        return []
+    try:
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking._tracking_service.utils import _tracking_store_registry as stores
+    except ImportError:  # another MLflow layout: its own error comes when the sweep logs
+        return []
+    try:
+        stores.get_store_builder(uri)
+    except MlflowException:
+        from urllib.parse import urlparse
+
+        scheme = urlparse(uri).scheme
+        known = sorted(name for name in getattr(stores, "_registry", {}) if name)
+        return [Problem(key, f"MLflow does not know the scheme {scheme!r} of {uri!r}{did_you_mean(scheme, known)}; "
+                             f"it knows {known} (and plain paths)")]
+    return []
+
+
+def _bases_as_tuples(content: dict) -> tuple[dict, list]:
+    """A config's ``base_models: [[name, {model: ..., params}], ...]`` entries as ``(name, estimator)`` pairs.
+
+    Returns the content and the problems of the entries that could not be
+    built (an unknown registry name, a parameter the model refuses), each
+    naming its key; those entries are left as they are.
+    """
+    variants, problems = [], []
+    for i, variant in enumerate(content.get("variants", []) if isinstance(content.get("variants"), list) else []):
+        params = dict(variant.get("params") or {}) if isinstance(variant, dict) and isinstance(
+            variant.get("params") or {}, dict) else {}
         bases = params.get("base_models")
         if isinstance(bases, list):
-            params["base_models"] = [
-                (base[0], registry[base[1]["model"]](**{k: v for k, v in base[1].items() if k != "model"}))
-                if isinstance(base, (list, tuple)) and len(base) == 2 and isinstance(base[1], dict) else base
-                for base in bases
-            ]
-        variants.append({**variant, "params": params} if isinstance(variant, dict) else variant)
-    return {**content, "variants": variants} if variants else content
+            built = []
+            for j, base in enumerate(bases):
+                if isinstance(base, (list, tuple)) and len(base) == 2 and isinstance(base[1], dict):
+                    key = f"variants.{i}.params.base_models.{j}"
+                    model = base[1].get("model")
+                    if not isinstance(model, str):
+                        problems.append(Problem(f"{key}.model", "missing: name the base model's registry entry "
+                                                "([name, {model: lightgbm, <params>}])"))
+                        built.append(base)
+                        continue
+                    try:
+                        base = (base[0], registry[model](**{k: v for k, v in base[1].items() if k != "model"}))
+                    except KeyError as exc:  # the registry's message: close matches and the known names
+                        problems.append(Problem(f"{key}.model", " ".join(str(exc.args[0] if exc.args else exc).split())))
+                    except (TypeError, ValueError) as exc:
+                        problems.append(Problem(key, f"{model}: {' '.join(str(exc).split())}"))
+                built.append(base)
+            params["base_models"] = built
+        variants.append({**variant, "params": params} if isinstance(variant, dict) and params else variant)
+    return ({**content, "variants": variants} if variants else content), problems
 
 
 def demo_config(folder: str = "demo") -> dict:

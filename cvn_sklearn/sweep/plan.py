@@ -25,7 +25,7 @@ from cvn_sklearn.sweep.config import ScreenConfig, Variant
 from cvn_sklearn.sweep.store import CellStore
 from cvn_sklearn.threads import pinned_params
 
-__all__ = ["BaseJob", "Cell", "Plan", "SymbolData", "cell_key", "fingerprint", "plan_cells"]
+__all__ = ["BaseJob", "Cell", "Plan", "SymbolData", "cell_key", "check_plan_inputs", "fingerprint", "plan_cells"]
 
 _LIBRARIES = ("cvn_sklearn", "numpy", "scikit-learn", "xgboost", "lightgbm", "catboost")
 
@@ -218,19 +218,108 @@ def _failed(store: CellStore, cell: Cell) -> bool:
 def _symbol_data(config: ScreenConfig, data) -> dict:
     """Each symbol's :class:`SymbolData`: given, or the shipped prices labelled as ``config.label`` says."""
     if data is None:
-        from cvn_sklearn.datasets import labelled_dataset, load_prices, periods_per_year
-
-        data, label = {}, config.label
+        data = {}
         for symbol in config.symbols:
             try:
-                rows = labelled_dataset(symbol, label=label.kind, cusum=label.cusum, pt_sl=label.pt_sl,
-                                        vol_span=label.vol_span, max_holding=label.max_holding,
-                                        vertical=label.vertical, horizon=label.horizon, k=label.k)
+                data[symbol] = _shipped_rows(config, symbol)
             except ValueError as exc:
                 raise ValueError(f"symbols: {symbol!r}: {exc} (config keys: symbols, label)") from None
-            data[symbol] = SymbolData(rows.X, rows.y, rows.returns, rows.t1, periods_per_year(symbol), rows.cusum_metadata,
-                                      load_prices(symbol)["close"])
     missing = [symbol for symbol in config.symbols if symbol not in data]
     if missing:
         raise ValueError(f"symbols: no data for {missing}; the data given holds {sorted(data)}. Add them or drop them.")
     return {symbol: SymbolData(*data[symbol]) for symbol in config.symbols}
+
+
+def _shipped_rows(config: ScreenConfig, symbol: str) -> SymbolData:
+    """A shipped symbol's rows, labelled as ``config.label`` says, with its bars per year and close prices."""
+    from cvn_sklearn.datasets import labelled_dataset, load_prices, periods_per_year
+
+    label = config.label
+    rows = labelled_dataset(symbol, label=label.kind, cusum=label.cusum, pt_sl=label.pt_sl, vol_span=label.vol_span,
+                            max_holding=label.max_holding, vertical=label.vertical, horizon=label.horizon, k=label.k)
+    return SymbolData(rows.X, rows.y, rows.returns, rows.t1, periods_per_year(symbol), rows.cusum_metadata,
+                      load_prices(symbol)["close"])
+
+
+def check_plan_inputs(config: ScreenConfig, data=None, skip=frozenset()) -> tuple[dict, list]:
+    """Every problem of the sweep's symbols and their rows, found before any cell runs; and the rows it loaded.
+
+    Checked, each problem a :class:`~cvn_sklearn.sweep.config.Problem` naming
+    the config key to change: a symbol that is not shipped (``data=None``) or
+    not in ``data``; a symbol of your own without a cost per trade; labels
+    that leave a symbol no rows (``label``); misaligned rows; a buy label
+    the labels do not hold (``pos_label``); walk-forward folds the rows cannot
+    make (``folds.n_splits``, ``folds.test_size`` or ``folds``). Checks that
+    depend on a key in ``skip`` (keys that failed validation) are skipped.
+
+    Returns
+    -------
+    data : dict of str to SymbolData
+        Each checked symbol's rows (the shipped prices labelled), to pass to
+        :func:`plan_cells` so they are not loaded twice.
+    problems : list of Problem
+
+    Examples
+    --------
+    >>> from cvn_sklearn.sweep.config import ScreenConfig
+    >>> config = ScreenConfig(variants=[{"name": "logreg", "model": "logreg"}], symbols=["sp50"])
+    >>> _, problems = check_plan_inputs(config)
+    >>> print(problems[0])  # doctest: +ELLIPSIS
+    symbols: unknown symbol 'sp50' (did you mean 'sp500'?); the shipped symbols are [...]...
+    """
+    from cvn_sklearn._rows import check_aligned
+    from cvn_sklearn.datasets import SYMBOLS
+    from cvn_sklearn.metrics import buy_label
+    from cvn_sklearn.model_selection import WalkForwardSplit, walk_forward_folds
+    from cvn_sklearn.sweep.config import Problem, did_you_mean
+
+    loaded, problems = {}, []
+    if "symbols" in skip:
+        return loaded, problems
+    if data is None:
+        absent = [symbol for symbol in config.symbols if symbol not in SYMBOLS]
+        problems += [Problem("symbols", f"unknown symbol {symbol!r}{did_you_mean(symbol, SYMBOLS)}; the shipped symbols "
+                                        f"are {list(SYMBOLS)} (rows of your own: screen(config, data=...) in Python)")
+                     for symbol in absent]
+    else:
+        absent = [symbol for symbol in config.symbols if symbol not in data]
+        if absent:
+            problems.append(Problem("symbols", f"no data for {absent}; the data given holds {sorted(data)}. Add them "
+                                               "or drop them."))
+    symbols = [symbol for symbol in config.symbols if symbol not in absent]
+    if not skip & {"cost", "costs"}:
+        for symbol in symbols:
+            try:
+                config.symbol_cost(symbol)
+            except ValueError as exc:
+                problems.append(Problem("costs", str(exc).removeprefix("symbols: ")))
+    if skip & {"folds", "label", "pos_label"}:
+        return loaded, problems
+    settings = config.folds
+    splitter = WalkForwardSplit(settings.n_splits, test_size=settings.test_size, max_train_size=settings.max_train_size,
+                                gap=settings.gap, embargo=settings.embargo)
+    for symbol in symbols:
+        try:
+            rows = _shipped_rows(config, symbol) if data is None else SymbolData(*data[symbol])
+        except ValueError as exc:
+            problems.append(Problem("label", f"symbol {symbol!r}: {' '.join(str(exc).split())}"))
+            continue
+        loaded[symbol] = rows
+        try:
+            check_aligned(f"symbol {symbol!r}", rows.X, y=rows.y, returns=rows.returns, t1=rows.t1)
+        except ValueError as exc:
+            problems.append(Problem("symbols", " ".join(str(exc).split())))
+            continue
+        try:
+            buy_label(np.unique(np.asarray(rows.y)), config.pos_label)
+        except ValueError as exc:
+            problems.append(Problem("pos_label", f"symbol {symbol!r}: {' '.join(str(exc).split())}"))
+            continue
+        try:
+            walk_forward_folds(splitter, rows.X, rows.y, t1=rows.t1, val_size=settings.val_size, gap=settings.gap)
+        except ValueError as exc:
+            message = " ".join(str(exc).split())
+            key = ("folds" if not message.startswith("Cannot make")
+                   else "folds.test_size" if settings.test_size is not None else "folds.n_splits")
+            problems.append(Problem(key, f"symbol {symbol!r} has {len(rows.y)} rows: {message}"))
+    return loaded, problems

@@ -9,18 +9,19 @@ screen``/``demo`` call. The cells run through the Hamilton DAG of
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from time import perf_counter
 
 from cvn_sklearn.dags import build_driver, cached_driver, fixed_params_config
 from cvn_sklearn.events import emit
-from cvn_sklearn.sweep.cluster import dask_executor
-from cvn_sklearn.sweep.config import ScreenConfig
-from cvn_sklearn.sweep.plan import plan_cells
+from cvn_sklearn.sweep.cluster import check_main_guard, dask_executor
+from cvn_sklearn.sweep.config import ConfigError, Problem, ScreenConfig, check_config
+from cvn_sklearn.sweep.plan import check_plan_inputs, plan_cells
 from cvn_sklearn.sweep.tables import screen_result
 from cvn_sklearn.sweep.tracking import log_report, log_screen
 from cvn_sklearn.threads import limited_threads
 
-__all__ = ["SWEEP_DAG", "screen"]
+__all__ = ["SWEEP_DAG", "check_inputs", "screen"]
 
 SWEEP_DAG = ("cvn_sklearn.sweep.dag",)
 """The Hamilton module of the sweep's cells."""
@@ -77,9 +78,18 @@ def screen(config, data: Mapping | None = None, *, report=None):
 
     Raises
     ------
-    ValueError
-        For a symbol missing from ``data``, misaligned rows, an unknown buy
-        label, or a symbol with too few rows for the folds (naming it).
+    ConfigError
+        A ``ValueError`` listing every problem of the config and inputs,
+        found before any cell runs (:func:`check_inputs`): a malformed or
+        misspelt key, an unknown symbol, model, base model, calibration
+        method, θ objective or constraint, a symbol of your own without a
+        cost, too few rows for the folds, a ``folder`` that is a file, a
+        ``report`` in a folder that does not exist, an unusable MLflow
+        ``tracking_uri``.
+    RuntimeError
+        For ``executor="dask"`` called, unguarded, from the top level of a
+        script that the worker processes re-import
+        (:func:`~cvn_sklearn.sweep.cluster.check_main_guard`).
     ConnectionError
         When ``scheduler`` is set and no Dask scheduler answers there.
 
@@ -101,7 +111,7 @@ def screen(config, data: Mapping | None = None, *, report=None):
     >>> len(result.cells), sorted(result.ranking.index), set(result.cells.status)
     (8, ['logreg', 'logreg_weak'], {'ok'})
     """
-    config = config if isinstance(config, ScreenConfig) else ScreenConfig.model_validate(config)
+    config, data, report = check_inputs(config, data, report)
     started = perf_counter()
     plan = plan_cells(config, data)
     emit("screen_started", n_cells=len(plan.cells), n_cached=len(plan.cached), n_variants=len(config.variants),
@@ -137,3 +147,53 @@ def screen(config, data: Mapping | None = None, *, report=None):
     emit("screen_complete", n_cells=len(plan.cells), n_cached=len(plan.cached), n_failed=failed,
          seconds=perf_counter() - started)
     return result
+
+
+def check_inputs(config, data: Mapping | None = None, report=None) -> tuple[ScreenConfig, dict, Path | None]:
+    """Check a sweep's config, data and report path before any cell runs; every problem at once.
+
+    Returns
+    -------
+    config : ScreenConfig
+    data : dict of str to SymbolData
+        Each symbol's rows (the shipped prices labelled when ``data`` is ``None``).
+    report : Path or None
+        ``report`` with ``~`` expanded.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem (:func:`~cvn_sklearn.sweep.config.check_config`,
+        :func:`~cvn_sklearn.sweep.plan.check_plan_inputs`, the report's folder).
+
+    Examples
+    --------
+    >>> check_inputs({"variants": [{"name": "x", "model": "logreg"}], "symbols": ["sp500", "btc"],
+    ...               "calibration": "platt"}, report="/no/such/folder/report.html")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cvn_sklearn.sweep.config.ConfigError: 3 problems in the sweep's config:
+      calibration: unknown calibration method 'platt'; the known ones are [...], or null
+      symbols: unknown symbol 'btc'; the shipped symbols are [...] (rows of your own: screen(config, data=...) in Python)
+      report: the folder '/no/such/folder' does not exist; create it, or correct the path
+    """
+    checked = check_config(config)
+    problems = list(checked.problems)
+    config = checked.config
+    if config is not None and config.executor == "dask" and config.scheduler is None:
+        check_main_guard()  # in a worker process re-importing an unguarded script: stop before loading any data
+    loaded = {}
+    if config is not None:
+        loaded, more = check_plan_inputs(config, data, checked.failed)
+        problems += more
+    report = None if report is None else Path(report).expanduser()
+    if report is not None:
+        if report.is_dir():
+            problems.append(Problem("report", f"{str(report)!r} is a folder; give the report a file name, such as "
+                                              f"{str(report / 'report.html')!r}"))
+        elif not report.parent.is_dir():
+            problems.append(Problem("report", f"the folder {str(report.parent)!r} does not exist; create it, or "
+                                              "correct the path"))
+    if problems:
+        raise ConfigError(problems)
+    return config, loaded, report
