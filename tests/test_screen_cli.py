@@ -96,12 +96,15 @@ def test_missing_file_bad_yaml_and_bad_input_are_clear(tmp_path, capsys):
     assert main(["screen", _write(tmp_path, "variants: [unclosed")]) == 2
     assert "is not valid YAML" in capsys.readouterr().err
     unknown = _write(tmp_path, {**SMALL, "symbols": ["goog", "btc"], "folder": str(tmp_path / "s"), "mlflow": False})
-    assert main(["screen", unknown]) == 1
+    assert main(["screen", unknown]) == 2  # a config error, found before any cell runs
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "btc" in err[0] and "goog" in err[0]  # names the symbol and lists the known ones
+    assert err[0].startswith("cvn-sklearn screen: config error: symbols: unknown symbol 'btc'")
     few = _write(tmp_path, {**SMALL, "label": {"cusum": 12.0}, "folder": str(tmp_path / "f"), "mlflow": False})
-    assert main(["screen", few]) == 1
-    assert "symbols: 'goog'" in capsys.readouterr().err
+    assert main(["screen", few]) == 2
+    err = capsys.readouterr().err.strip().splitlines()  # one line per symbol the labels leave too few rows
+    assert [line.split(":")[1:3] for line in err] == [[" config error", " label"]] * 2
+    assert "symbol 'goog'" in err[0] and "symbol 'ibm'" in err[1]
 
 
 def test_progress_on_a_terminal_redraws_one_line():

@@ -214,12 +214,19 @@ class ScreenConfig(BaseModel):
     def _constraints(cls, constraints: dict) -> dict:
         from cvn_sklearn._sklearn_compat import validate_parameter_constraints
 
+        errors = []
         unknown = [name for name in constraints if name not in THETA_CONSTRAINTS]
         if unknown:
             hints = "".join(did_you_mean(name, THETA_CONSTRAINTS) for name in unknown)
-            raise ValueError(f"unknown θ constraints {unknown}{hints}; the known ones are {list(THETA_CONSTRAINTS)}")
-        validate_parameter_constraints({name: THETA_PARAMETER_CONSTRAINTS[name] for name in constraints},
-                                       dict(constraints), caller_name="constraints")
+            errors.append(f"unknown θ constraints {unknown}{hints}; the known ones are {list(THETA_CONSTRAINTS)}")
+        for name in [name for name in constraints if name in THETA_CONSTRAINTS]:
+            try:
+                validate_parameter_constraints({name: THETA_PARAMETER_CONSTRAINTS[name]}, {name: constraints[name]},
+                                               caller_name="constraints")
+            except ValueError as exc:
+                errors.append(" ".join(str(exc).split()).rstrip("."))
+        if errors:
+            raise ValueError("; ".join(errors))
         return constraints
 
     @field_validator("costs")
