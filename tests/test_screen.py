@@ -175,7 +175,7 @@ def test_bad_configs_name_the_key(tmp_path):
     with pytest.raises(ValueError, match=r"symbols: no data for \['ccc'\]"):
         screen(_config(tmp_path, symbols=["aaa", "ccc"]), data=DATA)
     short = {"aaa": SymbolData(*[part.iloc[:12] for part in DATA["aaa"][:3]])}
-    with pytest.raises(ValueError, match=r"symbols: 'aaa': .*\(config keys: folds"):
+    with pytest.raises(ValueError, match=r"folds: symbol 'aaa' has 12 rows: Walk-forward fold 0 has no rows left to fit on"):
         screen(_config(tmp_path, symbols=["aaa"], folds={"n_splits": 4, "gap": 2}), data=short)
 
 
