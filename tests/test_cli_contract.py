@@ -218,7 +218,7 @@ _UNGUARDED = textwrap.dedent("""
 def test_dask_from_a_script_without_the_main_guard_is_one_clear_error(tmp_path):
     script = tmp_path / "unguarded.py"
     script.write_text(f"FOLDER = {str(tmp_path / 's')!r}\n" + _UNGUARDED)
-    process = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    process = subprocess.run([sys.executable, str(script)], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=300,
                              env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
                                  str(Path(cvn_sklearn.sweep.run.__file__).parents[2]), os.environ.get("PYTHONPATH")]))})
     lines = process.stderr.strip().splitlines()

@@ -2,7 +2,7 @@
 
 One concept per module:
 
-* :mod:`~cvn_sklearn.sweep.config`: :class:`ScreenConfig` (pydantic), read from YAML content;
+* :mod:`~cvn_sklearn.sweep.config`: :class:`ScreenConfig` (pydantic), read from YAML content; :class:`ConfigError`, every problem of a config;
 * :mod:`~cvn_sklearn.sweep.plan`: the cells, their keys, what is stored and what to compute;
 * :mod:`~cvn_sklearn.sweep.store`: the cell store, one atomic file per finished cell;
 * :mod:`~cvn_sklearn.sweep.dag`: the Hamilton DAG that runs the cells;
@@ -14,10 +14,10 @@ One concept per module:
 * :mod:`~cvn_sklearn.sweep.run`: :func:`screen`, the entry point.
 """
 
-from cvn_sklearn.sweep.config import ScreenConfig, read_config
+from cvn_sklearn.sweep.config import ConfigError, ScreenConfig, read_config
 from cvn_sklearn.sweep.plan import SymbolData
 from cvn_sklearn.sweep.progress import Progress
 from cvn_sklearn.sweep.run import screen
 from cvn_sklearn.sweep.tables import ScreenResult
 
-__all__ = ["Progress", "ScreenConfig", "ScreenResult", "SymbolData", "read_config", "screen"]
+__all__ = ["ConfigError", "Progress", "ScreenConfig", "ScreenResult", "SymbolData", "read_config", "screen"]

@@ -177,7 +177,7 @@ class ScreenConfig(BaseModel):
     executor: Literal["local", "dask"] = Field(default="local", description="Where the cells run.")
     scheduler: str | None = Field(default=None, description="tcp://host:port of a running Dask scheduler.")
     n_workers: int = Field(default=2, ge=1, description="Workers of the LocalCluster started for executor='dask'.")
-    folder: Path = Field(default=Path("screen"), description="The sweep's folder: cell store, OOS store, results.")
+    folder: Path = Field(default=Path("screen"), description="The sweep's folder: cell store, OOS store, results (~ expanded).")
     mlflow: bool = Field(default=True, description="Log a parent run and a child run per cell.")
     tracking_uri: str | None = Field(default=None, description="MLflow store (default: sqlite:///mlflow.db here).")
     experiment: str = Field(default="cvn-sklearn-screen", min_length=1, description="MLflow experiment.")
