@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io
+import tempfile
+import yaml
 from sklearn.datasets import make_classification
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils._param_validation import InvalidParameterError
@@ -32,6 +34,8 @@ from cvn_sklearn.metrics import evaluate, trading_metrics
 from cvn_sklearn.model_selection import WalkForwardSplit
 from cvn_sklearn.persist import UntrustedModelError, load_artifact, trusted_types
 from cvn_sklearn.threshold import theta_sweep
+from cvn_sklearn import datasets, labels, ranking, trading
+from cvn_sklearn.sweep import ConfigError, SymbolData, screen
 
 X, y = make_classification(n_samples=200, n_features=5, random_state=0)
 P = np.linspace(0.01, 0.99, 200)
@@ -57,6 +61,41 @@ def _cli(*argv):
 
 def _fit(name, X=X, y=y, **params):
     return lambda: registry[name](**params).fit(X, y)
+
+
+# ---------------------------------------------------------------- the sweep, its CLI, trading, ranking, data
+_SWEEP_DIR = Path(tempfile.mkdtemp(prefix="cvn-reliability-"))  # nothing is written here: every case fails first
+_RNG = np.random.RandomState(0)
+_SX = _RNG.normal(size=(300, 3))
+_SY = (_SX[:, 0] > 0).astype(int)
+_SR = np.where(_SY == 1, 0.01, -0.01)
+_SDATA = {"a": SymbolData(_SX, _SY, _SR)}
+_V = [{"name": "logreg", "model": "logreg"}]
+_CLOSE = pd.Series(np.linspace(100.0, 110.0, 20), index=pd.date_range("2020-01-01", periods=20))
+_CONFIG = "sweep config"
+
+
+def _sweep(**changes):
+    config = {"variants": _V, "symbols": ["a"], "mlflow": False, "cost": 0.0, "folder": str(_SWEEP_DIR / "s"), **changes}
+    return lambda: screen({k: v for k, v in config.items() if v is not _DROP}, data=_SDATA)
+
+
+_DROP = object()
+
+
+def _screen_cli(content, *extra):
+    path = _SWEEP_DIR / f"{abs(hash(repr(content)))}.yaml"
+    path.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
+    return lambda: _cli("screen", str(path), *extra)
+
+
+def _goog_close():
+    from cvn_sklearn.datasets import load_prices
+
+    return load_prices("goog")["close"]
+
+
+_SHIPPED = {"variants": _V, "symbols": ["goog"], "mlflow": False, "folder": str(_SWEEP_DIR / "cli")}
 
 
 class Case(NamedTuple):
@@ -153,6 +192,77 @@ CASES = [
     Case("cli-unknown-symbol", "CLI", lambda: _cli("train", "--symbol", "btc"), CliError, "exit 2: .*invalid choice: 'btc'", "choose from"),
     Case("cli-plots-is-a-file", "CLI", lambda: _cli("train", "--plots", __file__), CliError, "exit 2: .*is a file, not a folder", "pass a folder"),
     Case("cli-unknown-command", "CLI", lambda: _cli("serve"), CliError, "exit 2: .*invalid choice: 'serve'", "choose from"),
+    # trading: from a signal to P&L
+    Case("positions-rows-out-of-order", "trading", lambda: trading.positions([1, 0, 1], [0.01, 0.02, 0.03], times=[2, 1, 3]), ValueError, "rows must be in time order", "sort them first"),
+    Case("positions-exit-before-entry", "trading", lambda: trading.positions([1, 0, 1], [0.01, 0.02, 0.03], times=[0, 1, 2], t1=[1, 0, 3]), ValueError, "t1 must be at or after each row's time", "a trade exits after its entry"),
+    Case("positions-t1-without-times", "trading", lambda: trading.positions([1, 0, 1], [0.01, 0.02, 0.03], t1=[1, 2, 3]), ValueError, "t1 needs times", "pass each row's bar"),
+    Case("positions-close-without-t1", "trading", lambda: trading.positions([1, 0], [0.01, 0.02], times=_CLOSE.index[:2], close=_CLOSE), ValueError, "close needs t1", "pass t1 .and times., or leave close out"),
+    Case("positions-time-off-the-calendar", "trading", lambda: trading.positions([1, 0, 1], [0.01, 0.02, 0.03], times=[0, 1, 2], bars=[0, 1]), ValueError, "not bars of the calendar", "pass the symbol's own bar times"),
+    Case("positions-unknown-rule", "trading", lambda: trading.positions([1], [0.01], rule="fifo"), ValueError, "got 'fifo'", "rule must be one of .'one_at_a_time', 'equal_weight'."),
+    Case("positions-negative-cost", "trading", lambda: trading.positions([1], [0.01], cost=-0.001), ValueError, "got -0.001", r"cost must be a number >= 0 \(the round-trip cost"),
+    Case("positions-size-above-1", "trading", lambda: trading.positions([1], [0.01], size=[2.0]), ValueError, "size must hold", r"in \[0, 1\] per row"),
+    Case("positions-signal-not-binary", "trading", lambda: trading.positions([2], [0.01]), ValueError, "signal must hold booleans or 0/1", "1 = take the trade"),
+    Case("positions-returns-in-percent", "trading", lambda: trading.positions([1], [-5.0]), ValueError, "returns holds values below -1", "not percent"),
+    Case("positions-price-missing", "trading", lambda: trading.positions([1, 0], [0.01, 0.0], times=_CLOSE.index[:2], t1=_CLOSE.index[2:4], close=_CLOSE.where(_CLOSE.index != _CLOSE.index[1])), ValueError, "close must hold a positive price", "on every bar of the calendar"),
+    Case("bet-size-not-a-probability", "trading", lambda: trading.bet_size([1.5]), ValueError, "proba must be probabilities", r"in \[0, 1\] without NaN"),
+    Case("bet-size-break-even-1", "trading", lambda: trading.bet_size([0.5], break_even=1.0), ValueError, "got 1.0", r"break_even must be a probability in \(0, 1\)"),
+    Case("bet-size-step-2", "trading", lambda: trading.bet_size([0.5], step=2), ValueError, "got 2", r"step must be in \(0, 1\] or None"),
+    Case("pool-nothing", "trading", lambda: trading.pool({}, {}), ValueError, "pool needs at least one", "symbol's series"),
+    Case("pool-mixed-frequencies-without-dates", "trading", lambda: trading.pool({"a": pd.Series([1.0]), "b": pd.Series([2.0])}, {"a": 252, "b": 6240}), ValueError, "'a' has no datetime bar times", "give every symbol a DatetimeIndex or screen them separately"),
+    # data and labels
+    Case("trading-cost-unknown-symbol", "datasets", lambda: datasets.trading_cost("tsla"), ValueError, "Unknown symbol 'tsla'", "the prices shipped are: sp500"),
+    Case("periods-per-year-unknown-symbol", "datasets", lambda: datasets.periods_per_year("tsla"), ValueError, "Unknown symbol 'tsla'", "the prices shipped are: sp500"),
+    Case("labelled-dataset-unknown-label", "datasets", lambda: datasets.labelled_dataset("goog", label="meta"), ValueError, "got 'meta'", "label must be 'triple_barrier' or 'forward_return'"),
+    Case("labelled-dataset-cusum-too-high", "datasets", lambda: datasets.labelled_dataset("goog", cusum=10.0), ValueError, "leaves 45 labelled rows, fewer than min_rows=100", "lower cusum"),
+    Case("labels-negative-barrier", "labels", lambda: labels.triple_barrier_labels(_goog_close(), pt_sl=(-1, 1)), ValueError, "got \\(-1, 1\\)", "finite and >= 0 .0 disables a barrier."),
+    Case("labels-max-holding-0", "labels", lambda: labels.triple_barrier_labels(_goog_close(), max_holding=0), ValueError, "got 0", "max_holding must be an integer >= 1"),
+    Case("labels-vertical-typo", "labels", lambda: labels.triple_barrier_labels(_goog_close(), vertical="up"), ValueError, "got 'up'", "vertical must be 'zero' or 'sign'"),
+    Case("labels-unsorted-prices", "labels", lambda: labels.triple_barrier_labels(_goog_close().iloc[::-1]), ValueError, "must be sorted and without duplicates", "close.sort_index"),
+    Case("cusum-threshold-0", "labels", lambda: labels.cusum_events(_goog_close(), threshold=0), ValueError, "got 0", "threshold must be a positive number"),
+    Case("forward-label-horizon-0", "labels", lambda: labels.forward_return_label(_goog_close(), horizon=0), ValueError, "got 0", "horizon must be an integer >= 1"),
+    Case("features-without-volume", "features", lambda: datasets.features(datasets.load_prices("goog").drop(columns="volume")), ValueError, r"lacks the column\(s\) \['volume'\]", "pass OHLCV with lower-case names"),
+    # ranking
+    Case("rank-one-period", "ranking", lambda: ranking.rank_variants(pd.DataFrame({"a": [0.1]}), periods_per_year=252), ValueError, "returns has 1 period", "needs at least 2"),
+    Case("rank-fewer-trials-than-variants", "ranking", lambda: ranking.rank_variants(pd.DataFrame({"a": [0.1, 0.2], "b": [0.1, 0.3]}), periods_per_year=252, n_trials=1), ValueError, "got 1", r"n_trials must be an integer >= the number of variants \(2\)"),
+    Case("psr-one-observation", "ranking", lambda: ranking.probabilistic_sharpe_ratio(0.1, n_obs=1, skew=0, kurtosis=3), ValueError, "got 1", "n_obs must be at least 2"),
+    Case("psr-excess-kurtosis", "ranking", lambda: ranking.probabilistic_sharpe_ratio(0.1, n_obs=10, skew=0, kurtosis=-1), ValueError, "not the excess kurtosis", "add 3"),
+    Case("expected-max-sharpe-no-trials", "ranking", lambda: ranking.expected_max_sharpe(0, 0.1), ValueError, "got 0", "n_trials must be an integer >= 1"),
+    Case("pbo-odd-partitions", "ranking", lambda: ranking.probability_of_backtest_overfitting(_RNG.normal(size=(100, 3)), n_partitions=5), ValueError, "got 5", "n_partitions must be an even integer"),
+    Case("pbo-unknown-metric", "ranking", lambda: ranking.probability_of_backtest_overfitting(_RNG.normal(size=(100, 3)), metric="sortino"), ValueError, "got 'sortino'", "metric must be 'sharpe' or a callable"),
+    Case("pbo-nan-returns", "ranking", lambda: ranking.probability_of_backtest_overfitting(np.full((100, 3), np.nan)), ValueError, "returns holds NaN or inf", "fill periods without a position with 0"),
+    # the sweep: every config problem, before any cell runs
+    Case("sweep-unknown-model", _CONFIG, _sweep(variants=[{"name": "x", "model": "lightgmb"}]), ConfigError, "variants.0.model: Unknown registry name 'lightgmb'", "Did you mean 'lightgbm'"),
+    Case("sweep-unknown-base-model", _CONFIG, _sweep(variants=[{"name": "s", "model": "stack_logreg", "params": {"base_models": [["x", {"model": "lightgmb"}]]}}]), ConfigError, "base_models.0.model: Unknown registry name 'lightgmb'", "Did you mean 'lightgbm'"),
+    Case("sweep-repeated-variant-names", _CONFIG, _sweep(variants=_V + _V), ConfigError, r"repeated: \['logreg'\]", "Give each variant its own name"),
+    Case("sweep-repeated-symbols", _CONFIG, _sweep(symbols=["a", "a"]), ConfigError, "symbols must be unique", r"got \['a', 'a'\]"),
+    Case("sweep-no-folds", _CONFIG, _sweep(folds={"n_splits": 0}), ConfigError, "folds.n_splits", "greater than or equal to 1"),
+    Case("sweep-val-size-1", _CONFIG, _sweep(folds={"val_size": 1.0}), ConfigError, "folds.val_size", "less than 1"),
+    Case("sweep-misspelt-key", _CONFIG, _sweep(calibraton="isotonic"), ConfigError, "calibraton: unknown key", "did you mean 'calibration'"),
+    Case("sweep-misspelt-variant-key", _CONFIG, _sweep(variants=[{"name": "x", "model": "logreg", "parms": {}}]), ConfigError, "variants.0.parms: unknown key", "did you mean 'params'"),
+    Case("sweep-calibration-typo", _CONFIG, _sweep(calibration="isotonik"), ConfigError, "unknown calibration method 'isotonik'", "did you mean 'isotonic'"),
+    Case("sweep-objective-typo", _CONFIG, _sweep(objective="sharpe"), ConfigError, "unknown θ objective 'sharpe'", "the known ones are"),
+    Case("sweep-unknown-constraint", _CONFIG, _sweep(constraints={"max_trades": 3}), ConfigError, r"unknown θ constraints \['max_trades'\]", "the known ones are"),
+    Case("sweep-negative-cost", _CONFIG, _sweep(cost=-0.1), ConfigError, "cost:", "greater than or equal to 0"),
+    Case("sweep-cost-for-a-symbol-not-swept", _CONFIG, _sweep(costs={"b": 0.001}), ConfigError, r"not in symbols: \['b'\]", "give each symbol of the sweep a cost"),
+    Case("sweep-own-symbol-without-cost", _CONFIG, _sweep(cost=_DROP), ConfigError, "'a' has no cost per trade", "cost: 0 screens gross returns"),
+    Case("sweep-scheduler-with-local-executor", _CONFIG, _sweep(scheduler="tcp://host:8786"), ConfigError, "scheduler is set but executor is 'local'", "set executor: dask"),
+    Case("sweep-positions-typo", _CONFIG, _sweep(positions="fifo"), ConfigError, "positions:", "'one_at_a_time' or 'equal_weight'"),
+    Case("sweep-sizing-typo", _CONFIG, _sweep(sizing="kelly"), ConfigError, "sizing:", "'binary' or 'probability'"),
+    Case("sweep-break-even-1", _CONFIG, _sweep(break_even=1.0), ConfigError, "break_even:", "less than 1"),
+    Case("sweep-symbol-without-data", _CONFIG, _sweep(symbols=["a", "b"]), ConfigError, r"no data for \['b'\]", "Add them or drop them"),
+    Case("sweep-unknown-shipped-symbol", _CONFIG, lambda: screen({**_SHIPPED, "symbols": ["tsla"]}), ConfigError, "unknown symbol 'tsla'", "the shipped symbols are"),
+    Case("sweep-labels-without-buy-label", _CONFIG, lambda: screen({"variants": _V, "symbols": ["a"], "mlflow": False, "cost": 0.0, "folder": str(_SWEEP_DIR / "s")}, data={"a": SymbolData(_SX, np.where(_SY == 1, "buy", "hold"), _SR)}), ConfigError, "the buy label is not known", "pass pos_label="),
+    Case("sweep-misaligned-rows", _CONFIG, lambda: screen({"variants": _V, "symbols": ["a"], "mlflow": False, "cost": 0.0, "folder": str(_SWEEP_DIR / "s")}, data={"a": SymbolData(_SX, _SY[:100], _SR)}), ConfigError, "X has 300 rows but y has 100", "aligned row by row"),
+    Case("sweep-folder-is-a-file", _CONFIG, _sweep(folder=__file__), ConfigError, "is a file, not a folder", "give the sweep a folder"),
+    Case("sweep-report-folder-missing", _CONFIG, lambda: screen({"variants": _V, "symbols": ["a"], "mlflow": False, "cost": 0.0, "folder": str(_SWEEP_DIR / "s")}, data=_SDATA, report=str(_SWEEP_DIR / "missing" / "r.html")), ConfigError, "report: the folder .* does not exist", "create it, or correct the path"),
+    Case("sweep-tracking-uri-unknown-scheme", _CONFIG, _sweep(mlflow=True, tracking_uri="foo://bar"), ConfigError, "MLflow does not know the scheme 'foo'", "it knows"),
+    # cvn-sklearn screen: exit 2, one line naming the key
+    Case("screen-config-missing", "CLI", lambda: _cli("screen", str(_SWEEP_DIR / "nope.yaml")), CliError, "exit 2: .*nope.yaml does not exist", "pass the path of a YAML sweep config"),
+    Case("screen-config-not-yaml", "CLI", _screen_cli("variants: [unclosed"), CliError, "exit 2: .*is not valid YAML", "cvn-sklearn screen"),
+    Case("screen-unknown-symbol", "CLI", _screen_cli({**_SHIPPED, "symbols": ["btc"]}), CliError, "exit 2: .*config error: symbols: unknown symbol 'btc'", "the shipped symbols are"),
+    Case("screen-misspelt-key", "CLI", _screen_cli({**_SHIPPED, "foldz": {"n_splits": 2}}), CliError, "exit 2: .*config error: foldz: unknown key", "did you mean 'folds'"),
+    Case("screen-folder-is-a-file", "CLI", _screen_cli({**_SHIPPED, "folder": __file__}), CliError, "exit 2: .*config error: folder: .* is a file", "give the sweep a folder"),
+    Case("screen-report-folder-missing", "CLI", _screen_cli(_SHIPPED, "--report", str(_SWEEP_DIR / "missing" / "r.html")), CliError, "exit 2: .*config error: --report: the folder", "create it, or correct the path"),
 ]
 
 
@@ -164,6 +274,8 @@ def _shadowing_file() -> bytes:
 
 def test_the_matrix_has_at_least_60_cases_with_unique_ids():
     assert len(CASES) >= 60
+    assert sum(case.surface in ("trading", "datasets", "labels", "features", "ranking", _CONFIG) or case.id.startswith("screen-")
+               for case in CASES) >= 60  # issue 19: the sweep, its CLI, the ranking, the data and labels modules
     assert len({case.id for case in CASES}) == len(CASES)
 
 
