@@ -21,6 +21,15 @@ daily Sharpe, for daily returns. An annualised Sharpe ``SR_a`` over
 ``periods_per_year`` periods is ``SR_a / sqrt(periods_per_year)`` per period,
 and a variance of annualised Sharpes ``V_a`` is ``V_a / periods_per_year``.
 
+Edge cases, decided. DSR is NaN, with the reason in the ranking's
+``dsr_note`` column, when the variance of the trials' Sharpe ratios cannot be
+estimated (fewer than 2 Sharpe ratios, or all equal): taking it as 0 would make
+DSR the PSR whatever the number of trials; ``rank_variants(sharpe_variance=)``
+takes a prior instead. PBO breaks ties at random (each split counts the
+probability that the in-sample best is at or below the median
+out-of-sample) and is NaN, with a note, when the variants tie in every split.
+See docs/ranking.md.
+
 Kurtosis is the **raw** fourth standardised moment, ``E[(r - mu)^4] / sigma^4``
 (3 for a normal distribution), not the excess kurtosis (0 for a normal
 distribution). ``scipy.stats.kurtosis(r, fisher=False)`` gives it. Passing the
