@@ -377,7 +377,8 @@ def probability_of_backtest_overfitting(returns, *, n_partitions=16, metric="sha
     in-sample best, tied scores sharing their average rank. Scores equal to
     about 9 significant digits (30 bits) tie, so two variants with the same
     returns on a set of periods tie there whatever rounding the block sums
-    met. With the default Sharpe metric, a variant whose returns do not vary
+    met (unless the two rounding errors straddle a 30-bit step: a chance of
+    the order of 1e-7). With the default Sharpe metric, a variant whose returns do not vary
     on a set of periods scores 0 there if they are all 0 (a variant that
     never trades) and ``±inf`` by the sign of their mean otherwise, so
     degenerate columns rank without NaN.

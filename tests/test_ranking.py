@@ -279,6 +279,11 @@ def test_rank_variants_table():
     )
     assert (table["dsr"].dropna() <= table["psr"].dropna()).all()
     assert table.loc["v0", ["sharpe", "psr", "dsr"]].isna().all()
+    # v0 counts in N = 6 but has no Sharpe ratio: the notes say so
+    assert table.loc["v0", "dsr_note"] == "no Sharpe ratio: the returns never vary (never traded)"
+    assert (table.drop(index="v0")["dsr_note"] == "Sharpe variance from 5 of N = 6 trials (the others have no Sharpe "
+                                                  "ratio)").all()
+    assert ranking.n_sharpe == 5 and ranking.pbo.note is None
 
 
 def test_rank_variants_more_trials_deflate_more():
