@@ -21,6 +21,15 @@ daily Sharpe, for daily returns. An annualised Sharpe ``SR_a`` over
 ``periods_per_year`` periods is ``SR_a / sqrt(periods_per_year)`` per period,
 and a variance of annualised Sharpes ``V_a`` is ``V_a / periods_per_year``.
 
+Edge cases, decided. DSR is NaN, with the reason in the ranking's
+``dsr_note`` column, when the variance of the trials' Sharpe ratios cannot be
+estimated (fewer than 2 Sharpe ratios, or all equal): taking it as 0 would make
+DSR the PSR whatever the number of trials; ``rank_variants(sharpe_variance=)``
+takes a prior instead. PBO breaks ties at random (each split counts the
+probability that the in-sample best is at or below the median
+out-of-sample) and is NaN, with a note, when the variants tie in every split.
+See docs/ranking.md.
+
 Kurtosis is the **raw** fourth standardised moment, ``E[(r - mu)^4] / sigma^4``
 (3 for a normal distribution), not the excess kurtosis (0 for a normal
 distribution). ``scipy.stats.kurtosis(r, fisher=False)`` gives it. Passing the
@@ -294,21 +303,34 @@ class PBOResult:
     ----------
     pbo : float
         Share of the combinations whose in-sample best variant ranks at or
-        below the median out-of-sample (logit ``<= 0``).
+        below the median out-of-sample (logit ``<= 0``): the mean of
+        ``overfit``. With ties, each combination counts the probability of
+        that under random tie-breaking (see
+        :func:`probability_of_backtest_overfitting`). NaN when the variants
+        tie in every combination (see ``note``).
     logits : ndarray of shape (n_combinations,)
         :math:`\\lambda_c = \\ln(\\bar\\omega_c / (1 - \\bar\\omega_c))`, with
         :math:`\\bar\\omega_c` the out-of-sample relative rank (in (0, 1)) of
-        the in-sample best variant of combination ``c``. Read-only.
+        the in-sample best variant of combination ``c`` (with ties: the mean
+        relative rank, tied scores sharing their average rank). Read-only.
     n_combinations : int
         Number of in-sample / out-of-sample splits, ``comb(n_partitions, n_partitions // 2)``.
     n_partitions : int
         Number of time blocks ``S`` the periods were cut into.
+    overfit : ndarray of shape (n_combinations,)
+        Per combination, the probability that the in-sample best ranks at or
+        below the median out-of-sample: 0 or 1 without ties (``logits <= 0``),
+        in between when ties are broken at random. Read-only.
+    note : str or None
+        Why ``pbo`` is NaN, else None.
     """
 
     pbo: float
     logits: np.ndarray = field(repr=False, compare=False)
     n_combinations: int
     n_partitions: int
+    overfit: np.ndarray | None = field(default=None, repr=False, compare=False)
+    note: str | None = None
 
 
 def probability_of_backtest_overfitting(returns, *, n_partitions=16, metric="sharpe") -> PBOResult:
@@ -335,13 +357,31 @@ def probability_of_backtest_overfitting(returns, *, n_partitions=16, metric="sha
     out-of-sample one (selection is luck). Above 0.5: the in-sample best
     tends to do worse than the median variant out-of-sample.
 
-    Ties: equal out-of-sample performances share their average rank; when
-    several variants tie for the in-sample best, :math:`\bar\omega_c` is the
-    mean of their relative ranks (picking one of them at random). With the
-    default Sharpe metric, a variant whose returns do not vary on a set of
-    periods scores 0 there if they are all 0 (a variant that never trades)
-    and ``±inf`` by the sign of their mean otherwise, so degenerate columns
-    rank without NaN.
+    Ties. When several variants tie for the in-sample best, or the
+    in-sample best ties with others out-of-sample, "its" out-of-sample rank
+    is undefined. The rule here: ties are broken **uniformly at random**, and
+    a combination counts the *probability* that the in-sample best then ranks
+    at or below the median out-of-sample: the mean, over the tied in-sample
+    best :math:`n`, of the share of the ranks :math:`L_n + 1, \dots, L_n + E_n`
+    (:math:`L_n` variants score strictly below it out-of-sample, :math:`E_n`
+    equal, itself included) that are :math:`\le (N + 1) / 2`. Without ties it
+    is 0 or 1, the count above, so results on untied data are those of the
+    paper. A combination where every variant ties counts
+    :math:`\lfloor (N + 1) / 2 \rfloor / N` (1/2 for even ``N``), the PBO of a
+    selection without information, not 1: the old "mean rank, logit
+    ``<= 0``" counted such a tie (logit exactly 0) as overfit every time, so
+    variants with identical returns had PBO 1.0. When the variants tie in
+    **every** combination (identical returns, or none trades), there is no
+    in-sample best to select and nothing to overfit: ``pbo`` is NaN and
+    ``note`` says why. The logits keep the mean relative rank of the tied
+    in-sample best, tied scores sharing their average rank. Scores equal to
+    about 9 significant digits (30 bits) tie, so two variants with the same
+    returns on a set of periods tie there whatever rounding the block sums
+    met (unless the two rounding errors straddle a 30-bit step: a chance of
+    the order of 1e-7). With the default Sharpe metric, a variant whose returns do not vary
+    on a set of periods scores 0 there if they are all 0 (a variant that
+    never trades) and ``±inf`` by the sign of their mean otherwise, so
+    degenerate columns rank without NaN.
 
     Parameters
     ----------
@@ -388,6 +428,13 @@ def probability_of_backtest_overfitting(returns, *, n_partitions=16, metric="sha
     >>> noise[:, 3] += 0.005
     >>> probability_of_backtest_overfitting(noise, n_partitions=8).pbo
     0.0
+
+    Variants that never trade (or have identical returns) tie everywhere:
+    there is nothing to select, so no PBO.
+
+    >>> flat = probability_of_backtest_overfitting(np.zeros((40, 3)), n_partitions=4)
+    >>> flat.pbo, flat.note
+    (nan, 'PBO not computed: the 3 variants tie in every split (identical performance, e.g. none trades): there is no in-sample best to select')
     """
     values, _ = _check_returns_matrix(returns)
     n_periods, n_variants = values.shape
@@ -404,9 +451,18 @@ def probability_of_backtest_overfitting(returns, *, n_partitions=16, metric="sha
         perf_in, perf_out = _metric_by_split(values, blocks, in_sample, metric)
     else:
         raise ValueError(f"metric must be 'sharpe' or a callable scoring each column, got {metric!r}.")
-    logits = _logits(perf_in, perf_out)
+    perf_in, perf_out = _tie_rounding(perf_in), _tie_rounding(perf_out)
+    logits, overfit = _logits(perf_in, perf_out)
     logits.setflags(write=False)
-    return PBOResult(pbo=float(np.mean(logits <= 0.0)), logits=logits, n_combinations=len(picked), n_partitions=n_partitions)
+    overfit.setflags(write=False)
+    note = None
+    pbo = float(np.mean(overfit))
+    if (perf_in == perf_in[:, :1]).all():  # every split ties all variants in-sample (and so out-of-sample)
+        pbo = float("nan")
+        note = (f"PBO not computed: the {n_variants} variants tie in every split (identical performance, e.g. none "
+                "trades): there is no in-sample best to select")
+    return PBOResult(pbo=pbo, logits=logits, n_combinations=len(picked), n_partitions=n_partitions,
+                     overfit=overfit, note=note)
 
 
 @dataclass(frozen=True)
@@ -423,16 +479,28 @@ class VariantRanking:
     n_trials : int
         The ``N`` the deflated Sharpe ratios were computed with.
     sharpe_variance : float
-        Variance of the variants' per-period Sharpe ratios used by DSR.
+        Variance of the trials' per-period Sharpe ratios used by DSR: the
+        estimate, or the prior passed; NaN when it could not be estimated
+        (then every ``dsr`` is NaN, unless ``n_trials == 1``).
+    n_sharpe : int
+        Number of variants with a Sharpe ratio (returns that vary), the ones
+        the variance is estimated from.
+    dsr_note : str or None
+        How the Sharpe variance behind DSR was obtained when it is not the
+        plain estimate from all ``n_trials`` trials, or why DSR was not
+        computed; None otherwise. The table's ``dsr_note`` column carries it
+        on each row it applies to.
     """
 
     table: pd.DataFrame = field(compare=False)
     pbo: PBOResult | None
     n_trials: int
     sharpe_variance: float
+    n_sharpe: int = 0
+    dsr_note: str | None = None
 
 
-def rank_variants(returns, *, periods_per_year, n_trials=None, n_partitions=16) -> VariantRanking:
+def rank_variants(returns, *, periods_per_year, n_trials=None, n_partitions=16, sharpe_variance=None) -> VariantRanking:
     """Rank a sweep's variants by deflated Sharpe ratio, with the sweep's PBO.
 
     For each variant (column), on its pooled out-of-sample per-period
@@ -446,12 +514,34 @@ def rank_variants(returns, *, periods_per_year, n_trials=None, n_partitions=16) 
       (raw kurtosis, 3 for normal returns);
     - ``psr``: :func:`probabilistic_sharpe_ratio` against 0;
     - ``dsr``: :func:`deflated_sharpe_ratio` with ``N = n_trials`` and the
-      variance (``ddof=1``) of the variants' per-period Sharpe ratios.
+      variance (``ddof=1``) of the variants' per-period Sharpe ratios (or the
+      prior ``sharpe_variance``);
+    - ``dsr_note``: why ``dsr`` is NaN, or where its Sharpe variance came
+      from when that is not all ``N`` trials (a string column, missing when
+      there is nothing to say).
 
-    The table is sorted by ``dsr`` descending (ties by ``sharpe``). A variant
-    whose returns never vary (one that never trades) has no Sharpe ratio: its
-    ``sharpe``, ``psr`` and ``dsr`` are NaN, it sorts last, and it is left out
-    of the Sharpe variance (but still counts in ``n_trials``).
+    The table is sorted by ``dsr`` descending (ties and NaN by ``sharpe``). A
+    variant whose returns never vary (one that never trades) has no Sharpe
+    ratio: its ``sharpe``, ``psr`` and ``dsr`` are NaN, it sorts last, and it
+    is left out of the Sharpe variance (but still counts in ``n_trials``).
+
+    When the Sharpe variance cannot be estimated, DSR is **not computed**
+    (NaN, with the reason in ``dsr_note``) rather than silently equal to PSR:
+    the deflation is :math:`SR_0 = \\sqrt{V} \\times f(N)`, so a variance
+    taken as 0 removes the correction for the ``N`` trials however large
+    ``N`` is. That is the case with fewer than 2 variants that have a Sharpe
+    ratio (one tradeable variant, the others never traded or were dropped), or
+    when those Sharpe ratios are all equal (identical variants: a variance of
+    0 says nothing of the luck of ``N`` trials). NaN is the conservative
+    answer: a DSR that cannot be told apart from PSR would overstate the
+    evidence, and a made-up variance would hide that it is made up. Pass
+    ``sharpe_variance=`` (a prior, e.g. the variance across an earlier,
+    larger sweep of the same kind) to deflate anyway; the note then says so.
+    With 2 or more Sharpe ratios but fewer than ``n_trials`` (trials that
+    failed or never traded), the variance is estimated from those there are,
+    ``N`` still counts every trial, and ``dsr_note`` says from how many.
+    With ``n_trials == 1`` there is no selection: DSR is PSR whatever the
+    variance.
 
     Parameters
     ----------
@@ -463,10 +553,16 @@ def rank_variants(returns, *, periods_per_year, n_trials=None, n_partitions=16) 
         bars). PSR and DSR are computed per period and do not depend on it.
     n_trials : int, default=None
         Number of variants tried, ``N`` of the DSR; ``None`` means the number
-        of columns. Pass more when variants were tried and dropped before.
+        of columns. Pass more when variants were tried and dropped before
+        (failed, or left out): they count in ``N``.
     n_partitions : int or None, default=16
         Blocks of :func:`probability_of_backtest_overfitting`; ``None`` skips
         PBO.
+    sharpe_variance : float or None, default=None
+        A prior for the variance of the trials' **per-period** Sharpe ratios
+        (a variance of annualised Sharpes ``V_a`` is
+        ``V_a / periods_per_year``), used instead of the estimate when given.
+        ``None``: estimate it from the columns (NaN DSR when it cannot be).
 
     Returns
     -------
@@ -483,29 +579,76 @@ def rank_variants(returns, *, periods_per_year, n_trials=None, n_partitions=16) 
     >>> ranking.table.index[0], ranking.n_trials, ranking.pbo.pbo
     ('b', 4, 0.0)
     >>> list(ranking.table.columns)
-    ['sharpe', 'sortino', 'max_drawdown', 'psr', 'dsr', 'n_periods', 'skew', 'kurtosis']
+    ['sharpe', 'sortino', 'max_drawdown', 'psr', 'dsr', 'n_periods', 'skew', 'kurtosis', 'dsr_note']
+
+    One tradeable variant of 100 tried: the variance of the trials' Sharpe
+    ratios is unknown, so no DSR, unless a prior is passed.
+
+    >>> one = rank_variants(returns[["b"]], periods_per_year=252, n_trials=100)
+    >>> float(one.table.loc["b", "dsr"]), one.table.loc["b", "dsr_note"]
+    (nan, 'DSR not computed: the Sharpe variance of the trials is unknown (1 of N = 100 trials has a Sharpe ratio)')
+    >>> prior = rank_variants(returns[["b"]], periods_per_year=252, n_trials=100, sharpe_variance=0.5 / 252)
+    >>> bool(prior.table.loc["b", "dsr"] < prior.table.loc["b", "psr"])
+    True
     """
     values, names = _check_returns_matrix(returns)
     n_periods, n_variants = values.shape
     n_trials = n_variants if n_trials is None else n_trials
     if isinstance(n_trials, bool) or not isinstance(n_trials, Integral) or n_trials < n_variants:
         raise ValueError(f"n_trials must be an integer >= the number of variants ({n_variants}), got {n_trials!r}.")
+    n_trials = int(n_trials)
+    if sharpe_variance is not None and (
+        isinstance(sharpe_variance, bool) or not np.isfinite(sharpe_variance) or sharpe_variance < 0
+    ):
+        raise ValueError(
+            f"sharpe_variance must be a finite number >= 0 (a prior for the variance of the trials' per-period Sharpe "
+            f"ratios), or None to estimate it; got {sharpe_variance!r}."
+        )
     if n_periods < 2:
         raise ValueError(f"returns has {n_periods} period(s); a Sharpe ratio needs at least 2.")
     rows = [_variant_row(values[:, j], periods_per_year) for j in range(n_variants)]
     table = pd.DataFrame(rows, index=pd.Index(names, name="variant"))
     per_period = table["sharpe"].to_numpy() / np.sqrt(periods_per_year)
-    finite = per_period[np.isfinite(per_period)]
-    variance = float(np.var(finite, ddof=1)) if finite.size > 1 else 0.0
+    has_sharpe = np.isfinite(per_period)
+    variance, note = _sharpe_variance(per_period[has_sharpe], n_trials, sharpe_variance)
     moments = dict(n_obs=n_periods, skew=table["skew"].to_numpy(), kurtosis=table["kurtosis"].to_numpy())
     table["psr"] = probabilistic_sharpe_ratio(per_period, **moments)
-    table["dsr"] = deflated_sharpe_ratio(per_period, **moments, n_trials=int(n_trials), sharpe_variance=variance)
-    table = table[["sharpe", "sortino", "max_drawdown", "psr", "dsr", "n_periods", "skew", "kurtosis"]]
+    if n_trials == 1:  # no selection: SR0 = 0 whatever the variance
+        table["dsr"] = table["psr"]
+    elif np.isnan(variance):
+        table["dsr"] = np.nan
+    else:
+        table["dsr"] = deflated_sharpe_ratio(per_period, **moments, n_trials=n_trials, sharpe_variance=variance)
+    table["dsr_note"] = pd.Series([note if ok else _NO_SHARPE for ok in has_sharpe], index=table.index, dtype="str")
+    table = table[["sharpe", "sortino", "max_drawdown", "psr", "dsr", "n_periods", "skew", "kurtosis", "dsr_note"]]
     table = table.sort_values(["dsr", "sharpe"], ascending=False, na_position="last", kind="stable")
     pbo = None
     if n_partitions is not None and n_variants > 1:
         pbo = probability_of_backtest_overfitting(values, n_partitions=n_partitions)
-    return VariantRanking(table=table, pbo=pbo, n_trials=int(n_trials), sharpe_variance=variance)
+    return VariantRanking(table=table, pbo=pbo, n_trials=n_trials, sharpe_variance=variance,
+                          n_sharpe=int(has_sharpe.sum()), dsr_note=note)
+
+
+_NO_SHARPE = "no Sharpe ratio: the returns never vary (never traded)"
+
+
+def _sharpe_variance(sharpes, n_trials, prior):
+    """The variance of the trials' per-period Sharpe ratios for DSR (NaN when unknown), and the note to show with it."""
+    k = sharpes.size
+    if prior is not None:
+        return float(prior), f"Sharpe variance of the trials: the prior passed, {float(prior):.6g} per period"
+    variance = float(np.var(sharpes, ddof=1)) if k > 1 else float("nan")
+    if n_trials == 1:
+        return variance, None
+    if k < 2:
+        return float("nan"), (f"DSR not computed: the Sharpe variance of the trials is unknown ({k} of N = {n_trials} "
+                              "trials has a Sharpe ratio)")
+    if variance == 0.0:
+        return float("nan"), (f"DSR not computed: the {k} Sharpe ratios of the trials are all equal (a variance of 0 "
+                              f"says nothing of the luck of N = {n_trials} trials)")
+    if k < n_trials:
+        return variance, f"Sharpe variance from {k} of N = {n_trials} trials (the others have no Sharpe ratio)"
+    return variance, None
 
 
 def _variant_row(r, periods_per_year):
@@ -589,6 +732,9 @@ def _sharpe_by_split(values, blocks, in_sample):
 
 def _sharpe_from_sums(sums, squares, counts, centre, scale):
     mean = sums / counts[:, None]
+    # a mean of 0 up to rounding (returns summing to 0: .01 + .02 - .01 - .02) is 0, so that its Sharpe ratio ties
+    # with a variant that never trades instead of being +-1e-16
+    mean = np.where(np.abs(mean) <= 1e-9 * scale, 0.0, mean)
     variance = squares / counts[:, None] - (mean - centre) ** 2
     flat = variance <= (1e-7 * scale) ** 2  # no variation beyond rounding: the Sharpe ratio is undefined
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -608,11 +754,32 @@ def _metric_by_split(values, blocks, in_sample, metric):
     return perf_in, perf_out
 
 
-def _logits(perf_in, perf_out):
-    """Logit of the out-of-sample relative rank of the in-sample best variant(s), per split."""
-    n_variants = perf_in.shape[1]
-    best = perf_in == perf_in.max(axis=1, keepdims=True)
-    ranks = stats.rankdata(perf_out, method="average", axis=1)
-    omega = (ranks * best).sum(axis=1) / best.sum(axis=1) / (n_variants + 1)
-    return np.log(omega / (1.0 - omega))
+def _tie_rounding(scores):
+    """Scores rounded to 30 significant bits (about 9 digits), so that equal returns tie whatever the rounding."""
+    mantissa, exponent = np.frexp(scores)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(scores), np.ldexp(np.round(mantissa * 2.0**30) / 2.0**30, exponent), scores)
 
+
+def _logits(perf_in, perf_out):
+    """Per split: the logit of the out-of-sample relative rank of the in-sample best variant(s), and the
+    probability that it is at or below the median out-of-sample when ties are broken at random."""
+    n_splits, n_variants = perf_in.shape
+    best = perf_in == perf_in.max(axis=1, keepdims=True)
+    n_best = best.sum(axis=1)
+    # a variant with `below` scores strictly below it and `equal` equal ones (itself included) has the average rank
+    # below + (equal + 1) / 2; broken at random, its tie takes each rank below + 1 .. below + equal with probability
+    # 1 / equal, overfit when that rank is <= (N + 1) / 2, i.e. <= median_rank
+    below, equal = np.empty((n_splits, n_variants)), np.empty((n_splits, n_variants))
+    one = n_best == 1  # most splits: count around the one best variant's score
+    score = perf_out[one, np.argmax(perf_in[one], axis=1)][:, None]
+    below[one], equal[one] = (perf_out[one] < score).sum(axis=1)[:, None], (perf_out[one] == score).sum(axis=1)[:, None]
+    if not one.all():  # several tie for the in-sample best: rank every variant of those splits
+        low = stats.rankdata(perf_out[~one], method="min", axis=1) - 1.0
+        below[~one], equal[~one] = low, stats.rankdata(perf_out[~one], method="max", axis=1) - low
+    median_rank = (n_variants + 1) // 2
+    ranks = below + (equal + 1.0) / 2.0
+    omega = np.where(best, ranks, 0.0).sum(axis=1) / n_best / (n_variants + 1)
+    p_low = np.clip(median_rank - below, 0.0, equal) / equal
+    overfit = np.where(best, p_low, 0.0).sum(axis=1) / n_best
+    return np.log(omega / (1.0 - omega)), overfit

@@ -177,8 +177,10 @@ def test_pbo_result_shape_and_is_frozen():
 
 
 def test_pbo_logits_are_the_relative_ranks_of_the_in_sample_best():
-    # two blocks: one split in each direction; variant 1 wins block 0, variant 2 wins block 1
-    block0 = np.array([[0.0, 0.03, 0.01], [0.01, 0.05, 0.0], [0.02, 0.04, 0.02]])
+    # two blocks: one split in each direction; variant 1 wins block 0, variant 2 wins block 1. (Variant 2's block 0
+    # was [0.01, 0.0, 0.02], the same returns as variant 0's in another order: the same Sharpe ratio, a tie that only
+    # rounding broke before ties were decided; now -0.005, its Sharpe 0.81 < 1.22, so no tie.)
+    block0 = np.array([[0.0, 0.03, 0.01], [0.01, 0.05, -0.005], [0.02, 0.04, 0.02]])
     block1 = np.array([[0.01, -0.02, 0.06], [0.0, -0.01, 0.05], [0.02, 0.0, 0.07]])
     result = probability_of_backtest_overfitting(np.vstack([block0, block1]), n_partitions=2)
     # in-sample best of block 0 (variant 1) is the worst of 3 in block 1: rank 1 -> omega 1/4; and vice versa
@@ -193,9 +195,10 @@ def test_pbo_handles_variants_that_never_trade_and_ties():
     returns[:, 5] = returns[:, 4]  # two identical variants: tied everywhere
     result = probability_of_backtest_overfitting(returns, n_partitions=8)
     assert np.isfinite(result.logits).all() and 0.0 <= result.pbo <= 1.0
-    # all variants flat: every split is a tie of all variants at the median rank, logit 0
+    # all variants flat: every split is a tie of all variants at the median rank, logit 0; nothing to select, so
+    # no PBO (it was 1.0: a logit of exactly 0 counted as overfit)
     flat = probability_of_backtest_overfitting(np.zeros((40, 3)), n_partitions=4)
-    assert np.allclose(flat.logits, 0.0) and flat.pbo == 1.0
+    assert np.allclose(flat.logits, 0.0) and np.isnan(flat.pbo) and "tie in every split" in flat.note
 
 
 def test_pbo_is_invariant_to_the_order_of_variants():
@@ -276,6 +279,11 @@ def test_rank_variants_table():
     )
     assert (table["dsr"].dropna() <= table["psr"].dropna()).all()
     assert table.loc["v0", ["sharpe", "psr", "dsr"]].isna().all()
+    # v0 counts in N = 6 but has no Sharpe ratio: the notes say so
+    assert table.loc["v0", "dsr_note"] == "no Sharpe ratio: the returns never vary (never traded)"
+    assert (table.drop(index="v0")["dsr_note"] == "Sharpe variance from 5 of N = 6 trials (the others have no Sharpe "
+                                                  "ratio)").all()
+    assert ranking.n_sharpe == 5 and ranking.pbo.note is None
 
 
 def test_rank_variants_more_trials_deflate_more():
@@ -293,3 +301,263 @@ def test_rank_variants_single_variant_and_bad_n_trials():
     assert single.table["dsr"].iloc[0] == single.table["psr"].iloc[0]
     with pytest.raises(ValueError, match="n_trials must be an integer >= the number of variants"):
         rank_variants(_noise(100, 3), periods_per_year=252, n_trials=2)
+
+
+# --- edge cases, decided (issue 19) ------------------------------------------------------------
+# DSR: a Sharpe variance of the trials that cannot be estimated gives NaN with the reason in dsr_note (or a prior
+# passed as sharpe_variance=), never a silent DSR == PSR. PBO: ties are broken at random, each split counting the
+# probability that the in-sample best is at or below the median out-of-sample; NaN when every split ties.
+
+
+def test_rank_variants_one_tradeable_column_of_many_trials_is_not_its_psr():
+    returns = pd.DataFrame({"only": _noise(500, 1, seed=8)[:, 0] + 0.0008})
+    ranking = rank_variants(returns, periods_per_year=252, n_trials=100)
+    row = ranking.table.loc["only"]
+    assert 0.5 < row["psr"] < 1.0 and np.isnan(row["dsr"]) and np.isnan(ranking.sharpe_variance)
+    assert row["dsr_note"] == ranking.dsr_note == (
+        "DSR not computed: the Sharpe variance of the trials is unknown (1 of N = 100 trials has a Sharpe ratio)"
+    )
+    assert ranking.n_trials == 100 and ranking.n_sharpe == 1
+    # a prior for the variance (per period: 0.5 a year over 252 days) deflates, and says it was a prior
+    prior = rank_variants(returns, periods_per_year=252, n_trials=100, sharpe_variance=0.5 / 252)
+    row = prior.table.loc["only"]
+    moments = dict(n_obs=500, skew=row["skew"], kurtosis=row["kurtosis"])
+    expected = deflated_sharpe_ratio(row["sharpe"] / np.sqrt(252), **moments, n_trials=100, sharpe_variance=0.5 / 252)
+    assert row["dsr"] == pytest.approx(expected) and row["dsr"] < row["psr"] - 0.1
+    assert prior.sharpe_variance == 0.5 / 252 and row["dsr_note"].startswith("Sharpe variance of the trials: the prior")
+    # one column, one trial: no selection, DSR is PSR, nothing to note
+    alone = rank_variants(returns, periods_per_year=252)
+    assert alone.table.loc["only", "dsr"] == alone.table.loc["only", "psr"] and pd.isna(alone.table.loc["only", "dsr_note"])
+
+
+def test_rank_variants_when_the_others_never_traded_or_are_identical():
+    returns = pd.DataFrame({"a": _noise(400, 1, seed=9)[:, 0] + 0.001, "flat": 0.0, "flat2": 0.0})
+    ranking = rank_variants(returns, periods_per_year=252, n_partitions=4)
+    table = ranking.table
+    assert list(table.index) == ["a", "flat", "flat2"]  # the tradeable variant first, though its DSR is NaN
+    assert np.isnan(table.loc["a", "dsr"]) and table.loc["a", "psr"] > 0.5
+    assert "1 of N = 3 trials has a Sharpe ratio" in table.loc["a", "dsr_note"]
+    assert (table.loc[["flat", "flat2"], "dsr_note"] == "no Sharpe ratio: the returns never vary (never traded)").all()
+    # two identical variants: their Sharpe ratios are equal, a variance of 0 would make DSR the PSR
+    same = rank_variants(pd.DataFrame({"a": returns["a"], "b": returns["a"]}), periods_per_year=252, n_trials=10,
+                         n_partitions=4)
+    assert same.table["dsr"].isna().all() and same.table["psr"].notna().all()
+    assert "2 Sharpe ratios of the trials are all equal" in same.table.loc["a", "dsr_note"]
+    assert np.isnan(same.pbo.pbo)  # and no PBO: they tie in every split
+
+
+def test_rank_variants_variance_from_fewer_trials_than_n_says_so():
+    returns = pd.DataFrame(_noise(600, 3, seed=10) + 0.0005, columns=["a", "b", "c"])
+    returns["never"] = 0.0
+    ranking = rank_variants(returns, periods_per_year=252, n_trials=6, n_partitions=None)
+    table = ranking.table
+    per_period = table["sharpe"] / np.sqrt(252)
+    assert ranking.n_sharpe == 3 and ranking.sharpe_variance == pytest.approx(per_period.dropna().var(ddof=1))
+    row = table.loc["a"]
+    expected = deflated_sharpe_ratio(per_period["a"], n_obs=600, skew=row["skew"], kurtosis=row["kurtosis"],
+                                     n_trials=6, sharpe_variance=ranking.sharpe_variance)
+    assert row["dsr"] == pytest.approx(expected)  # N = 6: the never-traded column and 2 dropped trials count
+    assert (table.loc[["a", "b", "c"], "dsr_note"] == "Sharpe variance from 3 of N = 6 trials (the others have no "
+                                                      "Sharpe ratio)").all()
+    assert table.loc["never", "dsr_note"].startswith("no Sharpe ratio")
+
+
+@pytest.mark.parametrize("bad", [-1e-4, np.nan, np.inf, True])
+def test_rank_variants_refuses_a_bad_prior(bad):
+    with pytest.raises(ValueError, match="sharpe_variance must be a finite number >= 0"):
+        rank_variants(_noise(100, 2), periods_per_year=252, sharpe_variance=bad)
+
+
+def test_pbo_all_tied_is_not_one():
+    # every variant identical (or a leveraged copy: the Sharpe ratio ignores the scale), or none trading: every
+    # split ties all variants in-sample, so there is no in-sample best to select. PBO was 1.0 (logit 0 counted as
+    # overfit); now NaN with the reason
+    base = _noise(64, 1, seed=11)[:, 0]
+    for returns in (np.zeros((64, 4)), np.column_stack([base, base, base]), np.column_stack([base, 2 * base])):
+        result = probability_of_backtest_overfitting(returns, n_partitions=8)
+        assert np.isnan(result.pbo) and result.note.startswith("PBO not computed")
+        assert np.allclose(result.logits, 0.0)
+
+
+def test_pbo_tied_in_sample_best_by_hand_two_variants():
+    # N = 2 variants a, b; S = 2 blocks of 3 periods, so 2 splits; median rank (N + 1) / 2 = 1.5: overfit when the
+    # in-sample best has out-of-sample rank 1 (rank 1 = worst).
+    # block 0: a = b = [.01, .02, .03] (tied, Sharpe 2.45); block 1: a = [.02, .03, .04] (Sharpe 3.67), b = [.01, -.01,
+    # 0] (Sharpe 0).
+    # split 1, in-sample block 0: a and b tie for the best; out-of-sample a has rank 2 (not overfit), b rank 1
+    #   (overfit): picked at random, overfit with probability 1/2. Mean rank 1.5, omega 1.5 / 3 = 1/2, logit 0.
+    # split 2, in-sample block 1: a is best; out-of-sample a and b tie, a's rank is 1 or 2 at random: overfit with
+    #   probability 1/2. Mean rank 1.5, logit 0.
+    # PBO = (1/2 + 1/2) / 2 = 1/2. (The old rule, logit <= 0, counted both splits as overfit: PBO 1.0.)
+    a = [0.01, 0.02, 0.03, 0.02, 0.03, 0.04]
+    b = [0.01, 0.02, 0.03, 0.01, -0.01, 0.0]
+    result = probability_of_backtest_overfitting(np.column_stack([a, b]), n_partitions=2)
+    assert result.pbo == 0.5 and np.allclose(result.overfit, [0.5, 0.5]) and np.allclose(result.logits, 0.0)
+    assert result.note is None
+
+
+def test_pbo_some_tied_by_hand_three_variants():
+    # N = 3 variants a, b, c; S = 2 blocks of 3 periods; median rank (N + 1) / 2 = 2: overfit at rank 1 or 2.
+    # block 0: a = b = [.01, .02, .03] (Sharpe 2.45), c = [.01, -.01, 0] (Sharpe 0): ranks c 1, a and b tied 2-3.
+    # block 1: a = [.02, .03, .04] (3.67), b = [.01, .02, .03] (2.45), c = [0, -.01, -.02] (-1.22): ranks c 1, b 2, a 3.
+    # split 1, in-sample block 0: a and b tie for the best. Out-of-sample (block 1) a has rank 3 (not overfit), b rank
+    #   2 (overfit): probability 1/2. Mean rank 2.5, omega 2.5 / 4, logit ln(5/3) > 0.
+    # split 2, in-sample block 1: a is best. Out-of-sample (block 0) a ties b for ranks 2 and 3: rank 2 (overfit) or
+    #   3 with probability 1/2 each: 1/2. Mean rank 2.5, logit ln(5/3).
+    # PBO = 1/2. (The old rule counted neither split: logit > 0, PBO 0.0; the midrank hid the coin toss.)
+    a = [0.01, 0.02, 0.03, 0.02, 0.03, 0.04]
+    b = [0.01, 0.02, 0.03, 0.01, 0.02, 0.03]
+    c = [0.01, -0.01, 0.0, 0.0, -0.01, -0.02]
+    result = probability_of_backtest_overfitting(np.column_stack([a, b, c]), n_partitions=2)
+    assert result.pbo == 0.5 and np.allclose(result.overfit, [0.5, 0.5])
+    assert np.allclose(result.logits, np.log(5 / 3))
+    # a tie that is not for the best changes nothing: with c worst everywhere and a above b in block 0, split 1 picks
+    # a, which is rank 3 out-of-sample (not overfit); split 2 picks a, rank 3 in block 0: PBO 0
+    a_up = [0.02, 0.03, 0.04, 0.02, 0.03, 0.04]
+    assert probability_of_backtest_overfitting(np.column_stack([a_up, b, c]), n_partitions=2).pbo == 0.0
+
+
+def _reference_pbo(ints, n_partitions):
+    """CSCV written out with exact arithmetic on integer returns, split by split and variant by variant.
+
+    The Sharpe ratio of integer returns with sum s and sum of squares q over n periods is s / sqrt(n q - s^2);
+    sign(s) s^2 / (n q - s^2) orders the variants the same way, exactly (a Fraction). Flat returns score +inf, -inf
+    or 0 by the sign of their sum, as in the package.
+    """
+    from fractions import Fraction
+    from itertools import combinations
+
+    n_periods, n_variants = ints.shape
+    blocks = np.array_split(np.arange(n_periods), n_partitions)
+
+    def key(rows, j):
+        x = [int(v) for v in ints[rows, j]]
+        n, s, q = len(x), sum(x), sum(v * v for v in x)
+        spread = n * q - s * s
+        if spread == 0:
+            return float("inf") if s > 0 else float("-inf") if s < 0 else Fraction(0)
+        return Fraction((1 if s > 0 else -1) * s * s, spread)
+
+    overfit, logits, every_split_tied = [], [], True
+    for half in combinations(range(n_partitions), n_partitions // 2):
+        ins = np.concatenate([blocks[k] for k in half])
+        out = np.concatenate([blocks[k] for k in range(n_partitions) if k not in half])
+        k_in = [key(ins, j) for j in range(n_variants)]
+        k_out = [key(out, j) for j in range(n_variants)]
+        best = [j for j in range(n_variants) if k_in[j] == max(k_in)]
+        every_split_tied &= len(best) == n_variants
+        probabilities, ranks = [], []
+        for j in best:
+            below = sum(k < k_out[j] for k in k_out)
+            equal = sum(k == k_out[j] for k in k_out)
+            ranks.append(below + (equal + 1) / 2)
+            probabilities.append(sum(r <= (n_variants + 1) / 2 for r in range(below + 1, below + equal + 1)) / equal)
+        overfit.append(sum(probabilities) / len(best))
+        omega = sum(ranks) / len(ranks) / (n_variants + 1)
+        logits.append(np.log(omega / (1 - omega)))
+    return (float("nan") if every_split_tied else float(np.mean(overfit))), np.array(overfit), np.array(logits)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.data(),
+    n_variants=st.integers(2, 5),
+    n_partitions=st.sampled_from([2, 4]),
+    extra=st.integers(0, 8),
+)
+def test_pbo_in_unit_interval_invariant_to_permutation_and_agrees_with_a_reference(data, n_variants, n_partitions,
+                                                                                 extra):
+    # returns from a few values (-2..2 hundredths), so ties in-sample and out-of-sample are frequent
+    n_periods = 2 * n_partitions + extra
+    ints = np.array(data.draw(st.lists(st.lists(st.integers(-2, 2), min_size=n_variants, max_size=n_variants),
+                                       min_size=n_periods, max_size=n_periods)))
+    returns = ints * 0.01
+    result = probability_of_backtest_overfitting(returns, n_partitions=n_partitions)
+    assert np.isnan(result.pbo) or 0.0 <= result.pbo <= 1.0
+    assert ((result.overfit >= 0.0) & (result.overfit <= 1.0)).all()
+    assert (result.note is None) == (not np.isnan(result.pbo))
+    order = data.draw(st.permutations(range(n_variants)))
+    permuted = probability_of_backtest_overfitting(returns[:, order], n_partitions=n_partitions)
+    assert permuted.pbo == pytest.approx(result.pbo, abs=1e-12, nan_ok=True)
+    assert np.allclose(permuted.overfit, result.overfit) and np.allclose(permuted.logits, result.logits)
+    pbo, overfit, logits = _reference_pbo(ints, n_partitions)
+    assert result.pbo == pytest.approx(pbo, abs=1e-4, nan_ok=True)
+    assert np.allclose(result.overfit, overfit, atol=1e-4) and np.allclose(result.logits, logits, atol=1e-4)
+
+
+def test_pbo_on_untied_data_is_the_papers_count():
+    # without ties each split is overfit or not (logit <= 0), as in Bailey et al. 2017: the rule for ties changes
+    # nothing there. Checked against the exact reference on integer returns with many distinct values.
+    ints = np.random.default_rng(12).integers(-1000, 1000, size=(120, 7))
+    result = probability_of_backtest_overfitting(ints * 1e-5, n_partitions=8)
+    assert set(np.unique(result.overfit)) <= {0.0, 1.0}
+    assert np.array_equal(result.overfit, (result.logits <= 0).astype(float))
+    assert result.pbo == np.mean(result.logits <= 0)
+    pbo, overfit, logits = _reference_pbo(ints, 8)
+    assert result.pbo == pbo and np.array_equal(result.overfit, overfit) and np.allclose(result.logits, logits, atol=1e-4)
+
+
+# --- the sweep: N counts the variants that failed or never traded -------------------------------
+
+
+def _sweep_symbol(seed, n=300):
+    rng = np.random.RandomState(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["f0", "f1", "f2"],
+                     index=pd.date_range("2020-01-01", periods=n, freq="D"))
+    y = pd.Series((X["f0"] + rng.normal(size=n) > 0.5).astype(int), index=X.index)
+    returns = pd.Series(np.where(y == 1, 0.01, -0.01) + rng.normal(0, 0.01, n), index=X.index)
+    from cvn_sklearn.sweep import SymbolData
+
+    return SymbolData(X, y, returns)
+
+
+_GOOD = {"name": "good", "model": "logreg"}
+_BROKEN = {"name": "broken", "model": "logreg", "params": {"C": -1}}
+# a forest of single leaves predicts the base rate: constant probabilities, no edge, no trade
+_FLAT = {"name": "flat", "model": "random_forest", "params": {"n_estimators": 3, "min_samples_leaf": 100_000}}
+
+
+@pytest.fixture(scope="module")
+def lone_survivor(tmp_path_factory):
+    from cvn_sklearn.sweep import screen
+
+    folder = tmp_path_factory.mktemp("rank_edges")
+    config = {"symbols": ["aaa"], "folds": {"n_splits": 2, "gap": 2}, "calibration": "sigmoid", "mlflow": False,
+              "cost": 0.0}
+    data = {"aaa": _sweep_symbol(1)}
+    one = screen({**config, "variants": [_GOOD, _BROKEN, _FLAT], "folder": str(folder / "one")}, data=data)
+    # the same variants and one more tradeable one
+    two = screen({**config, "variants": [_GOOD, {"name": "good_l2", "model": "logreg", "params": {"C": 0.01}}, _BROKEN,
+                                         _FLAT], "folder": str(folder / "two")}, data=data)
+    return one, two
+
+
+def test_sweep_where_every_other_variant_failed_or_never_traded(lone_survivor):
+    result, _ = lone_survivor
+    ranking = result.ranking
+    assert list(ranking.index) == ["good", "flat", "broken"]
+    assert ranking.loc["good", "trades"] > 0 and ranking.loc["flat", "trades"] == 0
+    assert ranking.loc["flat", "no_edge_cells"] == 2 and ranking.loc["broken", "failed_cells"] == 2
+    good = ranking.loc["good"]
+    assert 0.0 < good["psr"] < 1.0 and np.isnan(good["dsr"])  # not its PSR: N = 3, the variance of 1 Sharpe unknown
+    assert good["dsr_note"] == ("DSR not computed: the Sharpe variance of the trials is unknown (1 of N = 3 trials "
+                                "has a Sharpe ratio)")
+    assert ranking.loc["flat", "dsr_note"] == "no Sharpe ratio: the returns never vary (never traded)"
+    assert ranking.loc["broken", "dsr_note"] == "not ranked: 2 failed cell(s) (a trial: counted in N = 3)"
+    assert 0.0 <= result.pbo <= 1.0  # PBO compares the complete variants: good against flat (Sharpe 0 everywhere)
+    pd.testing.assert_frame_equal(pd.read_parquet(result.folder / "ranking.parquet"), ranking)
+
+
+def test_sweep_dsr_counts_failed_and_never_traded_variants_in_n(lone_survivor):
+    _, result = lone_survivor
+    ranking = result.ranking
+    tradeable = ["good", "good_l2"]
+    assert ranking.loc[tradeable, "dsr"].notna().all()
+    assert (ranking.loc[tradeable, "dsr"] < ranking.loc[tradeable, "psr"]).all()
+    assert (ranking.loc[tradeable, "dsr_note"] == "Sharpe variance from 2 of N = 4 trials (the others have no Sharpe "
+                                                  "ratio)").all()
+    complete = result.pooled[["good", "good_l2", "flat"]].dropna(how="all")
+    with_n4 = rank_variants(complete, periods_per_year=result.periods_per_year, n_trials=4, n_partitions=None).table
+    with_n3 = rank_variants(complete, periods_per_year=result.periods_per_year, n_trials=3, n_partitions=None).table
+    assert np.allclose(ranking.loc[tradeable, "dsr"], with_n4.loc[tradeable, "dsr"])
+    assert (ranking.loc[tradeable, "dsr"] < with_n3.loc[tradeable, "dsr"]).all()  # the failed variant deflates too

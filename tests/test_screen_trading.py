@@ -40,7 +40,10 @@ def test_the_planted_signal_trades_and_ranks_first_the_blind_model_does_not_trad
     result, _, _ = swept
     assert result.ranking.index[0] == "forest"
     forest, linear = result.ranking.loc["forest"], result.ranking.loc["linear"]
-    assert forest["trades"] > 100 and forest["dsr"] > 0.95 and forest["no_edge_cells"] == 0
+    assert forest["trades"] > 100 and forest["psr"] > 0.95 and forest["no_edge_cells"] == 0
+    # linear never trades, so forest is the one Sharpe ratio of N = 2 trials: their variance is unknown and DSR is not
+    # computed (NaN with the reason), not silently the PSR (docs/ranking.md)
+    assert np.isnan(forest["dsr"]) and "1 of N = 2 trials has a Sharpe ratio" in forest["dsr_note"]
     # |f0| is invisible to a linear model: its validation AUC shows no edge, so it takes (almost) no trade
     cells = result.cells.set_index("variant")
     assert cells.loc["linear", "no_edge"].mean() >= 0.5

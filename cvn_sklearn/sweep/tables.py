@@ -231,23 +231,36 @@ def _by_variant(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ranking(cells, pooled, complete, trades, wins, periods_per_year, config) -> tuple[pd.DataFrame, float]:
-    """Per variant, on the pooled series: trades, win rate, annualised Sharpe/Sortino net and gross, PSR, DSR, T; the PBO."""
+    """Per variant, on the pooled series: trades, win rate, annualised Sharpe/Sortino net and gross, PSR, DSR, T; the PBO.
+
+    ``N`` of the DSR is every variant of the config: those with a failed cell
+    (not ranked) and those that never traded (no Sharpe ratio) count as
+    trials. ``dsr_note`` says why a variant's DSR is NaN (a failed cell, no
+    trade, or a Sharpe variance of the trials that cannot be estimated: fewer
+    than 2 variants with a Sharpe ratio) or, when some variants have none,
+    from how many of the ``N`` trials the variance was estimated
+    (:func:`cvn_sklearn.ranking.rank_variants`); missing when there is
+    nothing to say.
+    """
     from cvn_sklearn.ranking import rank_variants
 
     names = list(pooled["net"].columns)
+    n_trials = len(config.variants)
     failed = cells.assign(failed=cells["status"] != "ok").groupby("variant")["failed"].sum()
     no_edge = cells.get("no_edge", pd.Series(False, index=cells.index)).fillna(False).astype(bool)
     no_edge = cells.assign(no_edge=no_edge).groupby("variant")["no_edge"].sum()
     table, pbo = pd.DataFrame(index=pd.Index([], name="variant")), float("nan")
+    notes = pd.Series(dtype=object)
     if complete:
         values = pooled["net"][complete].dropna(how="all")
         n_periods = len(values)
         partitions = min(16, n_periods // 2 - (n_periods // 2) % 2) if len(complete) > 1 else None
-        ranked = rank_variants(values, periods_per_year=periods_per_year, n_trials=len(config.variants),
+        ranked = rank_variants(values, periods_per_year=periods_per_year, n_trials=n_trials,
                                n_partitions=partitions if partitions and partitions >= 2 else None)
         gross = rank_variants(pooled["gross"][complete].dropna(how="all"), periods_per_year=periods_per_year,
-                              n_trials=len(config.variants), n_partitions=None).table
+                              n_trials=n_trials, n_partitions=None).table
         table = ranked.table.rename(columns={"sharpe": "sharpe_ann", "sortino": "sortino_ann", "n_periods": "T"})
+        notes = table["dsr_note"]
         table["sharpe_ann_gross"] = gross["sharpe"].reindex(table.index)
         table["sortino_ann_gross"] = gross["sortino"].reindex(table.index)
         table = table[["sharpe_ann", "sharpe_ann_gross", "sortino_ann", "sortino_ann_gross", "max_drawdown", "psr",
@@ -261,4 +274,9 @@ def _ranking(cells, pooled, complete, trades, wins, periods_per_year, config) ->
         table["T"] = table["T"].astype("Int64")
     table["no_edge_cells"] = no_edge.reindex(table.index).fillna(0).astype(int)
     table["failed_cells"] = failed.reindex(table.index).fillna(0).astype(int)
+    table["dsr_note"] = pd.Series([
+        notes.get(name) if name in complete
+        else f"not ranked: {table.loc[name, 'failed_cells']} failed cell(s) (a trial: counted in N = {n_trials})"
+        for name in table.index
+    ], index=table.index, dtype="str")
     return table, pbo
