@@ -152,6 +152,22 @@ def _model_names(text: str) -> str:
     return ",".join(names)
 
 
+def dsr_notes(ranking) -> list[str]:
+    """Each distinct ``dsr_note`` of the ranking once, with the variants it applies to (why a DSR is n/a, or its basis).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ranking = pd.DataFrame({"dsr_note": ["variance unknown", None, "variance unknown"]}, index=["a", "b", "c"])
+    >>> dsr_notes(ranking)
+    ['DSR of a, c: variance unknown']
+    """
+    if "dsr_note" not in ranking:
+        return []
+    notes = ranking["dsr_note"].dropna()
+    return [f"DSR of {', '.join(map(str, notes.index[notes == note]))}: {note}" for note in dict.fromkeys(notes)]
+
+
 def _directory(text: str) -> str:
     """argparse type: a folder path that is not an existing file."""
     if Path(text).exists() and not Path(text).is_dir():
@@ -221,6 +237,8 @@ def _run_sweep(args, content: dict) -> int:
         rows = [{RANKING[k]: v for k, v in row.items() if k in RANKING}
                 for row in result.ranking.reset_index().to_dict("records")]
         print(format_table(rows, list(RANKING.values())))
+        for line in dsr_notes(result.ranking):
+            print(line)
         failed = int((result.cells["status"] != "ok").sum())
         print(f"\nPBO (probability of backtest overfitting): {'n/a' if not np.isfinite(result.pbo) else f'{result.pbo:.3f}'}")
         print(f"cells: {len(result.cells)}, failed: {failed}, from the store: {int(result.cells['cached'].sum())}")
