@@ -74,8 +74,8 @@ def _truncate(path):
 
 _DAMAGES = {
     "truncated": (_truncate, "truncated"),
-    "empty": (lambda p: p.write_bytes(b""), "not an npz file"),
-    "not a zip": (lambda p: p.write_text("hello"), "not an npz file"),
+    "empty": (lambda p: p.write_bytes(b""), "not a zip file"),
+    "not a zip": (lambda p: p.write_text("hello"), "not a zip file"),
     "pickled objects": (lambda p: _rewrite(p, proba=np.array([{"a": 1}, None], dtype=object)), "pickled objects"),
     "record edited": (lambda p: _rewrite(p, scalars=np.array('{"key": "k1", "status": "failed"}')), "checksum"),
     "array edited": (lambda p: _rewrite(p, signal=np.array([1, 1], dtype=np.int8)), "checksum"),
@@ -318,3 +318,81 @@ def test_a_change_of_periods_per_year_or_close_changes_the_cells_figures(tmp_pat
     assert traded.any()
     assert (yearly.cells.loc[traded, "sharpe_ann"] != base.cells.loc[traded, "sharpe_ann"]).all()
     assert (priced.cells.loc[traded, "sharpe_ann"] != base.cells.loc[traded, "sharpe_ann"]).all()
+
+
+# -- the OOS store verifies each entry -------------------------------------------------------------------------
+
+
+def _stack_fit(folder, X, y):
+    """A stacker over the registry's logreg on the directory store ``folder``: its probabilities and the base fits."""
+    from cvn_sklearn.model_selection import WalkForwardSplit
+    from cvn_sklearn.oos_store import OOSStore
+    from cvn_sklearn.registry import registry
+    from cvn_sklearn.stacking import StackingClassifier
+
+    with capture_logs() as logs:
+        stack = StackingClassifier([("lr", registry["logreg"]())], cv=WalkForwardSplit(3, test_size=40),
+                                   cache=OOSStore(folder)).fit(X, y)
+    fits = len(_events(logs, "training_started", model_type="logreg"))
+    return stack.predict_proba(X), fits, _events(logs, "store_file_rejected")
+
+
+def _oos_entries(folder):
+    return sorted(folder.glob("*.npz")), sorted(folder.glob("*.skops"))
+
+
+_OOS_DAMAGES = {
+    "truncated": (_truncate, "not a zip file"),
+    "empty": (lambda p: p.write_bytes(b""), "not a zip file"),
+    "corrupt member (zip CRC)": (lambda p: p.write_bytes(p.read_bytes()[:200] + bytes(40) + p.read_bytes()[240:]),
+                                 "unreadable"),
+}
+
+
+@pytest.mark.parametrize("damage", list(_OOS_DAMAGES))
+@pytest.mark.parametrize("kind", ["oos predictions", "refit"])
+def test_a_damaged_oos_entry_is_recomputed_with_one_warning_naming_it(tmp_path, damage, kind):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(240, 4))
+    y = (X[:, 0] + rng.normal(size=240) > 0).astype(int)
+    first, fits, _ = _stack_fit(tmp_path / "oos", X, y)
+    assert fits == 4  # three folds and the refit
+    [oos_file], [refit_file] = _oos_entries(tmp_path / "oos")
+    damaged = oos_file if kind == "oos predictions" else refit_file
+    change, reason = _OOS_DAMAGES[damage]
+    change(damaged)
+    again, fits, rejected = _stack_fit(tmp_path / "oos", X, y)
+    assert [e["path"] for e in rejected] == [str(damaged)] and reason in rejected[0]["reason"], rejected
+    assert rejected[0]["store"] == "oos" and rejected[0]["log_level"] == "warning"
+    assert fits == (3 if kind == "oos predictions" else 1)  # only the damaged entry is computed again
+    np.testing.assert_array_equal(again, first)
+    third, fits, rejected = _stack_fit(tmp_path / "oos", X, y)  # replaced: nothing to warn about or compute
+    assert fits == 0 and rejected == []
+    np.testing.assert_array_equal(third, first)
+
+
+def test_an_oos_entry_copied_over_another_key_is_never_used(tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(240, 4))
+    y = (X[:, 0] + rng.normal(size=240) > 0).astype(int)
+    first, _, _ = _stack_fit(tmp_path / "a", X, y)
+    _stack_fit(tmp_path / "b", X[::-1].copy(), y[::-1].copy())  # other rows: other entries
+    (a_oos,), (a_refit,) = _oos_entries(tmp_path / "a")
+    (b_oos,), (b_refit,) = _oos_entries(tmp_path / "b")
+    shutil.copyfile(b_oos, a_oos)
+    shutil.copyfile(b_refit, a_refit)
+    again, fits, rejected = _stack_fit(tmp_path / "a", X, y)
+    assert sorted(e["path"] for e in rejected) == sorted([str(a_oos), str(a_refit)])
+    assert all("holds another entry" in e["reason"] for e in rejected), rejected
+    assert fits == 4
+    np.testing.assert_array_equal(again, first)
+
+
+def test_opening_or_unpickling_a_directory_store_writes_nothing(tmp_path):
+    import pickle
+
+    from cvn_sklearn.oos_store import OOSStore
+
+    store = OOSStore(tmp_path / "nowhere")
+    restored = pickle.loads(pickle.dumps(store))
+    assert restored.path == store.path and not (tmp_path / "nowhere").exists()

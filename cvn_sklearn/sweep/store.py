@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cvn_sklearn._disk import atomic_file, plain
+from cvn_sklearn._disk import RejectedFile, atomic_file, check_zip, plain
 from cvn_sklearn.events import emit
 
 __all__ = ["CellStore"]
@@ -96,10 +96,6 @@ class CellStore:
         return self.folder / f"{key}.npz"
 
 
-class RejectedFile(ValueError):
-    """A store file that cannot be trusted: the message says why."""
-
-
 def read_cell(path: Path, key: str):
     """``(record, arrays)`` of the cell file ``path``, verified to be the cell ``key``.
 
@@ -110,9 +106,7 @@ def read_cell(path: Path, key: str):
     RejectedFile
         For any other reason not to trust it (the message says which).
     """
-    with open(path, "rb") as file:  # FileNotFoundError: absent
-        if file.read(4) != b"PK\x03\x04":
-            raise RejectedFile("not an npz file: empty, truncated or another format")
+    check_zip(path)
     try:
         with np.load(path, allow_pickle=False) as stored:
             members = set(stored.files)
