@@ -57,7 +57,14 @@ from sklearn.base import clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import indexable
 
-from cvn_sklearn._disk import RejectedFile, atomic_file, check_zip, file_lock, fingerprint, library_versions
+from cvn_sklearn._disk import (
+    RejectedFile,
+    atomic_file,
+    check_zip,
+    file_lock,
+    fingerprint,
+    library_versions,
+)
 from cvn_sklearn._sklearn_compat import _num_samples, _safe_indexing
 from cvn_sklearn.model_selection import OOSPredictions, check_disjoint, realised_folds
 
@@ -356,7 +363,7 @@ class _OOSFile:
     """OOS predictions: read-only arrays, an ``.npz`` read without pickle, with its key and a checksum."""
 
     suffix = ".npz"
-    _MEMBERS = {"predictions", "covered", "key", "checksum"}
+    _MEMBERS = frozenset({"predictions", "covered", "key", "checksum"})
 
     @staticmethod
     def freeze(oos):
@@ -426,9 +433,10 @@ class _RefitFile:
         from cvn_sklearn.persist import UntrustedModelError, trusted_types
 
         check_zip(path)
+        content = path.read_bytes()  # the content, not the path: the reason names no path (the event does)
         try:
-            found = trusted_types(path, also=_own_types(self.estimator))
-            stored = skops.io.load(path, trusted=found)
+            found = trusted_types(content, also=_own_types(self.estimator))
+            stored = skops.io.loads(content, trusted=found)
         except UntrustedModelError as exc:
             raise RejectedFile(f"untrusted content, not loaded: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - truncated, corrupt, not a skops file: never trusted

@@ -24,7 +24,7 @@ from cvn_sklearn.contracts import Datasets
 from cvn_sklearn.harness import train_one
 from cvn_sklearn.model_selection import WalkForwardSplit, oos_predict
 from cvn_sklearn.oos_store import OOSStore, default_store
-from cvn_sklearn.persist import UntrustedModelError, load_artifact, log_artifact
+from cvn_sklearn.persist import load_artifact, log_artifact
 from cvn_sklearn.registry import registry
 from cvn_sklearn.stacking import StackingClassifier
 

@@ -1,7 +1,6 @@
 """Stores that verify what they read: the cell store, the OOS store, the cell key; tables rebuilt from the cells."""
 
 import shutil
-import zipfile
 
 import numpy as np
 import pandas as pd

@@ -189,7 +189,7 @@ class Plan(NamedTuple):
     store: CellStore
     oos_folder: Path
     n_folds: int
-    stored: dict = {}
+    stored: dict
 
 
 def plan_cells(config: ScreenConfig, data) -> Plan:
