@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["atomic_file", "content_key", "file_lock", "fingerprint", "library_version", "library_versions", "plain"]
+__all__ = ["RejectedFile", "atomic_file", "check_zip", "content_key", "file_lock", "fingerprint", "library_version",
+           "library_versions", "plain"]
 
 
 def fingerprint(*parts) -> str:
@@ -146,3 +147,18 @@ def file_lock(path):
     from filelock import FileLock
 
     return FileLock(str(path))
+
+
+class RejectedFile(ValueError):
+    """A store file that cannot be trusted (truncated, corrupt, foreign, another key's entry): the message says why.
+
+    The stores treat it as absent and compute the entry again, after one
+    ``store_file_rejected`` event naming the file.
+    """
+
+
+def check_zip(path) -> None:
+    """Raise :class:`RejectedFile` unless ``path`` starts like a zip (npz, skops); ``FileNotFoundError`` if absent."""
+    with open(path, "rb") as file:
+        if file.read(4) != b"PK\x03\x04":
+            raise RejectedFile("not a zip file (npz/skops): empty, truncated or another format")

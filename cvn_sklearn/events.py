@@ -28,7 +28,7 @@ import structlog
 
 from cvn_sklearn.scrubbing import scrub
 
-__all__ = ["EVENTS", "configure_logging", "emit", "get_logger", "model_type"]
+__all__ = ["EVENTS", "WARNINGS", "configure_logging", "emit", "get_logger", "model_type"]
 
 
 class TrainingStarted(TypedDict):
@@ -170,6 +170,20 @@ class ScreenComplete(TypedDict):
     seconds: float
 
 
+class StoreFileRejected(TypedDict):
+    """A file of a sweep's store could not be trusted and is treated as absent: its entry is computed again.
+
+    Emitted at WARNING level, once per file read: ``store`` is ``"cells"``
+    (the cell store) or ``"oos"`` (the OOS store), ``path`` the file,
+    ``reason`` what is wrong (truncated, corrupt, checksum mismatch, pickled
+    objects, another key's entry, untrusted types).
+    """
+
+    store: str
+    path: str
+    reason: str
+
+
 EVENTS: dict[str, type] = {
     "training_started": TrainingStarted,
     "class_balance_applied": ClassBalanceApplied,
@@ -182,7 +196,15 @@ EVENTS: dict[str, type] = {
     "screen_started": ScreenStarted,
     "cell_complete": CellComplete,
     "screen_complete": ScreenComplete,
+    "store_file_rejected": StoreFileRejected,
 }
+
+WARNINGS = frozenset({"store_file_rejected"})
+"""Events emitted at WARNING level (every other one at INFO)."""
+
+_NOT_SCRUBBED = {"store_file_rejected": frozenset({"path"})}
+# fields this package builds itself, logged as they are: a store file's path is the store's folder and the
+# entry's key (32 hex characters, which the value rule of scrubbing would otherwise blank, hiding the file)
 
 
 _STDLIB_LOGGER = logging.getLogger("cvn_sklearn")
@@ -230,7 +252,10 @@ def emit(event: str, **fields) -> None:
         Exactly the fields declared by the event's ``TypedDict``; extra fields
         are allowed only for keys the schema marks as optional (none today).
         Secret-looking values are replaced by ``***scrubbed***``
-        (:mod:`cvn_sklearn.scrubbing`) before they are logged.
+        (:mod:`cvn_sklearn.scrubbing`) before they are logged, except the
+        ``path`` of ``store_file_rejected`` (a store's folder and an entry's
+        key, which the package builds). Events of :data:`WARNINGS` are logged
+        at WARNING level, the others at INFO.
 
     Raises
     ------
@@ -246,7 +271,10 @@ def emit(event: str, **fields) -> None:
     if set(fields) != expected:
         missing, extra = sorted(expected - set(fields)), sorted(set(fields) - expected)
         raise ValueError(f"Event {event!r} fields do not match its schema: missing {missing}, extra {extra}")
-    get_logger().info(event, **scrub(fields))
+    kept = _NOT_SCRUBBED.get(event, frozenset())
+    fields = {**scrub({k: v for k, v in fields.items() if k not in kept}), **{k: fields[k] for k in kept}}
+    logger = get_logger()
+    (logger.warning if event in WARNINGS else logger.info)(event, **fields)
 
 
 def configure_logging(*, json: bool = False, level: int | str = "INFO") -> None:

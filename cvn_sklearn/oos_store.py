@@ -18,9 +18,13 @@ stacker fitted on the same data with the same base model and folds reuses them:
   processes need the same entry one computes it and the other reads it. OOS
   predictions are ``.npz`` arrays read with ``allow_pickle=False``; refits are
   :mod:`skops` files loaded only if every type in them is one the caller's own
-  estimator is made of, a ``cvn_sklearn`` class, or a data holder trusted by
-  :func:`cvn_sklearn.persist.trusted_types`: nothing read from the directory
-  decides which code runs.
+  estimator is made of or one :func:`cvn_sklearn.persist.trusted_types`
+  trusts (estimators and data): nothing read from the directory decides which
+  code runs. Each file holds its entry's key (an OOS file also a SHA-256
+  checksum of its arrays); a file that is truncated, corrupt, fails its
+  checksum, holds another key's entry or untrusted types is never used: one
+  ``store_file_rejected`` warning names it, and the entry is computed again
+  and the file replaced.
 
 Memory (entries and data fingerprints) belongs to the store object: whoever
 keeps the object keeps it. There is no registry of stores; the only store a
@@ -32,11 +36,14 @@ guards against in-place edits. An edit that spares the probed rows is not seen:
 give the store a new object after changing data in place.
 
 A store is a handle, like an open file: :func:`copy.deepcopy` and
-:func:`~sklearn.base.clone` return the same store; pickling (to a worker, or
-into a model file through a stacker's ``cache`` parameter) keeps only the
-directory path, never the entries.
+:func:`~sklearn.base.clone` return the same store; pickling (to a worker)
+keeps only the directory path, never the entries. Opening or unpickling a
+store writes nothing: the directory is created when the first entry is
+written. A model file never holds a store (:func:`cvn_sklearn.persist.log_artifact`
+writes a stacker's ``cache`` as its path, and loading refuses a store).
 """
 
+import hashlib
 import os
 import threading
 import weakref
@@ -50,7 +57,14 @@ from sklearn.base import clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import indexable
 
-from cvn_sklearn._disk import atomic_file, file_lock, fingerprint, library_versions
+from cvn_sklearn._disk import (
+    RejectedFile,
+    atomic_file,
+    check_zip,
+    file_lock,
+    fingerprint,
+    library_versions,
+)
 from cvn_sklearn._sklearn_compat import _num_samples, _safe_indexing
 from cvn_sklearn.model_selection import OOSPredictions, check_disjoint, realised_folds
 
@@ -67,8 +81,9 @@ class OOSStore:
     ----------
     path : str or os.PathLike, default=None
         ``None`` keeps entries in memory (this process only). A directory
-        (created when missing) also keeps them on disk for every process and
-        Dask worker on the machine that opens a store on the same path.
+        (created when the first entry is written) also keeps them on disk for
+        every process and Dask worker on the machine that opens a store on the
+        same path.
     max_entries : int, default=256
         Entries kept in memory; the least recently used are dropped beyond it
         (a directory store still has them on disk).
@@ -114,9 +129,7 @@ class OOSStore:
         self._entries = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks = {}
-        self._fingerprints = {}
-        if self.path is not None:
-            Path(self.path, "locks").mkdir(parents=True, exist_ok=True)
+        self._fingerprints = {}  # nothing on disk: opening or unpickling a store writes nothing
 
     # -- a handle: never copied, pickled as its path only ---------------------------------------
 
@@ -226,11 +239,11 @@ class OOSStore:
         with self._key_lock(key), self._file_lock(key):
             found = self._memory_get(key)
             if found is None and self.path is not None:
-                found = codec.load(self._file(key, codec))
+                found = _verified(codec, self._file(key, codec), key)
             if found is None:
                 found = codec.freeze(compute())
                 if self.path is not None:
-                    _atomic_dump(self._file(key, codec), codec.dump, found)
+                    _atomic_dump(self._file(key, codec), lambda value, file: codec.dump(value, file, key), found)
             self._memory_put(key, found)
         return found
 
@@ -252,7 +265,11 @@ class OOSStore:
             return self._key_locks.setdefault(key, threading.Lock())
 
     def _file_lock(self, key):
-        return nullcontext() if self.path is None else file_lock(Path(self.path, "locks", f"{key}.lock"))
+        if self.path is None:
+            return nullcontext()
+        locks = Path(self.path, "locks")
+        locks.mkdir(parents=True, exist_ok=True)  # the store's first write creates the directory
+        return file_lock(locks / f"{key}.lock")
 
     def _file(self, key, codec):
         return Path(self.path, f"{key}{codec.suffix}")
@@ -329,10 +346,24 @@ def _checked_oos(predictions, splits, n_samples):
 # -- how entries are frozen, written and read ----------------------------------------------------
 
 
+def _verified(codec, path, key):
+    """The entry ``key`` read from ``path`` by ``codec``; ``None`` if absent or rejected (one warning naming the file)."""
+    from cvn_sklearn.events import emit
+
+    try:
+        return codec.load(path, key)
+    except FileNotFoundError:
+        return None
+    except RejectedFile as exc:
+        emit("store_file_rejected", store="oos", path=str(path), reason=str(exc))
+        return None
+
+
 class _OOSFile:
-    """OOS predictions: read-only arrays, an ``.npz`` read without pickle."""
+    """OOS predictions: read-only arrays, an ``.npz`` read without pickle, with its key and a checksum."""
 
     suffix = ".npz"
+    _MEMBERS = frozenset({"predictions", "covered", "key", "checksum"})
 
     @staticmethod
     def freeze(oos):
@@ -341,15 +372,40 @@ class _OOSFile:
         return oos
 
     @staticmethod
-    def dump(oos, file):
-        np.savez(file, predictions=oos.predictions, covered=oos.covered)
+    def dump(oos, file, key):
+        np.savez(file, predictions=oos.predictions, covered=oos.covered, key=np.array(key),
+                 checksum=np.array(_oos_checksum(key, oos.predictions, oos.covered)))
 
     @classmethod
-    def load(cls, path):
-        if not path.exists():
-            return None
-        with np.load(path, allow_pickle=False) as stored:
-            return cls.freeze(OOSPredictions(stored["predictions"], stored["covered"]))
+    def load(cls, path, key):
+        """The stored predictions; ``FileNotFoundError`` if absent, :class:`RejectedFile` if not to be trusted."""
+        check_zip(path)
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                if set(stored.files) != cls._MEMBERS:
+                    raise RejectedFile(f"members {sorted(stored.files)}, expected {sorted(cls._MEMBERS)}")
+                predictions, covered = stored["predictions"], stored["covered"]
+                stored_key, checksum = str(stored["key"]), str(stored["checksum"])
+        except RejectedFile:
+            raise
+        except Exception as exc:  # noqa: BLE001 - truncated, corrupt, pickled objects: never trusted
+            raise RejectedFile(f"unreadable, truncated or not an OOS file ({type(exc).__name__}: {exc})") from None
+        if predictions.dtype != np.float64 or covered.dtype != bool or len(predictions) != len(covered):
+            raise RejectedFile(f"arrays of unexpected dtypes or lengths ({predictions.dtype}, {covered.dtype})")
+        if checksum != _oos_checksum(stored_key, predictions, covered):
+            raise RejectedFile("checksum mismatch (the file was altered or damaged)")
+        if stored_key != key:
+            raise RejectedFile("it holds another entry: its stored key is not its file name (copied over another key?)")
+        return cls.freeze(OOSPredictions(predictions, covered))
+
+
+def _oos_checksum(key, predictions, covered):
+    """SHA-256 of the entry's key and of each array's dtype, shape and bytes."""
+    digest = hashlib.sha256(key.encode())
+    for array in (predictions, covered):
+        digest.update(f"|{array.dtype.str}:{array.shape}|".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 class _RefitFile:
@@ -365,20 +421,33 @@ class _RefitFile:
         return fitted
 
     @staticmethod
-    def dump(fitted, file):
+    def dump(fitted, file, key):
         import skops.io
 
-        skops.io.dump(fitted, file)
+        skops.io.dump({"key": key, "estimator": fitted}, file)
 
-    def load(self, path):
-        if not path.exists():
-            return None
+    def load(self, path, key):
+        """The stored refit; ``FileNotFoundError`` if absent, :class:`RejectedFile` if not to be trusted."""
         import skops.io
 
-        from cvn_sklearn.persist import trusted_types
+        from cvn_sklearn.persist import UntrustedModelError, trusted_types
 
-        found = trusted_types(path, also=_own_types(self.estimator))
-        return skops.io.load(path, trusted=found)
+        check_zip(path)
+        content = path.read_bytes()  # the content, not the path: the reason names no path (the event does)
+        try:
+            found = trusted_types(content, also=_own_types(self.estimator))
+            stored = skops.io.loads(content, trusted=found)
+        except UntrustedModelError as exc:
+            raise RejectedFile(f"untrusted content, not loaded: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - truncated, corrupt, not a skops file: never trusted
+            raise RejectedFile(f"unreadable, truncated or not a refit file ({type(exc).__name__}: {exc})") from None
+        if not isinstance(stored, dict) or set(stored) != {"key", "estimator"}:
+            raise RejectedFile("not a refit entry of this store")
+        if stored["key"] != key:
+            raise RejectedFile("it holds another entry: its stored key is not its file name (copied over another key?)")
+        if type(stored["estimator"]) is not type(self.estimator):
+            raise RejectedFile(f"it holds a {type(stored['estimator']).__name__}, not a {type(self.estimator).__name__}")
+        return stored["estimator"]
 
 
 def _own_types(estimator):

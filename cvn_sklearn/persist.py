@@ -37,6 +37,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import io
 import json
@@ -76,15 +77,49 @@ _SKLEARN_TRUSTED = (
     "sklearn.calibration._TemperatureScaling",
 )
 
+# The toolkit's meta-estimators: they wrap estimators (each checked in turn) and hold fitted data.
+_META_ESTIMATORS = (
+    "cvn_sklearn.calibration.Calibrate",
+    "cvn_sklearn.threshold.ThetaSweep",
+    "cvn_sklearn.pipeline.CalibratedThetaClassifier",
+    "cvn_sklearn.stacking.StackingClassifier",
+    "cvn_sklearn.stacking.RegistryEnsemble",
+    "cvn_sklearn.blending.BlendClassifier",
+    "cvn_sklearn.blending.ShrunkLogitBlend",
+)
+
+# The toolkit's data types found inside fitted estimators: calibration maps, θ results, splitters (ints).
+_CVN_DATA = (
+    "cvn_sklearn.calibration._IsotonicCalibration",
+    "cvn_sklearn.calibration._TemperatureCalibration",
+    "cvn_sklearn.calibration._BetaCalibration",
+    "cvn_sklearn.threshold.ThetaSweepResult",
+    "cvn_sklearn.model_selection.WalkForwardSplit",
+    "cvn_sklearn._heldout.SameRows",
+)
+
 
 # -- trusted types -------------------------------------------------------------------------
 def trusted_types(model: str | Path | bytes, also=()) -> list[str]:
     """The types skops may construct from a model file; refuse any other.
 
-    Trusted are the classes defined in ``cvn_sklearn`` itself (models,
-    ensembles, meta-estimators, calibrators, θ results), the short explicit list
-    of scikit-learn data holders in ``_SKLEARN_TRUSTED``, and everything skops
-    trusts by default. Functions and classes from anywhere else are refused.
+    Loading trusts estimators only, and the data they hold:
+
+    * the registry's estimators (models and ensembles, a plugin's too:
+      :data:`cvn_sklearn.registry.registry`);
+    * scikit-learn's estimators (subclasses of ``sklearn.base.BaseEstimator``
+      defined in ``sklearn``) and splitters;
+    * the toolkit's meta-estimators (``Calibrate``, ``ThetaSweep``,
+      ``CalibratedThetaClassifier``, the stacking and blending classes);
+    * data: what skops trusts by default (numpy, builtins), the short list of
+      scikit-learn data holders in ``_SKLEARN_TRUSTED``, and the toolkit's
+      fitted calibration maps, θ results and splitters (``_CVN_DATA``).
+
+    Any other type is refused, a ``cvn_sklearn`` one too: an
+    :class:`~cvn_sklearn.oos_store.OOSStore`, a part of a
+    :class:`~cvn_sklearn.contracts.TrainedArtifact` other than its estimator,
+    a registry, a store... Which types are trusted comes from this code, never
+    from the file.
 
     Parameters
     ----------
@@ -102,7 +137,7 @@ def trusted_types(model: str | Path | bytes, also=()) -> list[str]:
     Raises
     ------
     UntrustedModelError
-        If the file holds any other type.
+        If the file holds any other type (naming the file and the types).
     """
     import skops.io
 
@@ -111,25 +146,42 @@ def trusted_types(model: str | Path | bytes, also=()) -> list[str]:
         if isinstance(model, bytes)
         else skops.io.get_untrusted_types(file=model)
     )
-    refused = [name for name in found if not (name in _SKLEARN_TRUSTED or name in also or _is_cvn_class(name))]
+    refused = [name for name in found if not (name in also or _trusted(name))]
     if refused:
+        where = "The model file" if isinstance(model, bytes) else f"The model file {model}"
         raise UntrustedModelError(
-            f"The model file holds types that cvn_sklearn does not trust: {refused}. "
-            "Refusing to load it; a file written by log_artifact only holds cvn_sklearn, scikit-learn and numpy types."
+            f"{where} holds types that cvn_sklearn does not trust: {refused}. Refusing to load it; loading trusts "
+            "the registry's estimators, scikit-learn's estimators, cvn_sklearn's meta-estimators and plain data "
+            "only (a file written by log_artifact holds nothing else)."
         )
     return found
 
 
-def _is_cvn_class(name: str) -> bool:
-    """Whether ``name`` is a class defined in this package (skops sets its state; no ``__init__`` runs)."""
-    module = name.rpartition(".")[0]
-    if not module.startswith("cvn_sklearn."):
+def _trusted(name: str) -> bool:
+    """Whether loading may construct the type ``name`` (see :func:`trusted_types`)."""
+    return (name in _SKLEARN_TRUSTED or name in _META_ESTIMATORS or name in _CVN_DATA
+            or name in _registry_classes() or _is_sklearn_estimator(name))
+
+
+def _registry_classes() -> set[str]:
+    """``module.QualName`` of every registry entry's class (models and ensembles, plugins too)."""
+    from cvn_sklearn.registry import registry
+
+    return {f"{entry.cls.__module__}.{entry.cls.__qualname__}" for entry in map(registry.entry, registry)}
+
+
+def _is_sklearn_estimator(name: str) -> bool:
+    """Whether ``name`` is a scikit-learn estimator or splitter class (only ``sklearn`` modules are imported)."""
+    if not name.startswith("sklearn."):
         return False
+    from sklearn.base import BaseEstimator
+    from sklearn.model_selection import BaseCrossValidator, BaseShuffleSplit
+
     try:
         obj = _class(name)
-    except (ImportError, AttributeError):
+    except (ImportError, AttributeError, ValueError):
         return False
-    return isinstance(obj, type) and obj.__module__ == module
+    return isinstance(obj, type) and issubclass(obj, (BaseEstimator, BaseCrossValidator, BaseShuffleSplit))
 
 
 # -- MLflow ------------------------------------------------------------------------------
@@ -326,7 +378,7 @@ def _model_file(estimator, part: str) -> tuple:
     """
     import skops.io
 
-    scrubbed = scrubbed_copy(estimator)
+    scrubbed = _without_stores(scrubbed_copy(estimator))
     content = skops.io.dumps(scrubbed)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         members = [archive.read(name) for name in archive.namelist()]
@@ -338,6 +390,46 @@ def _model_file(estimator, part: str) -> tuple:
             "model through the environment or a secrets manager at predict time, not as parameters."
         )
     return scrubbed, trusted_types(content)
+
+
+def _without_stores(estimator):
+    """``estimator``, or a copy in which every stacker's ``cache`` that is an OOS store is its path (``False`` in memory).
+
+    A store is a handle, not part of the model: a model file holds no store
+    (loading refuses one), and a stacker refitted after loading opens its own
+    store on the path, as ``cache="path"`` does.
+    """
+    from cvn_sklearn.oos_store import OOSStore
+
+    def holders(root):
+        return [est for est in _reachable_estimators(root)
+                if any(isinstance(v, OOSStore) for v in est.get_params(deep=False).values())]
+
+    if not holders(estimator):
+        return estimator
+    estimator = copy.deepcopy(estimator)  # a store's deepcopy is itself: replaced below on the copies only
+    for est in holders(estimator):
+        est.set_params(**{name: False if value.path is None else value.path
+                          for name, value in est.get_params(deep=False).items() if isinstance(value, OOSStore)})
+    return estimator
+
+
+def _reachable_estimators(root) -> list:
+    """Every estimator reachable from ``root``: its parameters and its fitted state, at any depth."""
+    found, seen, stack = [], set(), [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend(obj)
+        elif hasattr(obj, "get_params") and not isinstance(obj, type):
+            found.append(obj)
+            stack.extend(vars(obj).values() if hasattr(obj, "__dict__") else ())
+    return found
 
 
 def _tags(flat: dict) -> dict:

@@ -24,7 +24,7 @@ from cvn_sklearn.contracts import Datasets
 from cvn_sklearn.harness import train_one
 from cvn_sklearn.model_selection import WalkForwardSplit, oos_predict
 from cvn_sklearn.oos_store import OOSStore, default_store
-from cvn_sklearn.persist import UntrustedModelError, load_artifact, log_artifact
+from cvn_sklearn.persist import load_artifact, log_artifact
 from cvn_sklearn.registry import registry
 from cvn_sklearn.stacking import StackingClassifier
 
@@ -205,12 +205,17 @@ def test_ensembles_fitted_with_each_kind_of_cache_round_trip_through_mlflow(tmp_
         np.testing.assert_array_equal(model.predict_proba(X), artifact.estimator.predict_proba(X))
 
 
-def test_directory_store_refuses_a_refit_file_with_foreign_types(tmp_path):
+def test_directory_store_never_loads_a_refit_file_with_foreign_types_and_recomputes_it(tmp_path):
     import skops.io
 
     X, y = _data()
-    StackingClassifier([("lr", LogisticRegression())], cv=CV, cache=str(tmp_path / "s")).fit(X, y)
+    first = StackingClassifier([("lr", LogisticRegression())], cv=CV, cache=str(tmp_path / "s")).fit(X, y)
     [refit_file] = (tmp_path / "s").glob("*.skops")
     skops.io.dump({"model": Counter(a=1)}, refit_file)  # a type no estimator of this stack is made of
-    with pytest.raises(UntrustedModelError, match="collections.Counter"):
-        StackingClassifier([("lr", LogisticRegression())], cv=CV, cache=OOSStore(tmp_path / "s")).fit(X, y)
+    with capture_logs() as logs:
+        again = StackingClassifier([("lr", LogisticRegression())], cv=CV, cache=OOSStore(tmp_path / "s")).fit(X, y)
+    [rejected] = [e for e in logs if e["event"] == "store_file_rejected"]
+    assert rejected["path"] == str(refit_file) and "collections.Counter" in rejected["reason"]
+    assert rejected["reason"].startswith("untrusted content, not loaded")
+    np.testing.assert_array_equal(again.predict_proba(X), first.predict_proba(X))
+    assert "collections.Counter" not in skops.io.get_untrusted_types(file=refit_file)  # replaced by the refit

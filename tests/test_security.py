@@ -180,3 +180,84 @@ def test_two_processes_logging_on_a_fresh_store_keep_every_run(tmp_path):
     (experiment,) = [e for e in client.search_experiments() if e.name == "concurrent"]
     runs = client.search_runs([experiment.experiment_id], max_results=100)
     assert len(runs) == 20 and {r.info.status for r in runs} == {"FINISHED"}
+
+
+# -- loading trusts estimators only ---------------------------------------------------------------
+
+
+def _refused_objects(tmp_path, data):
+    from cvn_sklearn.contracts import DatasetShape
+    from cvn_sklearn.model_selection import Fold
+    from cvn_sklearn.oos_store import OOSStore
+    from cvn_sklearn.sweep.store import CellStore
+
+    artifact = train_one("logreg", data)
+    return {
+        "an OOS store": OOSStore(tmp_path / "oos"),
+        "a stacker holding an OOS store": registry["blend_avg"](base_models=["logreg"], cv=3,
+                                                                cache=OOSStore(tmp_path / "oos")),
+        "a TrainedArtifact": artifact,
+        "an artifact's dataset shape": artifact.dataset_shape,
+        "a dataset shape in a dict": {"model": artifact.estimator, "shape": DatasetShape(**artifact.dataset_shape.__dict__)},
+        "the cell store": CellStore(tmp_path / "sweep"),
+        "a fold": Fold(0, np.arange(3), np.arange(3, 4), np.arange(4, 5)),
+    }
+
+
+@pytest.mark.parametrize("what", ["an OOS store", "a stacker holding an OOS store", "a TrainedArtifact",
+                                  "an artifact's dataset shape", "a dataset shape in a dict", "the cell store",
+                                  "a fold"])
+def test_a_model_file_holding_anything_but_estimators_and_data_is_refused_naming_the_file_and_type(tmp_path, data,
+                                                                                                 what):
+    obj = _refused_objects(tmp_path, data)[what]
+    path = tmp_path / "model.skops"
+    skops.io.dump(obj, path)
+    with pytest.raises(UntrustedModelError, match=rf"The model file {path} holds types .*cvn_sklearn\.\w+\.\w+"):
+        trusted_types(path)
+    assert not (tmp_path / "oos").exists()  # nothing was constructed, nothing written
+
+
+def test_loading_trusts_the_registry_scikit_learn_and_the_meta_estimators(tmp_path, data):
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.model_selection import TimeSeriesSplit
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from cvn_sklearn import CalibratedThetaClassifier
+    from cvn_sklearn.model_selection import WalkForwardSplit
+
+    X, y = data.train.X, data.train.y
+    models = [
+        train_one("stack_logreg_shrink", data, {"base_models": ["logreg", "random_forest"], "cv": WalkForwardSplit(3)},
+                  calibration="beta", objective="f1").estimator,
+        train_one("blend_weighted", data, {"base_models": ["hist_gb"], "cv": TimeSeriesSplit(3)},
+                  calibration="isotonic", objective="f1").estimator,
+        train_one("lightgbm", data, {"n_estimators": 5}, calibration="temperature", objective="f1").estimator,
+        CalibratedThetaClassifier(FrozenEstimator(make_pipeline(StandardScaler(), GradientBoostingClassifier(
+            n_estimators=5)).fit(X, y)), calibration="sigmoid").fit(data.val.X, data.val.y),
+    ]
+    for model in models:
+        content = skops.io.dumps(model)
+        loaded = skops.io.loads(content, trusted=trusted_types(content))
+        np.testing.assert_array_equal(loaded.predict_proba(data.test.X), model.predict_proba(data.test.X))
+
+
+def test_log_artifact_writes_a_stackers_store_as_its_path_and_loading_writes_nothing(tmp_path, data):
+    import shutil
+
+    from cvn_sklearn.oos_store import OOSStore
+    from cvn_sklearn.persist import _reachable_estimators
+
+    store = OOSStore(tmp_path / "oos")
+    artifact = train_one("blend_avg", data, {"base_models": ["logreg"], "cv": 3, "cache": store}, calibration="sigmoid")
+    def caches(model):
+        return [est.cache for est in _reachable_estimators(model) if hasattr(est, "cache")]
+
+    run_id = log_artifact(artifact, experiment="stores", **_store(tmp_path))
+    assert caches(artifact.estimator) and all(cache is store for cache in caches(artifact.estimator))  # not mutated
+    shutil.rmtree(tmp_path / "oos")
+    model = load_artifact(run_id, tracking_uri=_store(tmp_path)["tracking_uri"])
+    np.testing.assert_array_equal(model.predict_proba(data.test.X), artifact.estimator.predict_proba(data.test.X))
+    assert not (tmp_path / "oos").exists()  # loading wrote nothing
+    assert set(caches(model)) == {str(tmp_path / "oos")}

@@ -1,10 +1,12 @@
 """The sweep's plan: its cells (variant x symbol x fold), their keys, and which still need computing.
 
 A *cell* is one variant on one symbol's one walk-forward fold. Its key hashes
-everything its result depends on (the symbol's rows, the variant's
-parameters, the fold's rows, the training options, library and code
-versions), so a cell found in the :class:`~cvn_sklearn.sweep.store.CellStore`
-under its key is read back, not recomputed. The cells to compute are
+everything its result depends on and everything its record shows (the
+symbol's name, rows and bars per year, the variant's name, model and
+parameters, the fold's position and rows, the training options and the
+symbol's cost, library and code versions), so a cell found in the
+:class:`~cvn_sklearn.sweep.store.CellStore` under its key, and verified there,
+is read back, not recomputed. The cells to compute are
 submitted costliest first; a stacker's base models become jobs of their own,
 run once per (symbol, fold).
 """
@@ -17,7 +19,7 @@ from typing import Any, NamedTuple, Optional
 import numpy as np
 import pandas as pd
 
-from cvn_sklearn._disk import content_key, fingerprint as _fingerprint, library_versions as _versions
+from cvn_sklearn._disk import content_key, fingerprint as _fingerprint, library_versions as _versions, plain
 from cvn_sklearn.cost import fit_cost
 from cvn_sklearn.model_selection import Fold
 from cvn_sklearn.registry import registry
@@ -82,17 +84,41 @@ def fingerprint(data: SymbolData) -> str:
     return _fingerprint(data.X, data.y, data.returns, data.t1, *prices)  # cusum_metadata describes X; it adds nothing
 
 
-def cell_key(data_fingerprint: str, variant: Variant, fold: Fold, options: dict, code_version: str) -> str:
-    """The key of a cell: data, variant parameters, the fold's rows, training options, library and code versions."""
+def cell_key(data_fingerprint: str, variant: Variant, fold: Fold, options: dict, code_version: str, *,
+             symbol: str) -> str:
+    """The key of a cell: everything its result depends on, and what its record shows.
+
+    The symbol's name and data fingerprint, the variant's name, model and
+    parameters, the fold's position and rows, the training options (with the
+    symbol's cost and bars per year: ``options``), library and code versions.
+    Names are part of it: two variants with the same model and parameters but
+    different names are two cells, each shown under its own name.
+    """
     return content_key({
         "data": data_fingerprint,
+        "symbol": symbol,
+        "variant": variant.name,
         "model": variant.model,
         "params": variant.params,
-        "fold": [np.asarray(part, dtype=np.int64) for part in fold[1:]],
+        "fold": [fold.index, *(np.asarray(part, dtype=np.int64) for part in fold[1:])],
         "options": options,
         "libraries": library_versions(),
         "code": code_version,
     })
+
+
+def key_options(config: ScreenConfig) -> dict:
+    """The config's part of every cell's key: its training options, ``break_even`` only when ``sizing`` reads it.
+
+    Binary sizing never reads ``break_even``, so it changes no cell; where the
+    sweep runs and logs (executor, scheduler, workers, folder, MLflow) and
+    ``retry_failed`` change none either and are not part of it. Each cell adds
+    its symbol's cost and bars per year (:func:`plan_cells`).
+    """
+    options = config.training_options()
+    if config.sizing != "probability":
+        options.pop("break_even", None)
+    return options
 
 
 def library_versions() -> dict:
@@ -149,7 +175,11 @@ def stacker_base_jobs(cell: Cell, oos_folder: str) -> list[BaseJob]:
 
 
 class Plan(NamedTuple):
-    """What a sweep runs: every cell, the ones read back from the store, the ones to compute, the base-model jobs."""
+    """What a sweep runs: every cell, the ones read back from the store, the ones to compute, the base-model jobs.
+
+    ``stored`` maps the key of each cached cell to its verified ``(record,
+    arrays)``, read once by :func:`plan_cells` (the tables are built from them).
+    """
 
     cells: list
     cached: list
@@ -159,6 +189,7 @@ class Plan(NamedTuple):
     store: CellStore
     oos_folder: Path
     n_folds: int
+    stored: dict
 
 
 def plan_cells(config: ScreenConfig, data) -> Plan:
@@ -178,7 +209,7 @@ def plan_cells(config: ScreenConfig, data) -> Plan:
 
     data = _symbol_data(config, data)
     costs = {symbol: config.symbol_cost(symbol) for symbol in config.symbols}
-    options, code = config.training_options(), f"{cvn_sklearn.__version__}:{code_commit()}"
+    options, code = key_options(config), f"{cvn_sklearn.__version__}:{code_commit()}"
     settings = config.folds
     splitter = WalkForwardSplit(settings.n_splits, test_size=settings.test_size, max_train_size=settings.max_train_size,
                                 gap=settings.gap, embargo=settings.embargo)
@@ -187,18 +218,24 @@ def plan_cells(config: ScreenConfig, data) -> Plan:
         rows = data[symbol]
         try:
             check_aligned(f"symbol {symbol!r}", rows.X, y=rows.y, returns=rows.returns, t1=rows.t1)
-            buy_label(np.unique(np.asarray(rows.y)), config.pos_label)
+            buy = plain(buy_label(np.unique(np.asarray(rows.y)), config.pos_label))
             folds = walk_forward_folds(splitter, rows.X, rows.y, t1=rows.t1, val_size=settings.val_size, gap=settings.gap)
         except ValueError as exc:
             raise ValueError(f"symbols: {symbol!r}: {exc} (config keys: folds, pos_label)") from None
         n_folds = max(n_folds, len(folds))
         key, cost = fingerprint(rows), costs[symbol]
-        symbol_options = {**options, "cost": cost}
-        cells += [Cell(cell_key(key, v, fold, symbol_options, code), v, symbol, fold, cost)
+        # the buy label as resolved (pos_label None or 1 on 0/1 labels: the same cells)
+        symbol_options = {**options, "pos_label": buy, "cost": cost, "periods_per_year": float(rows.periods_per_year)}
+        cells += [Cell(cell_key(key, v, fold, symbol_options, code, symbol=symbol), v, symbol, fold, cost)
                   for fold in folds for v in config.variants]
     store = CellStore(config.folder)
-    stored = store.keys()
-    cached = [cell for cell in cells if cell.key in stored and not (config.retry_failed and _failed(store, cell))]
+    listed = store.keys()
+    stored = {}
+    for cell in cells:  # every file read and verified once; a rejected one is reported and computed again
+        found = store.get(cell.key) if cell.key in listed else None
+        if found is not None and not (config.retry_failed and found[0]["status"] != "ok"):
+            stored[cell.key] = found
+    cached = [cell for cell in cells if cell.key in stored]
     done = {cell.key for cell in cached}
     todo = [cell for cell in cells if cell.key not in done]
     todo.sort(key=lambda cell: -estimated_cost(cell, np.shape(data[cell.symbol].X)[1]))  # costliest first, else in order
@@ -208,11 +245,7 @@ def plan_cells(config: ScreenConfig, data) -> Plan:
         if registry.entry(cell.variant.model).kind == "ensemble":
             for job in stacker_base_jobs(cell, str(oos_folder)):
                 jobs.setdefault((cell.symbol, cell.fold.index, repr(job.estimator)), job)
-    return Plan(cells, cached, todo, list(jobs.values()), data, store, oos_folder, n_folds)
-
-
-def _failed(store: CellStore, cell: Cell) -> bool:
-    return store.get(cell.key)[0]["status"] != "ok"
+    return Plan(cells, cached, todo, list(jobs.values()), data, store, oos_folder, n_folds, stored)
 
 
 def _symbol_data(config: ScreenConfig, data) -> dict:

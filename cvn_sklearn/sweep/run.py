@@ -42,10 +42,15 @@ def screen(config, data: Mapping | None = None, *, report=None):
     every fit on one thread.
 
     Each finished cell is written to the sweep's cell store as soon as it
-    finishes, keyed by the data fingerprint, the variant's parameters, the
-    fold's rows, the training options, library versions and code version: a
+    finishes, keyed by the symbol (name, data fingerprint, bars per year), the
+    variant (name, model, parameters), the fold (position, rows), the training
+    options and the symbol's cost, library versions and code version: a
     second run recomputes none of them, and a killed sweep, restarted,
-    recomputes none of the cells that had finished. A failing cell is recorded
+    recomputes none of the cells that had finished. A cell file is read back
+    only once verified (its checksum, and its own key matching its name); a
+    truncated, corrupt or foreign one is reported (``store_file_rejected``)
+    and computed again. The result tables are always built from the cells.
+    A failing cell is recorded
     (status, error type and message) and the sweep goes on;
     ``retry_failed=True`` runs only those again.
 
@@ -117,7 +122,7 @@ def screen(config, data: Mapping | None = None, *, report=None):
     emit("screen_started", n_cells=len(plan.cells), n_cached=len(plan.cached), n_variants=len(config.variants),
          n_symbols=len(config.symbols), n_folds=plan.n_folds, executor=config.executor)
     for cell in plan.cached:
-        record = plan.store.get(cell.key)[0]
+        record = plan.stored[cell.key][0]
         emit("cell_complete", variant=cell.variant.name, symbol=cell.symbol, fold=cell.fold.index,
              status=record["status"], cached=True, seconds=0.0)
     if plan.todo:

@@ -1,21 +1,19 @@
-"""The sweep's result: one row per cell, the per-variant table, the ranking and the PBO, read from the cell store.
+"""The sweep's result: one row per cell, the per-variant table, the ranking and the PBO, built from the cells.
 
-:func:`screen_result` builds them from the stored cells, writes them to the
-sweep's folder (Parquet and CSV), and reads them back when a finished sweep is
-run again. The ranking corrects for the number of variants tried
+:func:`screen_result` builds them from the cells, every time (a finished sweep
+run again too), and writes them to the sweep's folder (Parquet and CSV); it
+never reads tables back. The ranking corrects for the number of variants tried
 (:mod:`cvn_sklearn.ranking`).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cvn_sklearn._disk import fingerprint
 from cvn_sklearn.sweep.config import ScreenConfig
 from cvn_sklearn.sweep.plan import Plan
 from cvn_sklearn.trading import pool
@@ -91,21 +89,31 @@ _FRAMES = ("returns", "returns_gross", "pooled", "pooled_gross")
 
 
 def screen_result(config: ScreenConfig, plan: Plan) -> ScreenResult:
-    """Read every cell of ``plan`` back from the store; build, write and return the sweep's tables.
+    """Build the sweep's tables from every cell of ``plan``; write and return them.
 
-    When every cell came from the store and the folder holds the tables of
-    exactly these cells (``tables.json``), the tables are read back instead.
+    The cached cells are the ones :func:`~cvn_sklearn.sweep.plan.plan_cells`
+    read and verified (``plan.stored``); the cells just computed are read from
+    the store. The tables are always built from the cells, never read back
+    from the folder (a file there may be stale or altered).
+
+    Raises
+    ------
+    RuntimeError
+        If a cell just computed is missing from the store, or its file is
+        rejected (naming the file).
     """
     folder = Path(config.folder)
-    tables_key = fingerprint([[c.key, c.variant.name] for c in plan.cells])
-    marker = folder / "tables.json"
-    if not plan.todo and marker.is_file() and json.loads(marker.read_text()).get("key") == tables_key:
-        return _read_tables(folder, {cell.key for cell in plan.cached})
-    cached = {cell.key for cell in plan.cached}
     records, arrays = [], {}
     for cell in plan.cells:
-        record, arrays[cell.key] = plan.store.get(cell.key)
-        records.append({**record, "cached": cell.key in cached})
+        found = plan.stored.get(cell.key)
+        cached = found is not None
+        if found is None:
+            found = plan.store.get(cell.key)
+        if found is None:
+            raise RuntimeError(f"The cell {cell!r} was computed but its file {plan.store.path(cell.key)} is missing or "
+                               "was rejected (see the store_file_rejected event); run the sweep again.")
+        record, arrays[cell.key] = found
+        records.append({**record, "cached": cached})
     cells = pd.DataFrame(records)
     names = [v.name for v in config.variants]
     failed = set(cells.loc[cells["status"] != "ok", "key"])
@@ -131,8 +139,6 @@ def screen_result(config: ScreenConfig, plan: Plan) -> ScreenResult:
         table.to_csv(folder / f"{name}.csv", index=name == "ranking")
     for name in _FRAMES:
         getattr(result, name).to_parquet(folder / f"{name}.parquet")
-    marker.write_text(json.dumps({"key": tables_key, "pbo": pbo, "periods_per_year": result.periods_per_year,
-                                  "calendar": calendar}))
     return result
 
 
@@ -194,18 +200,6 @@ _ANNUALISED = {"sharpe": "sharpe_ann", "sortino": "sortino_ann", "sharpe_gross":
                "sortino_gross": "sortino_ann_gross"}
 
 
-def _read_tables(folder: Path, cached: set) -> ScreenResult:
-    """The tables a finished sweep wrote, every cell now marked cached."""
-    cells = pd.read_parquet(folder / "cells.parquet")
-    cells["cached"] = cells["key"].isin(cached)
-    marker = json.loads((folder / "tables.json").read_text())
-    pbo = float("nan") if marker["pbo"] is None else float(marker["pbo"])
-    frames = {name: pd.read_parquet(folder / f"{name}.parquet") for name in _FRAMES}
-    return ScreenResult(cells, pd.read_parquet(folder / "by_variant.parquet"), pd.read_parquet(folder / "ranking.parquet"),
-                        pbo, **frames, periods_per_year=float(marker["periods_per_year"]), calendar=marker["calendar"],
-                        folder=folder)
-
-
 def _by_variant(cells: pd.DataFrame) -> pd.DataFrame:
     """The original runner's table: per variant and fold (and overall), trades, Sortino, win rate, no edge, failures."""
     frame = cells.assign(failed=cells["status"] != "ok")
@@ -216,13 +210,14 @@ def _by_variant(cells: pd.DataFrame) -> pd.DataFrame:
     frame["no_edge"] = frame["no_edge"].fillna(False).astype(bool)
     frame.loc[frame["failed"], figures] = np.nan  # failed cells: counted, not averaged
 
-    def table(keys):
-        stats = frame.groupby(keys, sort=True)[[*figures, "no_edge", "failed"]].agg(["mean", "min", "max", "sum"])
+    def table(keys):  # each statistic on its own column: twice as fast as .agg of a list, same table
+        groups = frame.groupby(keys, sort=True)
+        sortino = groups["sortino_ann"]
         return pd.DataFrame({
-            "avg_trades": stats[("n_trades", "mean")], "avg_sortino_ann": stats[("sortino_ann", "mean")],
-            "min_sortino_ann": stats[("sortino_ann", "min")], "max_sortino_ann": stats[("sortino_ann", "max")],
-            "avg_win_rate": stats[("win_rate", "mean")], "no_edge_cells": stats[("no_edge", "sum")].astype(int),
-            "failed_cells": stats[("failed", "sum")].astype(int),
+            "avg_trades": groups["n_trades"].mean(), "avg_sortino_ann": sortino.mean(),
+            "min_sortino_ann": sortino.min(), "max_sortino_ann": sortino.max(),
+            "avg_win_rate": groups["win_rate"].mean(), "no_edge_cells": groups["no_edge"].sum().astype(int),
+            "failed_cells": groups["failed"].sum().astype(int),
         }).reset_index()
 
     per_fold = table(["variant", "fold"]).astype({"fold": str})

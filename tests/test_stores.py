@@ -1,0 +1,397 @@
+"""Stores that verify what they read: the cell store, the OOS store, the cell key; tables rebuilt from the cells."""
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from structlog.testing import capture_logs
+
+from cvn_sklearn.harness import screen
+from cvn_sklearn.sweep import ScreenConfig, SymbolData
+from cvn_sklearn.sweep.plan import plan_cells
+from cvn_sklearn.sweep.store import CellStore
+
+
+def _symbol(seed, n=300):
+    rng = np.random.RandomState(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["f0", "f1", "f2"],
+                     index=pd.date_range("2020-01-01", periods=n, freq="D"))
+    y = pd.Series((X["f0"] + rng.normal(size=n) > 0.5).astype(int), index=X.index)
+    returns = pd.Series(np.where(y == 1, 0.01, -0.01) + rng.normal(0, 0.01, n), index=X.index)
+    return SymbolData(X, y, returns)
+
+
+DATA = {"aaa": _symbol(1), "bbb": _symbol(2)}
+VARIANTS = [{"name": "logreg", "model": "logreg"}, {"name": "logreg_l2", "model": "logreg", "params": {"C": 0.01}}]
+
+
+def _config(folder, **changes):
+    return {"variants": VARIANTS, "symbols": ["aaa", "bbb"], "folds": {"n_splits": 2, "gap": 2},
+            "calibration": "sigmoid", "folder": str(folder), "mlflow": False, "cost": 0.0, **changes}
+
+
+def _events(logs, name, **fields):
+    return [e for e in logs if e["event"] == name and all(e.get(k) == v for k, v in fields.items())]
+
+
+_TIMES = ["seconds", "training_time_sec", "cached"]
+
+
+def _same_results(a, b):
+    pd.testing.assert_frame_equal(a.cells.drop(columns=_TIMES), b.cells.drop(columns=_TIMES))
+    pd.testing.assert_frame_equal(a.by_variant, b.by_variant)
+    pd.testing.assert_frame_equal(a.ranking, b.ranking)
+    pd.testing.assert_frame_equal(a.returns, b.returns)
+    assert a.pbo == b.pbo or (np.isnan(a.pbo) and np.isnan(b.pbo))
+
+
+# -- the cell store verifies each file --------------------------------------------------------------------------
+
+
+def _stored(tmp_path):
+    store = CellStore(tmp_path)
+    store.put({"key": "k1", "status": "ok", "variant": "a"}, index=[3, 4], signal=[1, 0], proba=[0.7, 0.2],
+              returns=[0.01, -0.02])
+    store.put({"key": "k2", "status": "ok", "variant": "b"}, index=[3, 4], signal=[0, 0], proba=[0.1, 0.2],
+              returns=[0.01, -0.02])
+    return store
+
+
+def _rewrite(path, **members):
+    """The npz ``path`` with some members replaced (the others kept as they are)."""
+    with np.load(path, allow_pickle=True) as stored:
+        kept = {name: stored[name] for name in stored.files}
+    kept.update(members)
+    with open(path, "wb") as file:
+        np.savez(file, **{k: v for k, v in kept.items() if v is not None})
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+_DAMAGES = {
+    "truncated": (_truncate, "truncated"),
+    "empty": (lambda p: p.write_bytes(b""), "not a zip file"),
+    "not a zip": (lambda p: p.write_text("hello"), "not a zip file"),
+    "pickled objects": (lambda p: _rewrite(p, proba=np.array([{"a": 1}, None], dtype=object)), "pickled objects"),
+    "record edited": (lambda p: _rewrite(p, scalars=np.array('{"key": "k1", "status": "failed"}')), "checksum"),
+    "array edited": (lambda p: _rewrite(p, signal=np.array([1, 1], dtype=np.int8)), "checksum"),
+    "no checksum": (lambda p: _rewrite(p, checksum=None), "members"),
+    "wrong dtype": (lambda p: _rewrite(p, index=np.array([3.0, 4.0])), "dtypes"),
+    "another key's cell": (lambda p: shutil.copyfile(p.with_name("k2.npz"), p), "holds another cell"),
+    "corrupt member (zip CRC)": (lambda p: p.write_bytes(p.read_bytes().replace("status".encode("utf-32-le"),
+                                                                              "statuz".encode("utf-32-le"))), "CRC"),
+}
+
+
+@pytest.mark.parametrize("damage", list(_DAMAGES))
+def test_a_damaged_or_foreign_cell_file_is_rejected_with_one_warning_naming_it(tmp_path, damage):
+    store = _stored(tmp_path)
+    change, reason = _DAMAGES[damage]
+    change(store.path("k1"))
+    with capture_logs() as logs:
+        assert store.get("k1") is None
+        assert store.get("k2")[0]["variant"] == "b"  # the other cell is untouched
+    [event] = logs
+    assert event["event"] == "store_file_rejected" and event["log_level"] == "warning"
+    assert event["store"] == "cells" and event["path"] == str(store.path("k1")) and reason in event["reason"], event
+
+
+def test_a_missing_cell_is_absent_without_a_warning(tmp_path):
+    with capture_logs() as logs:
+        assert CellStore(tmp_path).get("nothing") is None
+    assert logs == []
+
+
+def test_a_truncated_and_a_foreign_cell_file_are_recomputed_once_with_one_warning_each(tmp_path):
+    with capture_logs():
+        fresh = screen(_config(tmp_path / "fresh"), data=DATA)
+    folder = tmp_path / "sweep"
+    first = screen(_config(folder), data=DATA)
+    store = CellStore(folder)
+    truncated, foreign, other = first.cells["key"].iloc[[0, 3, 5]]
+    _truncate(store.path(truncated))
+    shutil.copyfile(store.path(other), store.path(foreign))
+    for retry_failed in (False, True):  # retry_failed read every file too: a damaged one crashed it
+        if retry_failed:
+            _truncate(store.path(truncated))
+        with capture_logs() as logs:
+            again = screen(_config(folder, retry_failed=retry_failed), data=DATA)
+        rejected = _events(logs, "store_file_rejected")
+        expected = [truncated] if retry_failed else [truncated, foreign]
+        assert sorted(e["path"] for e in rejected) == sorted(str(store.path(k)) for k in expected)
+        assert {e["log_level"] for e in rejected} == {"warning"}
+        computed = _events(logs, "cell_complete", cached=False)
+        assert len(computed) == len(expected) and len(_events(logs, "cell_complete", cached=True)) == 8 - len(expected)
+        assert set(again.cells.loc[~again.cells["cached"], "key"]) == set(expected)
+        _same_results(again, fresh)
+    with capture_logs() as logs:  # the rejected files were replaced: nothing to warn about, nothing to compute
+        third = screen(_config(folder), data=DATA)
+    assert not _events(logs, "store_file_rejected") and third.cells["cached"].all()
+    _same_results(third, fresh)
+
+
+def test_tables_are_rebuilt_from_the_cells_never_read_back(tmp_path):
+    first = screen(_config(tmp_path), data=DATA)
+    ranking = pd.read_parquet(first.folder / "ranking.parquet")
+    ranking["dsr"] = 0.999  # a stale or altered table in the folder
+    ranking.to_parquet(first.folder / "ranking.parquet")
+    pd.read_parquet(first.folder / "cells.parquet").iloc[:1].to_parquet(first.folder / "cells.parquet")
+    again = screen(_config(tmp_path), data=DATA)
+    assert again.cells["cached"].all()
+    _same_results(again, first)
+    pd.testing.assert_frame_equal(pd.read_parquet(first.folder / "ranking.parquet"), first.ranking)  # written again
+
+
+# -- a variant's name is part of its cells ---------------------------------------------------------------------
+
+
+def test_two_variants_with_one_model_and_different_names_are_two_rows_everywhere(tmp_path):
+    variants = [{"name": "lr_a", "model": "logreg", "params": {"C": 0.5}},
+                {"name": "lr_b", "model": "logreg", "params": {"C": 0.5}},
+                {"name": "lr_weak", "model": "logreg", "params": {"C": 0.001}}]
+    result = screen(_config(tmp_path, variants=variants), data=DATA)
+    cells = result.cells
+    assert cells.groupby("variant").size().to_dict() == {"lr_a": 4, "lr_b": 4, "lr_weak": 4}
+    assert cells["key"].nunique() == 12 and len(list((tmp_path / "cells").glob("*.npz"))) == 12
+    assert set(result.by_variant["variant"]) == {"lr_a", "lr_b", "lr_weak"}
+    assert sorted(result.ranking.index) == ["lr_a", "lr_b", "lr_weak"]
+    # the same model on the same rows: the same figures under both names
+    a, b = (cells[cells["variant"] == name].drop(columns=["variant", "key", *_TIMES]).reset_index(drop=True)
+            for name in ("lr_a", "lr_b"))
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_series_equal(result.pooled["lr_a"], result.pooled["lr_b"], check_names=False)
+    assert result.ranking.loc["lr_a", "sharpe_ann"] == result.ranking.loc["lr_b", "sharpe_ann"]
+    assert result.pbo < 1.0
+    again = screen(_config(tmp_path, variants=variants), data=DATA)  # and read back under both names
+    assert again.cells["cached"].all() and again.cells["variant"].tolist() == cells["variant"].tolist()
+
+
+# -- the key covers every input that changes a cell's result, and nothing else ------------------------------------
+
+
+def _close_and_t1(data):
+    times = data.X.index
+    close = pd.Series(100 * np.exp(np.cumsum(np.asarray(data.returns))), index=times)
+    t1 = pd.Series(times[np.minimum(np.arange(len(times)) + 3, len(times) - 1)], index=times)
+    return close, t1
+
+
+def _keys(config, data):
+    plan = plan_cells(ScreenConfig.model_validate(config), data)
+    return {(c.variant.name, c.symbol, c.fold.index): c.key for c in plan.cells}
+
+
+def _changed(before, after):
+    """The cells (in both plans) whose key changed."""
+    return {cell for cell in before.keys() & after.keys() if before[cell] != after[cell]}
+
+
+ALL = "all"
+NONE = frozenset()
+_BBB = {(v["name"], "bbb", f) for v in VARIANTS for f in (0, 1)}
+_EVERY = {(v["name"], s, f) for v in VARIANTS for s in ("aaa", "bbb") for f in (0, 1)}
+
+# (config change, the cells whose key must change): every ScreenConfig field
+_CONFIG_CHANGES = {
+    "variants: params of one": ({"variants": [VARIANTS[0], {**VARIANTS[1], "params": {"C": 0.02}}]},
+                                {("logreg_l2", s, f) for s in ("aaa", "bbb") for f in (0, 1)}),
+    "variants: one added": ({"variants": [*VARIANTS, {"name": "x", "model": "logreg", "params": {"C": 3.0}}]}, NONE),
+    "variants: reordered": ({"variants": VARIANTS[::-1]}, NONE),
+    "symbols: one dropped": ({"symbols": ["aaa"]}, NONE),
+    "symbols: reordered": ({"symbols": ["bbb", "aaa"]}, NONE),
+    "folds.n_splits": ({"folds": {"n_splits": 3, "gap": 2}}, _EVERY),
+    "folds.test_size": ({"folds": {"n_splits": 2, "gap": 2, "test_size": 50}}, _EVERY),
+    "folds.gap": ({"folds": {"n_splits": 2, "gap": 4}}, _EVERY),
+    # with 2 folds no training window holds rows after an earlier test block: nothing to embargo
+    "folds.embargo, 2 folds": ({"folds": {"n_splits": 2, "gap": 2, "embargo": 5}}, NONE),
+    "folds.max_train_size (fold 0's window is shorter)": ({"folds": {"n_splits": 2, "gap": 2, "max_train_size": 150}},
+                                                          {c for c in _EVERY if c[2] == 1}),
+    "folds.val_size": ({"folds": {"n_splits": 2, "gap": 2, "val_size": 0.3}}, _EVERY),
+    "label.* (data given: not read)": ({"label": {"kind": "forward_return", "horizon": 3, "cusum": 1.0}}, NONE),
+    "calibration": ({"calibration": "isotonic"}, _EVERY),
+    "objective": ({"objective": "sortino"}, _EVERY),
+    "constraints": ({"constraints": {"min_positives": 3}}, _EVERY),
+    "pos_label: 1 is the default buy label of 0/1": ({"pos_label": 1}, NONE),
+    "pos_label: 0": ({"pos_label": 0}, _EVERY),
+    "cost": ({"cost": 0.001}, _EVERY),
+    "costs: one symbol's": ({"costs": {"bbb": 0.001}}, _BBB),
+    "costs: equal to cost": ({"costs": {"bbb": 0.0}}, NONE),
+    "positions": ({"positions": "equal_weight"}, _EVERY),
+    "sizing": ({"sizing": "probability"}, _EVERY),
+    "break_even (binary sizing does not read it)": ({"break_even": 0.6}, NONE),
+    "executor": ({"executor": "dask"}, NONE),
+    "scheduler": ({"executor": "dask", "scheduler": "tcp://127.0.0.1:1"}, NONE),
+    "n_workers": ({"n_workers": 7}, NONE),
+    "folder": ({"folder": "elsewhere"}, NONE),
+    "mlflow": ({"mlflow": True}, NONE),
+    "tracking_uri": ({"tracking_uri": "sqlite:///other.db"}, NONE),
+    "experiment": ({"experiment": "other"}, NONE),
+    "retry_failed": ({"retry_failed": True}, NONE),
+}
+
+
+@pytest.mark.parametrize("field", list(_CONFIG_CHANGES))
+def test_a_config_field_changes_the_keys_of_exactly_the_cells_whose_result_it_can_change(tmp_path, field):
+    change, expected = _CONFIG_CHANGES[field]
+    before = _keys(_config(tmp_path), DATA)
+    after = _keys({**_config(tmp_path), **change}, DATA)
+    assert _changed(before, after) == set(expected)
+
+
+def test_a_renamed_variant_or_symbol_is_a_new_cell(tmp_path):
+    before = _keys(_config(tmp_path), DATA)
+    renamed = _keys(_config(tmp_path, variants=[VARIANTS[0], {**VARIANTS[1], "name": "other"}]), DATA)
+    assert {renamed[("other", s, f)] for s in DATA for f in (0, 1)}.isdisjoint(before.values())
+    moved = _keys(_config(tmp_path, symbols=["aaa", "ccc"]), {**DATA, "ccc": DATA["bbb"]})
+    assert {moved[(v["name"], "ccc", f)] for v in VARIANTS for f in (0, 1)}.isdisjoint(before.values())
+
+
+def test_embargo_changes_the_folds_whose_training_window_it_cuts(tmp_path):
+    before = _keys(_config(tmp_path, folds={"n_splits": 3, "gap": 2}), DATA)
+    after = _keys(_config(tmp_path, folds={"n_splits": 3, "gap": 2, "embargo": 5}), DATA)
+    assert _changed(before, after) == {(v["name"], s, 2) for v in VARIANTS for s in DATA}  # fold 2 fits on fold 1's rows
+
+
+def test_break_even_changes_every_cell_when_sizing_reads_it(tmp_path):
+    before = _keys(_config(tmp_path, sizing="probability"), DATA)
+    after = _keys(_config(tmp_path, sizing="probability", break_even=0.6), DATA)
+    assert _changed(before, after) == _EVERY
+
+
+def _edited(data, **changes):
+    return {**DATA, "bbb": data._replace(**changes)}
+
+
+def _with_row0(values, delta):
+    """A copy of ``values`` with its first row's first value moved by ``delta`` (a row every cell fits on)."""
+    values = values.copy()
+    if isinstance(values, pd.DataFrame):
+        values.iloc[0, 0] += delta
+    else:
+        values.iloc[0] += delta
+    return values
+
+
+def _symbol_changes():
+    bbb = DATA["bbb"]
+    close, t1 = _close_and_t1(bbb)
+    full = bbb._replace(t1=t1, close=close)
+    return {  # (base data of bbb, changed data of bbb, whether bbb's cells change): every SymbolData field
+        "X": (bbb, bbb._replace(X=_with_row0(bbb.X, 1.0)), True),
+        "y": (bbb, bbb._replace(y=bbb.y.where(bbb.y.index != bbb.y.index[0], 1 - bbb.y.iloc[0])), True),
+        "returns": (bbb, bbb._replace(returns=_with_row0(bbb.returns, 0.5)), True),
+        "t1": (bbb._replace(t1=t1), bbb._replace(t1=t1.where(t1.index != t1.index[0], t1.index[1])), True),
+        "t1 given": (bbb, bbb._replace(t1=t1), True),
+        "periods_per_year": (bbb, bbb._replace(periods_per_year=365.0), True),
+        "close": (full, full._replace(close=close * 1.01), True),
+        "close given": (bbb._replace(t1=t1), full, True),
+        "cusum_metadata (kept on the artifact, not in a cell)": (bbb, bbb._replace(cusum_metadata={"h": 1.0}), False),
+        "the same rows, another object": (bbb, SymbolData(*(part.copy() if hasattr(part, "copy") else part
+                                                            for part in bbb)), False),
+    }
+
+
+@pytest.mark.parametrize("field", list(_symbol_changes()))
+def test_a_symbol_data_field_changes_the_keys_of_that_symbols_cells_exactly_when_it_can_change_them(tmp_path, field):
+    base, changed, changes = _symbol_changes()[field]
+    before = _keys(_config(tmp_path), {**DATA, "bbb": base})
+    after = _keys(_config(tmp_path), {**DATA, "bbb": changed})
+    assert _changed(before, after) == (_BBB if changes else set())
+
+
+def test_a_change_of_periods_per_year_or_close_changes_the_cells_figures(tmp_path):
+    """The two inputs the key missed or could miss: each changes a cell's stored trading figures."""
+    bbb = DATA["bbb"]
+    close, t1 = _close_and_t1(bbb)
+    base = screen(_config(tmp_path / "a", symbols=["bbb"], variants=VARIANTS[:1]), data={"bbb": bbb._replace(t1=t1)})
+    yearly = screen(_config(tmp_path / "a", symbols=["bbb"], variants=VARIANTS[:1]),
+                    data={"bbb": bbb._replace(t1=t1, periods_per_year=52.0)})
+    priced = screen(_config(tmp_path / "a", symbols=["bbb"], variants=VARIANTS[:1]),
+                    data={"bbb": bbb._replace(t1=t1, close=close)})
+    assert not yearly.cells["cached"].any() and not priced.cells["cached"].any()
+    assert (yearly.cells["periods_per_year"] == 52.0).all() and (base.cells["periods_per_year"] == 252.0).all()
+    traded = base.cells["n_trades"] > 0
+    assert traded.any()
+    assert (yearly.cells.loc[traded, "sharpe_ann"] != base.cells.loc[traded, "sharpe_ann"]).all()
+    assert (priced.cells.loc[traded, "sharpe_ann"] != base.cells.loc[traded, "sharpe_ann"]).all()
+
+
+# -- the OOS store verifies each entry -------------------------------------------------------------------------
+
+
+def _stack_fit(folder, X, y):
+    """A stacker over the registry's logreg on the directory store ``folder``: its probabilities and the base fits."""
+    from cvn_sklearn.model_selection import WalkForwardSplit
+    from cvn_sklearn.oos_store import OOSStore
+    from cvn_sklearn.registry import registry
+    from cvn_sklearn.stacking import StackingClassifier
+
+    with capture_logs() as logs:
+        stack = StackingClassifier([("lr", registry["logreg"]())], cv=WalkForwardSplit(3, test_size=40),
+                                   cache=OOSStore(folder)).fit(X, y)
+    fits = len(_events(logs, "training_started", model_type="logreg"))
+    return stack.predict_proba(X), fits, _events(logs, "store_file_rejected")
+
+
+def _oos_entries(folder):
+    return sorted(folder.glob("*.npz")), sorted(folder.glob("*.skops"))
+
+
+_OOS_DAMAGES = {
+    "truncated": (_truncate, "not a zip file"),
+    "empty": (lambda p: p.write_bytes(b""), "not a zip file"),
+    "corrupt member (zip CRC)": (lambda p: p.write_bytes(p.read_bytes()[:200] + bytes(40) + p.read_bytes()[240:]),
+                                 "unreadable"),
+}
+
+
+@pytest.mark.parametrize("damage", list(_OOS_DAMAGES))
+@pytest.mark.parametrize("kind", ["oos predictions", "refit"])
+def test_a_damaged_oos_entry_is_recomputed_with_one_warning_naming_it(tmp_path, damage, kind):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(240, 4))
+    y = (X[:, 0] + rng.normal(size=240) > 0).astype(int)
+    first, fits, _ = _stack_fit(tmp_path / "oos", X, y)
+    assert fits == 4  # three folds and the refit
+    [oos_file], [refit_file] = _oos_entries(tmp_path / "oos")
+    damaged = oos_file if kind == "oos predictions" else refit_file
+    change, reason = _OOS_DAMAGES[damage]
+    change(damaged)
+    again, fits, rejected = _stack_fit(tmp_path / "oos", X, y)
+    assert [e["path"] for e in rejected] == [str(damaged)] and reason in rejected[0]["reason"], rejected
+    assert rejected[0]["store"] == "oos" and rejected[0]["log_level"] == "warning"
+    assert fits == (3 if kind == "oos predictions" else 1)  # only the damaged entry is computed again
+    np.testing.assert_array_equal(again, first)
+    third, fits, rejected = _stack_fit(tmp_path / "oos", X, y)  # replaced: nothing to warn about or compute
+    assert fits == 0 and rejected == []
+    np.testing.assert_array_equal(third, first)
+
+
+def test_an_oos_entry_copied_over_another_key_is_never_used(tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(240, 4))
+    y = (X[:, 0] + rng.normal(size=240) > 0).astype(int)
+    first, _, _ = _stack_fit(tmp_path / "a", X, y)
+    _stack_fit(tmp_path / "b", X[::-1].copy(), y[::-1].copy())  # other rows: other entries
+    (a_oos,), (a_refit,) = _oos_entries(tmp_path / "a")
+    (b_oos,), (b_refit,) = _oos_entries(tmp_path / "b")
+    shutil.copyfile(b_oos, a_oos)
+    shutil.copyfile(b_refit, a_refit)
+    again, fits, rejected = _stack_fit(tmp_path / "a", X, y)
+    assert sorted(e["path"] for e in rejected) == sorted([str(a_oos), str(a_refit)])
+    assert all("holds another entry" in e["reason"] for e in rejected), rejected
+    assert fits == 4
+    np.testing.assert_array_equal(again, first)
+
+
+def test_opening_or_unpickling_a_directory_store_writes_nothing(tmp_path):
+    import pickle
+
+    from cvn_sklearn.oos_store import OOSStore
+
+    store = OOSStore(tmp_path / "nowhere")
+    restored = pickle.loads(pickle.dumps(store))
+    assert restored.path == store.path and not (tmp_path / "nowhere").exists()
