@@ -82,11 +82,13 @@ from __future__ import annotations
 
 import copy
 import inspect
+import io
 import re
+import zipfile
 from collections.abc import Mapping
 
-__all__ = ["MASK", "SCRUBBED", "SECRET_NAMES", "looks_like_secret", "scrub", "scrub_structure", "scrub_text",
-           "scrubbed_copy", "secret_name", "secret_strings", "secret_values"]
+__all__ = ["MASK", "SCRUBBED", "SECRET_NAMES", "kept_secrets", "looks_like_secret", "scrub", "scrub_structure",
+           "scrub_text", "scrubbed_copy", "secret_name", "secret_strings", "secret_values"]
 
 SCRUBBED = "***scrubbed***"
 """What a value under a secret name, or a whole credential, becomes."""
@@ -459,3 +461,25 @@ def _strings_in(name, value, secret: bool) -> dict:
     if isinstance(value, str) and (secret or looks_like_secret(name, value)) and len(value) >= 4:
         return {name: value}
     return {}
+
+
+def kept_secrets(estimator, content: bytes) -> list:
+    """Names of ``estimator``'s secret values (:func:`secret_values`) still found in ``content``, a skops file.
+
+    The file is searched member by member (a skops file is a zip: its members
+    may be compressed), so a value kept by a fitted model is found.
+
+    Examples
+    --------
+    >>> import skops.io
+    >>> from sklearn.dummy import DummyClassifier
+    >>> model = DummyClassifier(constant="hunter2", strategy="constant").set_params(constant="db_password=hunter2")
+    >>> kept_secrets(model, skops.io.dumps(model)), kept_secrets(model, skops.io.dumps(scrubbed_copy(model)))
+    (['constant'], [])
+    """
+    values = secret_values(estimator)
+    if not values:
+        return []
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        members = [archive.read(name) for name in archive.namelist()]
+    return sorted({name for name, value in values.items() if any(value.encode() in m for m in members)})
