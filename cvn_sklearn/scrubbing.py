@@ -21,7 +21,9 @@ space``), and separately also at camel-case boundaries (``dbPass`` -> ``db``,
 ``pass``); it is secret when one part matches a row of
 :data:`SECRET_NAMES` (the last part, for ``key``). Any value under a secret
 name is replaced by :data:`SCRUBBED`, whatever its type (a dict or list
-under ``credentials`` too).
+under ``credentials`` too); a string held under a secret name is also masked
+wherever else it appears in the same structure (the same password given as
+another, ordinary parameter) and in the text of an error it raised.
 
 ======================  ==============================================  ==========================================
 row                     a part that is / contains                       examples
@@ -176,9 +178,9 @@ def looks_like_secret(name, value) -> bool:
 def _mask_value(text: str) -> str:
     """``text`` with the value rules applied (userinfo, ``name=value``, headers, credential formats)."""
     text = _USERINFO.sub(rf"\1{MASK}@", text)
-    text = _ASSIGNMENT.sub(_masked_pair, text)
     text = _HEADER.sub(rf"\1{MASK}", text)
     text = _SCHEME.sub(rf"\1{MASK}", text)
+    text = _ASSIGNMENT.sub(_masked_pair, text)
     text = _CREDENTIAL.sub(SCRUBBED, text)
     return _OPAQUE.sub(_masked_opaque, text)
 
@@ -224,11 +226,7 @@ def scrub_text(message, values=()) -> str:
     >>> scrub_text("could not convert string to float: 'hunter2'", values={"hunter2"})
     "could not convert string to float: '***'"
     """
-    text = str(message)
-    for value in sorted({v for v in values if isinstance(v, str) and len(v) >= 4}, key=len, reverse=True):
-        text = text.replace(value, MASK)
-    text = _mask_value(text)
-    return _PAIR.sub(_masked_pair, text)
+    return _PAIR.sub(_masked_pair, _text(str(message), _known(values)))
 
 
 # -- the walk -------------------------------------------------------------------------------
@@ -242,7 +240,9 @@ def scrub_structure(value, name=None):
     pydantic models their ``model_dump()``, numpy scalars and arrays Python
     numbers and lists, strings the value rules applied; anything else its
     ``repr`` with the value rules applied. Any value under a secret name is
-    :data:`SCRUBBED`. Nothing is modified in place.
+    :data:`SCRUBBED`, and wherever else that value appears in ``value`` (a
+    password also given as another parameter) it is masked too. Nothing is
+    modified in place.
 
     Parameters
     ----------
@@ -261,28 +261,45 @@ def scrub_structure(value, name=None):
     >>> scrub_structure({"base_models": [("x", registry["xgboost"](n_estimators=5, params={"dbpass": "s3cr3t"}))]})
     {'base_models': [['x', {'estimator': 'XGBoost', 'params': {'n_estimators': 5, 'params': {'dbpass': '***scrubbed***'}}}]]}
     """
+    if hasattr(value, "model_dump") and not isinstance(value, type):
+        value = value.model_dump()
+    known = _known(secret_strings(value if name is None else {name: value}))
+    return _plain(value, name, known)
+
+
+def _known(values) -> list:
+    return sorted({v for v in values if isinstance(v, str) and len(v) >= 4}, key=len, reverse=True)
+
+
+def _text(text: str, known) -> str:
+    for value in known:
+        text = text.replace(value, MASK)
+    return _mask_value(text)
+
+
+def _plain(value, name, known):
     if name is not None and secret_name(name):
         return SCRUBBED
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str):
-        return _mask_value(value)
+        return _text(value, known)
     if isinstance(value, Mapping):
-        return {str(key): scrub_structure(item, key) for key, item in value.items()}
+        return {_text(str(key), known): _plain(item, key, known) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [scrub_structure(item) for item in value]
+        return [_plain(item, None, known) for item in value]
     if _is_estimator(value):
         return {"estimator": type(value).__name__,
-                "params": {key: scrub_structure(item, key) for key, item in _changed_params(value).items()}}
+                "params": {key: _plain(item, key, known) for key, item in _changed_params(value).items()}}
     if hasattr(value, "model_dump") and not isinstance(value, type):
-        return scrub_structure(value.model_dump())
+        return _plain(value.model_dump(), None, known)
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        return scrub_structure(value.item())
+        return _plain(value.item(), None, known)
     if hasattr(value, "tolist") and not isinstance(value, type):
-        return scrub_structure(value.tolist())
+        return _plain(value.tolist(), None, known)
     if hasattr(value, "__fspath__"):
-        return _mask_value(str(value))
-    return _mask_value(repr(value))
+        return _text(str(value), known)
+    return _text(repr(value), known)
 
 
 def _changed_params(estimator) -> dict:
@@ -330,20 +347,21 @@ def scrub(params: Mapping) -> dict:
     >>> scrub({"servers": [{"host": "db", "password": "hunter2"}], "dsn": "Server=db;Pwd=hunter2"})
     {'servers': [{'host': 'db', 'password': '***scrubbed***'}], 'dsn': 'Server=db;Pwd=***'}
     """
-    return {name: _scrub_value(name, value) for name, value in params.items()}
+    known = _known(secret_strings(params))
+    return {name: _scrub_value(name, value, known) for name, value in params.items()}
 
 
-def _scrub_value(name, value):
+def _scrub_value(name, value, known=()):
     if name is not None and secret_name(name):
         return SCRUBBED
     if isinstance(value, str):
-        masked = _mask_value(value)
+        masked = _text(value, known)
         return value if masked == value else masked
     if isinstance(value, Mapping):
-        cleaned = scrub(value)
+        cleaned = {key: _scrub_value(key, item, known) for key, item in value.items()}
         return value if all(cleaned[k] is value[k] for k in value) else cleaned
     if isinstance(value, (list, tuple)):
-        cleaned = [_scrub_value(None, item) for item in value]
+        cleaned = [_scrub_value(None, item, known) for item in value]
         return value if all(c is v for c, v in zip(cleaned, value)) else type(value)(cleaned)
     if _is_estimator(value):
         return scrubbed_copy(value)
@@ -372,10 +390,11 @@ def _estimators(root) -> list:
     return found
 
 
-def _secret_params(estimator) -> dict:
+def _secret_params(estimator, known=()) -> dict:
     """The estimator's own (not nested) parameters whose name or value holds a secret, scrubbed."""
     params = estimator.get_params(deep=False)
-    cleaned = {name: _scrub_value(name, value) for name, value in params.items() if not _is_estimator(params[name])}
+    cleaned = {name: _scrub_value(name, value, known) for name, value in params.items()
+               if not _is_estimator(value)}
     return {name: value for name, value in cleaned.items() if value is not params[name]}
 
 
@@ -403,17 +422,18 @@ def scrubbed_copy(estimator):
     >>> scrubbed_copy(vote).estimators[0][1].constant
     'token-***scrubbed***'
     """
-    if not any(_secret_params(est) for est in _estimators(estimator)):
+    known = _known(set().union(*(secret_strings(est.get_params(deep=False)) for est in _estimators(estimator))))
+    if not any(_secret_params(est, known) for est in _estimators(estimator)):
         return estimator
     estimator = copy.deepcopy(estimator)
     for est in _estimators(estimator):
-        for name, value in _secret_params(est).items():
+        for name, value in _secret_params(est, known).items():
             est.set_params(**{name: value})
     return estimator
 
 
 def secret_strings(value, secret: bool = False) -> set:
-    """Every string (4+ characters) of ``value`` held under a secret name, or holding a credential, at any depth.
+    """Every string (4+ characters) of ``value`` held under a secret name, at any depth.
 
     Walks what :func:`scrub_structure` walks (mappings, sequences, estimators'
     parameters). Used to mask values that a message quotes without their name.
@@ -424,7 +444,7 @@ def secret_strings(value, secret: bool = False) -> set:
     ['hunter2', 'tok1']
     """
     if isinstance(value, str):
-        return {value} if len(value) >= 4 and (secret or _mask_value(value) != value) else set()
+        return {value} if secret and len(value) >= 4 else set()
     if isinstance(value, Mapping):
         return set().union(*(secret_strings(v, secret or secret_name(k)) for k, v in value.items()))
     if isinstance(value, (list, tuple, set, frozenset)):
