@@ -23,9 +23,22 @@ from test_persist import _artifact
 
 from cvn_sklearn.contracts import Datasets
 from cvn_sklearn.harness import train_one
-from cvn_sklearn.persist import UntrustedModelError, load_artifact, log_artifact, trusted_types
+from cvn_sklearn.persist import (
+    UntrustedModelError,
+    load_artifact,
+    log_artifact,
+    trusted_types,
+)
 from cvn_sklearn.registry import registry
-from cvn_sklearn.scrubbing import MASK, SCRUBBED, SECRET_NAMES, scrub_structure, scrub_text, secret_name, secret_strings
+from cvn_sklearn.scrubbing import (
+    MASK,
+    SCRUBBED,
+    SECRET_NAMES,
+    scrub_structure,
+    scrub_text,
+    secret_name,
+    secret_strings,
+)
 from cvn_sklearn.sweep import SymbolData, screen
 
 SMALL = {
