@@ -24,7 +24,10 @@ stacker fitted on the same data with the same base model and folds reuses them:
   checksum of its arrays); a file that is truncated, corrupt, fails its
   checksum, holds another key's entry or untrusted types is never used: one
   ``store_file_rejected`` warning names it, and the entry is computed again
-  and the file replaced.
+  and the file replaced. A refit file holds no secret: secret-looking
+  parameters are masked in the copy written (:mod:`cvn_sklearn.scrubbing`)
+  and set back from the caller's estimator on load; a refit whose fitted
+  state keeps a secret value stays in memory only.
 
 Memory (entries and data fingerprints) belongs to the store object: whoever
 keeps the object keeps it. There is no registry of stores; the only store a
@@ -46,6 +49,7 @@ writes a stacker's ``cache`` as its path, and loading refuses a store).
 import hashlib
 import os
 import threading
+import warnings
 import weakref
 from collections import OrderedDict
 from contextlib import nullcontext
@@ -243,7 +247,10 @@ class OOSStore:
             if found is None:
                 found = codec.freeze(compute())
                 if self.path is not None:
-                    _atomic_dump(self._file(key, codec), lambda value, file: codec.dump(value, file, key), found)
+                    try:
+                        _atomic_dump(self._file(key, codec), lambda value, file: codec.dump(value, file, key), found)
+                    except _SecretKept as exc:  # kept in memory only; another process computes it again
+                        warnings.warn(str(exc), stacklevel=4)
             self._memory_put(key, found)
         return found
 
@@ -408,8 +415,24 @@ def _oos_checksum(key, predictions, covered):
     return digest.hexdigest()
 
 
+class _SecretKept(ValueError):
+    """A refit whose fitted state keeps the value of a secret-looking parameter: not written to disk."""
+
+
 class _RefitFile:
-    """A refit: a skops file, loaded only with the types of the caller's own estimator (and trusted ones)."""
+    """A refit: a skops file, loaded only with the types of the caller's own estimator (and trusted ones).
+
+    The file holds a scrubbed copy (:func:`cvn_sklearn.scrubbing.scrubbed_copy`):
+    every estimator reachable from the refit, through parameters and fitted
+    state, has its secret-looking parameters masked, so no secret reaches the
+    disk. It predicts as the refit does (a masked parameter is one the fitted
+    model does not keep; the file is searched for every secret value and a
+    refit that keeps one is not written, see :meth:`dump`). On load, the
+    top-level parameters that were masked are set back from the caller's own
+    estimator, which has the very same parameters (they are part of the
+    entry's key), so the refit returned equals the one computed; nested fitted
+    estimators (an adapter's native model) keep the masked values.
+    """
 
     suffix = ".skops"
 
@@ -422,9 +445,20 @@ class _RefitFile:
 
     @staticmethod
     def dump(fitted, file, key):
+        """Write ``{key, scrubbed copy of fitted}``; raise :class:`_SecretKept` if a secret value is still in it."""
         import skops.io
 
-        skops.io.dump({"key": key, "estimator": fitted}, file)
+        from cvn_sklearn.scrubbing import kept_secrets, scrubbed_copy
+
+        content = skops.io.dumps({"key": key, "estimator": scrubbed_copy(fitted)})
+        kept = kept_secrets(fitted, content)
+        if kept:
+            raise _SecretKept(
+                f"The refit of {type(fitted).__name__} keeps the value of its secret-looking parameters {kept} in "
+                "its fitted state, so it is kept in memory only and not written to the OOS store's folder (each "
+                "process fits it again). Pass credentials through the environment, not as parameters."
+            )
+        file.write(content)
 
     def load(self, path, key):
         """The stored refit; ``FileNotFoundError`` if absent, :class:`RejectedFile` if not to be trusted."""
@@ -447,7 +481,16 @@ class _RefitFile:
             raise RejectedFile("it holds another entry: its stored key is not its file name (copied over another key?)")
         if type(stored["estimator"]) is not type(self.estimator):
             raise RejectedFile(f"it holds a {type(stored['estimator']).__name__}, not a {type(self.estimator).__name__}")
-        return stored["estimator"]
+        return _with_own_params(stored["estimator"], self.estimator)
+
+
+def _with_own_params(refit, estimator):
+    """``refit`` read from disk with the parameters the scrub masked set back from ``estimator``'s (equal) ones."""
+    from cvn_sklearn.scrubbing import scrub
+
+    own = estimator.get_params(deep=False)
+    masked = [name for name, value in scrub(own).items() if value is not own[name]]
+    return refit.set_params(**{name: deepcopy(own[name]) for name in masked}) if masked else refit
 
 
 def _own_types(estimator):

@@ -39,19 +39,17 @@ from __future__ import annotations
 import contextlib
 import copy
 import importlib
-import io
 import json
 import os
 import tempfile
 import warnings
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import cvn_sklearn
 from cvn_sklearn._disk import file_lock, library_version
 from cvn_sklearn.adapter import Adapter, UntrustedModelError
-from cvn_sklearn.scrubbing import SCRUBBED, looks_like_secret, scrub, scrubbed_copy, secret_values
+from cvn_sklearn.scrubbing import SCRUBBED, kept_secrets, looks_like_secret, scrub, scrubbed_copy
 
 __all__ = [
     "DEFAULT_TRACKING_URI",
@@ -380,9 +378,7 @@ def _model_file(estimator, part: str) -> tuple:
 
     scrubbed = _without_stores(scrubbed_copy(estimator))
     content = skops.io.dumps(scrubbed)
-    with zipfile.ZipFile(io.BytesIO(content)) as archive:
-        members = [archive.read(name) for name in archive.namelist()]
-    kept = sorted({name for name, value in secret_values(estimator).items() if any(value.encode() in m for m in members)})
+    kept = kept_secrets(estimator, content)
     if kept:
         raise ValueError(
             f"The {part}'s fitted state still holds the value of the secret-looking parameters {kept} after scrubbing "

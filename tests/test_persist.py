@@ -29,6 +29,7 @@ from cvn_sklearn.persist import (
     trusted_types,
 )
 from cvn_sklearn.registry import registry
+from cvn_sklearn.scrubbing import MASK
 
 SMALL = {
     "xgboost": dict(n_estimators=15, n_jobs=1),
@@ -222,8 +223,9 @@ _CREDENTIALS = st.one_of(
 
 @given(name=st.from_regex(r"[a-z][a-z_]{0,10}[a-z]", fullmatch=True), value=_CREDENTIALS)
 def test_credential_values_are_scrubbed_whatever_the_name(name, value):
-    assert scrub({name: value})[name] == SCRUBBED
-    assert scrub({"outer": {name: value}}) == {"outer": {name: SCRUBBED}}
+    cleaned = scrub({name: value})[name]  # the whole value, or its secret part (a URL's userinfo, a header's credential)
+    assert cleaned != value and MASK in cleaned and scrub({name: cleaned}) == {name: cleaned}
+    assert scrub({"outer": {name: value}}) == {"outer": {name: cleaned}}
 
 
 @pytest.mark.parametrize(
@@ -271,7 +273,7 @@ def _nested_with_secret(draw):
 def test_secrets_are_scrubbed_at_any_depth_of_dicts_lists_and_tuples(name, case):
     secret, tree = case
     cleaned = scrub({name: tree})
-    assert secret not in repr(cleaned) and SCRUBBED in repr(cleaned)
+    assert secret not in repr(cleaned) and MASK in repr(cleaned)
 
 
 def test_secrets_inside_an_ensembles_base_models_never_reach_mlflow(store, data):
@@ -356,7 +358,8 @@ def test_generated_secrets_never_reach_the_mlflow_store(store, data, name, secre
     run = MlflowClient(store["tracking_uri"]).get_run(run_id)
     logged = json.dumps([run.data.params, run.data.tags])
     assert secret not in logged and credential not in logged
-    assert run.data.params[f"param_{name}"] == run.data.params["param_endpoint"] == SCRUBBED
+    assert run.data.params[f"param_{name}"] == SCRUBBED
+    assert run.data.params["param_endpoint"] == scrub({"endpoint": credential})["endpoint"]  # the credential part masked
 
 
 def test_default_store_is_sqlite_in_the_working_directory(tmp_path, monkeypatch, data):

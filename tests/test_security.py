@@ -1,17 +1,20 @@
-"""Model files run no code, secrets never reach the store, the store survives concurrent first use.
+"""Model files run no code, secrets never reach the store or any byte a sweep writes, the store survives concurrent first use.
 
 Real libraries throughout: real boosters, real skops files, a real MLflow SQLite store.
 """
 
+import json
+import re
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import skops.io
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from mlflow.tracking import MlflowClient
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -20,8 +23,23 @@ from test_persist import _artifact
 
 from cvn_sklearn.contracts import Datasets
 from cvn_sklearn.harness import train_one
-from cvn_sklearn.persist import UntrustedModelError, load_artifact, log_artifact, trusted_types
+from cvn_sklearn.persist import (
+    UntrustedModelError,
+    load_artifact,
+    log_artifact,
+    trusted_types,
+)
 from cvn_sklearn.registry import registry
+from cvn_sklearn.scrubbing import (
+    MASK,
+    SCRUBBED,
+    SECRET_NAMES,
+    scrub_structure,
+    scrub_text,
+    secret_name,
+    secret_strings,
+)
+from cvn_sklearn.sweep import SymbolData, screen
 
 SMALL = {
     "xgboost": dict(n_estimators=5, n_jobs=1),
@@ -261,3 +279,241 @@ def test_log_artifact_writes_a_stackers_store_as_its_path_and_loading_writes_not
     np.testing.assert_array_equal(model.predict_proba(data.test.X), artifact.estimator.predict_proba(data.test.X))
     assert not (tmp_path / "oos").exists()  # loading wrote nothing
     assert set(caches(model)) == {str(tmp_path / "oos")}
+
+
+# -- (7) one scrub, on structures, everywhere: the rule ---------------------------------------------
+
+# one or more names per row of scrubbing.SECRET_NAMES, as users write them
+_TABLE_NAMES = [
+    "password", "db_password", "dbPassword", "passwd", "passphrase", "DB_PASS", "pass", "dbpass", "pw", "db_pw",
+    "pwd", "MYSQL_PWD", "secret", "client_secret", "token", "hf_token", "accesstoken", "credentials",
+    "apikey", "AccessKey", "private_key", "auth", "authorization", "Authorization", "http_auth", "bearer",
+    "cookie", "Cookie", "session", "sessionid", "api_key", "AWS_KEY", "x-api-key",
+]
+_NOT_SECRET = [
+    "n_estimators", "max_depth", "passthrough", "subsample", "colsample_bytree", "keyboard", "monkey_business",
+    "tokenizer", "learning_rate", "min_child_weight", "max_bin", "random_state", "n_jobs", "thread_count",
+    "class_weight", "base_models", "cache", "cv", "stack_method", "conn_str", "tracking_uri", "bootstrap_type",
+]
+
+
+def test_every_row_of_the_names_table_is_tested():
+    rows = {row for row, _ in SECRET_NAMES}
+    hit = {row for row, pattern in SECRET_NAMES for name in _TABLE_NAMES
+           if any(re.fullmatch(pattern, p.lower()) for p in re.split(r"[^A-Za-z0-9]+", name))}
+    assert hit | {"api/access/private key"} == rows  # AccessKey / api_key are caught by the last part "key"
+
+
+@pytest.mark.parametrize("name", _TABLE_NAMES)
+def test_secret_names_of_the_table_are_masked_at_any_depth(name):
+    assert secret_name(name)
+    cleaned = scrub_structure({"params": {"params": {name: "hunter2-x"}}, "base": [("m", {name: ["hunter2-x"]})]})
+    assert "hunter2" not in repr(cleaned) and cleaned["params"]["params"][name] == SCRUBBED
+
+
+@pytest.mark.parametrize("name", _NOT_SECRET)
+def test_ordinary_names_are_not_secret(name):
+    assert not secret_name(name)
+    assert scrub_structure({name: 5}) == {name: 5}
+
+
+def test_no_parameter_of_any_registry_model_or_ensemble_is_secret_looking():
+    names = {p for entry in registry for p in registry[entry]().get_params(deep=False)}
+    names |= {p for entry in registry for p in getattr(registry[entry], "hyperparameters", {})}
+    assert not sorted(n for n in names if secret_name(n))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("postgresql://user:pw@host/db", "postgresql://***@host/db"),
+    ("https://tok3n@github.com/x.git", "https://***@github.com/x.git"),
+    ("Server=x;Password=y", "Server=x;Password=***"),
+    ("Driver={ODBC};Server=x;Uid=bob;Pwd={p;w};", "Driver={ODBC};Server=x;Uid=bob;Pwd=***;"),
+    ("Server=x;pwd=y;Database=z", "Server=x;pwd=***;Database=z"),
+    ("https://api.example.com/v1?access_token=abc123&page=2", "https://api.example.com/v1?access_token=***&page=2"),
+    ("Authorization: Bearer xyz", "Authorization: ***"),
+    ("Bearer xyz", "Bearer ***"),
+    ("Token xyz", "Token ***"),
+    ("Basic dXNlcjpwdw==", "Basic ***"),
+    ("hist", "hist"),
+    ("binary:logistic", "binary:logistic"),
+    ("sqlite:////tmp/mlflow.db", "sqlite:////tmp/mlflow.db"),
+])
+def test_secret_values_are_masked_in_any_string(text, expected):
+    assert scrub_structure(text) == expected
+    assert scrub_structure({"anything": [text]}) == {"anything": [expected]}
+
+
+def test_scrub_text_masks_name_value_pairs_and_the_values_it_is_given():
+    message = "Got {'db_password': 'hunter2', 'depth': 3} and token: abc; \"pw\": \"s3\" from postgresql://u:p@h/db"
+    assert scrub_text(message) == "Got {'db_password': '***', 'depth': 3} and token: ***; \"pw\": \"***\" from postgresql://***@h/db"
+    assert scrub_text("could not convert 'hunter2' to float", values={"hunter2"}) == "could not convert '***' to float"
+    assert scrub_text("max_depth=3, n_estimators: 5") == "max_depth=3, n_estimators: 5"
+
+
+def test_estimators_are_walked_through_their_parameters():
+    base = registry["xgboost"](n_estimators=5, params={"db_password": "hunter2"})
+    stack = registry["blend_avg"](base_models=[("x", base)], cache=False)
+    cleaned = scrub_structure({"base_models": [("x", base)], "model": stack})
+    assert "hunter2" not in json.dumps(cleaned)
+    assert cleaned["base_models"] == [["x", {"estimator": "XGBoost", "params": {
+        "n_estimators": 5, "params": {"db_password": SCRUBBED}}}]]
+    assert secret_strings({"base_models": [("x", base)]}) == {"hunter2"}
+    assert base.params == {"db_password": "hunter2"}  # nothing modified in place
+
+
+# -- (8) the sweep writes no secret anywhere -----------------------------------------------------------
+
+def _sweep_symbol(seed, n=160):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 3))
+    y = (X[:, 0] + rng.normal(size=n) > 0.5).astype(int)
+    return SymbolData(X, y, np.where(y == 1, 0.01, -0.01) + rng.normal(0, 0.005, n))
+
+
+def _nest(name, value, path):
+    """``{name: value}`` wrapped in the dicts (``d``) and lists (``l``) of ``path``, innermost last."""
+    tree = {name: value}
+    for step in reversed(path):
+        tree = {"inner": tree} if step == "d" else [tree]
+    return tree
+
+
+def _secret_sweep(folder: Path, names, values, path):
+    """A real sweep (MLflow SQLite store, report) with a secret planted in every place a config can hold one."""
+    xgb_name, base_name, error_name, bare_name, uri_name = names
+    xgb_value, base_value, error_value, bare_value, uri_value = values
+    variants = [
+        # a booster's native params (unused: XGBoost warns), the secret at a random depth of dicts and lists
+        {"name": "xgb", "model": "xgboost", "params": {"n_estimators": 3, "n_jobs": 1,
+                                                      "params": {"inner": _nest(xgb_name, xgb_value, path)}}},
+        # a stacker's base model given as an estimator with a secret native param
+        {"name": "stack", "model": "blend_avg", "params": {"base_models": [
+            ("x", registry["xgboost"](n_estimators=3, n_jobs=1, params={base_name: base_value}))]}},
+        # fails: scikit-learn's validation error quotes the value, a structure holding the secret at depth
+        {"name": "bad", "model": "logreg",
+         "params": {"params": {"intercept_scaling": _nest(error_name, error_value, path)}}},
+        # fails: XGBoost's error quotes the secret value bare (no name beside it)
+        {"name": "bad_bare", "model": "xgboost",
+         "params": {"n_estimators": 3, "n_jobs": 1, "params": {"objective": bare_value, bare_name: bare_value}}},
+    ]
+    config = {"variants": variants, "symbols": ["a"], "folds": {"n_splits": 2}, "calibration": "sigmoid",
+              "folder": str(folder / "sweep"), "mlflow": True, "cost": 0.0005, "experiment": "secrets",
+              # SQLite takes no userinfo: the URI's secret is a query parameter (userinfo: see the report test)
+              "tracking_uri": f"sqlite:///{folder}/mlflow.db?{uri_name}={uri_value}"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return screen(config, data={"a": _sweep_symbol(1)}, report=folder / "report.html")
+
+
+def _contents(path: Path) -> list[bytes]:
+    """A file's bytes, and what they hold once decoded: zip members (skops files), Parquet tables as text."""
+    import zipfile
+
+    import pandas as pd
+
+    content = path.read_bytes()
+    found = [content]
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            found += [archive.read(name) for name in archive.namelist()]
+    if path.suffix == ".parquet":
+        found.append(pd.read_parquet(path).to_csv().encode())
+    return found
+
+
+_SECRET_VALUE = st.from_regex(r"[A-Za-z]{4}[0-9]{3}[A-Za-z0-9]{6,10}", fullmatch=True)
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # a sweep per example: no shrinking
+@given(
+    names=st.lists(st.sampled_from(_TABLE_NAMES), min_size=5, max_size=5),
+    values=st.lists(_SECRET_VALUE, min_size=5, max_size=5, unique=True),
+    path=st.lists(st.sampled_from("dl"), max_size=3),
+)
+def test_secrets_planted_anywhere_in_a_sweep_appear_in_no_byte_it_writes(tmp_path_factory, monkeypatch, names,
+                                                                        values, path):
+    folder = tmp_path_factory.mktemp("sweep")
+    monkeypatch.chdir(folder)  # MLflow's default artifact root (./mlruns) lands in the folder searched
+    result = _secret_sweep(folder, names, values, path)
+    assert set(result.cells["status"]) == {"ok", "failed"}
+    failed = result.cells[result.cells["status"] != "ok"]
+    assert set(failed["variant"]) == {"bad", "bad_bare"} and failed["error"].str.contains(MASK, regex=False).all()
+    files = _files_under(folder)
+    kinds = {p.suffix for p in files}
+    assert {".db", ".html", ".csv", ".parquet", ".npz", ".skops"} <= kinds, kinds
+    assert any("mlruns" in p.parts for p in files)
+    for file in files:
+        leaked = [v for v in values for content in _contents(file) if v.encode() in content]
+        assert not leaked, f"{file} holds {leaked}"
+
+
+def test_the_named_leaks_are_closed_parent_run_report_cells_and_error_tag(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    base = registry["xgboost"](n_estimators=3, n_jobs=1, params={"dbpass": "Base0Secret9x"})
+    config = {"variants": [
+        {"name": "xgb", "model": "xgboost", "params": {"n_estimators": 3, "n_jobs": 1,
+                                                      "params": {"db_password": "Nested0Secret9x"}}},
+        {"name": "stack", "model": "blend_avg", "params": {"base_models": [("x", base)]}},
+        {"name": "bad", "model": "logreg", "params": {"params": {"intercept_scaling": {"pw": "Quoted0Secret9x"}}}},
+    ], "symbols": ["a"], "folds": {"n_splits": 2}, "calibration": "sigmoid", "folder": str(tmp_path / "sweep"),
+        "mlflow": True, "tracking_uri": uri, "cost": 0.0005, "experiment": "leaks"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = screen(config, data={"a": _sweep_symbol(2)}, report=tmp_path / "report.html")
+    secrets = ["Base0Secret9x", "Nested0Secret9x", "Quoted0Secret9x"]
+    client = MlflowClient(uri)
+    parent = client.get_run(result.parent_run_id)
+    variants = json.loads(parent.data.params["variants"])
+    assert variants[0]["params"]["params"] == {"db_password": SCRUBBED}
+    assert variants[1]["params"]["base_models"] == [["x", {"estimator": "XGBoost", "params": {
+        "n_estimators": 3, "n_jobs": 1, "params": {"dbpass": SCRUBBED}}}]]
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{result.parent_run_id}'")
+    errors = {run.data.tags["error"] for run in children if "error" in run.data.tags}
+    assert errors == {("InvalidParameterError: The 'intercept_scaling' parameter of LogisticRegression must be a "
+                       "float in the range (0.0, inf). Got {'pw': '***'} instead.")}
+    cells = (tmp_path / "sweep" / "cells.csv").read_text()
+    assert "Got {'pw': '***'} instead." in cells
+    report = (tmp_path / "report.html").read_text()
+    assert "&quot;dbpass&quot;: &quot;***scrubbed***&quot;" in report
+    for file in _files_under(tmp_path):
+        assert not [s for s in secrets for content in _contents(file) if s.encode() in content], file
+    assert base.params == {"dbpass": "Base0Secret9x"}  # the caller's estimator is untouched
+
+
+def test_the_reports_config_shows_the_tracking_uri_without_its_password(tmp_path):
+    config = {"variants": [{"name": "logreg", "model": "logreg"}], "symbols": ["a"], "folds": {"n_splits": 2},
+              "calibration": "sigmoid", "folder": str(tmp_path / "sweep"), "mlflow": False, "cost": 0.0005,
+              "tracking_uri": "postgresql://bob:Hunter2pw@db.internal:5432/mlflow",
+              "constraints": {"min_positives": 1}}
+    screen(config, data={"a": _sweep_symbol(3)}, report=tmp_path / "report.html")
+    report = (tmp_path / "report.html").read_text()
+    assert "postgresql://***@db.internal:5432/mlflow" in report and "Hunter2pw" not in report
+
+
+def test_an_oos_refit_file_holds_no_secret_and_reads_back_with_the_callers_parameters(tmp_path):
+    from sklearn.base import clone
+
+    from cvn_sklearn.oos_store import OOSStore
+
+    X, y = make_classification(n_samples=120, n_features=4, random_state=0)
+    model = registry["xgboost"](n_estimators=3, n_jobs=1, params={"api_key": "Refit0Secret9x"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # XGBoost: api_key is not used
+        fitted = OOSStore(tmp_path).refit(model, "data", lambda: clone(model).fit(X, y))
+    (file,) = tmp_path.glob("*.skops")
+    assert not [c for c in _contents(file) if b"Refit0Secret9x" in c]
+    read = OOSStore(tmp_path).refit(model, "data", lambda: pytest.fail("read from the file, not fitted again"))
+    assert read.params == {"api_key": "Refit0Secret9x"}  # set back from the caller's estimator
+    np.testing.assert_array_equal(read.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_an_oos_refit_that_keeps_a_secret_stays_in_memory(tmp_path):
+    from cvn_sklearn.oos_store import OOSStore
+
+    X, y = make_classification(n_samples=60, n_features=3, n_informative=2, n_redundant=0, random_state=0)
+    model = _KeepsToken(session_token="Kept0Secret9x")
+    with pytest.warns(UserWarning, match=r"keeps the value of its secret-looking parameters \['session_token'\]"):
+        refit = OOSStore(tmp_path).refit(model, "data", lambda: _KeepsToken(session_token="Kept0Secret9x").fit(X, y))
+    assert refit.token_ == "Kept0Secret9x" and not list(tmp_path.glob("*.skops"))

@@ -27,7 +27,7 @@ The DAG::
 A cell that fails does not stop the sweep: :class:`CatchCellFailures` turns
 the exception of any ``cell_*`` node into a :class:`Failed` value that the
 cell's later nodes pass on, and ``cell_record`` records it (status
-``"failed"``, error type and message). Every fit runs on one thread
+``"failed"``, error type and message, the message scrubbed of secrets). Every fit runs on one thread
 (:mod:`cvn_sklearn.threads`): the models' own thread parameters
 (``cell_hpo_params``, a stacker's base models too), BLAS and OpenMP capped
 at one thread around the base models' fits and around the whole local run,
@@ -47,6 +47,7 @@ from hamilton.lifecycle import NodeExecutionHook, NodeExecutionMethod, TaskRetur
 from cvn_sklearn.contracts import Datasets, TrainedArtifact, take_rows
 from cvn_sklearn.dags import fixed_params
 from cvn_sklearn.events import emit
+from cvn_sklearn.scrubbing import scrub_text, secret_strings
 from cvn_sklearn.sweep.plan import BaseJob, Cell, SymbolData, single_threaded
 from cvn_sklearn.sweep.store import CellStore
 from cvn_sklearn.sweep.tables import annualised_names
@@ -236,7 +237,10 @@ def cell_record(cell_clock: float, cell: Cell, cell_datasets: Any, cell_artifact
     and Sortino annualised with the symbol's bars per year
     (:func:`cvn_sklearn.trading.trading_metrics` with ``trading_rules``).
     The test block's returns are the ones ``cell_datasets`` cut (cut again
-    only when cutting them failed).
+    only when cutting them failed). A failed cell's error message is scrubbed
+    here, before the cell store, the tables, MLflow and the report see it
+    (:func:`~cvn_sklearn.scrubbing.scrub_text`, with the secret-looking values
+    of the variant's parameters, which a message may quote without their name).
     """
     record = {
         "key": cell.key,
@@ -250,7 +254,8 @@ def cell_record(cell_clock: float, cell: Cell, cell_datasets: Any, cell_artifact
     cut = cell_datasets.test.returns if isinstance(cell_datasets, Datasets) else take_rows(cell.data.returns, test)
     returns = np.asarray(cut, dtype=np.float64)
     if isinstance(cell_artifact, Failed):
-        record |= {"status": "failed", "error_type": cell_artifact.error_type, "error": cell_artifact.message}
+        message = scrub_text(cell_artifact.message, values=secret_strings(cell.variant.params))
+        record |= {"status": "failed", "error_type": cell_artifact.error_type, "error": message}
         signal, proba = np.zeros(len(test), dtype=np.int8), np.full(len(test), np.nan)
     else:
         record |= {"status": "ok", "error_type": None, "error": None, **_summary(cell_artifact.artifact)}

@@ -6,7 +6,8 @@ ranking with the deflated Sharpe ratio and the PBO explained in a sentence
 each, per-symbol equity curves of every variant (folds marked), the per-fold
 table, trades per fold per variant (an over-trading variant stands out), the
 pooled validation reliability diagram and a θ curve per variant, the config
-and the library versions. Needs matplotlib (the ``plots`` extra).
+and the library versions. The config is scrubbed as a structure and every
+text cell of the tables as text (:mod:`cvn_sklearn.scrubbing`). Needs matplotlib (the ``plots`` extra).
 """
 
 from __future__ import annotations
@@ -88,11 +89,15 @@ def write_report(result, config, path) -> Path:
 
 
 def _public_config(config) -> dict:
-    from cvn_sklearn.scrubbing import scrub
+    """The whole config as a plain structure, scrubbed (:func:`~cvn_sklearn.scrubbing.scrub_structure`).
 
-    content = json.loads(json.dumps(config.model_dump(), default=repr))
-    content["variants"] = [{**v, "params": scrub(v["params"])} for v in content["variants"]]
-    return content
+    Every field, at any depth: a variant's nested ``params``, a stacker's
+    base models (estimators walked through their parameters), the tracking
+    URI and the scheduler (their userinfo masked).
+    """
+    from cvn_sklearn.scrubbing import scrub_structure
+
+    return scrub_structure(config.model_dump())
 
 
 def _number(value) -> str:
@@ -105,9 +110,11 @@ def _table(frame: pd.DataFrame, floats: int = 4) -> str:
 
 
 def _cell(value, floats):
+    from cvn_sklearn.scrubbing import scrub_text
+
     if isinstance(value, float):
         return "" if not np.isfinite(value) else f"{value:.{floats}f}"
-    return html.escape(str(value))
+    return html.escape(scrub_text(str(value)))
 
 
 def _image(figure) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cvn_sklearn._disk import content_key
 from cvn_sklearn.persist import _experiment_id, _store_lock, _tracking
-from cvn_sklearn.scrubbing import scrub
+from cvn_sklearn.scrubbing import scrub_structure
 
 __all__ = ["log_report", "log_screen"]
 
@@ -31,11 +31,13 @@ def log_screen(result, config):
     has one writer), through :class:`mlflow.tracking.MlflowClient`, one
     ``log_batch`` per run. The parent run (tag ``cvn.sweep_id``: a hash of the
     variants, symbols, folds and training options) holds the config as params
-    (secret-looking values scrubbed), the PBO as a metric, and the ranking,
+    (scrubbed as a structure, :func:`~cvn_sklearn.scrubbing.scrub_structure`,
+    before it becomes JSON text), the PBO as a metric, and the ranking,
     per-variant and per-cell tables as CSV files. Each child run holds a
     cell's test metrics and θ, tags ``variant``, ``symbol``, ``fold``,
-    ``status`` (``FAILED`` runs for failed cells, with the error as a tag) and
-    ``cvn.cell_key``. Running the sweep again reuses the parent run and adds
+    ``status`` (``FAILED`` runs for failed cells, with the error as a tag,
+    scrubbed at its source, :func:`cvn_sklearn.sweep.dag.cell_record`) and
+    ``cvn.cell_key``; every tag but the ids is scrubbed again. Running the sweep again reuses the parent run and adds
     only the cells not logged yet.
 
     Parameters
@@ -59,20 +61,19 @@ def log_screen(result, config):
     parent = _parent_run(client, experiment_id, sweep_id)
     if parent is None:
         parent = client.create_run(experiment_id, tags={_SWEEP_TAG: sweep_id, "mlflow.runName": f"screen-{sweep_id[:8]}"})
-        params = scrub({"variants": json.dumps([v.model_dump() for v in config.variants], default=repr),
-                        "symbols": json.dumps(config.symbols), **_flat_options(config)})
-        client.log_batch(parent.info.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+        client.log_batch(parent.info.run_id, params=[Param(k, str(v)[:6000]) for k, v in _parent_params(config).items()])
     run_id = parent.info.run_id
     logged = _logged_cells(client, experiment_id, run_id)
     now = _now_ms()
     for record in result.cells.to_dict("records"):
         if record["key"] in logged:
             continue
-        tags = {"mlflow.parentRunId": run_id, _CELL_TAG: record["key"], "variant": record["variant"],
-                "symbol": record["symbol"], "fold": str(record["fold"]), "status": record["status"],
-                "model": record["model"], "mlflow.runName": f"{record['variant']}|{record['symbol']}|{record['fold']}"}
+        tags = {"variant": record["variant"], "symbol": record["symbol"], "fold": str(record["fold"]),
+                "status": record["status"], "model": record["model"],
+                "mlflow.runName": f"{record['variant']}|{record['symbol']}|{record['fold']}"}
         if record["status"] != "ok":
             tags["error"] = f"{record['error_type']}: {record['error']}"[:5000]
+        tags = {**scrub_structure(tags), "mlflow.parentRunId": run_id, _CELL_TAG: record["key"]}  # ids: not scrubbed
         child = client.create_run(experiment_id, tags=tags)
         metrics = [Metric(k, float(record[k]), now, 0) for k in _cell_metrics(record) if _finite(record.get(k))]
         client.log_batch(child.info.run_id, metrics=metrics)
@@ -95,10 +96,26 @@ def _costs(config) -> dict:
     return {symbol: config.symbol_cost(symbol) for symbol in config.symbols}
 
 
+def _parent_params(config) -> dict:
+    """The parent run's params: the config, scrubbed as a structure before anything becomes JSON text.
+
+    ``variants`` (a stacker's base models as ``{"estimator", "params"}``) and
+    every other field go through :func:`~cvn_sklearn.scrubbing.scrub_structure`
+    first, so a secret-looking name at any depth is masked, and the tracking
+    URI and scheduler lose their userinfo.
+    """
+    variants = scrub_structure([v.model_dump() for v in config.variants])
+    params = {"variants": json.dumps(variants), "symbols": json.dumps(scrub_structure(config.symbols)),
+              **_flat_options(config), "tracking_uri": config.tracking_uri, "experiment": config.experiment}
+    if config.scheduler is not None:
+        params["scheduler"] = config.scheduler
+    return scrub_structure(params)
+
+
 def _flat_options(config) -> dict:
     flat = {f"folds.{k}": v for k, v in config.folds.model_dump().items()}
     options = config.training_options()
-    options["constraints"] = json.dumps(options["constraints"], sort_keys=True, default=str)
+    options["constraints"] = json.dumps(scrub_structure(options["constraints"]), sort_keys=True)
     costs = json.dumps(_costs(config), sort_keys=True)
     return flat | {k: v for k, v in options.items() if k not in ("val_size", "gap")} | {"costs": costs}
 
