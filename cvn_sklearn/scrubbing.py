@@ -268,7 +268,9 @@ def scrub_structure(value, name=None):
 
 
 def _known(values) -> list:
-    return sorted({v for v in values if isinstance(v, str) and len(v) >= 4}, key=len, reverse=True)
+    """The secret strings to mask wherever they appear, longest first (a value already masked is not one)."""
+    return sorted({v for v in values if isinstance(v, str) and len(v) >= 4 and v not in (SCRUBBED, MASK)},
+                  key=len, reverse=True)
 
 
 def _text(text: str, known) -> str:
