@@ -213,7 +213,7 @@ def _run_sweep(args, content: dict) -> int:
     content = with_overrides(content, executor=executor, scheduler=args.scheduler,
                              retry_failed=True if args.retry_failed else None)
     try:
-        config, data, report = check_inputs(content, report=args.report)
+        config, data, report, _ = check_inputs(content, report=args.report)  # screen() checks again: cheap, and alone it is the library call
     except ConfigError as exc:
         for problem in exc.problems:
             key = "--report" if problem.key == "report" else problem.key

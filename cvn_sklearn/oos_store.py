@@ -18,7 +18,7 @@ stacker fitted on the same data with the same base model and folds reuses them:
   processes need the same entry one computes it and the other reads it. OOS
   predictions are ``.npz`` arrays read with ``allow_pickle=False``; refits are
   :mod:`skops` files loaded only if every type in them is one the caller's own
-  estimator is made of or one :func:`cvn_sklearn.persist.trusted_types`
+  estimator is made of or one :func:`cvn_sklearn.trust.trusted_types`
   trusts (estimators and data): nothing read from the directory decides which
   code runs. Each file holds its entry's key (an OOS file also a SHA-256
   checksum of its arrays); a file that is truncated, corrupt, fails its
@@ -46,7 +46,6 @@ written. A model file never holds a store (:func:`cvn_sklearn.persist.log_artifa
 writes a stacker's ``cache`` as its path, and loading refuses a store).
 """
 
-import hashlib
 import os
 import threading
 import warnings
@@ -407,12 +406,8 @@ class _OOSFile:
 
 
 def _oos_checksum(key, predictions, covered):
-    """SHA-256 of the entry's key and of each array's dtype, shape and bytes."""
-    digest = hashlib.sha256(key.encode())
-    for array in (predictions, covered):
-        digest.update(f"|{array.dtype.str}:{array.shape}|".encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
+    """The one fingerprint (:func:`cvn_sklearn._disk.fingerprint`: SHA-256) of the entry's key and its arrays."""
+    return fingerprint(key, predictions, covered)
 
 
 class _SecretKept(ValueError):
@@ -464,7 +459,7 @@ class _RefitFile:
         """The stored refit; ``FileNotFoundError`` if absent, :class:`RejectedFile` if not to be trusted."""
         import skops.io
 
-        from cvn_sklearn.persist import UntrustedModelError, trusted_types
+        from cvn_sklearn.trust import UntrustedModelError, trusted_types
 
         check_zip(path)
         content = path.read_bytes()  # the content, not the path: the reason names no path (the event does)

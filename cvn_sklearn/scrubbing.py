@@ -264,7 +264,7 @@ def scrub_structure(value, name=None):
     if hasattr(value, "model_dump") and not isinstance(value, type):
         value = value.model_dump()
     known = _known(secret_strings(value if name is None else {name: value}))
-    return _plain(value, name, known)
+    return _walk(value, name, known)
 
 
 def _known(values) -> list:
@@ -279,7 +279,7 @@ def _text(text: str, known) -> str:
     return _mask_value(text)
 
 
-def _plain(value, name, known):
+def _walk(value, name, known):
     if name is not None and secret_name(name):
         return SCRUBBED
     if value is None or isinstance(value, (bool, int, float)):
@@ -287,18 +287,18 @@ def _plain(value, name, known):
     if isinstance(value, str):
         return _text(value, known)
     if isinstance(value, Mapping):
-        return {_text(str(key), known): _plain(item, key, known) for key, item in value.items()}
+        return {_text(str(key), known): _walk(item, key, known) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(item, None, known) for item in value]
+        return [_walk(item, None, known) for item in value]
     if _is_estimator(value):
         return {"estimator": type(value).__name__,
-                "params": {key: _plain(item, key, known) for key, item in _changed_params(value).items()}}
+                "params": {key: _walk(item, key, known) for key, item in _changed_params(value).items()}}
     if hasattr(value, "model_dump") and not isinstance(value, type):
-        return _plain(value.model_dump(), None, known)
+        return _walk(value.model_dump(), None, known)
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        return _plain(value.item(), None, known)
+        return _walk(value.item(), None, known)
     if hasattr(value, "tolist") and not isinstance(value, type):
-        return _plain(value.tolist(), None, known)
+        return _walk(value.tolist(), None, known)
     if hasattr(value, "__fspath__"):
         return _text(str(value), known)
     return _text(repr(value), known)

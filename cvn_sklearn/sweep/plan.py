@@ -192,8 +192,11 @@ class Plan(NamedTuple):
     stored: dict
 
 
-def plan_cells(config: ScreenConfig, data) -> Plan:
+def plan_cells(config: ScreenConfig, data, resolved: dict | None = None) -> Plan:
     """The cells of ``config`` on ``data``, split into stored ones and ones still to compute.
+
+    ``resolved`` maps a symbol to the ``(buy label, folds)`` that
+    :func:`check_plan_inputs` derived from the same rows (not derived again).
 
     Raises
     ------
@@ -207,6 +210,7 @@ def plan_cells(config: ScreenConfig, data) -> Plan:
     from cvn_sklearn.metrics import buy_label
     from cvn_sklearn.model_selection import WalkForwardSplit, walk_forward_folds
 
+    resolved = resolved or {}
     data = _symbol_data(config, data)
     costs = {symbol: config.symbol_cost(symbol) for symbol in config.symbols}
     options, code = key_options(config), f"{cvn_sklearn.__version__}:{code_commit()}"
@@ -217,9 +221,14 @@ def plan_cells(config: ScreenConfig, data) -> Plan:
     for symbol in config.symbols:
         rows = data[symbol]
         try:
-            check_aligned(f"symbol {symbol!r}", rows.X, y=rows.y, returns=rows.returns, t1=rows.t1)
-            buy = plain(buy_label(np.unique(np.asarray(rows.y)), config.pos_label))
-            folds = walk_forward_folds(splitter, rows.X, rows.y, t1=rows.t1, val_size=settings.val_size, gap=settings.gap)
+            if symbol in resolved:  # checked by check_plan_inputs on these very rows: not derived twice
+                buy, folds = resolved[symbol]
+            else:
+                check_aligned(f"symbol {symbol!r}", rows.X, y=rows.y, returns=rows.returns, t1=rows.t1)
+                buy = buy_label(np.unique(np.asarray(rows.y)), config.pos_label)
+                folds = walk_forward_folds(splitter, rows.X, rows.y, t1=rows.t1, val_size=settings.val_size,
+                                           gap=settings.gap)
+            buy = plain(buy)
         except ValueError as exc:
             raise ValueError(f"symbols: {symbol!r}: {exc} (config keys: folds, pos_label)") from None
         n_folds = max(n_folds, len(folds))
@@ -274,7 +283,7 @@ def _shipped_rows(config: ScreenConfig, symbol: str) -> SymbolData:
                       load_prices(symbol)["close"])
 
 
-def check_plan_inputs(config: ScreenConfig, data=None, skip=frozenset()) -> tuple[dict, list]:
+def check_plan_inputs(config: ScreenConfig, data=None, skip=frozenset(), resolved=None) -> tuple[dict, list]:
     """Every problem of the sweep's symbols and their rows, found before any cell runs; and the rows it loaded.
 
     Checked, each problem a :class:`~cvn_sklearn.sweep.config.Problem` naming
@@ -344,12 +353,14 @@ def check_plan_inputs(config: ScreenConfig, data=None, skip=frozenset()) -> tupl
             problems.append(Problem("symbols", " ".join(str(exc).split())))
             continue
         try:
-            buy_label(np.unique(np.asarray(rows.y)), config.pos_label)
+            buy = buy_label(np.unique(np.asarray(rows.y)), config.pos_label)
         except ValueError as exc:
             problems.append(Problem("pos_label", f"symbol {symbol!r}: {' '.join(str(exc).split())}"))
             continue
         try:
-            walk_forward_folds(splitter, rows.X, rows.y, t1=rows.t1, val_size=settings.val_size, gap=settings.gap)
+            folds = walk_forward_folds(splitter, rows.X, rows.y, t1=rows.t1, val_size=settings.val_size, gap=settings.gap)
+            if resolved is not None:  # what plan_cells would derive again: the buy label and the folds
+                resolved[symbol] = (buy, folds)
         except ValueError as exc:
             message = " ".join(str(exc).split())
             key = ("folds" if not message.startswith("Cannot make")

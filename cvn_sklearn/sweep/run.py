@@ -116,9 +116,9 @@ def screen(config, data: Mapping | None = None, *, report=None):
     >>> len(result.cells), sorted(result.ranking.index), set(result.cells.status)
     (8, ['logreg', 'logreg_weak'], {'ok'})
     """
-    config, data, report = check_inputs(config, data, report)
+    config, data, report, resolved = check_inputs(config, data, report)
     started = perf_counter()
-    plan = plan_cells(config, data)
+    plan = plan_cells(config, data, resolved)
     emit("screen_started", n_cells=len(plan.cells), n_cached=len(plan.cached), n_variants=len(config.variants),
          n_symbols=len(config.symbols), n_folds=plan.n_folds, executor=config.executor)
     for cell in plan.cached:
@@ -154,7 +154,7 @@ def screen(config, data: Mapping | None = None, *, report=None):
     return result
 
 
-def check_inputs(config, data: Mapping | None = None, report=None) -> tuple[ScreenConfig, dict, Path | None]:
+def check_inputs(config, data: Mapping | None = None, report=None) -> tuple[ScreenConfig, dict, Path | None, dict]:
     """Check a sweep's config, data and report path before any cell runs; every problem at once.
 
     Returns
@@ -164,6 +164,9 @@ def check_inputs(config, data: Mapping | None = None, report=None) -> tuple[Scre
         Each symbol's rows (the shipped prices labelled when ``data`` is ``None``).
     report : Path or None
         ``report`` with ``~`` expanded.
+    resolved : dict of str to tuple
+        Each symbol's buy label and walk-forward folds, as the checks derived
+        them (:func:`~cvn_sklearn.sweep.plan.plan_cells` reuses them).
 
     Raises
     ------
@@ -187,9 +190,9 @@ def check_inputs(config, data: Mapping | None = None, report=None) -> tuple[Scre
     config = checked.config
     if config is not None and config.executor == "dask" and config.scheduler is None:
         check_main_guard()  # in a worker process re-importing an unguarded script: stop before loading any data
-    loaded = {}
+    loaded, resolved = {}, {}
     if config is not None:
-        loaded, more = check_plan_inputs(config, data, checked.failed)
+        loaded, more = check_plan_inputs(config, data, checked.failed, resolved)
         problems += more
     report = None if report is None else Path(report).expanduser()
     if report is not None:
@@ -201,4 +204,4 @@ def check_inputs(config, data: Mapping | None = None, report=None) -> tuple[Scre
                                               "correct the path"))
     if problems:
         raise ConfigError(problems)
-    return config, loaded, report
+    return config, loaded, report, resolved

@@ -10,13 +10,12 @@ as absent, so the cell is computed again and its file replaced.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
-from cvn_sklearn._disk import RejectedFile, atomic_file, check_zip, plain
+from cvn_sklearn._disk import RejectedFile, atomic_file, check_zip, fingerprint, plain
 from cvn_sklearn.events import emit
 
 __all__ = ["CellStore"]
@@ -139,13 +138,8 @@ def read_cell(path: Path, key: str):
 
 
 def _checksum(scalars: str, arrays: dict) -> str:
-    """SHA-256 of the record's JSON and of each array's name, dtype, shape and bytes."""
-    digest = hashlib.sha256(scalars.encode())
-    for name in _ARRAYS:
-        array = arrays[name]
-        digest.update(f"|{name}:{array.dtype.str}:{array.shape}|".encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
+    """The one fingerprint (:func:`cvn_sklearn._disk.fingerprint`: SHA-256) of the record's JSON and each array by name."""
+    return fingerprint(scalars, {name: arrays[name] for name in _ARRAYS})
 
 
 def _json_value(value):
