@@ -25,24 +25,22 @@ under ``credentials`` too); a string held under a secret name is also masked
 wherever else it appears in the same structure (the same password given as
 another, ordinary parameter) and in the text of an error it raised.
 
-======================  ==============================================  ==========================================
-row                     a part that is / contains                       examples
-======================  ==============================================  ==========================================
-password                contains ``password``/``passwd``/``passphrase``  ``db_password``, ``passwd``, ``dbPassword``
-                        /``passcode``
-pass                    is ``pass`` or ``dbpass``                        ``DB_PASS``, ``pass``, ``dbpass``
-pw                      is ``pw``/``dbpw``, or contains ``pwd``          ``pw``, ``db_pw``, ``pwd``, ``mysql_pwd``
-secret                  contains ``secret``                              ``client_secret``, ``aws_secret_access_key``
-token                   contains ``token`` (not ``tokeniz...``)          ``hf_token``, ``accesstoken``, ``mytoken``
-credential              contains ``credential``                          ``credentials``, ``gcp_credential_file``
-api/access/private key  contains ``apikey``/``accesskey``/``privatekey``  ``apikey``, ``AccessKey`` is ``key`` below
-                        /``secretkey``
-auth                    is ``auth``, contains ``authoriz``/``authtoken``  ``auth``, ``Authorization``, ``http_auth``
-bearer                  contains ``bearer``                              ``bearer``, ``bearer_value``
-cookie                  contains ``cookie``                              ``Cookie``, ``cookies``
-session                 contains ``session``                             ``sessionid``, ``session_key``
-key                     the last part is ``key``                         ``api_key``, ``AWS_KEY``, ``x-api-key``
-======================  ==============================================  ==========================================
+======================  ===============================================================  ============================================
+row                     a part that is / contains                                        examples
+======================  ===============================================================  ============================================
+password                contains ``password``/``passwd``/``passphrase``/``passcode``     ``db_password``, ``passwd``, ``dbPassword``
+pass                    is ``pass`` or ``dbpass``                                        ``DB_PASS``, ``pass``, ``dbpass``
+pw                      is ``pw``/``dbpw``, or contains ``pwd``                          ``pw``, ``db_pw``, ``pwd``, ``mysql_pwd``
+secret                  contains ``secret``                                              ``client_secret``, ``aws_secret_access_key``
+token                   contains ``token`` (not ``tokeniz...``)                          ``hf_token``, ``accesstoken``, ``mytoken``
+credential              contains ``credential``                                          ``credentials``, ``gcp_credential_file``
+api/access/private key  contains ``apikey``/``accesskey``/``privatekey``/``secretkey``   ``apikey``, ``AccessKey`` is ``key`` below
+auth                    is ``auth``, contains ``authoriz``/``authtoken``                 ``auth``, ``Authorization``, ``http_auth``
+bearer                  contains ``bearer``                                              ``bearer``, ``bearer_value``
+cookie                  contains ``cookie``                                              ``Cookie``, ``cookies``
+session                 contains ``session``                                             ``sessionid``, ``session_key``
+key                     the last part is ``key``                                         ``api_key``, ``AWS_KEY``, ``x-api-key``
+======================  ===============================================================  ============================================
 
 Not secret (tested): ``n_estimators``, ``max_depth``, ``passthrough``,
 ``subsample``, ``keyboard``, ``monkey_business``, ``tokenizer``, every
