@@ -50,7 +50,7 @@ import cvn_sklearn
 from cvn_sklearn._disk import file_lock, library_version
 from cvn_sklearn.adapter import Adapter, UntrustedModelError
 from cvn_sklearn.trust import _class, trusted_types
-from cvn_sklearn.scrubbing import SCRUBBED, kept_secrets, looks_like_secret, scrub, scrubbed_copy
+from cvn_sklearn.scrubbing import SCRUBBED, kept_secrets, reachable_estimators, looks_like_secret, scrub, scrubbed_copy
 
 __all__ = [
     "DEFAULT_TRACKING_URI",
@@ -278,7 +278,7 @@ def _without_stores(estimator):
     from cvn_sklearn.oos_store import OOSStore
 
     def holders(root):
-        return [est for est in _reachable_estimators(root)
+        return [est for est in reachable_estimators(root)
                 if any(isinstance(v, OOSStore) for v in est.get_params(deep=False).values())]
 
     if not holders(estimator):
@@ -288,24 +288,6 @@ def _without_stores(estimator):
         est.set_params(**{name: False if value.path is None else value.path
                           for name, value in est.get_params(deep=False).items() if isinstance(value, OOSStore)})
     return estimator
-
-
-def _reachable_estimators(root) -> list:
-    """Every estimator reachable from ``root``: its parameters and its fitted state, at any depth."""
-    found, seen, stack = [], set(), [root]
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, dict):
-            stack.extend(obj.values())
-        elif isinstance(obj, (list, tuple)):
-            stack.extend(obj)
-        elif hasattr(obj, "get_params") and not isinstance(obj, type):
-            found.append(obj)
-            stack.extend(vars(obj).values() if hasattr(obj, "__dict__") else ())
-    return found
 
 
 def _tags(flat: dict) -> dict:

@@ -372,7 +372,7 @@ def _is_estimator(value) -> bool:
     return hasattr(value, "get_params") and not isinstance(value, type)
 
 
-def _estimators(root) -> list:
+def reachable_estimators(root) -> list:
     """Every estimator reachable from ``root``: its parameters and its fitted state, at any depth."""
     found, seen, stack = [], set(), [root]
     while stack:
@@ -422,11 +422,11 @@ def scrubbed_copy(estimator):
     >>> scrubbed_copy(vote).estimators[0][1].constant
     'token-***scrubbed***'
     """
-    known = _known(set().union(*(secret_strings(est.get_params(deep=False)) for est in _estimators(estimator))))
-    if not any(_secret_params(est, known) for est in _estimators(estimator)):
+    known = _known(set().union(*(secret_strings(est.get_params(deep=False)) for est in reachable_estimators(estimator))))
+    if not any(_secret_params(est, known) for est in reachable_estimators(estimator)):
         return estimator
     estimator = copy.deepcopy(estimator)
-    for est in _estimators(estimator):
+    for est in reachable_estimators(estimator):
         for name, value in _secret_params(est, known).items():
             est.set_params(**{name: value})
     return estimator
@@ -466,7 +466,7 @@ def secret_values(estimator) -> dict:
     {'constant': 'postgresql://bob:hunter2@db/ml'}
     """
     values = {}
-    for est in _estimators(estimator):
+    for est in reachable_estimators(estimator):
         for name, value in est.get_params(deep=False).items():
             values |= _strings_in(name, value, looks_like_secret(name, value))
     return values

@@ -265,12 +265,12 @@ def test_log_artifact_writes_a_stackers_store_as_its_path_and_loading_writes_not
     import shutil
 
     from cvn_sklearn.oos_store import OOSStore
-    from cvn_sklearn.persist import _reachable_estimators
+    from cvn_sklearn.scrubbing import reachable_estimators
 
     store = OOSStore(tmp_path / "oos")
     artifact = train_one("blend_avg", data, {"base_models": ["logreg"], "cv": 3, "cache": store}, calibration="sigmoid")
     def caches(model):
-        return [est.cache for est in _reachable_estimators(model) if hasattr(est, "cache")]
+        return [est.cache for est in reachable_estimators(model) if hasattr(est, "cache")]
 
     run_id = log_artifact(artifact, experiment="stores", **_store(tmp_path))
     assert caches(artifact.estimator) and all(cache is store for cache in caches(artifact.estimator))  # not mutated
