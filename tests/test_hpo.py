@@ -112,14 +112,36 @@ def test_failing_trials_are_recorded_and_the_search_goes_on(tmp_path, folds):
 
 
 _SLOW_TUNE = """
+import pathlib
 import sys
+import time
+
 import numpy as np
+import optuna
+from sklearn.ensemble import RandomForestClassifier
+
 from cvn_sklearn.contracts import Datasets
 from cvn_sklearn.harness import tune
 
+storage, marker = sys.argv[1], pathlib.Path(sys.argv[2])
+fit = RandomForestClassifier.fit
+
+
+def fit_then_hang_from_the_third_trial(self, *args, **kwargs):
+    # A real fit; from the third trial on, the process says so and stays inside the trial, so the
+    # test's SIGKILL always lands while a trial is running (no race with a trial that just ended).
+    fitted = fit(self, *args, **kwargs)
+    trials = optuna.load_study(study_name="killed", storage=storage).get_trials(deepcopy=False)
+    if sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) >= 2:
+        marker.touch()
+        time.sleep(600)
+    return fitted
+
+
+RandomForestClassifier.fit = fit_then_hang_from_the_third_trial
 rng = np.random.RandomState(0)
 X = rng.normal(size=(3000, 6)); y = (X[:, 0] + rng.normal(size=3000) > 0.5).astype(int)
-tune("random_forest", Datasets.temporal_split(X, y), n_trials=200, storage=sys.argv[1], study_name="killed",
+tune("random_forest", Datasets.temporal_split(X, y), n_trials=200, storage=storage, study_name="killed",
      hpo_params={"n_estimators": 60, "n_jobs": 1}, calibration="sigmoid")
 """
 
@@ -133,26 +155,19 @@ def test_tune_after_sigkill_leaves_no_trial_running_and_resumes(tmp_path):
     storage = f"sqlite:///{tmp_path}/optuna.db"
     script = tmp_path / "slow_tune.py"
     script.write_text(_SLOW_TUNE)
-    process = subprocess.Popen([sys.executable, str(script), storage], stderr=subprocess.DEVNULL)
+    marker = tmp_path / "third_trial_running"
+    process = subprocess.Popen([sys.executable, str(script), storage, str(marker)], stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            time.sleep(0.5)
-            try:
-                study = optuna.load_study(study_name="killed", storage=storage)
-            except KeyError:
-                continue
-            states = [t.state for t in study.get_trials(deepcopy=False)]
-            if states.count(optuna.trial.TrialState.COMPLETE) >= 2 and states[-1] == optuna.trial.TrialState.RUNNING:
-                break
-        else:
-            pytest.fail("the tuning process never had 2 finished trials and a running one")
+        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), "the tuning process never reached its third trial"
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
     study = optuna.load_study(study_name="killed", storage=storage)
     done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)  # what tune counts as finished
-    finished = [t for t in study.trials if t.state in done]  # counted after the kill: a trial may end meanwhile
+    finished = [t for t in study.trials if t.state in done]
     assert any(t.state == optuna.trial.TrialState.RUNNING for t in study.trials)  # what the kill left behind
     rng = np.random.RandomState(0)
     X = rng.normal(size=(3000, 6))
