@@ -55,6 +55,10 @@ from cvn_sklearn.threads import limited_threads
 from cvn_sklearn.stacking import precompute_base_model
 from cvn_sklearn.trading import bet_size, trading_metrics
 
+# Hamilton makes a node of every public function of this module; the API is none of them
+# (the module docstring describes the DAG).
+__all__ = []
+
 _ACCEPTS_FAILURE = "cvn_sklearn.accepts_failure"
 LIFECYCLE_ADAPTERS = ("CatchCellFailures", "CellRecorder", "CellReturned")
 """The lifecycle adapters :func:`cvn_sklearn.dags.cached_driver` adds to a driver of this module."""
