@@ -216,26 +216,35 @@ def backreference_names() -> dict[str, str]:
     it from, shortened (``cvn_sklearn.sweep.screen``), while the object's API page is named after
     the module that defines it (``cvn_sklearn.sweep.run.screen``). The ``minigallery`` of the class
     and function templates takes all of them: every public module's name for the object, and for
-    a class, each of those with each of its public methods (``ScreenResult.load``).
+    a class, its name under each package above its module (``cvn_sklearn.models.XGBoost``), and
+    each of those with each of its public methods, inherited ones included (``ScreenResult.load``).
     """
     import inspect
 
     modules = [importlib.import_module(name) for name in ["cvn_sklearn", *public_modules()]]
     aliases: dict[int, set[str]] = {}
     for module in modules:
-        for name, value in vars(module).items():
+        for name in {*vars(module), *getattr(module, "__all__", ())}:  # __all__: names a module imports lazily
+            value = getattr(module, name, None)
             if not name.startswith("_") and (inspect.isclass(value) or inspect.isfunction(value)):
                 aliases.setdefault(id(value), set()).add(f"{module.__name__}.{name}")
     found = {}
     for module in modules[1:]:
-        for name in getattr(module, "__all__", ()):
+        documented = getattr(module, "__all__", None)
+        if documented is None:  # autosummary lists what the module defines
+            documented = [name for name, value in vars(module).items()
+                          if getattr(value, "__module__", None) == module.__name__]
+        for name in documented:
             value = getattr(module, name)
             if not (inspect.isclass(value) or inspect.isfunction(value)):
                 continue
             names = set(aliases.get(id(value), ())) | {f"{module.__name__}.{name}"}
             if inspect.isclass(value):
-                methods = [m for m, member in vars(value).items() if not m.startswith("_")
-                           and (callable(member) or isinstance(member, (classmethod, staticmethod)))]
+                # sphinx-gallery files some uses of an instance under a package of the class's module
+                parts = module.__name__.split(".")
+                names |= {f"{'.'.join(parts[:cut])}.{name}" for cut in range(1, len(parts))}
+                methods = [m for m in dir(value) if not m.startswith("_") and callable(getattr(value, m, None))
+                           and getattr(getattr(value, m), "__module__", "").startswith("cvn_sklearn")]
                 names |= {f"{alias}.{method}" for alias in list(names) for method in methods}
             found[f"{module.__name__}.{name}"] = " ".join(sorted(names))
     return found
