@@ -8,9 +8,10 @@ the symbol's cost, and the variants ranked on their pooled out-of-sample returns
 Sharpe ratio (it corrects for the number of variants tried) and the probability of backtest
 overfitting (PBO).
 
-Here, a small sweep on two of the shipped stocks: three variants, three folds. It writes its tables
-to its folder, and :meth:`~cvn_sklearn.sweep.ScreenResult.load` reads a finished sweep's folder back,
-as a notebook would the next day. The settings are small to keep the example fast.
+Here, a small sweep on two of the shipped stocks: three variants, three folds. It writes its
+tables to its folder, and :meth:`ScreenResult.load <cvn_sklearn.sweep.ScreenResult.load>` reads
+a finished sweep's folder back, as a notebook would the next day. The settings are small to keep
+the example fast.
 """
 
 # %%
@@ -36,14 +37,15 @@ config = {
     "folder": folder,
     "mlflow": False,
 }
-screen(config)
+run = screen(config)
+print(f"{len(run.cells)} cells, {int((run.cells['status'] != 'ok').sum())} failed, written to {folder}")
 
 # %%
 # Read the results back
 # ---------------------
-# :meth:`~cvn_sklearn.sweep.ScreenResult.load` reads the folder's Parquet tables and its
-# ``result.json`` (no pickle, no sweep run). In a notebook the result shows itself as a summary:
-# what the numbers are, the ranking's top rows, the PBO, the failures.
+# :meth:`ScreenResult.load <cvn_sklearn.sweep.ScreenResult.load>` reads the folder's Parquet
+# tables and its ``result.json`` (no pickle, no sweep run). In a notebook the result shows itself
+# as a summary: what the numbers are, the ranking's top rows, the PBO, the failures.
 result = ScreenResult.load(folder)
 result
 

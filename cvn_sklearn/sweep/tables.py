@@ -324,8 +324,8 @@ def _summary_html(result: ScreenResult, top: int = 5) -> str:
 
     cells = result.cells
     n_failed = int((cells["status"] != "ok").sum()) if "status" in cells else 0
-    columns = [c for c in ("trades", "win_rate", "sharpe_ann", "sortino_ann", "max_drawdown", "psr", "dsr",
-                           "failed_cells") if c in result.ranking]
+    columns = [c for c in ("trades", "win_rate", "sharpe_ann", "sortino_ann", "psr", "dsr", "failed_cells")
+               if c in result.ranking]
     shown = result.ranking.head(top)
     head = "".join(f"<th>{html.escape(str(name))}</th>" for name in ["variant", *columns])
     rows = "".join(
