@@ -270,6 +270,7 @@ def _load(folder: Path) -> ScreenResult:
                          "written by different runs, or altered; run the sweep again to rewrite them")
     scalars = {name: summary[name] for name in _scalar_fields()}
     scalars["pbo"] = float("nan") if scalars["pbo"] is None else float(scalars["pbo"])
+    scalars["periods_per_year"] = float(scalars["periods_per_year"])
     return ScreenResult(**tables, **scalars, folder=folder)
 
 
@@ -323,7 +324,7 @@ def _summary_html(result: ScreenResult, top: int = 5) -> str:
     from cvn_sklearn.sweep.report import units
 
     cells = result.cells
-    n_failed = int((cells["status"] != "ok").sum()) if "status" in cells else 0
+    n_failed = int((cells["status"] != "ok").sum())
     columns = [c for c in ("trades", "win_rate", "sharpe_ann", "sortino_ann", "psr", "dsr", "failed_cells")
                if c in result.ranking]
     shown = result.ranking.head(top)
@@ -341,11 +342,9 @@ def _summary_html(result: ScreenResult, top: int = 5) -> str:
                "failed cell and enough periods.")
     failures = (f"{n_failed} of {len(cells)} cells failed (see <code>cells</code>: "
                 "<code>error_type</code>, <code>error</code>)." if n_failed else f"No failed cell of {len(cells)}.")
-    n_variants = cells["variant"].nunique() if "variant" in cells else len(result.ranking)
-    n_symbols = cells["symbol"].nunique() if "symbol" in cells else 0
-    n_folds = cells["fold"].nunique() if "fold" in cells else 0
     return (
-        f"<div><p><b>ScreenResult</b>: {n_variants} variants &times; {n_symbols} symbols &times; {n_folds} folds, "
+        f"<div><p><b>ScreenResult</b>: {cells['variant'].nunique()} variants &times; {cells['symbol'].nunique()} "
+        f"symbols &times; {cells['fold'].nunique()} folds, "
         f"in <code>{html.escape(str(result.folder))}</code></p>"
         f"<p>{html.escape(units(result))}</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
