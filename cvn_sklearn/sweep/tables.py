@@ -10,12 +10,11 @@ corrects for the number of variants tried (:mod:`cvn_sklearn.ranking`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import dataclasses
 import html
 import json
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
