@@ -246,7 +246,8 @@ def _run_sweep(args, content: dict) -> int:
             print("\nFailed cells (not ranked; fix the cause, then run again with --retry-failed):")
             print(_failed_cells_table(result.cells))
         pbo = f"{result.pbo:.3f}" if np.isfinite(result.pbo) else f"n/a ({(result.pbo_note or 'not computed').removeprefix('PBO not computed: ')})"
-        print(f"\nPBO (probability of backtest overfitting): {pbo}")
+        print()
+        print(textwrap.fill(f"PBO (probability of backtest overfitting): {pbo}", width=100, subsequent_indent="  "))
         print(f"cells: {len(result.cells)}, failed: {failed}, from the store: {int(result.cells['cached'].sum())}")
         print(f"tables: {result.folder}/ranking.csv, by_variant.csv, cells.csv"
               + (f"; report: {report}" if report else ""), flush=True)

@@ -202,7 +202,10 @@ def _cell(value, floats):
 
 
 def chart_info(figure) -> dict:
-    """What a chart shows, read from the figure: per axes its title, axis labels, legend entries and x tick labels.
+    """What a chart shows, read from the figure: per axes its title, axis labels, legend entries, x tick labels and lines.
+
+    Each labelled line is ``{"label", "points", "finite"}``: how many of its
+    points are drawn (a failed cell's window is NaN: a gap).
 
     The report writes it into each PNG (text chunk ``cvn_sklearn``) and the
     image's ``alt`` text, so a test or a reader without eyes can check that
@@ -218,6 +221,9 @@ def chart_info(figure) -> dict:
             "ylabel": axis.get_ylabel(),
             "legend": [text.get_text() for text in legend.get_texts()] if legend is not None else [],
             "xticklabels": [label.get_text() for label in axis.get_xticklabels() if label.get_text()],
+            "lines": [{"label": line.get_label(), "points": len(line.get_ydata()),
+                       "finite": int(np.isfinite(np.asarray(line.get_ydata(), dtype=np.float64)).sum())}
+                      for line in axis.get_lines() if not line.get_label().startswith("_")],
         })
     return {"axes": axes}
 

@@ -77,7 +77,8 @@ class ScreenResult:
         Per symbol and bar (the index of ``returns``), column
         ``buy_and_hold``: the return of holding the symbol over its test
         windows, before costs (its close-to-close returns when the symbol has
-        close prices, each window entered at its first bar's close; else the
+        close prices, entered at the close of the first bar of each stretch of
+        consecutive bars; else the
         gross return of buying every row under the sweep's position rule).
     """
 
@@ -206,7 +207,8 @@ def _symbol_positions(config: ScreenConfig, plan: Plan, symbol: str, arrays: dic
     if data.close is not None:
         close = pd.Series(np.asarray(data.close, dtype=np.float64), index=pd.Index(data.close.index))
         hold = close.pct_change().reindex(held).fillna(0.0)
-        hold[held.isin([first for first, _ in windows])] = 0.0  # each window entered at its first bar's close
+        stretch = np.r_[True, np.diff(close.index.get_indexer(held)) != 1]
+        hold[stretch] = 0.0  # held from the close of the first bar of each stretch of consecutive bars
     else:
         always = positions(np.ones(len(rows), dtype=np.int8), np.asarray(take_rows(data.returns, rows), dtype=np.float64),
                            times=times[rows], t1=None if data.t1 is None else ends, cost=0.0, rule=rules["rule"])
