@@ -71,7 +71,7 @@ class ScreenResult:
     parent_run_id : str or None
         The sweep's MLflow parent run, when logged.
     pbo_note : str or None
-        Why ``pbo`` is NaN (:attr:`cvn_sklearn.ranking.PBOResult.note`, or
+        Why ``pbo`` is NaN (``PBOResult.note`` of :mod:`cvn_sklearn.ranking`, or
         too few ranked variants or periods); None when it is a number.
     buy_and_hold : DataFrame or None
         Per symbol and bar (the index of ``returns``), column
