@@ -342,3 +342,34 @@ def test_buy_and_hold_without_close_prices_buys_every_test_row(first):
         assert held.index.equals(result.returns.xs(symbol, level="symbol").index)
         # no t1, no close: each row is a one-bar trade, so buying every row earns each test row's return
         pd.testing.assert_series_equal(held, data.returns.reindex(held.index), check_names=False)
+
+
+def test_a_large_sweeps_report_shows_the_best_variants_and_aggregates_the_rest(first, tmp_path, monkeypatch):
+    from _report_charts import charts
+
+    from cvn_sklearn.sweep import report
+
+    folder, result, _ = first
+    # the thresholds of a large sweep, scaled down: above 2 variants show the best 1; above 1 symbol pool them
+    monkeypatch.setattr(report, "SUMMARY_ABOVE", 2)
+    monkeypatch.setattr(report, "SHOWN_VARIANTS", 1)
+    monkeypatch.setattr(report, "SYMBOL_CHARTS", 1)
+    monkeypatch.setattr(report, "FAILED_CELLS_SHOWN", 3)
+    seconds = report.report_build_seconds(result, ScreenConfig(**_config(folder)), tmp_path / "r.html")
+    assert seconds > 0
+    page = (tmp_path / "r.html").read_text()
+    best = result.ranking.index[0]
+    ranking = page[page.index("<h2>Ranking</h2>"):page.index('<h2 id="all-variants">')]
+    assert ranking.count("</tr>") == 2 and f"<td>{best}</td>" in ranking  # the header and the best variant
+    assert "3 variants: the 1 best of the ranking are shown" in page
+    assert "The first 3 of the 4 failed cells (every one is in cells.csv)" in page
+    found = charts(page)
+    [spread] = [c for c in found if c["axes"][0]["ylabel"] == "variants"]
+    assert spread["axes"][0]["legend"] == ["all variants", best]
+    [equity] = [c for c in found if c["axes"][0]["ylabel"] == "cumulative return (%)"]  # one chart: pooled
+    assert equity["axes"][0]["legend"] == ["equal-weight buy and hold of the 2 symbols", f"{best} (net)",
+                                          "dashed: gross of costs"]
+    lines = {line["label"]: line for line in equity["axes"][0]["lines"]}
+    assert lines["equal-weight buy and hold of the 2 symbols"]["finite"] == len(result.pooled)
+    [calibration] = [c for c in found if c["axes"][0]["ylabel"] == "share of buys"]
+    assert calibration["axes"][0]["title"] == f"{best}: reliability"
