@@ -207,6 +207,7 @@ def _run_sweep(args, content: dict) -> int:
     """Check the sweep (exit 2 listing every config error), run it, print its table; exit 1 if a cell failed."""
     from cvn_sklearn.sweep import Progress, screen
     from cvn_sklearn.sweep.config import ConfigError, with_overrides
+    from cvn_sklearn.sweep.report import failure_rows
     from cvn_sklearn.sweep.run import check_inputs
 
     executor = "dask" if args.executor is None and args.scheduler is not None else args.executor
@@ -224,7 +225,8 @@ def _run_sweep(args, content: dict) -> int:
     failures = _failures(result.cells)
     if args.json:
         print(json.dumps({"ranking": json.loads(result.ranking.reset_index().to_json(orient="records")),
-                          "pbo": None if not np.isfinite(result.pbo) else result.pbo,
+                          "pbo": None if not np.isfinite(result.pbo) else result.pbo, "pbo_note": result.pbo_note,
+                          "failures": json.loads(failure_rows(result.cells).to_json(orient="records")),
                           "periods_per_year": result.periods_per_year, "calendar": result.calendar,
                           "costs": result.cells.groupby("symbol")["cost"].first().to_dict(),
                           "folder": str(result.folder), "parent_run_id": result.parent_run_id}, indent=2))
@@ -240,7 +242,12 @@ def _run_sweep(args, content: dict) -> int:
         for line in dsr_notes(result.ranking):
             print(line)
         failed = int((result.cells["status"] != "ok").sum())
-        print(f"\nPBO (probability of backtest overfitting): {'n/a' if not np.isfinite(result.pbo) else f'{result.pbo:.3f}'}")
+        if failed:
+            print("\nFailed cells (not ranked; fix the cause, then run again with --retry-failed):")
+            print(_failed_cells_table(result.cells))
+        pbo = f"{result.pbo:.3f}" if np.isfinite(result.pbo) else f"n/a ({(result.pbo_note or 'not computed').removeprefix('PBO not computed: ')})"
+        print()
+        print(textwrap.fill(f"PBO (probability of backtest overfitting): {pbo}", width=100, subsequent_indent="  "))
         print(f"cells: {len(result.cells)}, failed: {failed}, from the store: {int(result.cells['cached'].sum())}")
         print(f"tables: {result.folder}/ranking.csv, by_variant.csv, cells.csv"
               + (f"; report: {report}" if report else ""), flush=True)
@@ -249,25 +256,48 @@ def _run_sweep(args, content: dict) -> int:
     return 1 if failures else 0
 
 
+FAILED_CELLS_SHOWN = 20
+"""At most this many failed cells are listed under the table (the rest are in cells.csv and the report)."""
+
+
+def _failed_cells_table(cells) -> str:
+    """The failed cells as a text table: variant, symbol, fold, error type and scrubbed message (at most 20 rows).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cells = pd.DataFrame({"variant": ["a", "b"], "symbol": ["goog", "goog"], "fold": [1, 0],
+    ...                       "status": ["failed", "ok"], "error_type": ["ValueError", None], "error": ["bad C", None]})
+    >>> print(_failed_cells_table(cells))
+    variant  symbol  fold  error
+    -------  ------  ----  -----------------
+    a        goog    1     ValueError: bad C
+    """
+    from cvn_sklearn.sweep.report import failure_rows
+
+    rows = failure_rows(cells).to_dict("records")
+    table = format_table(rows[:FAILED_CELLS_SHOWN], ["variant", "symbol", "fold", "error"])
+    more = len(rows) - FAILED_CELLS_SHOWN
+    return table + (f"\n... and {more} more failed cells (cells.csv, the report)" if more > 0 else "")
+
+
 def _failures(cells) -> list[str]:
     """One line per variant with a failed cell: how many of its cells failed, and the first one's error.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> cells = pd.DataFrame({"variant": ["a", "a", "b"], "status": ["failed", "failed", "ok"],
-    ...                       "error_type": ["ValueError", "ValueError", None], "error": ["bad\\n  C", "bad C", None]})
+    >>> cells = pd.DataFrame({"variant": ["a", "a", "b"], "symbol": "goog", "fold": [0, 1, 0],
+    ...                       "status": ["failed", "failed", "ok"], "error_type": ["ValueError", "ValueError", None],
+    ...                       "error": ["bad\\n  C", "bad C", None]})
     >>> _failures(cells)
     ['a: 2 of 2 cells failed; first: ValueError: bad C']
     """
-    lines = []
-    for variant, group in cells.groupby("variant", sort=False):
-        failed = group[group["status"] != "ok"]
-        if len(failed):
-            first = failed.iloc[0]
-            message = " ".join(str(first["error"]).split())
-            lines.append(f"{variant}: {len(failed)} of {len(group)} cells failed; first: {first['error_type']}: {message}")
-    return lines
+    from cvn_sklearn.sweep.report import failure_rows
+
+    failed, total = failure_rows(cells), cells.groupby("variant", sort=False).size()
+    return [f"{variant}: {len(group)} of {total[variant]} cells failed; first: {group['error'].iloc[0]}"
+            for variant, group in failed.groupby("variant", sort=False)]
 
 
 def _sweep_arguments(command) -> None:

@@ -436,6 +436,60 @@ def _sweep01(
     )
 
 
+def objective_at(y_true, proba, thresholds, *, objective="f1", returns=None, cost=0.0, beta=1.0, pos_label=None):
+    """The θ curve of other rows: the objective and the predicted positive rate at given thresholds.
+
+    :func:`theta_sweep` picks θ on validation rows; this scores the same
+    candidate thresholds on any rows (a walk-forward fold's test block, say),
+    with the same objective and cost, so the curve θ was picked on can be
+    shown beside the one out of sample. A row is predicted positive when
+    ``proba >= threshold``; a threshold above every probability selects no
+    row and scores what trading nothing scores.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Labels (binary, any dtype).
+    proba : array-like of shape (n_samples,)
+        P(buy).
+    thresholds : array-like of shape (n_thresholds,)
+        The candidate thresholds (a :class:`ThetaSweepResult`'s ``thresholds``).
+    objective : str, default="f1"
+        One of :data:`OBJECTIVES`, as in :func:`theta_sweep`.
+    returns : array-like of shape (n_samples,), default=None
+        Per-row forward returns; required by the return-based objectives.
+    cost : float, default=0.0
+        Round-trip cost of one trade, subtracted by the return-based objectives.
+    beta : float, default=1.0
+        The beta of ``"fbeta"``.
+    pos_label : scalar, default=None
+        The buy label, as in :func:`theta_sweep`.
+
+    Returns
+    -------
+    scores, positive_rates : ndarray of shape (n_thresholds,)
+
+    Examples
+    --------
+    >>> from cvn_sklearn.threshold import objective_at
+    >>> scores, rates = objective_at([0, 1, 1, 0], [0.2, 0.7, 0.9, 0.6], [0.5, 0.8, 0.95])
+    >>> scores.round(3).tolist(), rates.tolist()
+    ([0.8, 0.667, 0.0], [0.75, 0.25, 0.0])
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}.")
+    p = _check_proba(proba)
+    y01 = _binary_labels(y_true, pos_label)
+    check_consistent_length(y01, p)
+    r = _check_returns(returns, objective, len(y01))
+    curve = _curve(p, y01, None, None if r is None else r - cost, objective, beta)
+    at = np.searchsorted(curve["thresholds"], np.asarray(thresholds, dtype=np.float64), side="left")
+    inside = at < len(curve["thresholds"])
+    last = np.minimum(at, len(curve["thresholds"]) - 1)
+    nothing = _no_trade_value(objective, float(y01.sum()), beta)
+    return (np.where(inside, curve["scores"][last], nothing), np.where(inside, curve["positive_rates"][last], 0.0))
+
+
 def _check_edge_params(cost, edge_test, edge_alpha):
     """Validate ``cost``, ``edge_test`` and ``edge_alpha`` (the estimators validated them already; the function may not have)."""
     names = ("cost", "edge_test", "edge_alpha")

@@ -72,3 +72,12 @@ def test_trading_benchmark_prints_the_series_time_the_reference_check_and_the_sh
     assert re.search(r"sweep wall time, extrapolated from 8 measured cells : \d+\.\d+ s for 3 cells", out), out
     assert re.search(r"series share of the sweep's wall time : \d+\.\d+% \(target <= 5%", out), out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_benchmark_prints_the_build_time_of_a_small_and_a_summarised_report(tmp_path):
+    out = _run("report.py", "--variants", "3,25", "--symbols", "2", "--folds", "2", "--bars", "30", "--repeats", "1",
+               cwd=tmp_path)
+    for cells, variants in (("12", 3), ("100", 25)):
+        assert re.search(rf"^report of {cells} cells \({variants} variants x 2 symbols x 2 folds\): \d+\.\d+ s "
+                         r"\(median of 1, \d+\.\d+ s of CPU", out, re.MULTILINE), out
+    assert list(tmp_path.iterdir()) == []

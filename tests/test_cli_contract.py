@@ -2,6 +2,7 @@
 ``~`` expanded, and ``executor: dask`` from a script without the main guard."""
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,7 @@ import yaml
 from structlog.testing import capture_logs
 
 import cvn_sklearn.sweep.run
+from _report_charts import charts
 from cvn_sklearn.cli import main
 from cvn_sklearn.sweep import ScreenConfig, SymbolData, screen
 from cvn_sklearn.sweep.config import ConfigError
@@ -152,9 +154,29 @@ def test_a_sweep_with_failed_cells_exits_1_with_one_line_per_failing_variant(tmp
     content = {**SMALL, "variants": [{"name": "logreg", "model": "logreg"},
                                      {"name": "broken", "model": "logreg", "params": {"C": -1.0}}],
                "folder": str(tmp_path / "s")}
-    assert main(["screen", _write(tmp_path, content)]) == 1
+    report = tmp_path / "report.html"
+    assert main(["screen", _write(tmp_path, content), "--report", str(report)]) == 1
     captured = capsys.readouterr()
     assert "cells: 4, failed: 2" in captured.out  # the table and its summary were printed
+    # under the table: each failed cell, its symbol, fold and error; the PBO says why it is n/a
+    out = captured.out.splitlines()
+    listed = out[out.index("variant  symbol  fold  error") + 2:][:2]
+    assert [line.split()[:4] for line in listed] == [["broken", "goog", "0", "InvalidParameterError:"],
+                                                     ["broken", "goog", "1", "InvalidParameterError:"]]
+    assert all("'C' parameter of LogReg must be" in line for line in listed)
+    assert "PBO (probability of backtest overfitting): n/a (only 1 variant is ranked" in captured.out
+    # the report: a Failures section with the same cells and reasons, and the PBO's reason
+    page = report.read_text()
+    section = page[page.index('<h2 id="failures">Failures</h2>'):page.index("<h2>Ranking</h2>")]
+    rows = re.findall(r"<tr>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>", section, re.S)
+    assert [row[:3] for row in rows] == [("broken", "goog", "0"), ("broken", "goog", "1")]
+    assert all(row[3].startswith("InvalidParameterError: The &#x27;C&#x27; parameter of LogReg") for row in rows)
+    assert "PBO = n/a</b> (only 1 variant is ranked" in page
+    # the equity curve: the failed variant's windows are gaps (NaN), not a flat line at 0
+    [equity] = [chart for chart in charts(page) if chart["axes"][0]["ylabel"] == "cumulative return (%)"]
+    lines = {line["label"]: line for line in equity["axes"][0]["lines"]}
+    assert lines["broken (net)"]["points"] > 0 and lines["broken (net)"]["finite"] == 0
+    assert lines["logreg (net)"]["finite"] == lines["logreg (net)"]["points"] > 0
     failures = [line for line in captured.err.splitlines() if line.startswith("cvn-sklearn screen: failed: ")]
     assert failures == [line for line in captured.err.splitlines()[-len(failures):]]  # the last lines, after the rest
     [line] = failures
@@ -165,7 +187,10 @@ def test_a_sweep_with_failed_cells_exits_1_with_one_line_per_failing_variant(tmp
     captured = capsys.readouterr()
     import json
 
-    assert {row["variant"] for row in json.loads(captured.out)["ranking"]} == {"logreg", "broken"}
+    parsed = json.loads(captured.out)
+    assert {row["variant"] for row in parsed["ranking"]} == {"logreg", "broken"}
+    assert [(f["variant"], f["symbol"], f["fold"]) for f in parsed["failures"]] == [("broken", "goog", 0), ("broken", "goog", 1)]
+    assert parsed["pbo"] is None and parsed["pbo_note"].startswith("PBO not computed: only 1 variant is ranked")
     assert captured.err.strip().splitlines()[-1] == line
 
 

@@ -313,3 +313,64 @@ def test_mlflow_gets_one_parent_run_and_one_child_run_per_cell(tmp_path, where, 
     again = screen(config, data=DATA)  # reuses the parent, adds nothing
     assert again.parent_run_id == result.parent_run_id
     assert len(client.search_runs([client.get_experiment_by_name(experiment).experiment_id])) == 13
+
+
+def test_each_cell_keeps_its_test_blocks_reliability_bins_and_theta_curve(first):
+    from sklearn.metrics import f1_score
+
+    _, result, _ = first
+    store = CellStore(result.folder)
+    ok = result.cells[result.cells["status"] == "ok"]
+    for _, cell in ok.iterrows():
+        _, arrays = store.get(cell["key"])
+        y_test = DATA[cell["symbol"]].y.to_numpy()[arrays["index"]]
+        assert sum(cell["reliability_test_count"]) == cell["rows_test"] == len(y_test)
+        assert sum(cell["reliability_test_positives"]) == y_test.sum()
+        proba = arrays["proba"]
+        thresholds = cell["theta_thresholds"]
+        assert len(cell["theta_test_scores"]) == len(thresholds) == len(cell["theta_test_positive_rates"])
+        # the θ curve of the test block: F1 (the sweep's objective) and the share of rows at or above each θ
+        expected = [f1_score(y_test, (proba >= t).astype(int), zero_division=0.0) for t in thresholds]
+        np.testing.assert_allclose(cell["theta_test_scores"], expected, rtol=1e-12)
+        np.testing.assert_allclose(cell["theta_test_positive_rates"], [(proba >= t).mean() for t in thresholds])
+
+
+def test_buy_and_hold_without_close_prices_buys_every_test_row(first):
+    _, result, _ = first
+    assert result.pbo_note is None  # the PBO is a number here
+    for symbol, data in DATA.items():
+        held = result.buy_and_hold.xs(symbol, level="symbol")["buy_and_hold"]
+        assert held.index.equals(result.returns.xs(symbol, level="symbol").index)
+        # no t1, no close: each row is a one-bar trade, so buying every row earns each test row's return
+        pd.testing.assert_series_equal(held, data.returns.reindex(held.index), check_names=False)
+
+
+def test_a_large_sweeps_report_shows_the_best_variants_and_aggregates_the_rest(first, tmp_path, monkeypatch):
+    from _report_charts import charts
+
+    from cvn_sklearn.sweep import report
+
+    folder, result, _ = first
+    # the thresholds of a large sweep, scaled down: above 2 variants show the best 1; above 1 symbol pool them
+    monkeypatch.setattr(report, "SUMMARY_ABOVE", 2)
+    monkeypatch.setattr(report, "SHOWN_VARIANTS", 1)
+    monkeypatch.setattr(report, "SYMBOL_CHARTS", 1)
+    monkeypatch.setattr(report, "FAILED_CELLS_SHOWN", 3)
+    seconds = report.report_build_seconds(result, ScreenConfig(**_config(folder)), tmp_path / "r.html")
+    assert seconds > 0
+    page = (tmp_path / "r.html").read_text()
+    best = result.ranking.index[0]
+    ranking = page[page.index("<h2>Ranking</h2>"):page.index('<h2 id="all-variants">')]
+    assert ranking.count("</tr>") == 2 and f"<td>{best}</td>" in ranking  # the header and the best variant
+    assert "3 variants: the 1 best of the ranking are shown" in page
+    assert "The first 3 of the 4 failed cells (every one is in cells.csv)" in page
+    found = charts(page)
+    [spread] = [c for c in found if c["axes"][0]["ylabel"] == "variants"]
+    assert spread["axes"][0]["legend"] == ["all variants", best]
+    [equity] = [c for c in found if c["axes"][0]["ylabel"] == "cumulative return (%)"]  # one chart: pooled
+    assert equity["axes"][0]["legend"] == ["equal-weight buy and hold of the 2 symbols", f"{best} (net)",
+                                          "dashed: gross of costs"]
+    lines = {line["label"]: line for line in equity["axes"][0]["lines"]}
+    assert lines["equal-weight buy and hold of the 2 symbols"]["finite"] == len(result.pooled)
+    [calibration] = [c for c in found if c["axes"][0]["ylabel"] == "share of buys"]
+    assert calibration["axes"][0]["title"] == f"{best}: reliability"

@@ -1,17 +1,21 @@
 """``cvn-sklearn screen`` / ``demo`` and the HTML report: configs, progress, tables, JSON, bad input, a real browser."""
 
 import contextlib
+import html
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
+from _report_charts import charts
 from cvn_sklearn.cli import main
 from cvn_sklearn.sweep.config import demo_config, read_config
 from cvn_sklearn.sweep.progress import Progress
@@ -19,7 +23,7 @@ from cvn_sklearn.sweep import ScreenConfig
 
 SMALL = {
     "variants": [{"name": "logreg", "model": "logreg"},
-                 {"name": "logreg_l2", "model": "logreg", "params": {"C": 0.01}}],
+                 {"name": "logreg&l2", "model": "logreg", "params": {"C": 0.01}}],  # & shown once, escaped once
     "symbols": ["goog", "ibm"],
     "folds": {"n_splits": 2, "gap": 10},
     "label": {"kind": "triple_barrier", "cusum": 1.5, "max_holding": 10},
@@ -54,7 +58,7 @@ def test_screen_prints_the_ranked_table_and_the_pbo_within_100_columns(screened)
     units = " ".join(lines[:lines.index(header)])  # the sentence above the table: cost, unit, calendar, T
     assert "Net of a round-trip cost per trade (goog 10 bps" in units and "annualised with 252 periods per year" in units
     assert "T = " in units
-    assert {line.split()[0] for line in lines[lines.index(header) + 2:][:2]} == {"logreg", "logreg_l2"}
+    assert {line.split()[0] for line in lines[lines.index(header) + 2:][:2]} == {"logreg", "logreg&l2"}
     pbo = next(line for line in lines if line.startswith("PBO (probability of backtest overfitting):"))
     table = lines[lines.index(header):lines.index(pbo)]
     assert max(len(line) for line in [*table, pbo]) <= 100  # paths aside, readable in a 100-column terminal
@@ -66,8 +70,10 @@ def test_screen_json_parses_and_a_second_run_reads_every_cell_from_the_store(scr
     _, config, _, _, _ = screened
     assert main(["screen", config, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert {row["variant"] for row in out["ranking"]} == {"logreg", "logreg_l2"}
-    assert set(out) == {"ranking", "pbo", "folder", "parent_run_id", "periods_per_year", "calendar", "costs"}
+    assert {row["variant"] for row in out["ranking"]} == {"logreg", "logreg&l2"}
+    assert set(out) == {"ranking", "pbo", "pbo_note", "failures", "folder", "parent_run_id", "periods_per_year",
+                        "calendar", "costs"}
+    assert out["failures"] == []
     assert out["parent_run_id"] and out["periods_per_year"] == 252 and out["costs"] == {"goog": 0.001, "ibm": 0.001}
     assert main(["screen", config]) == 0
     assert "from the store: 8" in capsys.readouterr().out
@@ -147,6 +153,74 @@ def test_the_report_is_self_contained(screened):
     for needle in ("Ranking", "DSR", "PBO", "Equity curves", "Trades per fold", "Calibration and θ", "Config",
                    "Library versions"):
         assert needle in page
+    assert "Failures" not in page  # no cell failed
+
+
+def test_every_chart_has_axis_labels_dates_and_buy_and_hold(screened):
+    _, _, report, _, _ = screened
+    found = charts(report.read_text())
+    assert len(found) == 5  # 2 symbols' equity curves, trades per fold, 2 variants' calibration
+    for chart in found:
+        assert chart["alt"]
+        for axes in chart["axes"]:
+            assert axes["ylabel"] and axes["title"], axes
+            assert axes["xlabel"] or not axes["xticklabels"], axes  # a shared x axis is labelled where it is drawn
+    equity = [chart for chart in found if chart["axes"][0]["ylabel"] == "cumulative return (%)"]
+    assert len(equity) == 2
+    for chart, symbol in zip(equity, ("goog", "ibm")):
+        curves, drawdown = chart["axes"]
+        assert drawdown["ylabel"] == "drawdown (%)" and drawdown["xlabel"] == "date"
+        assert drawdown["xticklabels"] and all(re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", t) for t in drawdown["xticklabels"])
+        assert curves["legend"][0] == f"buy and hold {symbol}"
+        lines = {line["label"]: line for line in curves["lines"]}
+        assert lines[f"buy and hold {symbol}"]["finite"] == lines["logreg (net)"]["points"] > 100
+        assert {"logreg (net)", "logreg (gross)", "logreg&l2 (net)", "logreg&l2 (gross)"} <= set(lines)
+    calibration = [chart for chart in found if chart["axes"][0]["ylabel"] == "share of buys"]
+    assert len(calibration) == 2
+    for chart in calibration:
+        reliability, theta = chart["axes"]
+        assert reliability["legend"][1:] == ["test blocks (out of sample)", "validation (fitted on)"]
+        assert {"f1, test block", "f1, validation"} <= set(theta["legend"])
+
+
+def test_buy_and_hold_is_the_symbols_close_over_the_test_windows(screened):
+    from cvn_sklearn.datasets import load_prices
+
+    folder, _, _, _, _ = screened
+    held = pd.read_parquet(folder / "sweep" / "buy_and_hold.parquet")["buy_and_hold"]
+    for symbol in ("goog", "ibm"):
+        mine = held.xs(symbol, level="symbol")
+        close = load_prices(symbol)["close"]
+        at = close.index.get_indexer(mine.index)
+        stretches = np.split(at, np.flatnonzero(np.diff(at) != 1) + 1)
+        expected = np.prod([close.iloc[s[-1]] / close.iloc[s[0]] for s in stretches]) - 1.0
+        assert np.prod(1.0 + mine.to_numpy()) - 1.0 == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_config_section_is_yaml_of_the_config_without_python_reprs(screened):
+    folder, config, report, _, _ = screened
+    page = report.read_text()
+    text = html.unescape(re.search(r"<h2>Config</h2><pre>(.*?)</pre>", page, re.S).group(1))
+    shown = yaml.safe_load(text)
+    # the folder as text (this long temporary path looks opaque to the scrubber: masked, as a secret would be)
+    assert shown["folder"] in (str(folder / "sweep"), "***scrubbed***") and shown["symbols"] == ["goog", "ibm"]
+    assert [v["name"] for v in shown["variants"]] == ["logreg", "logreg&l2"]
+    assert shown["variants"][1]["params"] == {"C": 0.01} and shown["folds"]["n_splits"] == 2
+    for repr_ in ("PosixPath(", "WindowsPath(", "Split(", " object at 0x", "&amp;amp;"):
+        assert repr_ not in page, repr_
+    assert "logreg&amp;l2" in page  # escaped once
+
+
+def test_a_cross_validator_in_the_config_is_its_class_and_parameters():
+    from cvn_sklearn.model_selection import WalkForwardSplit
+    from cvn_sklearn.sweep.report import config_yaml
+
+    config = ScreenConfig(variants=[{"name": "s", "model": "stack_logreg_shrink", "params": {
+        "base_models": [["a", {"model": "logreg"}], ["b", {"model": "logreg"}]], "cv": WalkForwardSplit(3, gap=2)}}],
+        symbols=["goog"])
+    shown = yaml.safe_load(config_yaml(config))
+    assert shown["variants"][0]["params"]["cv"] == {"splitter": "WalkForwardSplit", "params": {
+        "n_splits": 3, "test_size": None, "gap": 2, "embargo": 0, "max_train_size": None}}
 
 
 def _chromium():
@@ -174,7 +248,16 @@ def test_the_report_in_headless_chromium_is_not_blank_logs_no_error_and_makes_no
         page.screenshot(path=str(shot), full_page=True)
         n_images = page.evaluate("document.images.length")
         loaded = page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        alts = page.evaluate("Array.from(document.images).map(i => i.alt)")
+        text = page.evaluate("document.body.innerText")
+        ranked = page.evaluate("Array.from(document.querySelectorAll('table')[0].querySelectorAll('tbody tr'))"
+                               ".map(r => r.cells[0].innerText)")
         browser.close()
+    # what a reader sees: the variant names as written (escaped once), the config as YAML, every chart described
+    assert sorted(ranked) == ["logreg", "logreg&l2"]
+    assert "&amp;" not in text and "PosixPath(" not in text and "Split(" not in text
+    assert "folds:\n  n_splits: 2" in text and "buy and hold" in text
+    assert any("cumulative return" in alt for alt in alts) and all(alts)
     assert [url for url in requests if not url.startswith(("file://", "data:"))] == []
     assert [entry for entry in console if entry[0] in ("error", "pageerror")] == []
     assert n_images >= 4 and loaded

@@ -476,7 +476,7 @@ def test_the_named_leaks_are_closed_parent_run_report_cells_and_error_tag(tmp_pa
     cells = (tmp_path / "sweep" / "cells.csv").read_text()
     assert "Got {'pw': '***'} instead." in cells
     report = (tmp_path / "report.html").read_text()
-    assert "&quot;dbpass&quot;: &quot;***scrubbed***&quot;" in report
+    assert "dbpass: &#x27;***scrubbed***&#x27;" in report  # the config as YAML, escaped once
     for file in _files_under(tmp_path):
         assert not [s for s in secrets for content in _contents(file) if s.encode() in content], file
     assert base.params == {"dbpass": "Base0Secret9x"}  # the caller's estimator is untouched

@@ -333,3 +333,32 @@ def test_meta_estimators_fail_clearly_on_nan_or_missing_held_out_rows(make, n_ro
     X, y = np.random.default_rng(0).random((n_rows, 2)), np.arange(n_rows) % 2
     with pytest.raises(ValueError, match=match):
         make().fit(X, y)
+
+
+@pytest.mark.parametrize("objective", ["f1", "fbeta", "precision_at_recall", "expected_return", "sortino"])
+def test_objective_at_scores_thresholds_on_other_rows_as_brute_force_does(objective):
+    from cvn_sklearn.threshold import objective_at
+
+    rng = np.random.default_rng(3)
+    y, p = rng.integers(0, 2, 200), rng.random(200)
+    returns = np.where(y == 1, 0.01, -0.01) + rng.normal(0, 0.005, 200)
+    # the validation curve's thresholds (from other rows), plus one below and one above every probability
+    thresholds = np.r_[0.0, np.sort(rng.random(30)), 1.5]
+    scores, rates = objective_at(y, p, thresholds, objective=objective, returns=returns, cost=0.002, beta=0.5)
+    for t, score, rate in zip(thresholds, scores, rates):
+        pred = p >= t
+        expected = _brute_force_score(objective, y, pred, returns - 0.002, None, 0.5)
+        assert rate == pred.mean()
+        if pred.any():
+            np.testing.assert_allclose(score, expected, rtol=1e-9, atol=1e-15)
+        else:  # nothing selected: what trading nothing scores (Sortino of all-zero returns: NaN)
+            assert score == 0.0 or (objective == "sortino" and np.isnan(score))
+
+
+def test_objective_at_refuses_an_unknown_objective_and_missing_returns():
+    from cvn_sklearn.threshold import objective_at
+
+    with pytest.raises(ValueError, match="objective must be one of"):
+        objective_at([0, 1], [0.2, 0.8], [0.5], objective="sortno")
+    with pytest.raises(ValueError, match="needs per-sample forward returns"):
+        objective_at([0, 1], [0.2, 0.8], [0.5], objective="sortino")

@@ -20,8 +20,9 @@ The DAG::
   ``@subdag`` (the harness's row policy: fit rows, then calibration and θ on
   the end of the fold's training window, the test block only scored).
 * ``cell_record``: what the sweep keeps of a cell (no estimator): the test
-  metrics, θ, the rows of each stage, the trading metrics, the test block's
-  signal and returns, seconds, status. The ``CellRecorder`` hook writes it
+  metrics, θ, the rows of each stage, the trading metrics, the reliability
+  bins and θ curve of the validation rows and of the test block (for the
+  report), the test block's signal and returns, seconds, status. The ``CellRecorder`` hook writes it
   to the cell store as soon as it is built and emits ``cell_complete``.
 
 A cell that fails does not stop the sweep: ``CatchCellFailures`` turns
@@ -44,7 +45,7 @@ from hamilton.function_modifiers import source, subdag, tag
 from hamilton.htypes import Collect, Parallelizable
 from hamilton.lifecycle import NodeExecutionHook, NodeExecutionMethod, TaskReturnHook
 
-from cvn_sklearn.contracts import Datasets, TrainedArtifact, take_rows
+from cvn_sklearn.contracts import Datasets, ReliabilityBins, TrainedArtifact, take_rows
 from cvn_sklearn.dags import fixed_params
 from cvn_sklearn.events import emit
 from cvn_sklearn.scrubbing import scrub_text, secret_strings
@@ -52,6 +53,7 @@ from cvn_sklearn.sweep.plan import BaseJob, Cell, SymbolData, single_threaded
 from cvn_sklearn.sweep.store import CellStore
 from cvn_sklearn.sweep.tables import annualised_names
 from cvn_sklearn.threads import limited_threads
+from cvn_sklearn.threshold import objective_at
 from cvn_sklearn.stacking import precompute_base_model
 from cvn_sklearn.trading import bet_size, trading_metrics
 
@@ -265,6 +267,8 @@ def cell_record(cell_clock: float, cell: Cell, cell_datasets: Any, cell_artifact
         record |= {"status": "ok", "error_type": None, "error": None, **_summary(cell_artifact.artifact)}
         signal, proba = cell_artifact.signal_test, np.asarray(cell_artifact.proba_test, dtype=np.float64)
         record |= annualised_names(_test_trading(cell.data, test, signal, proba, returns, cell.cost, trading_rules))
+        record |= _out_of_sample(cell_artifact.artifact, cell_datasets.test.y, proba, returns,
+                                 record.get("theta_thresholds"))
     record["seconds"] = perf_counter() - cell_clock
     return record, {"index": test, "signal": signal, "proba": proba, "returns": returns}
 
@@ -276,6 +280,25 @@ def _test_trading(data: SymbolData, rows, signal, proba, returns, cost: float, r
     metrics = trading_metrics(signal, returns, periods_per_year=data.periods_per_year, cost=cost,
                               times=data.times()[rows], t1=t1, close=data.close, rule=rules["rule"], size=size)
     return metrics.to_dict()
+
+
+def _out_of_sample(artifact: TrainedArtifact, y_test, proba: np.ndarray, returns: np.ndarray, thresholds) -> dict:
+    """The test block's reliability bins, and its θ curve at the validation curve's thresholds (a few numbers, no rows).
+
+    The report draws them beside the validation ones the calibrator and θ
+    were fitted on: out of sample, where a model's probabilities are tested.
+    """
+    is_buy = (np.asarray(y_test) == artifact.buy_label).astype(np.int8)
+    bins = ReliabilityBins.of(is_buy, proba)
+    out = {"reliability_test_count": list(bins.count), "reliability_test_positives": list(bins.positives),
+           "reliability_test_mean_proba": list(bins.mean_proba)}
+    owner = artifact.estimator
+    curve = getattr(owner, "theta_result_", None)
+    if curve is not None and thresholds:
+        scores, rates = objective_at(is_buy, proba, thresholds, objective=curve.objective, returns=returns,
+                                     cost=getattr(owner, "cost", 0.0), beta=getattr(owner, "beta", 1.0), pos_label=1)
+        out |= {"theta_test_scores": scores.tolist(), "theta_test_positive_rates": rates.tolist()}
+    return out
 
 
 def cell_records(cell_record: Collect[tuple]) -> int:

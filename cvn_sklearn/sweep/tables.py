@@ -56,7 +56,8 @@ class ScreenResult:
     pbo : float
         Probability of backtest overfitting of the sweep (CSCV over the
         variants' pooled net returns); NaN when it cannot be computed (fewer
-        than 2 variants, or too few periods).
+        than 2 ranked variants, too few periods, or variants that tie
+        everywhere), and ``pbo_note`` says why.
     returns, returns_gross : DataFrame
         Per symbol and bar (index ``(symbol, time)``) of the test windows, each
         variant's strategy return, net and gross of costs
@@ -75,6 +76,16 @@ class ScreenResult:
         ``result.json``, the cell store); :meth:`load` reads it back.
     parent_run_id : str or None
         The sweep's MLflow parent run, when logged.
+    pbo_note : str or None
+        Why ``pbo`` is NaN (``PBOResult.note`` of :mod:`cvn_sklearn.ranking`, or
+        too few ranked variants or periods); None when it is a number.
+    buy_and_hold : DataFrame or None
+        Per symbol and bar (the index of ``returns``), column
+        ``buy_and_hold``: the return of holding the symbol over its test
+        windows, before costs (its close-to-close returns when the symbol has
+        close prices, entered at the close of the first bar of each stretch of
+        consecutive bars; else the
+        gross return of buying every row under the sweep's position rule).
 
     Examples
     --------
@@ -111,6 +122,8 @@ class ScreenResult:
     calendar: str
     folder: Path
     parent_run_id: str | None = None
+    pbo_note: str | None = None
+    buy_and_hold: pd.DataFrame | None = None
 
     @classmethod
     def load(cls, folder) -> ScreenResult:
@@ -161,7 +174,7 @@ class ScreenResult:
         return _summary_html(self)
 
 
-_FRAMES = ("returns", "returns_gross", "pooled", "pooled_gross")
+_FRAMES = ("returns", "returns_gross", "pooled", "pooled_gross", "buy_and_hold")
 _TABLES = ("cells", "by_variant", "ranking", *_FRAMES)
 _SUMMARY = "result.json"
 _SUMMARY_VERSION = 1
@@ -198,7 +211,7 @@ def screen_result(config: ScreenConfig, plan: Plan) -> ScreenResult:
     failed = set(cells.loc[cells["status"] != "ok", "key"])
     held = {symbol: _symbol_positions(config, plan, symbol, arrays, failed) for symbol in config.symbols}
     frames = {kind: pd.concat({symbol: held[symbol][kind] for symbol in config.symbols}, names=["symbol", "time"])
-              for kind in ("net", "gross")}
+              for kind in ("net", "gross", "buy_and_hold")}
     per_year = {symbol: plan.data[symbol].periods_per_year for symbol in config.symbols}
     complete = [name for name in names if not (cells.loc[cells["variant"] == name, "status"] != "ok").any()]
     pooled = {}
@@ -209,9 +222,10 @@ def screen_result(config: ScreenConfig, plan: Plan) -> ScreenResult:
     trades = sum(held[symbol]["trades"] for symbol in config.symbols)
     wins = sum(held[symbol]["wins"] for symbol in config.symbols)
     by_variant = _by_variant(cells)
-    ranking, pbo = _ranking(cells, pooled, complete, trades, wins, pooled_per_year, config)
+    ranking, pbo, pbo_note = _ranking(cells, pooled, complete, trades, wins, pooled_per_year, config)
     result = ScreenResult(cells, by_variant, ranking, pbo, frames["net"], frames["gross"], pooled["net"],
-                          pooled["gross"], float(pooled_per_year), calendar, folder)
+                          pooled["gross"], float(pooled_per_year), calendar, folder, pbo_note=pbo_note,
+                          buy_and_hold=frames["buy_and_hold"])
     folder.mkdir(parents=True, exist_ok=True)
     (folder / _SUMMARY).unlink(missing_ok=True)  # written last: without it, the tables are not a finished set
     for name, table in (("cells", cells), ("by_variant", by_variant), ("ranking", ranking)):
@@ -281,7 +295,7 @@ def _read_summary(path: Path) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         summary, problem = None, f"it is not JSON ({exc})"
     kinds = {"pbo": (int, float, type(None)), "periods_per_year": (int, float), "calendar": str,
-             "parent_run_id": (str, type(None))}
+             "parent_run_id": (str, type(None)), "pbo_note": (str, type(None))}
     if problem is None and not isinstance(summary, dict):
         problem = "it is not a JSON object"
     elif problem is None and summary.get("format") != _SUMMARY_VERSION:
@@ -337,8 +351,8 @@ def _summary_html(result: ScreenResult, top: int = 5) -> str:
         pbo = (f"<b>PBO = {result.pbo:.3f}</b> (probability of backtest overfitting): near 0.5 the ranking is "
                "noise, near 0 the best variant stays best.")
     else:
-        pbo = ("<b>PBO: n/a</b> (probability of backtest overfitting): it needs at least 2 variants without a "
-               "failed cell and enough periods.")
+        why = result.pbo_note or "it needs at least 2 variants without a failed cell and enough periods"
+        pbo = f"<b>PBO: n/a</b> (probability of backtest overfitting): {html.escape(why)}."
     failures = (f"{n_failed} of {len(cells)} cells failed (see <code>cells</code>: "
                 "<code>error_type</code>, <code>error</code>)." if n_failed else f"No failed cell of {len(cells)}.")
     return (
@@ -370,7 +384,8 @@ def _symbol_positions(config: ScreenConfig, plan: Plan, symbol: str, arrays: dic
     at the end of a fold's test block blocks entries in the next under
     ``one_at_a_time``); the bars kept are each fold's window, from its first
     test row to its last row's exit, whatever the signal, so every variant has
-    the same bars. A failed cell's window is NaN.
+    the same bars. A failed cell's window is NaN. And the symbol's
+    buy-and-hold return on those bars (see :class:`ScreenResult`).
     """
     from cvn_sklearn._rows import take_rows
     from cvn_sklearn.trading import bet_size, positions
@@ -409,6 +424,17 @@ def _symbol_positions(config: ScreenConfig, plan: Plan, symbol: str, arrays: dic
         out[kind] = pd.DataFrame(out[kind])
         out[kind].columns.name = "variant"
     out["trades"], out["wins"] = pd.Series(out["trades"]), pd.Series(out["wins"])
+    held = out["net"].index
+    if data.close is not None:
+        close = pd.Series(np.asarray(data.close, dtype=np.float64), index=pd.Index(data.close.index))
+        hold = close.pct_change().reindex(held).fillna(0.0)
+        stretch = np.r_[True, np.diff(close.index.get_indexer(held)) != 1]
+        hold[stretch] = 0.0  # held from the close of the first bar of each stretch of consecutive bars
+    else:
+        always = positions(np.ones(len(rows), dtype=np.int8), np.asarray(take_rows(data.returns, rows), dtype=np.float64),
+                           times=times[rows], t1=None if data.t1 is None else ends, cost=0.0, rule=rules["rule"])
+        hold = always.bars["gross"].reindex(held).fillna(0.0)
+    out["buy_and_hold"] = pd.DataFrame({"buy_and_hold": hold.to_numpy()}, index=held)
     return out
 
 
@@ -446,8 +472,8 @@ def _by_variant(cells: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([per_fold, overall], ignore_index=True)[["variant", "fold", *per_fold.columns[2:]]]
 
 
-def _ranking(cells, pooled, complete, trades, wins, periods_per_year, config) -> tuple[pd.DataFrame, float]:
-    """Per variant, on the pooled series: trades, win rate, annualised Sharpe/Sortino net and gross, PSR, DSR, T; the PBO.
+def _ranking(cells, pooled, complete, trades, wins, periods_per_year, config) -> tuple[pd.DataFrame, float, str | None]:
+    """Per variant, on the pooled series: trades, win rate, annualised Sharpe/Sortino net and gross, PSR, DSR, T; the PBO and why it is NaN.
 
     ``N`` of the DSR is every variant of the config: those with a failed cell
     (not ranked) and those that never traded (no Sharpe ratio) count as
@@ -466,6 +492,7 @@ def _ranking(cells, pooled, complete, trades, wins, periods_per_year, config) ->
     no_edge = cells.get("no_edge", pd.Series(False, index=cells.index)).fillna(False).astype(bool)
     no_edge = cells.assign(no_edge=no_edge).groupby("variant")["no_edge"].sum()
     table, pbo = pd.DataFrame(index=pd.Index([], name="variant")), float("nan")
+    pbo_note = "PBO not computed: no variant is ranked (each has a failed cell)"
     notes = pd.Series(dtype=object)
     if complete:
         values = pooled["net"][complete].dropna(how="all")
@@ -482,6 +509,10 @@ def _ranking(cells, pooled, complete, trades, wins, periods_per_year, config) ->
         table = table[["sharpe_ann", "sharpe_ann_gross", "sortino_ann", "sortino_ann_gross", "max_drawdown", "psr",
                        "dsr", "T"]]
         pbo = float("nan") if ranked.pbo is None else ranked.pbo.pbo
+        pbo_note = ranked.pbo.note if ranked.pbo is not None else (
+            f"PBO not computed: only {len(complete)} variant is ranked (every cell ok); it compares 2 or more"
+            if len(complete) < 2 else
+            f"PBO not computed: {n_periods} pooled periods are too few to cut into 2 blocks of 2 or more")
     table = table.reindex([*table.index, *[n for n in names if n not in table.index]])
     table.index.name = "variant"
     table.insert(0, "trades", trades.reindex(table.index).fillna(0).astype(int))
@@ -495,4 +526,4 @@ def _ranking(cells, pooled, complete, trades, wins, periods_per_year, config) ->
         else f"not ranked: {table.loc[name, 'failed_cells']} failed cell(s) (a trial: counted in N = {n_trials})"
         for name in table.index
     ], index=table.index, dtype="str")
-    return table, pbo
+    return table, pbo, pbo_note
