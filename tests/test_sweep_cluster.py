@@ -8,7 +8,7 @@ import dask
 import pytest
 from dask.distributed import Client
 
-from cvn_sklearn.sweep.cluster import LEAN_DASK_CONFIG, local_cluster, run_task
+from cvn_sklearn.sweep.cluster import COLD_CLUSTER_SECONDS, LEAN_DASK_CONFIG, choose_executor, local_cluster, run_task
 from cvn_sklearn.dags import fixed_params_config
 
 
@@ -157,3 +157,37 @@ def test_a_worker_killed_mid_sweep_loses_no_cell_and_stores_none_twice(deploymen
     _assert_same_results(local_run, result)
     _assert_each_cell_stored_once(folder, result)
     assert len(result.cells) == N_CELLS and set(result.cells["cached"]) == {False}
+
+
+# -- executor: auto ---------------------------------------------------------------------------------------------------
+
+def test_auto_runs_a_small_sweep_in_this_process_and_says_why(local_run, tmp_path):
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        result = screen({**SWEEP, "folder": str(tmp_path / "auto"), "executor": "auto"}, data=DATA)
+    [chosen] = [e for e in logs if e["event"] == "executor_chosen"]
+    assert (chosen["requested"], chosen["executor"]) == ("auto", "local")
+    assert 0 < chosen["estimated_seconds"] < 2 * COLD_CLUSTER_SECONDS
+    assert f"twice the ~{COLD_CLUSTER_SECONDS:.0f} s a cold local cluster costs" in chosen["reason"]
+    assert [e["executor"] for e in logs if e["event"] == "screen_started"] == ["local"]
+    _assert_same_results(local_run, result)
+
+
+def test_auto_starts_a_cluster_only_for_cells_that_pay_for_it_and_uses_a_running_scheduler(tmp_path):
+    from cvn_sklearn.sweep import ScreenConfig
+    from cvn_sklearn.sweep.plan import plan_cells
+
+    def choose(variants, **changes):
+        config = ScreenConfig(**{**SWEEP, "variants": variants, "folder": str(tmp_path), "executor": "auto", **changes})
+        return choose_executor(config, plan_cells(config, DATA))
+
+    small = [{"name": "lgbm", "model": "lightgbm", "params": {"n_estimators": 100}}]
+    large = [{"name": "lgbm", "model": "lightgbm", "params": {"n_estimators": 100_000, "num_leaves": 255}}]
+    executor, reason, small_seconds = choose(small)
+    assert executor == "local" and "save at most" in reason
+    executor, reason, large_seconds = choose(large)  # the same cells with 1,000x the rounds, 8x the leaves
+    assert executor == "dask" and large_seconds > 4 * COLD_CLUSTER_SECONDS and large_seconds > 100 * small_seconds
+    assert choose(large, n_workers=1)[:2] == ("local", "1 worker (n_workers 1, %d cores): no cells in parallel"
+                                              % os.cpu_count())
+    assert choose(small, scheduler="tcp://127.0.0.1:1")[0] == "dask"  # a running cluster has nothing to start

@@ -39,8 +39,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LEAN_DASK_CONFIG", "MAIN_GUARD", "check_main_guard", "dask_executor", "local_cluster",
-           "waiting_dask_executor"]
+__all__ = ["CELL_SECONDS", "COLD_CLUSTER_SECONDS", "LEAN_DASK_CONFIG", "MAIN_GUARD", "SECONDS_PER_FIT_COST",
+           "check_main_guard", "choose_executor", "dask_executor", "local_cluster", "waiting_dask_executor"]
 
 MAIN_GUARD = ("executor: dask starts worker processes, which re-import your script; put the call under "
               '`if __name__ == "__main__":` (see docs/screening.md, "Dask from a script")')
@@ -57,6 +57,89 @@ LEAN_DASK_CONFIG: dict[str, Any] = {
 
 _DAG_MODULES = ("cvn_sklearn.dags.", "cvn_sklearn.sweep.dag")
 """Only modules of this package's DAGs are built from a task's reference (prefixes, or the module itself)."""
+
+
+COLD_CLUSTER_SECONDS = 6.0
+"""What a cold :func:`local_cluster` of 2 workers adds to a sweep: its start and each worker's first cell (imports, DAG build).
+
+Measured by ``benchmarks/executor.py`` on the 2-core machine (see
+docs/screening.md, "Where the cells run"); the rule of :func:`choose_executor`.
+"""
+
+CELL_SECONDS = 0.05
+"""Rough serial seconds of a cell besides its model's fit (calibration, θ, scoring, the store), for :func:`choose_executor`."""
+
+SECONDS_PER_FIT_COST = 1.5e-9
+"""Rough seconds per unit of :func:`cvn_sklearn.cost.fit_cost` (measured on LightGBM cells), for :func:`choose_executor`."""
+
+
+def choose_executor(config, plan) -> tuple[str, str, float]:
+    """Where ``executor: auto`` runs the cells of ``plan``: ``"local"`` or ``"dask"``, why, and the estimate it used.
+
+    A running scheduler (``scheduler`` set) is used: nothing has to start.
+    Otherwise a :func:`local_cluster` is started only if it can pay for its
+    start: with ``w`` workers (``n_workers``, at most the machine's cores),
+    parallel cells save at most ``(1 - 1/w)`` of the cells' serial time, and
+    the estimated saving must exceed twice :data:`COLD_CLUSTER_SECONDS` (the
+    margin covers a real speed-up below the ideal: 1.8x measured on 2
+    workers, and a rough estimate). The serial time is estimated from what
+    the model files declare: :data:`CELL_SECONDS` per cell plus
+    :data:`SECONDS_PER_FIT_COST` per unit of each fit's
+    :func:`cvn_sklearn.cost.fit_cost` (a stacker's base models counted once
+    per fold of its ``cv`` and once refitted). It decides where cells run,
+    never what they compute: the results are identical either way.
+
+    Parameters
+    ----------
+    config : ScreenConfig
+    plan : Plan
+        The sweep's plan (:func:`cvn_sklearn.sweep.plan.plan_cells`): its cells still to compute.
+
+    Returns
+    -------
+    executor : {"local", "dask"}
+    reason : str
+        One sentence, for the ``executor_chosen`` event.
+    estimated_seconds : float
+        The cells' estimated serial time.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from cvn_sklearn.sweep import ScreenConfig
+    >>> config = ScreenConfig(variants=[{"name": "x", "model": "logreg"}], symbols=["sp500"], executor="auto")
+    >>> executor, reason, seconds = choose_executor(config, SimpleNamespace(todo=[], base_jobs=[], data={}))
+    >>> executor, seconds
+    ('local', 0.0)
+    """
+    if config.scheduler is not None:
+        return "dask", f"a running Dask scheduler at {config.scheduler} (nothing to start)", 0.0
+    seconds = _estimated_seconds(plan)
+    workers = min(config.n_workers, os.cpu_count() or 1)
+    if workers < 2:
+        return "local", f"{workers} worker (n_workers {config.n_workers}, {os.cpu_count()} cores): no cells in parallel", \
+            seconds
+    saving = seconds * (1 - 1 / workers)
+    if saving > 2 * COLD_CLUSTER_SECONDS:
+        return "dask", (f"about {seconds:.0f} s of cells; {workers} workers may save {saving:.0f} s, more than twice "
+                        f"the ~{COLD_CLUSTER_SECONDS:.0f} s a cold local cluster costs"), seconds
+    return "local", (f"about {seconds:.1f} s of cells; {workers} workers would save at most {saving:.1f} s, less than "
+                     f"twice the ~{COLD_CLUSTER_SECONDS:.0f} s a cold local cluster costs"), seconds
+
+
+def _estimated_seconds(plan) -> float:
+    """The rough serial seconds of the plan's cells and base-model jobs (see :func:`choose_executor`)."""
+    import numpy as np
+
+    from cvn_sklearn.cost import fit_cost
+    from cvn_sklearn.sweep.plan import estimated_cost
+
+    features = {symbol: np.shape(rows.X)[1] for symbol, rows in plan.data.items()}
+    work = sum(estimated_cost(cell, features[cell.symbol]) for cell in plan.todo)
+    for job in plan.base_jobs:
+        folds = job.cv if isinstance(job.cv, int) else getattr(job.cv, "n_splits", 5)
+        work += (folds + 1) * fit_cost(job.estimator, len(job.rows), features[job.symbol])
+    return len(plan.todo) * CELL_SECONDS + work * SECONDS_PER_FIT_COST
 
 
 def local_cluster(n_workers: int = 2, **kwargs):
