@@ -29,11 +29,12 @@ _TESTS = str(Path(__file__).resolve().parent)
 
 
 @contextlib.contextmanager
-def dask_deployment(folder, n_workers=2, timeout=120):
+def dask_deployment(folder, n_workers=2, timeout=120, worker_path=()):
     """Start ``dask scheduler`` and ``n_workers`` ``dask worker`` processes (one thread each); yield the address.
 
     Workers are named ``w0``, ``w1``, ...; each runs under its nanny (the
-    default of ``dask worker``), which restarts it if it dies. Every process
+    default of ``dask worker``), which restarts it if it dies; ``worker_path``
+    leads the workers' ``PYTHONPATH`` (not the scheduler's). Every process
     is stopped on exit (its whole process group, SIGKILL if SIGTERM is not
     enough); the scheduler and workers also stop by themselves if this process
     dies without tearing them down (``--idle-timeout``, ``--death-timeout``).
@@ -41,11 +42,12 @@ def dask_deployment(folder, n_workers=2, timeout=120):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     scheduler_file = folder / "scheduler.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([_CODE, _TESTS, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    path = [_CODE, _TESTS, *filter(None, [os.environ.get("PYTHONPATH")])]
     dask = [sys.executable, "-m", "dask"]
     processes = []
 
-    def start(command, log):
+    def start(command, log, first=()):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, [*first, *path]))}
         with open(folder / log, "wb") as out:
             processes.append(subprocess.Popen(command, env=env, cwd=folder, stdout=out, stderr=subprocess.STDOUT,
                                               start_new_session=True))
@@ -56,7 +58,7 @@ def dask_deployment(folder, n_workers=2, timeout=120):
         for i in range(n_workers):
             start([*dask, "worker", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1", "--nthreads", "1",
                    "--nworkers", "1", "--name", f"w{i}", "--no-dashboard", "--death-timeout", "60s",
-                   "--local-directory", str(folder / f"w{i}")], f"w{i}.log")
+                   "--local-directory", str(folder / f"w{i}")], f"w{i}.log", worker_path)
         address = _wait_for_workers(scheduler_file, n_workers, processes, folder, timeout)
         yield address
     finally:

@@ -191,3 +191,15 @@ def test_auto_starts_a_cluster_only_for_cells_that_pay_for_it_and_uses_a_running
     assert choose(large, n_workers=1)[:2] == ("local", "1 worker (n_workers 1, %d cores): no cells in parallel"
                                               % os.cpu_count())
     assert choose(small, scheduler="tcp://127.0.0.1:1")[0] == "dask"  # a running cluster has nothing to start
+
+
+def test_workers_with_another_library_version_are_refused_before_any_cell_runs(tmp_path):
+    # a worker whose LightGBM reports another version: its cells would be stored under the driver's versions
+    fake = tmp_path / "site"
+    (fake / "lightgbm-0.0.1.dist-info").mkdir(parents=True)
+    (fake / "lightgbm-0.0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: lightgbm\nVersion: 0.0.1\n")
+    with dask_deployment(tmp_path / "dask", n_workers=1, worker_path=[fake]) as address:
+        with pytest.raises(ValueError, match=r"scheduler: the workers must run the driver's Python and libraries: "
+                                             r"tcp://127\.0\.0\.1:\d+ runs lightgbm 0\.0\.1 \(driver: \d"):
+            screen({**SWEEP, "folder": str(tmp_path / "sweep"), "executor": "dask", "scheduler": address}, data=DATA)
+    assert not (tmp_path / "sweep" / "cells").exists()

@@ -39,8 +39,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CELL_SECONDS", "COLD_CLUSTER_SECONDS", "LEAN_DASK_CONFIG", "MAIN_GUARD", "SECONDS_PER_FIT_COST",
-           "check_main_guard", "choose_executor", "dask_executor", "local_cluster", "waiting_dask_executor"]
+__all__ = ["CELL_SECONDS", "COLD_CLUSTER_SECONDS", "LEAN_DASK_CONFIG", "MAIN_GUARD", "MATCHING_LIBRARIES",
+           "SECONDS_PER_FIT_COST", "check_main_guard", "check_workers", "choose_executor", "dask_executor", "environment",
+           "local_cluster", "waiting_dask_executor"]
 
 MAIN_GUARD = ("executor: dask starts worker processes, which re-import your script; put the call under "
               '`if __name__ == "__main__":` (see docs/screening.md, "Dask from a script")')
@@ -264,6 +265,8 @@ def dask_executor(scheduler: str | None, n_workers: int, modules: tuple[str, ...
     ConnectionError
         When no scheduler answers at ``scheduler`` (within Dask's connect
         timeout, ``distributed.comm.timeouts.connect``).
+    ValueError
+        When the scheduler's workers run other versions (:func:`check_workers`).
     """
     from dask.distributed import Client
 
@@ -276,10 +279,61 @@ def dask_executor(scheduler: str | None, n_workers: int, modules: tuple[str, ...
                 "correct the address, or leave scheduler out to start a local cluster."
             ) from None
         with client:
+            check_workers(client)
             yield waiting_dask_executor(client, modules, config)
         return
     with local_cluster(n_workers) as cluster, Client(cluster) as client:
         yield waiting_dask_executor(client, modules, config)
+
+
+MATCHING_LIBRARIES = ("cvn_sklearn", "numpy", "pandas", "scipy", "scikit-learn", "xgboost", "lightgbm", "catboost",
+                      "dask", "distributed", "cloudpickle")
+"""Libraries whose versions a sweep's workers must share with its driver (with Python's major.minor)."""
+
+
+def environment() -> dict:
+    """Python's ``major.minor`` and the installed versions of :data:`MATCHING_LIBRARIES` (``None``: not installed).
+
+    Examples
+    --------
+    >>> import platform
+    >>> environment()["python"] == ".".join(platform.python_version_tuple()[:2])
+    True
+    """
+    import platform
+
+    from cvn_sklearn._disk import library_versions
+
+    return {"python": ".".join(platform.python_version_tuple()[:2]), **library_versions(MATCHING_LIBRARIES)}
+
+
+def check_workers(client) -> None:
+    """Refuse a cluster whose workers run another Python or other versions of :data:`MATCHING_LIBRARIES`.
+
+    A cell's key records the driver's versions, but the cell is computed on a
+    worker: a worker with another LightGBM would store its results under the
+    driver's versions, and another cvn_sklearn may compute something else.
+    Checked on the workers connected when the sweep starts.
+
+    Raises
+    ------
+    ValueError
+        Naming each worker and what differs from the driver (or that it
+        cannot run cvn_sklearn at all).
+    """
+    mine = environment()
+    problems = []
+    for worker, theirs in sorted(client.run(environment, on_error="return").items()):
+        if isinstance(theirs, BaseException):
+            problems.append(f"{worker} cannot run cvn_sklearn ({type(theirs).__name__}: {theirs})")
+            continue
+        differ = [f"{name} {theirs.get(name)} (driver: {version})" for name, version in mine.items()
+                  if theirs.get(name) != version]
+        if differ:
+            problems.append(f"{worker} runs {', '.join(differ)}")
+    if problems:
+        raise ValueError(f"scheduler: the workers must run the driver's Python and libraries: {'; '.join(problems)}. "
+                         "Install the same versions on every worker (see docs/dask.md).")
 
 
 def waiting_dask_executor(client, modules: tuple[str, ...], config: tuple):

@@ -97,6 +97,9 @@ def screen(config, data: Mapping | None = None, *, report=None):
         (:func:`~cvn_sklearn.sweep.cluster.check_main_guard`).
     ConnectionError
         When ``scheduler`` is set and no Dask scheduler answers there.
+    ValueError
+        Also when the scheduler's workers run another Python or other library
+        versions than this process (:func:`~cvn_sklearn.sweep.cluster.check_workers`).
 
     Examples
     --------
