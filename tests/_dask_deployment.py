@@ -62,8 +62,7 @@ def dask_deployment(folder, n_workers=2, timeout=120, worker_path=()):
         address = _wait_for_workers(scheduler_file, n_workers, processes, folder, timeout)
         yield address
     finally:
-        for process in processes:
-            _stop(process)
+        _stop(processes)
 
 
 def _wait_for_workers(scheduler_file, n_workers, processes, folder, timeout):
@@ -92,18 +91,23 @@ def _check_alive(processes, folder):
         raise RuntimeError(f"dask {ended} exited at start-up:\n{logs}")
 
 
-def _stop(process):
-    """SIGTERM the process group (a nanny and its worker), then SIGKILL what is left of it."""
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 20)):
+def _stop(processes):
+    """SIGTERM every process group (the scheduler; a nanny and its worker), then SIGKILL the groups still running."""
+    _signal_groups(processes, signal.SIGTERM)
+    _signal_groups([process for process in processes if process.poll() is None], signal.SIGKILL)
+    for process in processes:  # a worker outliving its nanny, alone in the group (which keeps the id reserved)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _signal_groups(processes, sig, timeout=20):
+    for process in processes:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    with contextlib.suppress(ProcessLookupError):  # the group's other members (a nanny's worker), if any outlived it
-        os.killpg(process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
 
 
 class PauseAtTask(WorkerPlugin):
