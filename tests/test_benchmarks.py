@@ -72,3 +72,14 @@ def test_trading_benchmark_prints_the_series_time_the_reference_check_and_the_sh
     assert re.search(r"sweep wall time, extrapolated from 8 measured cells : \d+\.\d+ s for 3 cells", out), out
     assert re.search(r"series share of the sweep's wall time : \d+\.\d+% \(target <= 5%", out), out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_executor_benchmark_prints_local_and_cold_dask_auto_choice_and_the_rules_constants(tmp_path):
+    out = _run("executor.py", "--rows", "300", "--features", "4", "--trees", "5", "--repeats", "1", cwd=tmp_path)
+    rows = re.findall(r"^(tiny|LightGBM).*?\s+(\d+\.\d+)\s+(\d+\.\d+)\s+(\d+\.\d+)\s+(local|dask)\s+(local|dask)\s+True$",
+                      out, re.MULTILINE)
+    assert len(rows) == 3, out
+    assert re.search(r"cold cluster cost \(cold - warm, tiny sweep\) : -?\d+\.\d+ s \(package: 12\.0 s\)", out), out
+    assert re.search(r"a cell's seconds besides its fit \(logreg\)\s+: \d+\.\d+ s", out), out
+    assert re.search(r"seconds per fit_cost unit \(LightGBM\)\s+: -?\d\.\d+e[-+]\d+", out), out
+    assert list(tmp_path.iterdir()) == []

@@ -60,17 +60,18 @@ _DAG_MODULES = ("cvn_sklearn.dags.", "cvn_sklearn.sweep.dag")
 """Only modules of this package's DAGs are built from a task's reference (prefixes, or the module itself)."""
 
 
-COLD_CLUSTER_SECONDS = 6.0
+COLD_CLUSTER_SECONDS = 12.0
 """What a cold :func:`local_cluster` of 2 workers adds to a sweep: its start and each worker's first cell (imports, DAG build).
 
-Measured by ``benchmarks/executor.py`` on the 2-core machine (see
-docs/screening.md, "Where the cells run"); the rule of :func:`choose_executor`.
+The rule of :func:`choose_executor`. Seconds of the 2-core machine when quiet,
+as the two constants below: ``benchmarks/executor.py`` measures all three
+with the same sweeps, interleaved (see docs/dask.md, "Cost").
 """
 
-CELL_SECONDS = 0.05
+CELL_SECONDS = 0.08
 """Rough serial seconds of a cell besides its model's fit (calibration, θ, scoring, the store), for :func:`choose_executor`."""
 
-SECONDS_PER_FIT_COST = 1.5e-9
+SECONDS_PER_FIT_COST = 3e-9
 """Rough seconds per unit of :func:`cvn_sklearn.cost.fit_cost` (measured on LightGBM cells), for :func:`choose_executor`."""
 
 
