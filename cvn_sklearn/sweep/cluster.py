@@ -1,4 +1,9 @@
-"""Where the sweep's cells run on Dask: a lean ``LocalCluster``, and Hamilton's Dask executor made cheap per task.
+"""Where the sweep's cells run: ``executor: auto``'s rule, a lean ``LocalCluster``, and Hamilton's Dask executor made cheap per task.
+
+:func:`choose_executor` is the rule of ``executor: auto`` (a cold local
+cluster only for cells whose estimated time pays for its start), and
+:func:`check_workers` refuses a running cluster whose workers run another
+Python or other library versions than the driver (docs/dask.md).
 
 On a small machine the driver shares the cores with the workers, so whatever
 the driver and the cluster do besides the cells is taken from the cells. Three

@@ -38,8 +38,11 @@ def screen(config, data: Mapping | None = None, *, report=None):
     predictions, computed once per (symbol, fold) as their own nodes and kept
     in the sweep's OOS store. The cells fan out with Hamilton's dynamic
     execution, in this process or on Dask (``executor="dask"`` starts a
-    ``LocalCluster``, ``scheduler="tcp://..."`` connects to a running one),
-    every fit on one thread.
+    ``LocalCluster``, ``scheduler="tcp://..."`` connects to a running one;
+    ``executor="auto"`` starts a cluster only for cells whose estimated time
+    pays for it, :func:`~cvn_sklearn.sweep.cluster.choose_executor`), every
+    fit on one thread. A running cluster's workers must share this process's
+    folder and versions (docs/dask.md).
 
     Each finished cell is written to the sweep's cell store as soon as it
     finishes, keyed by the symbol (name, data fingerprint, bars per year), the
