@@ -8,7 +8,8 @@ import dask
 import pytest
 from dask.distributed import Client
 
-from cvn_sklearn.sweep.cluster import COLD_CLUSTER_SECONDS, LEAN_DASK_CONFIG, choose_executor, local_cluster, run_task
+from cvn_sklearn.sweep.cluster import (COLD_CLUSTER_SECONDS, LEAN_DASK_CONFIG, choose_executor, environment, local_cluster,
+                                      run_task)
 from cvn_sklearn.dags import fixed_params_config
 
 
@@ -35,6 +36,13 @@ def test_a_task_naming_nodes_the_worker_does_not_have_says_the_versions_differ()
     config = fixed_params_config("sigmoid", "f1")
     with pytest.raises(ValueError, match=r"no nodes \['cell_from_the_future'\].*same version"):
         run_task(("cvn_sklearn.sweep.dag",), config, ["cell_record", "cell_from_the_future"], None)
+
+
+def test_a_task_from_a_driver_with_other_versions_is_refused_by_the_worker():
+    # a worker that joined after the sweep's start-up check: each task carries the driver's versions
+    driver = {**environment(), "lightgbm": "0.0.1"}
+    with pytest.raises(ValueError, match=r"this Dask worker runs lightgbm \S+ \(driver: 0\.0\.1\): install the driver's"):
+        run_task(("cvn_sklearn.sweep.dag",), fixed_params_config("sigmoid", "f1"), ["cell_record"], None, driver=driver)
 
 
 def test_a_cell_or_base_model_task_carries_its_own_symbols_rows_not_every_symbols():

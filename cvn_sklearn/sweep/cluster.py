@@ -319,7 +319,8 @@ def check_workers(client) -> None:
     A cell's key records the driver's versions, but the cell is computed on a
     worker: a worker with another LightGBM would store its results under the
     driver's versions, and another cvn_sklearn may compute something else.
-    Checked on the workers connected when the sweep starts.
+    Checked on the workers connected when the sweep starts; a worker that
+    joins later checks each task it runs (:func:`run_task`).
 
     Raises
     ------
@@ -332,14 +333,17 @@ def check_workers(client) -> None:
     for worker, theirs in sorted(client.run(environment, on_error="return").items()):
         if isinstance(theirs, BaseException):
             problems.append(f"{worker} cannot run cvn_sklearn ({type(theirs).__name__}: {theirs})")
-            continue
-        differ = [f"{name} {theirs.get(name)} (driver: {version})" for name, version in mine.items()
-                  if theirs.get(name) != version]
-        if differ:
-            problems.append(f"{worker} runs {', '.join(differ)}")
+        elif theirs != mine:
+            problems.append(f"{worker} runs {_differences(theirs, mine)}")
     if problems:
         raise ValueError(f"scheduler: the workers must run the driver's Python and libraries: {'; '.join(problems)}. "
                          "Install the same versions on every worker (see docs/dask.md).")
+
+
+def _differences(theirs: dict, driver: dict) -> str:
+    """``"lightgbm 4.3.0 (driver: 4.5.0), ..."``: what of ``theirs`` differs from the driver's :func:`environment`."""
+    return ", ".join(f"{name} {theirs.get(name)} (driver: {version})" for name, version in driver.items()
+                     if theirs.get(name) != version)
 
 
 def waiting_dask_executor(client, modules: tuple[str, ...], config: tuple):
@@ -350,8 +354,9 @@ def waiting_dask_executor(client, modules: tuple[str, ...], config: tuple):
     iteration waits (``distributed.wait`` for the first of the running tasks
     to finish, up to 50 ms), unless a task was submitted since the last
     iteration, so tasks are still submitted back to back. Each task is sent
-    without its nodes, named instead; ``run_task`` on the worker takes them
-    from its own build of ``modules`` under ``config``.
+    without its nodes, named instead, with the driver's :func:`environment`;
+    ``run_task`` on the worker checks it and takes the nodes from its own
+    build of ``modules`` under ``config``.
 
     Parameters
     ----------
@@ -371,6 +376,7 @@ def waiting_dask_executor(client, modules: tuple[str, ...], config: tuple):
     from hamilton.plugins.h_dask import DaskExecutor
 
     _check_modules(modules)
+    driver = environment()
 
     class WaitingFuture(TaskFutureWrappingPythonFuture):
         def __init__(self, future, executor):
@@ -398,7 +404,7 @@ def waiting_dask_executor(client, modules: tuple[str, ...], config: tuple):
         def submit_task(self, task):
             names = [node.name for node in task.nodes]
             nameless = dataclasses.replace(task, nodes=[])
-            future = self.client.submit(run_task, modules, config, names, nameless, pure=False)
+            future = self.client.submit(run_task, modules, config, names, nameless, driver=driver, pure=False)
             future = WaitingFuture(future, self)
             self.running.append(future)
             self.submitted = True
@@ -407,10 +413,17 @@ def waiting_dask_executor(client, modules: tuple[str, ...], config: tuple):
     return WaitingDaskExecutor(client=client)
 
 
-def run_task(modules: tuple[str, ...], config: tuple, names: list[str], task) -> dict:
-    """Run a Hamilton task sent without its nodes: take them by name from this process's build of the DAG."""
+def run_task(modules: tuple[str, ...], config: tuple, names: list[str], task, driver: dict | None = None) -> dict:
+    """Run a Hamilton task sent without its nodes: take them by name from this process's build of the DAG.
+
+    ``driver`` is the driver's :func:`environment`: a worker running other
+    versions refuses the task (``ValueError`` naming what differs).
+    """
     from hamilton.execution.executors import base_execute_task
 
+    if driver is not None and environment() != driver:
+        raise ValueError(f"this Dask worker runs {_differences(environment(), driver)}: install the driver's Python and "
+                         "libraries on every worker (see docs/dask.md).")
     nodes = _graph_nodes(modules, config)
     missing = [name for name in names if name not in nodes]
     if missing:
