@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["RejectedFile", "atomic_file", "check_zip", "content_key", "file_lock", "fingerprint", "library_version",
-           "library_versions", "plain"]
+__all__ = ["TEMPORARY_PREFIX", "RejectedFile", "atomic_file", "check_zip", "content_key", "file_lock", "fingerprint",
+           "library_version", "library_versions", "plain"]
 
 
 def fingerprint(*parts) -> str:
@@ -110,6 +110,10 @@ def library_versions(names: tuple[str, ...]) -> dict[str, str | None]:
     return {name: library_version(name) for name in names}
 
 
+TEMPORARY_PREFIX = ".tmp-"
+"""How the name of :func:`atomic_file`'s temporary file starts (left behind only by a process killed mid-write)."""
+
+
 @contextmanager
 def atomic_file(path):
     """Write ``path`` through a binary file that appears whole or not at all.
@@ -129,7 +133,7 @@ def atomic_file(path):
     b'all'
     """
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX, suffix=path.suffix)
     try:
         with os.fdopen(handle, "wb") as file:
             yield file

@@ -302,7 +302,7 @@ def _failures(cells) -> list[str]:
 
 def _sweep_arguments(command) -> None:
     command.add_argument("--json", action="store_true", help="print the ranking as JSON (no progress, no table)")
-    command.add_argument("--executor", choices=["local", "dask"], default=None, help="where the cells run")
+    command.add_argument("--executor", choices=["local", "dask", "auto"], default=None, help="where the cells run")
     command.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="a running Dask scheduler")
     command.add_argument("--report", default=None, metavar="HTML", help="write the self-contained HTML report here")
     command.add_argument("--retry-failed", action="store_true", help="run the cells that failed before again")

@@ -150,6 +150,21 @@ class ScreenStarted(TypedDict):
     executor: str
 
 
+class ExecutorChosen(TypedDict):
+    """Where a sweep's cells run, and why: for ``executor: auto``, and for ``executor: dask`` where auto would not.
+
+    ``requested`` is the config's ``executor``, ``executor`` where the cells
+    run (``"local"`` or ``"dask"``), ``reason`` one sentence,
+    ``estimated_seconds`` the cells' rough serial time
+    (:func:`cvn_sklearn.sweep.cluster.choose_executor`).
+    """
+
+    requested: str
+    executor: str
+    reason: str
+    estimated_seconds: float
+
+
 class CellComplete(TypedDict):
     """One sweep cell (a variant on one symbol's one fold) finished, or was read back from the store."""
 
@@ -194,6 +209,7 @@ EVENTS: dict[str, type] = {
     "no_edge": NoEdge,
     "adapter_unavailable": AdapterUnavailable,
     "screen_started": ScreenStarted,
+    "executor_chosen": ExecutorChosen,
     "cell_complete": CellComplete,
     "screen_complete": ScreenComplete,
     "store_file_rejected": StoreFileRejected,

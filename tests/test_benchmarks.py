@@ -81,3 +81,14 @@ def test_report_benchmark_prints_the_build_time_of_a_small_and_a_summarised_repo
         assert re.search(rf"^report of {cells} cells \({variants} variants x 2 symbols x 2 folds\): \d+\.\d+ s "
                          r"\(median of 1, \d+\.\d+ s of CPU", out, re.MULTILINE), out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_executor_benchmark_prints_local_and_cold_dask_auto_choice_and_the_rules_constants(tmp_path):
+    out = _run("executor.py", "--rows", "300", "--features", "4", "--trees", "5", "--repeats", "1", cwd=tmp_path)
+    rows = re.findall(r"^(tiny|LightGBM).*?\s+(\d+\.\d+)\s+(\d+\.\d+)\s+(\d+\.\d+)\s+(local|dask)\s+(local|dask)\s+True$",
+                      out, re.MULTILINE)
+    assert len(rows) == 3, out
+    assert re.search(r"cold cluster cost \(cold - warm, tiny sweep\) : -?\d+\.\d+ s \(package: 12\.0 s\)", out), out
+    assert re.search(r"a cell's seconds besides its fit \(logreg\)\s+: \d+\.\d+ s", out), out
+    assert re.search(r"seconds per fit_cost unit \(LightGBM\)\s+: -?\d\.\d+e[-+]\d+", out), out
+    assert list(tmp_path.iterdir()) == []

@@ -210,7 +210,10 @@ def test_local_and_dask_local_cluster_give_identical_cells_and_ranking(tmp_path)
     # the failing variant too: its failure is caught and recorded in the worker
     config = _config(tmp_path, variants=VARIANTS + [{"name": "lgbm", "model": "lightgbm", "params": {"n_estimators": 20}}])
     local = screen({**config, "folder": str(tmp_path / "local")}, data=DATA)
-    distributed = screen({**config, "folder": str(tmp_path / "dask"), "executor": "dask", "n_workers": 2}, data=DATA)
+    with capture_logs() as logs:
+        distributed = screen({**config, "folder": str(tmp_path / "dask"), "executor": "dask", "n_workers": 2}, data=DATA)
+    [hint] = _events(logs, "executor_chosen")  # run on Dask as asked, with the hint that auto would not start a cluster
+    assert (hint["requested"], hint["executor"]) == ("dask", "dask") and "executor: auto would run here" in hint["reason"]
     columns = [c for c in local.cells.columns if c not in ("seconds", "training_time_sec")]
     pd.testing.assert_frame_equal(local.cells[columns], distributed.cells[columns])
     pd.testing.assert_frame_equal(local.ranking, distributed.ranking)

@@ -282,3 +282,10 @@ def test_a_scheduler_nobody_listens_on_is_one_line_naming_the_address(tmp_path, 
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("cvn-sklearn screen: error: scheduler: no Dask scheduler answered at")
     assert address in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_executor_auto_says_where_the_cells_run_and_why(tmp_path, capsys):
+    config = _write(tmp_path, {**SMALL, "folder": str(tmp_path / "s"), "mlflow": False})
+    assert main(["screen", config, "--executor", "auto"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("executor: local (about ") and "a cold local cluster costs" in err[0]

@@ -395,3 +395,37 @@ def test_opening_or_unpickling_a_directory_store_writes_nothing(tmp_path):
     store = OOSStore(tmp_path / "nowhere")
     restored = pickle.loads(pickle.dumps(store))
     assert restored.path == store.path and not (tmp_path / "nowhere").exists()
+
+
+_KILLED_WRITER = """
+import sys
+from cvn_sklearn._disk import atomic_file
+with atomic_file(sys.argv[1]) as file:
+    file.write(b"PK\\x03\\x04 the first bytes of a cell")
+    file.flush()
+    print("writing", flush=True)
+    sys.stdin.read()  # until killed
+"""
+
+
+def test_a_cell_computed_twice_is_one_file_even_when_a_writer_dies_mid_write(tmp_path):
+    # what a lost Dask worker leaves: Dask runs its cells again elsewhere, maybe one it had written or was writing
+    import signal
+    import subprocess
+    import sys
+
+    store = CellStore(tmp_path)
+    rows = {"index": [1, 2], "signal": [0, 1], "proba": [0.2, 0.7], "returns": [0.1, -0.2]}
+    store.put({"key": "k", "status": "ok", "seconds": 0.1}, **rows)
+    writer = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(store.path("k"))], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE)
+    try:
+        assert writer.stdout.readline() == b"writing\n"
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    left = [path.name for path in store.folder.iterdir()]
+    assert len(left) == 2 and sum(name.startswith(".tmp-") for name in left) == 1  # the killed write's temporary file
+    assert store.keys() == {"k"} and store.get("k")[0]["seconds"] == 0.1  # no cell, and the stored one intact
+    store.put({"key": "k", "status": "ok", "seconds": 0.2}, **rows)  # computed again: replaces the first whole
+    assert store.keys() == {"k"} and store.get("k")[0] == {"key": "k", "status": "ok", "seconds": 0.2}

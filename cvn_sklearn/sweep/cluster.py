@@ -1,4 +1,9 @@
-"""Where the sweep's cells run on Dask: a lean ``LocalCluster``, and Hamilton's Dask executor made cheap per task.
+"""Where the sweep's cells run: ``executor: auto``'s rule, a lean ``LocalCluster``, and Hamilton's Dask executor made cheap per task.
+
+:func:`choose_executor` is the rule of ``executor: auto`` (a cold local
+cluster only for cells whose estimated time pays for its start), and
+:func:`check_workers` refuses a running cluster whose workers run another
+Python or other library versions than the driver (docs/dask.md).
 
 On a small machine the driver shares the cores with the workers, so whatever
 the driver and the cluster do besides the cells is taken from the cells. Three
@@ -39,8 +44,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LEAN_DASK_CONFIG", "MAIN_GUARD", "check_main_guard", "dask_executor", "local_cluster",
-           "waiting_dask_executor"]
+__all__ = ["CELL_SECONDS", "COLD_CLUSTER_SECONDS", "LEAN_DASK_CONFIG", "MAIN_GUARD", "MATCHING_LIBRARIES",
+           "SECONDS_PER_FIT_COST", "check_main_guard", "check_workers", "choose_executor", "dask_executor", "environment",
+           "local_cluster", "waiting_dask_executor"]
 
 MAIN_GUARD = ("executor: dask starts worker processes, which re-import your script; put the call under "
               '`if __name__ == "__main__":` (see docs/screening.md, "Dask from a script")')
@@ -57,6 +63,90 @@ LEAN_DASK_CONFIG: dict[str, Any] = {
 
 _DAG_MODULES = ("cvn_sklearn.dags.", "cvn_sklearn.sweep.dag")
 """Only modules of this package's DAGs are built from a task's reference (prefixes, or the module itself)."""
+
+
+COLD_CLUSTER_SECONDS = 12.0
+"""What a cold :func:`local_cluster` of 2 workers adds to a sweep: its start and each worker's first cell (imports, DAG build).
+
+The rule of :func:`choose_executor`. Seconds of the 2-core machine when quiet,
+as the two constants below: ``benchmarks/executor.py`` measures all three
+with the same sweeps, interleaved (see docs/dask.md, "Cost").
+"""
+
+CELL_SECONDS = 0.08
+"""Rough serial seconds of a cell besides its model's fit (calibration, θ, scoring, the store), for :func:`choose_executor`."""
+
+SECONDS_PER_FIT_COST = 3e-9
+"""Rough seconds per unit of :func:`cvn_sklearn.cost.fit_cost` (measured on LightGBM cells), for :func:`choose_executor`."""
+
+
+def choose_executor(config, plan) -> tuple[str, str, float]:
+    """Where ``executor: auto`` runs the cells of ``plan``: ``"local"`` or ``"dask"``, why, and the estimate it used.
+
+    A running scheduler (``scheduler`` set) is used: nothing has to start.
+    Otherwise a :func:`local_cluster` is started only if it can pay for its
+    start: with ``w`` workers (``n_workers``, at most the machine's cores),
+    parallel cells save at most ``(1 - 1/w)`` of the cells' serial time, and
+    the estimated saving must exceed twice :data:`COLD_CLUSTER_SECONDS` (the
+    margin covers a real speed-up below the ideal: 1.8x measured on 2
+    workers, and a rough estimate). The serial time is estimated from what
+    the model files declare: :data:`CELL_SECONDS` per cell plus
+    :data:`SECONDS_PER_FIT_COST` per unit of each fit's
+    :func:`cvn_sklearn.cost.fit_cost` (a stacker's base models counted once
+    per fold of its ``cv`` and once refitted). It decides where cells run,
+    never what they compute: the results are identical either way.
+
+    Parameters
+    ----------
+    config : ScreenConfig
+    plan : Plan
+        The sweep's plan (:func:`cvn_sklearn.sweep.plan.plan_cells`): its cells still to compute.
+
+    Returns
+    -------
+    executor : {"local", "dask"}
+    reason : str
+        One sentence, for the ``executor_chosen`` event.
+    estimated_seconds : float
+        The cells' estimated serial time.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from cvn_sklearn.sweep import ScreenConfig
+    >>> config = ScreenConfig(variants=[{"name": "x", "model": "logreg"}], symbols=["sp500"], executor="auto")
+    >>> executor, reason, seconds = choose_executor(config, SimpleNamespace(todo=[], base_jobs=[], data={}))
+    >>> executor, seconds
+    ('local', 0.0)
+    """
+    if config.scheduler is not None:
+        return "dask", f"a running Dask scheduler at {config.scheduler} (nothing to start)", 0.0
+    seconds = _estimated_seconds(plan)
+    workers = min(config.n_workers, os.cpu_count() or 1)
+    if workers < 2:
+        return "local", f"{workers} worker (n_workers {config.n_workers}, {os.cpu_count()} cores): no cells in parallel", \
+            seconds
+    saving = seconds * (1 - 1 / workers)
+    if saving > 2 * COLD_CLUSTER_SECONDS:
+        return "dask", (f"about {seconds:.0f} s of cells; {workers} workers may save {saving:.0f} s, more than twice "
+                        f"the ~{COLD_CLUSTER_SECONDS:.0f} s a cold local cluster costs"), seconds
+    return "local", (f"about {seconds:.1f} s of cells; {workers} workers would save at most {saving:.1f} s, less than "
+                     f"twice the ~{COLD_CLUSTER_SECONDS:.0f} s a cold local cluster costs"), seconds
+
+
+def _estimated_seconds(plan) -> float:
+    """The rough serial seconds of the plan's cells and base-model jobs (see :func:`choose_executor`)."""
+    import numpy as np
+
+    from cvn_sklearn.cost import fit_cost
+    from cvn_sklearn.sweep.plan import estimated_cost
+
+    features = {symbol: np.shape(rows.X)[1] for symbol, rows in plan.data.items()}
+    work = sum(estimated_cost(cell, features[cell.symbol]) for cell in plan.todo)
+    for job in plan.base_jobs:
+        folds = job.cv if isinstance(job.cv, int) else getattr(job.cv, "n_splits", 5)
+        work += (folds + 1) * fit_cost(job.estimator, len(job.rows), features[job.symbol])
+    return len(plan.todo) * CELL_SECONDS + work * SECONDS_PER_FIT_COST
 
 
 def local_cluster(n_workers: int = 2, **kwargs):
@@ -181,6 +271,8 @@ def dask_executor(scheduler: str | None, n_workers: int, modules: tuple[str, ...
     ConnectionError
         When no scheduler answers at ``scheduler`` (within Dask's connect
         timeout, ``distributed.comm.timeouts.connect``).
+    ValueError
+        When the scheduler's workers run other versions (:func:`check_workers`).
     """
     from dask.distributed import Client
 
@@ -193,10 +285,65 @@ def dask_executor(scheduler: str | None, n_workers: int, modules: tuple[str, ...
                 "correct the address, or leave scheduler out to start a local cluster."
             ) from None
         with client:
+            check_workers(client)
             yield waiting_dask_executor(client, modules, config)
         return
     with local_cluster(n_workers) as cluster, Client(cluster) as client:
         yield waiting_dask_executor(client, modules, config)
+
+
+MATCHING_LIBRARIES = ("cvn_sklearn", "numpy", "pandas", "scipy", "scikit-learn", "xgboost", "lightgbm", "catboost",
+                      "dask", "distributed", "cloudpickle")
+"""Libraries whose versions a sweep's workers must share with its driver (with Python's major.minor)."""
+
+
+def environment() -> dict:
+    """Python's ``major.minor`` and the installed versions of :data:`MATCHING_LIBRARIES` (``None``: not installed).
+
+    Examples
+    --------
+    >>> import platform
+    >>> environment()["python"] == ".".join(platform.python_version_tuple()[:2])
+    True
+    """
+    import platform
+
+    from cvn_sklearn._disk import library_versions
+
+    return {"python": ".".join(platform.python_version_tuple()[:2]), **library_versions(MATCHING_LIBRARIES)}
+
+
+def check_workers(client) -> None:
+    """Refuse a cluster whose workers run another Python or other versions of :data:`MATCHING_LIBRARIES`.
+
+    A cell's key records the driver's versions, but the cell is computed on a
+    worker: a worker with another LightGBM would store its results under the
+    driver's versions, and another cvn_sklearn may compute something else.
+    Checked on the workers connected when the sweep starts; a worker that
+    joins later checks each task it runs (:func:`run_task`).
+
+    Raises
+    ------
+    ValueError
+        Naming each worker and what differs from the driver (or that it
+        cannot run cvn_sklearn at all).
+    """
+    mine = environment()
+    problems = []
+    for worker, theirs in sorted(client.run(environment, on_error="return").items()):
+        if isinstance(theirs, BaseException):
+            problems.append(f"{worker} cannot run cvn_sklearn ({type(theirs).__name__}: {theirs})")
+        elif theirs != mine:
+            problems.append(f"{worker} runs {_differences(theirs, mine)}")
+    if problems:
+        raise ValueError(f"scheduler: the workers must run the driver's Python and libraries: {'; '.join(problems)}. "
+                         "Install the same versions on every worker (see docs/dask.md).")
+
+
+def _differences(theirs: dict, driver: dict) -> str:
+    """``"lightgbm 4.3.0 (driver: 4.5.0), ..."``: what of ``theirs`` differs from the driver's :func:`environment`."""
+    return ", ".join(f"{name} {theirs.get(name)} (driver: {version})" for name, version in driver.items()
+                     if theirs.get(name) != version)
 
 
 def waiting_dask_executor(client, modules: tuple[str, ...], config: tuple):
@@ -207,8 +354,9 @@ def waiting_dask_executor(client, modules: tuple[str, ...], config: tuple):
     iteration waits (``distributed.wait`` for the first of the running tasks
     to finish, up to 50 ms), unless a task was submitted since the last
     iteration, so tasks are still submitted back to back. Each task is sent
-    without its nodes, named instead; ``run_task`` on the worker takes them
-    from its own build of ``modules`` under ``config``.
+    without its nodes, named instead, with the driver's :func:`environment`;
+    ``run_task`` on the worker checks it and takes the nodes from its own
+    build of ``modules`` under ``config``.
 
     Parameters
     ----------
@@ -228,6 +376,7 @@ def waiting_dask_executor(client, modules: tuple[str, ...], config: tuple):
     from hamilton.plugins.h_dask import DaskExecutor
 
     _check_modules(modules)
+    driver = environment()
 
     class WaitingFuture(TaskFutureWrappingPythonFuture):
         def __init__(self, future, executor):
@@ -255,7 +404,7 @@ def waiting_dask_executor(client, modules: tuple[str, ...], config: tuple):
         def submit_task(self, task):
             names = [node.name for node in task.nodes]
             nameless = dataclasses.replace(task, nodes=[])
-            future = self.client.submit(run_task, modules, config, names, nameless, pure=False)
+            future = self.client.submit(run_task, modules, config, names, nameless, driver=driver, pure=False)
             future = WaitingFuture(future, self)
             self.running.append(future)
             self.submitted = True
@@ -264,10 +413,17 @@ def waiting_dask_executor(client, modules: tuple[str, ...], config: tuple):
     return WaitingDaskExecutor(client=client)
 
 
-def run_task(modules: tuple[str, ...], config: tuple, names: list[str], task) -> dict:
-    """Run a Hamilton task sent without its nodes: take them by name from this process's build of the DAG."""
+def run_task(modules: tuple[str, ...], config: tuple, names: list[str], task, driver: dict | None = None) -> dict:
+    """Run a Hamilton task sent without its nodes: take them by name from this process's build of the DAG.
+
+    ``driver`` is the driver's :func:`environment`: a worker running other
+    versions refuses the task (``ValueError`` naming what differs).
+    """
     from hamilton.execution.executors import base_execute_task
 
+    if driver is not None and environment() != driver:
+        raise ValueError(f"this Dask worker runs {_differences(environment(), driver)}: install the driver's Python and "
+                         "libraries on every worker (see docs/dask.md).")
     nodes = _graph_nodes(modules, config)
     missing = [name for name in names if name not in nodes]
     if missing:

@@ -174,9 +174,11 @@ class ScreenConfig(BaseModel):
     sizing: Literal["binary", "probability"] = Field(
         default="binary", description="Position size: 1 per trade, or from the calibrated probability (bet_size).")
     break_even: float = Field(default=0.5, gt=0, lt=1, description="Break-even probability of sizing: probability.")
-    executor: Literal["local", "dask"] = Field(default="local", description="Where the cells run.")
+    executor: Literal["local", "dask", "auto"] = Field(default="local", description=(
+        "Where the cells run: this process, Dask, or auto (Dask when a running scheduler is given or the cells' "
+        "estimated time pays for starting a local cluster; cvn_sklearn.sweep.cluster.choose_executor)."))
     scheduler: str | None = Field(default=None, description="tcp://host:port of a running Dask scheduler.")
-    n_workers: int = Field(default=2, ge=1, description="Workers of the LocalCluster started for executor='dask'.")
+    n_workers: int = Field(default=2, ge=1, description="Workers of the LocalCluster started for executor dask or auto.")
     folder: Path = Field(default=Path("screen"), description="The sweep's folder: cell store, OOS store, results (~ expanded).")
     mlflow: bool = Field(default=True, description="Log a parent run and a child run per cell.")
     tracking_uri: str | None = Field(default=None, description="MLflow store (default: sqlite:///mlflow.db here).")
@@ -245,8 +247,8 @@ class ScreenConfig(BaseModel):
     @field_validator("scheduler")
     @classmethod
     def _scheduler(cls, scheduler: str | None, info: ValidationInfo) -> str | None:
-        if scheduler is not None and info.data.get("executor", "dask") != "dask":
-            raise ValueError("scheduler is set but executor is 'local'; set executor: dask to use it.")
+        if scheduler is not None and info.data.get("executor", "dask") == "local":
+            raise ValueError("scheduler is set but executor is 'local'; set executor: dask (or auto) to use it.")
         return scheduler
 
     @field_validator("folder")

@@ -12,7 +12,8 @@ class Progress:
     """A progress line fed by the sweep's events: cells done / total, cached, failed, elapsed, ETA.
 
     On a terminal it redraws one line; otherwise it prints a plain line every
-    10% of the cells (and the last one). Events are consumed, not printed.
+    10% of the cells (and the last one). Events are consumed, not printed;
+    ``executor_chosen`` (where the cells run and why) is one line before them.
     """
 
     def __init__(self, *, quiet: bool = False, stream=None):
@@ -39,7 +40,10 @@ class Progress:
         import structlog
 
         name = event_dict.get("event")
-        if name == "screen_started":
+        if name == "executor_chosen":
+            if not self.quiet:
+                print(f"executor: {event_dict['executor']} ({event_dict['reason']})", file=self.stream, flush=True)
+        elif name == "screen_started":
             self.total, self.started = event_dict["n_cells"], perf_counter()
         elif name == "cell_complete":
             self.done += 1

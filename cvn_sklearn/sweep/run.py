@@ -14,7 +14,7 @@ from time import perf_counter
 
 from cvn_sklearn.dags import build_driver, cached_driver, fixed_params_config
 from cvn_sklearn.events import emit
-from cvn_sklearn.sweep.cluster import check_main_guard, dask_executor
+from cvn_sklearn.sweep.cluster import check_main_guard, choose_executor, dask_executor
 from cvn_sklearn.sweep.config import ConfigError, Problem, ScreenConfig, check_config
 from cvn_sklearn.sweep.plan import check_plan_inputs, plan_cells
 from cvn_sklearn.sweep.tables import screen_result, write_summary
@@ -38,8 +38,11 @@ def screen(config, data: Mapping | None = None, *, report=None):
     predictions, computed once per (symbol, fold) as their own nodes and kept
     in the sweep's OOS store. The cells fan out with Hamilton's dynamic
     execution, in this process or on Dask (``executor="dask"`` starts a
-    ``LocalCluster``, ``scheduler="tcp://..."`` connects to a running one),
-    every fit on one thread.
+    ``LocalCluster``, ``scheduler="tcp://..."`` connects to a running one;
+    ``executor="auto"`` starts a cluster only for cells whose estimated time
+    pays for it, :func:`~cvn_sklearn.sweep.cluster.choose_executor`), every
+    fit on one thread. A running cluster's workers must share this process's
+    folder and versions (docs/dask.md).
 
     Each finished cell is written to the sweep's cell store as soon as it
     finishes, keyed by the symbol (name, data fingerprint, bars per year), the
@@ -97,6 +100,9 @@ def screen(config, data: Mapping | None = None, *, report=None):
         (:func:`~cvn_sklearn.sweep.cluster.check_main_guard`).
     ConnectionError
         When ``scheduler`` is set and no Dask scheduler answers there.
+    ValueError
+        Also when the scheduler's workers run another Python or other library
+        versions than this process (:func:`~cvn_sklearn.sweep.cluster.check_workers`).
 
     Examples
     --------
@@ -119,8 +125,9 @@ def screen(config, data: Mapping | None = None, *, report=None):
     config, data, report, resolved = check_inputs(config, data, report)
     started = perf_counter()
     plan = plan_cells(config, data, resolved)
+    executor = _executor(config, plan)
     emit("screen_started", n_cells=len(plan.cells), n_cached=len(plan.cached), n_variants=len(config.variants),
-         n_symbols=len(config.symbols), n_folds=plan.n_folds, executor=config.executor)
+         n_symbols=len(config.symbols), n_folds=plan.n_folds, executor=executor)
     for cell in plan.cached:
         record = plan.stored[cell.key][0]
         emit("cell_complete", variant=cell.variant.name, symbol=cell.symbol, fold=cell.fold.index,
@@ -133,7 +140,7 @@ def screen(config, data: Mapping | None = None, *, report=None):
             pos_label=config.pos_label, meta_label=None, meta_label_params={}, trading_rules=config.trading_rules(),
         )
         dag_config = fixed_params_config(config.calibration, config.objective)
-        if config.executor == "local":
+        if executor == "local":
             with limited_threads(1):
                 cached_driver(SWEEP_DAG, dag_config, "local").execute(["cell_records"], inputs=inputs)
         else:
@@ -153,6 +160,26 @@ def screen(config, data: Mapping | None = None, *, report=None):
     emit("screen_complete", n_cells=len(plan.cells), n_cached=len(plan.cached), n_failed=failed,
          seconds=perf_counter() - started)
     return result
+
+
+def _executor(config: ScreenConfig, plan) -> str:
+    """Where the cells run: ``auto`` resolved (:func:`~cvn_sklearn.sweep.cluster.choose_executor`), with its event.
+
+    ``executor: dask`` on a sweep the rule would keep local runs on Dask as
+    asked, and its ``executor_chosen`` event says why ``auto`` would not.
+    """
+    if config.executor == "local" or (config.executor == "dask" and config.scheduler is not None):
+        return config.executor
+    if not plan.todo:
+        chosen, reason, seconds = "local", "every cell is stored: nothing to compute", 0.0
+    else:
+        chosen, reason, seconds = choose_executor(config, plan)
+    if config.executor == "dask":
+        if chosen == "dask" or not plan.todo:
+            return "dask"
+        chosen, reason = "dask", f"as asked, though executor: auto would run here: {reason}"
+    emit("executor_chosen", requested=config.executor, executor=chosen, reason=reason, estimated_seconds=seconds)
+    return chosen
 
 
 def check_inputs(config, data: Mapping | None = None, report=None) -> tuple[ScreenConfig, dict, Path | None, dict]:
@@ -189,7 +216,7 @@ def check_inputs(config, data: Mapping | None = None, report=None) -> tuple[Scre
     checked = check_config(config)
     problems = list(checked.problems)
     config = checked.config
-    if config is not None and config.executor == "dask" and config.scheduler is None:
+    if config is not None and config.executor != "local" and config.scheduler is None:
         check_main_guard()  # in a worker process re-importing an unguarded script: stop before loading any data
     loaded, resolved = {}, {}
     if config is not None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cvn_sklearn._disk import RejectedFile, atomic_file, check_zip, fingerprint, plain
+from cvn_sklearn._disk import TEMPORARY_PREFIX, RejectedFile, atomic_file, check_zip, fingerprint, plain
 from cvn_sklearn.events import emit
 
 __all__ = ["CellStore"]
@@ -37,7 +37,8 @@ class CellStore:
     :meth:`get` trusts it only when it opens, holds exactly these members with
     these dtypes, its checksum matches and its stored key is its file's name.
     Several processes (Dask workers) may write to one store; a file appears
-    whole or not at all.
+    whole or not at all. A cell computed twice (Dask runs a lost worker's
+    cells again) is one file: the second write replaces the first whole.
 
     Parameters
     ----------
@@ -87,8 +88,14 @@ class CellStore:
             return None
 
     def keys(self) -> set[str]:
-        """Names (keys) of every cell file in the store, unverified: :meth:`get` verifies."""
-        return {path.stem for path in self.folder.glob("*.npz")} if self.folder.is_dir() else set()
+        """Names (keys) of every cell file in the store, unverified: :meth:`get` verifies.
+
+        The temporary file of a write that never finished (its process killed
+        mid-write, e.g. a lost Dask worker) is no cell.
+        """
+        if not self.folder.is_dir():
+            return set()
+        return {path.stem for path in self.folder.glob("*.npz") if not path.name.startswith(TEMPORARY_PREFIX)}
 
     def path(self, key: str) -> Path:
         """The file of the cell ``key``."""
