@@ -441,8 +441,28 @@ def _problem(error: dict) -> Problem:
         known = list(model.model_fields)
         hint = did_you_mean(loc[-1], known)
         return Problem(key, f"unknown key{hint}" if hint else f"unknown key; the known keys here are {known}")
-    message = error["msg"].removeprefix("Value error, ")
-    return Problem(key, " ".join(message.split()))
+    message = " ".join(error["msg"].removeprefix("Value error, ").split())
+    described = _description(loc) if error["type"] != "value_error" else None  # a validator's own message says it all
+    return Problem(key, f"{message} ({key}: {described.rstrip('.')})" if described else message)
+
+
+def _description(loc: list) -> str | None:
+    """The field description of the key at ``loc`` (``["folds", "n_splits"]``, ``["variants", "0", "model"]``), if any."""
+    model, rest = ScreenConfig, list(loc)
+    while rest:
+        name = rest.pop(0)
+        field = model.model_fields.get(name)
+        if field is None:
+            return None
+        if not rest:
+            return field.description
+        if name == "variants" and rest[0].isdigit() and len(rest) > 1:
+            model, rest = Variant, rest[1:]
+        elif name in _SECTIONS:
+            model = globals()[_SECTIONS[name]]
+        else:
+            return None
+    return None
 
 
 def expand_tracking_uri(uri: str) -> str:
