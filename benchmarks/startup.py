@@ -17,7 +17,8 @@ being the one a busy machine does not inflate:
   the share of the run spent importing modules (``python -X importtime``:
   the sum of the top-level imports' cumulative times).
 
-Run from the repository root::
+Run from the repository root (``--code OTHER_CHECKOUT`` measures another
+source tree with the same script, to compare)::
 
     python benchmarks/startup.py
 """
@@ -75,10 +76,13 @@ def import_seconds(importtime: str) -> float:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--code", type=Path, default=ROOT,
+                        help="the source tree to measure (another checkout, to compare; default: this one)")
     args = parser.parse_args(argv)
 
     python = sys.executable
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(args.code.resolve()), os.environ.get("PYTHONPATH", "")])
+           .rstrip(os.pathsep)}
     env.pop("HAMILTON_AUTOLOAD_EXTENSIONS", None)
     env.pop("MLFLOW_TRACKING_URI", None)
     with tempfile.TemporaryDirectory() as folder:

@@ -309,14 +309,11 @@ def _init_command(args) -> int:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    """The installed distribution's version; the package's own ``__version__`` in a source tree not installed."""
+    import cvn_sklearn
+    from cvn_sklearn._disk import library_version
 
-    try:
-        return version("cvn_sklearn")
-    except PackageNotFoundError:  # run from a source tree that is not installed
-        import cvn_sklearn
-
-        return cvn_sklearn.__version__
+    return library_version("cvn_sklearn") or cvn_sklearn.__version__
 
 
 class _Version(argparse.Action):

@@ -72,3 +72,14 @@ def test_trading_benchmark_prints_the_series_time_the_reference_check_and_the_sh
     assert re.search(r"sweep wall time, extrapolated from 8 measured cells : \d+\.\d+ s for 3 cells", out), out
     assert re.search(r"series share of the sweep's wall time : \d+\.\d+% \(target <= 5%", out), out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_startup_benchmark_prints_help_import_and_cached_sweep_times(tmp_path):
+    out = _run("startup.py", "--repeats", "1", cwd=tmp_path)
+    for label in ("python -c pass", "import cvn_sklearn", "cvn-sklearn --help"):
+        assert re.search(rf"^{re.escape(label)}\s+\d+\.\d+\s+\d+\.\d+$", out, re.MULTILINE), out
+    for mlflow in ("false", "true "):
+        for hamilton in ("as set", "autoload"):
+            assert re.search(rf"^cached sweep, mlflow {mlflow}, Hamilton {hamilton}\s+(\d+\.\d+\s+){{3}}\d+%$", out,
+                             re.MULTILINE), out
+    assert list(tmp_path.iterdir()) == []
