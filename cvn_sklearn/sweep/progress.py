@@ -2,7 +2,7 @@
 
 :class:`Progress` watches a sweep's events (``screen_started``,
 ``base_model_complete``, ``cell_complete``, ``screen_complete``). On a
-terminal it draws a `tqdm <https://tqdm.github.io>`_ bar: cells done of the
+terminal (or in a Jupyter notebook) it draws a `tqdm <https://tqdm.github.io>`_ bar: cells done of the
 cells to compute, the cells read from the store, the failed ones, the
 elapsed time and the ETA; a sweep with nothing to compute prints one summary
 line instead. Elsewhere (a pipe, a log file, CI) it draws nothing.
@@ -158,7 +158,9 @@ class Progress:
 
     # -- the display ------------------------------------------------------------------------------
     def _drawing(self) -> bool:
-        return not self.quiet and bool(getattr(self.stream, "isatty", lambda: False)())
+        """Draw on a terminal, and in a notebook (Jupyter's stderr is no terminal but shows a redrawn line)."""
+        notebook = type(self.stream).__module__.startswith("ipykernel")
+        return not self.quiet and (notebook or bool(getattr(self.stream, "isatty", lambda: False)()))
 
     def _status(self, *, with_eta: bool = True) -> str:
         eta = self.eta()
@@ -173,7 +175,7 @@ class Progress:
     def _open_bar(self) -> None:
         if not self._drawing() or self.total == self.cached:
             return
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         self.bar = tqdm(total=len(self.pending), file=self.stream, leave=True, dynamic_ncols=True,
                         bar_format="screen {percentage:3.0f}%|{bar:20}| {desc}", mininterval=0.2)
