@@ -233,3 +233,26 @@ def test_the_library_prints_nothing_by_default_and_a_bar_with_progress_true(tmp_
     assert "screen 100%" in terminal.getvalue() and "4/4 cells" in terminal.getvalue()
     screen({**config, "folder": str(tmp_path / "t")}, progress=True)  # stderr is not a terminal here: nothing drawn
     assert capsys.readouterr() == ("", "")
+
+
+def test_a_stackers_base_models_are_reported_as_they_finish_before_the_first_cell(tmp_path):
+    import numpy as np
+    from structlog.testing import capture_logs
+
+    from cvn_sklearn.model_selection import WalkForwardSplit
+    from cvn_sklearn.sweep import SymbolData, screen
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] + rng.normal(size=300) > 0.5).astype(int)
+    bases = [["l1", {"model": "logreg"}], ["l2", {"model": "logreg", "C": 0.1}]]
+    with capture_logs() as logs:
+        screen({"variants": [{"name": "st", "model": "stack_nonneg",
+                              "params": {"base_models": bases, "cv": WalkForwardSplit(2)}}],
+                "symbols": ["a"], "folds": {"n_splits": 2}, "calibration": "sigmoid", "folder": str(tmp_path),
+                "mlflow": False, "cost": 0.0}, data={"a": SymbolData(X, y, np.where(y == 1, 0.01, -0.01))})
+    names = [e["event"] for e in logs if e["event"] in ("base_model_complete", "cell_complete")]
+    assert names == ["base_model_complete"] * 4 + ["cell_complete"] * 2  # 2 bases x 2 folds, then the cells
+    done = [e for e in logs if e["event"] == "base_model_complete"]
+    assert {e["model"] for e in done} == {"logreg"} and {e["symbol"] for e in done} == {"a"}
+    assert all(e["seconds"] > 0 for e in done)
