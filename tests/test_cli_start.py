@@ -113,7 +113,7 @@ def test_every_key_is_described_once_for_the_template_the_reference_and_the_mess
             assert field.description and len(field.description) > 15, (prefix, name)
             words = " ".join(field.description.split()[:6])
             assert words in " ".join(line.lstrip("# ") for line in template.splitlines()), (name, words)
-            row = f"### `{name}`" if name in ("folds", "label") else f"| `{prefix}{name}` |"  # sections: a table each
+            row = f"## `{name}`" if name in ("folds", "label") else f"| `{prefix}{name}` |"  # sections: a table each
             assert row in reference and " ".join(field.description.split()) in reference, name
     problems = check_config({**TINY, "folds": {"n_splits": 0}}).problems
     assert [str(p) for p in problems] == [

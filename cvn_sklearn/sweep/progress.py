@@ -9,7 +9,7 @@ line instead. Elsewhere (a pipe, a log file, CI) it draws nothing.
 
 The ETA weighs what is left by what it costs, not by how many cells are left:
 every job to run (each cell, and each stacker's shared base model) has its
-estimated cost (:func:`~cvn_sklearn.sweep.plan.estimated_cost`: the model's
+estimated cost (``estimated_cost`` of :mod:`cvn_sklearn.sweep.plan`: the model's
 ``fit_cost`` on the job's rows), and each finished job tells how many seconds
 a unit of cost takes for its model. A job of a model not seen finishing yet is
 expected to take the mean of the jobs seen so far; the sum is scaled by the
