@@ -178,6 +178,8 @@ def test_on_a_terminal_a_progress_bar_then_one_line_for_a_cached_rerun(tmp_path)
     status, terminal = _on_a_terminal("screen", "sweep.yaml", cwd=tmp_path)
     assert status == 0
     assert re.fullmatch(r"screen: 4 cells, all from the store \(0 failed\), nothing to compute, \d+s\r\n", terminal), terminal
+    status, terminal = _on_a_terminal("screen", "sweep.yaml", "--quiet", cwd=tmp_path)
+    assert status == 0 and terminal == ""  # --quiet: nothing, even on a terminal
 
 
 def test_verbose_shows_the_captured_warnings(tmp_path):
@@ -194,12 +196,6 @@ def test_verbose_shows_the_captured_warnings(tmp_path):
     assert warned and all("category='ConvergenceWarning'" in line for line in warned), lines
     assert all("/" not in line.split("where=")[1] for line in warned)  # a file name, not a full path
     assert sum(" cell_complete " in line for line in lines) == 2
-
-
-def test_quiet_draws_nothing_even_on_a_terminal(tmp_path):
-    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump({**TINY, "folder": str(tmp_path / "s")}))
-    status, terminal = _on_a_terminal("screen", "sweep.yaml", "--quiet", cwd=tmp_path)
-    assert status == 0 and terminal == ""
 
 
 def test_the_eta_weighs_what_is_left_by_its_cost_not_by_the_count_of_cells():
