@@ -94,6 +94,12 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "capture_repr": ("_repr_html_", "__repr__"),
     "plot_gallery": "True",
+    # "Examples using X" on each API page: the examples' uses of cvn_sklearn names, written next to
+    # the autosummary pages; the class and function templates show them with ``minigallery``, under
+    # every name the object is importable as (cvn_docs.backreference_names)
+    "backreferences_dir": "api/generated/backreferences",
+    "doc_module": ("cvn_sklearn",),
+    "reference_url": {"cvn_sklearn": None},  # the examples' code links to the API pages
 }
 
 # -- HTML --------------------------------------------------------------------------------------------
@@ -101,6 +107,8 @@ html_theme = "pydata_sphinx_theme"
 html_title = f"cvn_sklearn {release}"
 html_theme_options = {
     "navigation_with_keys": False,
+    # the root toctree has six entries (index.md); all of them in the top bar, none under "More"
+    "header_links_before_dropdown": 6,
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc", "sourcelink"],
 }

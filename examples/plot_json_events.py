@@ -46,6 +46,21 @@ complete.set_index("model_type")[
 ]
 
 # %%
+# What ``training_complete`` says about the row policy, drawn: the rows each stage learned from,
+# the same fields for every model (the model on ``rows_fit``, the calibrator and θ on the
+# validation rows, the test rows only scored).
+import matplotlib.pyplot as plt
+
+stages = complete.set_index("model_type")[["rows_fit", "rows_calibration", "rows_theta", "rows_test"]]
+axis = stages.plot.barh(figsize=(8, 3), width=0.8)
+axis.set_xlabel("rows")
+axis.set_ylabel("")
+axis.set_title("Rows per stage, read from the training_complete events")
+axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+axis.figure.tight_layout()
+plt.show()
+
+# %%
 # Every field of an event is declared once, as a ``TypedDict`` in ``cvn_sklearn.events``.
 from cvn_sklearn.events import EVENTS
 

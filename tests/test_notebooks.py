@@ -36,5 +36,9 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     assert not errors
     images = [output for cell in notebook.cells for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
     assert len(images) >= 4, "the notebook draws its plots inline"
-    assert any("text/html" in output.get("data", {}) for cell in notebook.cells for output in cell.get("outputs", []))
+    html = ["".join(output["data"]["text/html"]) for cell in notebook.cells for output in cell.get("outputs", [])
+            if "text/html" in output.get("data", {})]
+    assert html
+    if path.name == "quickstart.ipynb":  # its sweep, read back, shows its summary (ScreenResult._repr_html_)
+        assert any("<b>ScreenResult</b>" in text and "PBO" in text for text in html)
     assert list(tmp_path.iterdir()) == []

@@ -306,9 +306,19 @@ def _doc() -> str:
         "|---|---|---|---|---|",
     ]
     for case in CASES:
-        cells = [f"`{case.id}`", case.surface, f"`{case.error.__name__}`", f"`{case.problem}`", f"`{case.fix}`"]
+        cells = [f"`{case.id}`", case.surface, _error_cell(case.error), f"`{case.problem}`", f"`{case.fix}`"]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _error_cell(error: type) -> str:
+    """The error's name, linked to its API page when the package documents it (in its module's ``__all__``)."""
+    import importlib
+
+    module = error.__module__
+    if module.startswith("cvn_sklearn") and error.__name__ in getattr(importlib.import_module(module), "__all__", ()):
+        return f"{{class}}`~{module}.{error.__name__}`"
+    return f"`{error.__name__}`"
 
 
 # -- quiet failures and determinism, across processes -----------------------------------------------

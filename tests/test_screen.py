@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 from cvn_sklearn.events import EVENTS
 from cvn_sklearn.harness import screen
 from cvn_sklearn.model_selection import WalkForwardSplit
-from cvn_sklearn.sweep import ScreenConfig, SymbolData
+from cvn_sklearn.sweep import ScreenConfig, ScreenResult, SymbolData
 from cvn_sklearn.sweep.plan import plan_cells
 from cvn_sklearn.sweep.store import CellStore
 from cvn_sklearn.stacking import realised_folds
@@ -309,6 +309,7 @@ def test_mlflow_gets_one_parent_run_and_one_child_run_per_cell(tmp_path, where, 
     assert "InvalidParameterError" in by_cell[("broken", "aaa", "0")].data.tags["error"]
     assert parents[0].data.metrics["pbo"] == result.pbo
     assert {a.path for a in client.list_artifacts(result.parent_run_id, "tables")} >= {"tables/ranking.csv"}
+    assert ScreenResult.load(result.folder).parent_run_id == result.parent_run_id  # in result.json too
     again = screen(config, data=DATA)  # reuses the parent, adds nothing
     assert again.parent_run_id == result.parent_run_id
     assert len(client.search_runs([client.get_experiment_by_name(experiment).experiment_id])) == 13

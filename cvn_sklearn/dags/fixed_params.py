@@ -31,7 +31,7 @@ the front door that already derived it (an override of that node).
 * ``calibrate=False, tune_theta=False``: the raw model, θ = 0.5.
 
 Config ``meta_labeling=True`` adds ``meta_label_model`` (meta-labeling, trained
-on the validation rows; see :func:`meta_label_model__trained`). Events of the
+on the validation rows; see its node ``meta_label_model__trained``). Events of the
 fits carry ``event_context`` (a walk-forward fold binds ``fold``);
 ``training_complete`` is emitted by :class:`~cvn_sklearn.dags.TrainingComplete`,
 a lifecycle hook, once ``artifact`` is built.
@@ -65,6 +65,10 @@ from cvn_sklearn.metrics import TradingMetrics, buy_label, evaluate, trading_met
 from cvn_sklearn.pipeline import CalibratedThetaClassifier
 from cvn_sklearn.registry import registry
 from cvn_sklearn.threshold import ThetaSweep
+
+# Hamilton makes a node of every public function of this module; the API is none of them
+# (the module docstring describes the DAG).
+__all__ = []
 
 DEFAULT_THRESHOLD = 0.5
 

@@ -22,6 +22,10 @@ import optuna
 
 from cvn_sklearn.registry import registry
 
+# Hamilton makes a node of every public function of this module; the API is none of them
+# (the module docstring describes the DAG).
+__all__ = []
+
 MAXIMIZE = ("auc", "f1_buy", "precision_buy", "recall_buy")
 MINIMIZE = ("brier", "ece", "log_loss")
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)

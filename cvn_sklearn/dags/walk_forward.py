@@ -25,6 +25,10 @@ from cvn_sklearn.contracts import Datasets, FeatureVersion, TrainedArtifact, tak
 from cvn_sklearn.dags import fixed_params
 from cvn_sklearn.model_selection import Fold, walk_forward_folds
 
+# Hamilton makes a node of every public function of this module; the API is the result types of the walk-forward DAG
+# (the module docstring describes the DAG).
+__all__ = ["FoldResult", "WalkForwardResult"]
+
 
 class FoldResult(NamedTuple):
     """A fold's artifact and its out-of-sample probabilities on the fold's test rows."""

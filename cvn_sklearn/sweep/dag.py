@@ -21,11 +21,11 @@ The DAG::
   the end of the fold's training window, the test block only scored).
 * ``cell_record``: what the sweep keeps of a cell (no estimator): the test
   metrics, θ, the rows of each stage, the trading metrics, the test block's
-  signal and returns, seconds, status. The :class:`CellRecorder` hook writes it
+  signal and returns, seconds, status. The ``CellRecorder`` hook writes it
   to the cell store as soon as it is built and emits ``cell_complete``.
 
-A cell that fails does not stop the sweep: :class:`CatchCellFailures` turns
-the exception of any ``cell_*`` node into a :class:`Failed` value that the
+A cell that fails does not stop the sweep: ``CatchCellFailures`` turns
+the exception of any ``cell_*`` node into a ``Failed`` value that the
 cell's later nodes pass on, and ``cell_record`` records it (status
 ``"failed"``, error type and message, the message scrubbed of secrets). Every fit runs on one thread
 (:mod:`cvn_sklearn.threads`): the models' own thread parameters
@@ -55,6 +55,10 @@ from cvn_sklearn.threads import limited_threads
 from cvn_sklearn.stacking import precompute_base_model
 from cvn_sklearn.trading import bet_size, trading_metrics
 
+# Hamilton makes a node of every public function of this module; the API is none of them
+# (the module docstring describes the DAG).
+__all__ = []
+
 _ACCEPTS_FAILURE = "cvn_sklearn.accepts_failure"
 LIFECYCLE_ADAPTERS = ("CatchCellFailures", "CellRecorder", "CellReturned")
 """The lifecycle adapters :func:`cvn_sklearn.dags.cached_driver` adds to a driver of this module."""
@@ -76,10 +80,10 @@ class Failed(NamedTuple):
 
 
 class CatchCellFailures(NodeExecutionMethod):
-    """Runs the nodes; a ``cell_*`` node that raises returns :class:`Failed`, which the cell's later nodes pass on.
+    """Runs the nodes; a ``cell_*`` node that raises returns ``Failed``, which the cell's later nodes pass on.
 
     Nodes tagged ``cvn_sklearn.accepts_failure`` (``cell_record``) receive the
-    :class:`Failed` value instead, to record it. Nodes outside the cells (the
+    ``Failed`` value instead, to record it. Nodes outside the cells (the
     fan-out, the base models, the fan-in) raise as usual.
     """
 
@@ -268,7 +272,7 @@ def cell_record(cell_clock: float, cell: Cell, cell_datasets: Any, cell_artifact
 
 
 def _test_trading(data: SymbolData, rows, signal, proba, returns, cost: float, rules: dict) -> dict:
-    """The trading figures of a signal on ``rows`` of a symbol (see :func:`cell_record`)."""
+    """The trading figures of a signal on ``rows`` of a symbol (see ``cell_record``)."""
     size = bet_size(proba, break_even=rules["break_even"]) if rules["sizing"] == "probability" else None
     t1 = None if data.t1 is None else take_rows(data.t1, rows)
     metrics = trading_metrics(signal, returns, periods_per_year=data.periods_per_year, cost=cost,

@@ -17,7 +17,7 @@ from cvn_sklearn.events import emit
 from cvn_sklearn.sweep.cluster import check_main_guard, dask_executor
 from cvn_sklearn.sweep.config import ConfigError, Problem, ScreenConfig, check_config
 from cvn_sklearn.sweep.plan import check_plan_inputs, plan_cells
-from cvn_sklearn.sweep.tables import screen_result
+from cvn_sklearn.sweep.tables import screen_result, write_summary
 from cvn_sklearn.sweep.tracking import log_report, log_screen
 from cvn_sklearn.threads import limited_threads
 
@@ -162,6 +162,7 @@ def _screen(config, data, report, progress):
     result = screen_result(config, plan)
     if config.mlflow:
         result = log_screen(result, config)
+        write_summary(result)  # with the parent run's id, for ScreenResult.load
     if report is not None:
         from cvn_sklearn.sweep.report import write_report
 

@@ -1,13 +1,18 @@
 """The sweep's result: one row per cell, the per-variant table, the ranking and the PBO, built from the cells.
 
 :func:`screen_result` builds them from the cells, every time (a finished sweep
-run again too), and writes them to the sweep's folder (Parquet and CSV); it
-never reads tables back. The ranking corrects for the number of variants tried
-(:mod:`cvn_sklearn.ranking`).
+run again too), and writes them to the sweep's folder (Parquet and CSV, the
+scalars in ``result.json``, written last); the sweep never reads tables back.
+:meth:`ScreenResult.load` reads a finished sweep's folder back for a person
+looking at it (a notebook: :meth:`ScreenResult._repr_html_`). The ranking
+corrects for the number of variants tried (:mod:`cvn_sklearn.ranking`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import html
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +23,7 @@ from cvn_sklearn.sweep.config import ScreenConfig
 from cvn_sklearn.sweep.plan import Plan
 from cvn_sklearn.trading import pool
 
-__all__ = ["ScreenResult", "screen_result"]
+__all__ = ["ScreenResult", "screen_result", "write_summary"]
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,32 @@ class ScreenResult:
         ``"bars"`` (every symbol has the same bars per year) or ``"days"``.
     folder : Path
         The sweep's folder (``cells``, ``by_variant``, ``ranking`` as Parquet
-        and CSV, the return tables as Parquet, the cell store).
+        and CSV, the return tables as Parquet, the scalars above in
+        ``result.json``, the cell store); :meth:`load` reads it back.
     parent_run_id : str or None
         The sweep's MLflow parent run, when logged.
+
+    Examples
+    --------
+    A finished sweep read back from its folder, equal to what
+    :func:`~cvn_sklearn.sweep.run.screen` returned; in a notebook it shows
+    itself as a summary (:meth:`_repr_html_`):
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from cvn_sklearn.sweep import ScreenResult, SymbolData, screen
+    >>> def symbol(seed):
+    ...     r = np.random.RandomState(seed); X = r.normal(size=(300, 2))
+    ...     y = (X[:, 0] + r.normal(size=300) > 0.5).astype(int)
+    ...     return SymbolData(X, y, np.where(y == 1, 0.01, -0.01) + r.normal(0, 0.005, 300))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     result = screen({"variants": [{"name": "logreg", "model": "logreg"},
+    ...                                   {"name": "weak", "model": "logreg", "params": {"C": 0.001}}],
+    ...                      "symbols": ["a"], "folds": {"n_splits": 2}, "folder": folder, "mlflow": False,
+    ...                      "cost": 0.0005}, data={"a": symbol(1)})
+    ...     back = ScreenResult.load(folder)
+    >>> back.ranking.equals(result.ranking), back.pbo == result.pbo or np.isnan(back.pbo)
+    (True, True)
     """
 
     cells: pd.DataFrame
@@ -84,8 +112,59 @@ class ScreenResult:
     folder: Path
     parent_run_id: str | None = None
 
+    @classmethod
+    def load(cls, folder) -> ScreenResult:
+        """Read a finished sweep's results back from its folder.
+
+        Reads the tables the sweep wrote (Parquet) and ``result.json`` (the
+        PBO, the calendar, the MLflow parent run): nothing else, and nothing
+        that could run code (no pickle). The sweep is not run; to rebuild the
+        tables from the cell store, run it again with the same config (no
+        cell is recomputed).
+
+        Parameters
+        ----------
+        folder : str or Path
+            The sweep's ``folder`` (``~`` expanded).
+
+        Returns
+        -------
+        ScreenResult
+            Equal, table by table, to what :func:`~cvn_sklearn.sweep.run.screen`
+            returned for it.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``folder`` does not exist or holds none of a sweep's results.
+        ValueError
+            If the folder's results are incomplete (a sweep stopped before it
+            wrote them all, or a file was removed) or do not belong together
+            (``result.json`` and the tables disagree), naming the files.
+
+        Examples
+        --------
+        >>> ScreenResult.load("/no/such/sweep")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: '/no/such/sweep' does not exist; give the folder a sweep wrote its results to (the config's ``folder``)
+        """
+        return _load(Path(folder).expanduser())
+
+    def _repr_html_(self) -> str:
+        """A compact HTML summary for notebooks: units, the ranking's top rows, the PBO, the failures.
+
+        Every text shown is escaped once; numbers are formatted, never
+        Python reprs. The full tables are the attributes (``ranking``,
+        ``cells``...); the sweep's ``report.html`` has the charts.
+        """
+        return _summary_html(self)
+
 
 _FRAMES = ("returns", "returns_gross", "pooled", "pooled_gross")
+_TABLES = ("cells", "by_variant", "ranking", *_FRAMES)
+_SUMMARY = "result.json"
+_SUMMARY_VERSION = 1
 
 
 def screen_result(config: ScreenConfig, plan: Plan) -> ScreenResult:
@@ -134,12 +213,154 @@ def screen_result(config: ScreenConfig, plan: Plan) -> ScreenResult:
     result = ScreenResult(cells, by_variant, ranking, pbo, frames["net"], frames["gross"], pooled["net"],
                           pooled["gross"], float(pooled_per_year), calendar, folder)
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / _SUMMARY).unlink(missing_ok=True)  # written last: without it, the tables are not a finished set
     for name, table in (("cells", cells), ("by_variant", by_variant), ("ranking", ranking)):
         table.to_parquet(folder / f"{name}.parquet")
         table.to_csv(folder / f"{name}.csv", index=name == "ranking")
     for name in _FRAMES:
         getattr(result, name).to_parquet(folder / f"{name}.parquet")
+    write_summary(result)
     return result
+
+
+def _scalar_fields() -> list[str]:
+    """The fields of :class:`ScreenResult` held in ``result.json``: every one but the tables and the folder."""
+    return [f.name for f in dataclasses.fields(ScreenResult) if f.name not in (*_TABLES, "folder")]
+
+
+def write_summary(result: ScreenResult) -> None:
+    """Write ``result.json`` in the sweep's folder: the scalars of ``result`` and each table's number of rows.
+
+    :func:`screen_result` writes it after the tables, and the sweep again once
+    its MLflow parent run is known; :meth:`ScreenResult.load` reads it. A
+    number that is not finite (a PBO that cannot be computed) is ``null``.
+    """
+    from cvn_sklearn._disk import atomic_file, plain
+
+    def value(name):
+        found = plain(getattr(result, name))
+        return None if isinstance(found, float) and not np.isfinite(found) else found
+
+    summary = {"format": _SUMMARY_VERSION, **{name: value(name) for name in _scalar_fields()},
+               "rows": {name: len(getattr(result, name)) for name in _TABLES}}
+    with atomic_file(Path(result.folder) / _SUMMARY) as file:
+        file.write(json.dumps(summary, indent=2).encode())
+
+
+def _load(folder: Path) -> ScreenResult:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{str(folder)!r} does not exist; give the folder a sweep wrote its results to (the "
+                                "config's ``folder``)")
+    files = [_SUMMARY, *[f"{name}.parquet" for name in _TABLES]]
+    missing = [name for name in files if not (folder / name).is_file()]
+    if len(missing) == len(files):
+        raise FileNotFoundError(f"{str(folder)!r} is not a sweep's folder: it holds none of a sweep's results "
+                                f"({', '.join(files)}); give the config's ``folder`` of a sweep that finished")
+    if missing:
+        raise ValueError(f"The sweep's results in {str(folder)!r} are incomplete: {', '.join(missing)} missing (the "
+                         "sweep stopped before writing them all, or a file was removed); run the sweep again with "
+                         "the same config: it recomputes no finished cell and writes every table")
+    summary = _read_summary(folder / _SUMMARY)
+    tables = {name: _read_table(folder / f"{name}.parquet") for name in _TABLES}
+    wrong = [f"{name}.parquet has {len(table)} rows, {_SUMMARY} says {summary['rows'][name]}"
+             for name, table in tables.items() if len(table) != summary["rows"][name]]
+    if wrong:
+        raise ValueError(f"The sweep's results in {str(folder)!r} do not belong together ({'; '.join(wrong)}): "
+                         "written by different runs, or altered; run the sweep again to rewrite them")
+    scalars = {name: summary[name] for name in _scalar_fields()}
+    scalars["pbo"] = float("nan") if scalars["pbo"] is None else float(scalars["pbo"])
+    scalars["periods_per_year"] = float(scalars["periods_per_year"])
+    return ScreenResult(**tables, **scalars, folder=folder)
+
+
+def _read_summary(path: Path) -> dict:
+    """``result.json``, checked: the format this version writes, each scalar of the type its field holds."""
+    problem = None
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        summary, problem = None, f"it is not JSON ({exc})"
+    kinds = {"pbo": (int, float, type(None)), "periods_per_year": (int, float), "calendar": str,
+             "parent_run_id": (str, type(None))}
+    if problem is None and not isinstance(summary, dict):
+        problem = "it is not a JSON object"
+    elif problem is None and summary.get("format") != _SUMMARY_VERSION:
+        problem = f"its format is {summary.get('format')!r}, this version of cvn_sklearn reads {_SUMMARY_VERSION}"
+    elif problem is None:
+        names = [*_scalar_fields(), "rows"]
+        absent = [name for name in names if name not in summary]
+        if absent:
+            problem = f"it lacks {', '.join(absent)}"
+        elif not (isinstance(summary["rows"], dict) and all(isinstance(summary["rows"].get(n), int) for n in _TABLES)):
+            problem = f"its 'rows' is not a number of rows per table ({', '.join(_TABLES)})"
+        else:
+            bad = [name for name in _scalar_fields() if not isinstance(summary[name], kinds.get(name, object))
+                   or isinstance(summary[name], bool)]
+            if bad:
+                problem = f"{', '.join(bad)} of the wrong type"
+    if problem is not None:
+        raise ValueError(f"{str(path)!r} is not a sweep's {_SUMMARY}: {problem}; run the sweep again to rewrite it")
+    return summary
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """One Parquet table as the sweep built it: a list-valued cell (reliability bins, θ curve) a list again, a missing one NaN."""
+    import pyarrow
+
+    try:
+        table = pd.read_parquet(path)
+    except (pyarrow.ArrowException, OSError) as exc:
+        raise ValueError(f"{str(path)!r} is not a Parquet table ({exc}); run the sweep again to rewrite it") from None
+    for column in table.columns[table.dtypes == object]:
+        if table[column].notna().any():  # a failed cell's bins, θ curve, no_edge: NaN, as built (an all-None column stays)
+            table[column] = table[column].map(lambda value: value.tolist() if isinstance(value, np.ndarray)
+                                              else np.nan if value is None else value)
+    return table
+
+
+def _summary_html(result: ScreenResult, top: int = 5) -> str:
+    """:meth:`ScreenResult._repr_html_`: what a person wants first, each text escaped once."""
+    from cvn_sklearn.sweep.report import units
+
+    cells = result.cells
+    n_failed = int((cells["status"] != "ok").sum())
+    columns = [c for c in ("trades", "win_rate", "sharpe_ann", "sortino_ann", "psr", "dsr", "failed_cells")
+               if c in result.ranking]
+    shown = result.ranking.head(top)
+    head = "".join(f"<th>{html.escape(str(name))}</th>" for name in ["variant", *columns])
+    rows = "".join(
+        "<tr>" + f"<td>{html.escape(str(variant))}</td>"
+        + "".join(f"<td>{_html_number(row[c])}</td>" for c in columns) + "</tr>"
+        for variant, row in shown.iterrows())
+    more = len(result.ranking) - len(shown)
+    if np.isfinite(result.pbo):
+        pbo = (f"<b>PBO = {result.pbo:.3f}</b> (probability of backtest overfitting): near 0.5 the ranking is "
+               "noise, near 0 the best variant stays best.")
+    else:
+        pbo = ("<b>PBO: n/a</b> (probability of backtest overfitting): it needs at least 2 variants without a "
+               "failed cell and enough periods.")
+    failures = (f"{n_failed} of {len(cells)} cells failed (see <code>cells</code>: "
+                "<code>error_type</code>, <code>error</code>)." if n_failed else f"No failed cell of {len(cells)}.")
+    return (
+        f"<div><p><b>ScreenResult</b>: {cells['variant'].nunique()} variants &times; {cells['symbol'].nunique()} "
+        f"symbols &times; {cells['fold'].nunique()} folds, "
+        f"in <code>{html.escape(str(result.folder))}</code></p>"
+        f"<p>{html.escape(units(result))}</p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        + (f"<p>&hellip; and {more} more (<code>ranking</code>).</p>" if more > 0 else "")
+        + f"<p>{pbo}</p><p>{failures}</p></div>"
+    )
+
+
+def _html_number(value) -> str:
+    """A table number as text: integers as such, others to 3 decimals, empty when missing."""
+    if value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and not np.isfinite(value)):
+        return ""
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.3f}"
+    return html.escape(str(value))
 
 
 def _symbol_positions(config: ScreenConfig, plan: Plan, symbol: str, arrays: dict, failed: set) -> dict:

@@ -36,7 +36,7 @@ def log_screen(result, config):
     per-variant and per-cell tables as CSV files. Each child run holds a
     cell's test metrics and θ, tags ``variant``, ``symbol``, ``fold``,
     ``status`` (``FAILED`` runs for failed cells, with the error as a tag,
-    scrubbed at its source, :func:`cvn_sklearn.sweep.dag.cell_record`) and
+    scrubbed at its source, the ``cell_record`` node of :mod:`cvn_sklearn.sweep.dag`) and
     ``cvn.cell_key``; every tag but the ids is scrubbed again. Running the sweep again reuses the parent run and adds
     only the cells not logged yet.
 

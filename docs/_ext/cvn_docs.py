@@ -222,6 +222,47 @@ def module_data() -> dict[str, list[str]]:
     return found
 
 
+def backreference_names() -> dict[str, str]:
+    """Per documented class and function: every name the gallery may record its uses under, space-separated.
+
+    sphinx-gallery files an example's use of an object under the module path the example imported
+    it from, shortened (``cvn_sklearn.sweep.screen``), while the object's API page is named after
+    the module that defines it (``cvn_sklearn.sweep.run.screen``). The ``minigallery`` of the class
+    and function templates takes all of them: every public module's name for the object, and for
+    a class, its name under each package above its module (``cvn_sklearn.models.XGBoost``), and
+    each of those with each of its public methods, inherited ones included (``ScreenResult.load``).
+    """
+    import inspect
+
+    modules = [importlib.import_module(name) for name in ["cvn_sklearn", *public_modules()]]
+    aliases: dict[int, set[str]] = {}
+    for module in modules:
+        for name in {*vars(module), *getattr(module, "__all__", ())}:  # __all__: names a module imports lazily
+            value = getattr(module, name, None)
+            if not name.startswith("_") and (inspect.isclass(value) or inspect.isfunction(value)):
+                aliases.setdefault(id(value), set()).add(f"{module.__name__}.{name}")
+    found = {}
+    for module in modules[1:]:
+        documented = getattr(module, "__all__", None)
+        if documented is None:  # autosummary lists what the module defines
+            documented = [name for name, value in vars(module).items()
+                          if getattr(value, "__module__", None) == module.__name__]
+        for name in documented:
+            value = getattr(module, name)
+            if not (inspect.isclass(value) or inspect.isfunction(value)):
+                continue
+            names = set(aliases.get(id(value), ())) | {f"{module.__name__}.{name}"}
+            if inspect.isclass(value):
+                # sphinx-gallery files some uses of an instance under a package of the class's module
+                parts = module.__name__.split(".")
+                names |= {f"{'.'.join(parts[:cut])}.{name}" for cut in range(1, len(parts))}
+                methods = [m for m in dir(value) if not m.startswith("_") and callable(getattr(value, m, None))
+                           and getattr(getattr(value, m), "__module__", "").startswith("cvn_sklearn")]
+                names |= {f"{alias}.{method}" for alias in list(names) for method in methods}
+            found[f"{module.__name__}.{name}"] = " ".join(sorted(names))
+    return found
+
+
 # -- Cross-references -----------------------------------------------------------------------------
 def _resolve(app, env, node, contnode):
     """Resolve two kinds of references Sphinx alone does not, and nothing else.
@@ -246,11 +287,41 @@ def _resolve(app, env, node, contnode):
     root = importlib.import_module("cvn_sklearn")
     if target.startswith("cvn_sklearn.") and target.count(".") == 1 and target[12:] in root.__all__:
         candidates = [name for name in public_names() if name.rsplit(".", 1)[1] == target[12:]]
+    elif (defined := _defined_name(target)) is not None and defined in domain.objects:
+        candidates = [defined]
     else:
         candidates = [name for name in domain.objects if name == target or name.endswith("." + target)]
     if len(candidates) != 1:
         return None
     return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], candidates[0], node, contnode)
+
+
+def _defined_name(target: str) -> str | None:
+    """The documented name of ``target`` written as a public import path, or ``None``.
+
+    ``cvn_sklearn.sweep.screen`` (what users import) is documented where it is defined,
+    ``cvn_sklearn.sweep.run.screen``; ``cvn_sklearn.sweep.ScreenResult.load`` is
+    ``cvn_sklearn.sweep.tables.ScreenResult.load``. Only this package's own objects.
+    """
+    if not target.startswith("cvn_sklearn."):
+        return None
+    parts = target.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            value = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        rest = parts[cut:]
+        owner = value
+        try:
+            owner = getattr(value, rest[0])
+        except AttributeError:
+            return None
+        module, qualname = getattr(owner, "__module__", None), getattr(owner, "__qualname__", None)
+        if not (isinstance(module, str) and module.startswith("cvn_sklearn") and qualname):
+            return None
+        return ".".join([module, qualname, *rest[1:]])
+    return None
 
 
 def _modules_before_attributes():
@@ -326,7 +397,8 @@ def _generate(app, config):
     write_api_index()
     write_estimator_checks_table()
     write_configuration_table()
-    config.autosummary_context = {**config.autosummary_context, "module_data": module_data()}
+    config.autosummary_context = {**config.autosummary_context, "module_data": module_data(),
+                                  "backreference_names": backreference_names()}
 
 
 def setup(app):
