@@ -1,20 +1,28 @@
-"""The ``cvn-sklearn`` command.
+"""Screen trading-signal classifiers across symbols with walk-forward folds, ranked by out-of-sample trading results.
 
-``cvn-sklearn models`` lists the registry; ``cvn-sklearn train`` is the main
-job: it trains every registered model on real market data with
-:func:`cvn_sklearn.harness.train_one`, logs each run to MLflow and prints a
-table read from the :class:`~cvn_sklearn.contracts.TrainedArtifact` s.
+The ``cvn-sklearn`` command. ``cvn-sklearn screen sweep.yaml`` is the main
+job: every variant (a registry model or ensemble with its parameters) on every
+symbol's every walk-forward fold, ranked by net trading results with the
+deflated Sharpe ratio and the probability of backtest overfitting
+(:func:`cvn_sklearn.sweep.run.screen`); ``cvn-sklearn init`` writes a
+commented ``sweep.yaml`` to start from, ``cvn-sklearn demo`` runs an embedded
+sweep on real prices. ``cvn-sklearn train`` trains every registered model on
+one symbol's temporal split with :func:`cvn_sklearn.harness.train_one`, and
+``cvn-sklearn models`` lists the registry.
+
+Importing this module imports neither the boosting libraries nor MLflow,
+Dask, matplotlib, Hamilton or pandas: ``cvn-sklearn --help`` stays fast;
+each command imports what it runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import textwrap
 from pathlib import Path
-
-import numpy as np
 
 __all__ = ["format_table", "main"]
 
@@ -32,7 +40,7 @@ def format_table(rows: list[dict], columns: list[str]) -> str:
 
     def cell(value) -> str:
         if isinstance(value, float):
-            return f"{value:.4f}" if np.isfinite(value) else "nan"
+            return f"{value:.4f}" if math.isfinite(value) else "nan"
         return "" if value is None else str(value)
 
     cells = [[cell(row.get(c)) for c in columns] for row in rows]
@@ -205,6 +213,8 @@ def _demo_command(args) -> int:
 
 def _run_sweep(args, content: dict) -> int:
     """Check the sweep (exit 2 listing every config error), run it, print its table; exit 1 if a cell failed."""
+    import numpy as np
+
     from cvn_sklearn.sweep import Progress, screen
     from cvn_sklearn.sweep.config import ConfigError, with_overrides
     from cvn_sklearn.sweep.report import failure_rows
@@ -220,8 +230,8 @@ def _run_sweep(args, content: dict) -> int:
             key = "--report" if problem.key == "report" else problem.key
             print(f"cvn-sklearn {args.command}: config error: {key}: {problem.message}", file=sys.stderr)
         return 2
-    with Progress(quiet=args.json):
-        result = screen(config, data, report=report)
+    result = screen(config, data, report=report,
+                    progress=Progress(quiet=args.quiet or args.json, verbose=args.verbose, capture=True))
     failures = _failures(result.cells)
     if args.json:
         print(json.dumps({"ranking": json.loads(result.ranking.reset_index().to_json(orient="records")),
@@ -302,6 +312,10 @@ def _failures(cells) -> list[str]:
 
 def _sweep_arguments(command) -> None:
     command.add_argument("--json", action="store_true", help="print the ranking as JSON (no progress, no table)")
+    talk = command.add_mutually_exclusive_group()
+    talk.add_argument("-q", "--quiet", action="store_true", help="no progress bar: only the results and errors")
+    talk.add_argument("-v", "--verbose", action="store_true",
+                      help="print the sweep's events and the libraries' warnings and logs to stderr")
     command.add_argument("--executor", choices=["local", "dask", "auto"], default=None, help="where the cells run")
     command.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="a running Dask scheduler")
     command.add_argument("--report", default=None, metavar="HTML", help="write the self-contained HTML report here")
@@ -315,11 +329,48 @@ def _config_file(text: str) -> str:
     return text
 
 
-def _parser() -> argparse.ArgumentParser:
-    from cvn_sklearn.datasets import SYMBOLS
+def _init_command(args) -> int:
+    from cvn_sklearn.sweep.template import write_template
 
-    parser = argparse.ArgumentParser(prog="cvn-sklearn", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    path = write_template(args.path, force=args.force)
+    print(f"wrote {path}: every key of a sweep with its default and what it does, two variants on sp500 to "
+          f"start from\nnext: cvn-sklearn screen {path}")
+    return 0
+
+
+def _version() -> str:
+    """The installed distribution's version; the package's own ``__version__`` in a source tree not installed."""
+    import cvn_sklearn
+    from cvn_sklearn._disk import library_version
+
+    return library_version("cvn_sklearn") or cvn_sklearn.__version__
+
+
+class _Version(argparse.Action):
+    """``--version``: print the version and exit 0 (the version is read only when asked for)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"cvn-sklearn {_version()}")
+        parser.exit()
+
+
+def _parser() -> argparse.ArgumentParser:
+    from cvn_sklearn._symbols import SYMBOLS
+
+    parser = argparse.ArgumentParser(
+        prog="cvn-sklearn", description=__doc__.splitlines()[0],
+        epilog="Start with: cvn-sklearn init && cvn-sklearn screen sweep.yaml (or cvn-sklearn demo). "
+               "cvn-sklearn COMMAND --help for a command's options; docs/screening.md for the sweep.")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    init = commands.add_parser("init", help="write a commented sweep.yaml: every key with its default")
+    init.add_argument("path", nargs="?", default="sweep.yaml", metavar="PATH",
+                      help="the file to write, or a folder for its sweep.yaml (default: sweep.yaml)")
+    init.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    init.set_defaults(run=_init_command)
     commands.add_parser("models", help="list registered models and ensembles").set_defaults(run=_models_command)
     train = commands.add_parser("train", help="train every registered model on real market data")
     train.add_argument("--symbol", default="sp500", choices=SYMBOLS, help="shipped prices (see docs/data_and_labels.md)")
@@ -381,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-_USER_ERRORS = (KeyError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError, ConnectionError)
+_USER_ERRORS = (KeyError, ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError,
+                ConnectionError)
 
 
 def _one_line(exc: BaseException) -> str:

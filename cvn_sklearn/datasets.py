@@ -52,11 +52,11 @@ Examples
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import pandas as pd
 
+from cvn_sklearn._symbols import _SOURCES, SYMBOLS, _Source
 from cvn_sklearn.features import FEATURES, features
 from cvn_sklearn.labels import (
     CusumEvents,
@@ -85,29 +85,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class _Source:
-    package: str  # the distribution to pip install
-    module: str
-    frequency: str
-    periods_per_year: int
-    cost: float  # round-trip cost per trade, as a return
-    description: str
-
-
-_DAILY = 252
-_INDEX, _STOCK, _FX = 0.0005, 0.0010, 0.0002  # round-trip costs: index ETF 5 bps, large stock 10 bps, EUR/USD 2 bps
-_SOURCES = {
-    "sp500": _Source("arch", "arch.data.sp500", "daily", _DAILY, _INDEX, "S&P 500 index"),
-    "nasdaq": _Source("arch", "arch.data.nasdaq", "daily", _DAILY, _INDEX, "NASDAQ Composite index"),
-    "goog": _Source("backtesting", "backtesting.test", "daily", _DAILY, _STOCK, "Google stock"),
-    # forex trades around the clock on weekdays: 24 bars x 5 days x 52 weeks
-    "eurusd": _Source("backtesting", "backtesting.test", "hourly", 24 * 5 * 52, _FX, "EUR/USD; volume is a tick count"),
-    "aapl": _Source("bokeh-sampledata", "bokeh_sampledata.stocks", "daily", _DAILY, _STOCK, "Apple stock, split/dividend adjusted"),
-    "msft": _Source("bokeh-sampledata", "bokeh_sampledata.stocks", "daily", _DAILY, _STOCK, "Microsoft stock, split/dividend adjusted"),
-    "ibm": _Source("bokeh-sampledata", "bokeh_sampledata.stocks", "daily", _DAILY, _STOCK, "IBM stock, split/dividend adjusted"),
-}
-SYMBOLS = tuple(_SOURCES)
 OHLCV = ["open", "high", "low", "close", "volume"]
 
 
@@ -155,23 +132,49 @@ def _source(symbol) -> _Source:
 @functools.lru_cache(maxsize=None)
 def _load(symbol: str) -> pd.DataFrame:
     source = _SOURCES[symbol]
-    try:
-        module = __import__(source.module, fromlist=["_"])
-    except ImportError as exc:
-        raise ImportError(
-            f"The {symbol!r} prices ship with the {source.package!r} package, which is not installed: "
-            f'pip install "cvn_sklearn[data]" (or pip install {source.package}).'
-        ) from exc
-    if source.package == "arch":
-        raw = module.load()
-    elif source.package == "backtesting":
-        raw = getattr(module, symbol.upper())
+    missing = ImportError(
+        f"The {symbol!r} prices ship with the {source.package!r} package, which is not installed: "
+        f'pip install "cvn_sklearn[data]" (or pip install {source.package}).'
+    )
+    if source.package == "arch":  # what arch.data.<symbol>.load() reads
+        raw = pd.read_csv(_package_file(source.module, f"{symbol}.csv.gz", missing))
+        raw = raw.assign(Date=pd.to_datetime(raw["Date"])).set_index("Date").apply(pd.to_numeric, errors="coerce")
+    elif source.package == "backtesting":  # what backtesting.test.<SYMBOL> holds
+        raw = pd.read_csv(_package_file(source.module, f"{symbol.upper()}.csv", missing), index_col=0, parse_dates=True)
     else:
+        try:
+            module = __import__(source.module, fromlist=["_"])
+        except ImportError as exc:
+            raise missing from exc
         raw = _adjusted(pd.DataFrame(getattr(module, symbol.upper())).set_index("date"))
     prices = raw.rename(columns=str.lower)[OHLCV].astype(float)
     prices.index = pd.DatetimeIndex(prices.index, name="time")
     prices = prices.sort_index()
     return prices[~prices.index.duplicated()]
+
+
+def _package_file(module: str, name: str, missing: ImportError) -> str:
+    """The data file ``name`` in the folder of ``module``, found without importing its package.
+
+    Importing ``arch`` or ``backtesting`` takes seconds (they import statsmodels, bokeh, ...); their
+    price files are plain CSV, read with pandas as the packages themselves read them
+    (``tests/test_datasets.py`` checks the tables are the same).
+    """
+    import importlib.util
+    from pathlib import Path
+
+    top, *inner = module.split(".")
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError, AttributeError):  # a package set to None in sys.modules, ...
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise missing
+    path = Path(spec.submodule_search_locations[0], *inner, name)
+    if not path.is_file():
+        raise ImportError(f"{path} does not exist: this version of the {top!r} package keeps its prices elsewhere; "
+                          f"install the version cvn_sklearn's [data] extra names (pip install \"cvn_sklearn[data]\").")
+    return str(path)
 
 
 def _adjusted(raw: pd.DataFrame) -> pd.DataFrame:

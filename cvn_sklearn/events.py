@@ -24,8 +24,6 @@ import logging
 import sys
 from typing import TypedDict
 
-import structlog
-
 from cvn_sklearn.scrubbing import scrub
 
 __all__ = ["EVENTS", "WARNINGS", "configure_logging", "emit", "get_logger", "model_type"]
@@ -185,6 +183,36 @@ class ScreenComplete(TypedDict):
     seconds: float
 
 
+class BaseModelComplete(TypedDict):
+    """A sweep's shared base-model job finished: one stacker base model's OOS predictions and refit on one symbol's fold."""
+
+    model: str
+    symbol: str
+    seconds: float
+
+
+class LibraryWarning(TypedDict):
+    """A Python warning another library (or this one) raised while the command line ran a sweep, kept out of stderr.
+
+    ``where`` is the warning's file name (not its full path) and line.
+    """
+
+    category: str
+    message: str
+    where: str
+
+
+class LibraryLog(TypedDict):
+    """A log record of another library (MLflow's, ...) while the command line ran a sweep, kept out of stderr.
+
+    ``logger`` is ``"stderr"`` for text written to ``sys.stderr`` directly (``level`` ``"STDERR"``).
+    """
+
+    logger: str
+    level: str
+    message: str
+
+
 class StoreFileRejected(TypedDict):
     """A file of a sweep's store could not be trusted and is treated as absent: its entry is computed again.
 
@@ -212,10 +240,13 @@ EVENTS: dict[str, type] = {
     "executor_chosen": ExecutorChosen,
     "cell_complete": CellComplete,
     "screen_complete": ScreenComplete,
+    "base_model_complete": BaseModelComplete,
+    "library_warning": LibraryWarning,
+    "library_log": LibraryLog,
     "store_file_rejected": StoreFileRejected,
 }
 
-WARNINGS = frozenset({"store_file_rejected"})
+WARNINGS = frozenset({"store_file_rejected", "library_warning"})
 """Events emitted at WARNING level (every other one at INFO)."""
 
 _NOT_SCRUBBED = {"store_file_rejected": frozenset({"path"})}
@@ -235,6 +266,8 @@ def get_logger():
     logger ``"cvn_sklearn"`` as JSON strings at INFO level, which Python keeps
     silent unless the application enables it: a library does not print.
     """
+    import structlog  # here, not at the top: ``import cvn_sklearn`` (and ``cvn-sklearn --help``) stay fast
+
     if structlog.is_configured():
         return structlog.get_logger("cvn_sklearn")
     return structlog.wrap_logger(_STDLIB_LOGGER, processors=[structlog.processors.JSONRenderer()])
@@ -311,6 +344,8 @@ def configure_logging(*, json: bool = False, level: int | str = "INFO") -> None:
     >>> from cvn_sklearn.events import configure_logging
     >>> configure_logging(json=True, level="WARNING")
     """
+    import structlog
+
     level = logging.getLevelName(level) if isinstance(level, str) else level
     shared = [
         structlog.contextvars.merge_contextvars,

@@ -600,8 +600,8 @@ def visualize(
     return path
 
 
-def screen(config, data: Mapping | None = None, *, report=None):
+def screen(config, data: Mapping | None = None, *, report=None, progress=False):
     """Run a screening sweep; see :func:`cvn_sklearn.sweep.run.screen`, which this calls."""
     from cvn_sklearn.sweep.run import screen as run_screen
 
-    return run_screen(config, data, report=report)
+    return run_screen(config, data, report=report, progress=progress)

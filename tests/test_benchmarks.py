@@ -92,3 +92,14 @@ def test_executor_benchmark_prints_local_and_cold_dask_auto_choice_and_the_rules
     assert re.search(r"a cell's seconds besides its fit \(logreg\)\s+: \d+\.\d+ s", out), out
     assert re.search(r"seconds per fit_cost unit \(LightGBM\)\s+: -?\d\.\d+e[-+]\d+", out), out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_startup_benchmark_prints_help_import_and_cached_sweep_times(tmp_path):
+    out = _run("startup.py", "--repeats", "1", cwd=tmp_path)
+    for label in ("python -c pass", "import cvn_sklearn", "cvn-sklearn --help"):
+        assert re.search(rf"^{re.escape(label)}\s+\d+\.\d+\s+\d+\.\d+$", out, re.MULTILINE), out
+    for mlflow in ("false", "true "):
+        for hamilton in ("as set", "autoload"):
+            assert re.search(rf"^cached sweep, mlflow {mlflow}, Hamilton {hamilton}\s+(\d+\.\d+\s+){{3}}\d+%$", out,
+                             re.MULTILINE), out
+    assert list(tmp_path.iterdir()) == []

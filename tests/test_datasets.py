@@ -60,6 +60,26 @@ def test_symbols_lists_every_symbol_with_package_frequency_dates_and_rows():
         assert row["periods_per_year"] == periods_per_year(symbol) == (6240 if symbol == "eurusd" else 252)
 
 
+@pytest.mark.parametrize("symbol", ["sp500", "nasdaq", "goog", "eurusd"])
+def test_prices_read_from_the_package_files_are_the_packages_own_tables(symbol, fresh_cache):
+    import importlib
+
+    from cvn_sklearn.datasets import OHLCV, _SOURCES
+
+    module = importlib.import_module(_SOURCES[symbol].module)  # the package's own loader, imports and all
+    raw = module.load() if _SOURCES[symbol].package == "arch" else getattr(module, symbol.upper())
+    expected = raw.rename(columns=str.lower)[OHLCV].astype(float)
+    expected.index = pd.DatetimeIndex(expected.index, name="time")
+    expected = expected.sort_index()
+    pd.testing.assert_frame_equal(load_prices(symbol), expected[~expected.index.duplicated()])
+
+
+def test_a_missing_data_package_found_without_import_says_what_to_install(fresh_cache, monkeypatch):
+    monkeypatch.setitem(sys.modules, "backtesting", None)
+    with pytest.raises(ImportError, match=r"'goog' prices ship with the 'backtesting' package, which is not installed"):
+        load_prices("goog")
+
+
 def test_bokeh_stocks_are_adjusted_for_splits():
     # unadjusted, AAPL falls 45% on 2000-06-21 and 50% on 2005-02-28 (2:1 splits), MSFT 48% on 2003-02-18
     jumps = {s: np.log(load_prices(s)["close"]).diff().abs() for s in ("aapl", "msft", "ibm")}

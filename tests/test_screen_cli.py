@@ -18,7 +18,6 @@ import yaml
 from _report_charts import charts
 from cvn_sklearn.cli import main
 from cvn_sklearn.sweep.config import demo_config, read_config
-from cvn_sklearn.sweep.progress import Progress
 from cvn_sklearn.sweep import ScreenConfig
 
 SMALL = {
@@ -62,7 +61,7 @@ def test_screen_prints_the_ranked_table_and_the_pbo_within_100_columns(screened)
     pbo = next(line for line in lines if line.startswith("PBO (probability of backtest overfitting):"))
     table = lines[lines.index(header):lines.index(pbo)]
     assert max(len(line) for line in [*table, pbo]) <= 100  # paths aside, readable in a 100-column terminal
-    assert "cells 8/8 (0 cached, 0 failed)" in err  # the progress line, plain when not a terminal
+    assert err == ""  # no progress bar when stderr is not a terminal (tests/test_cli_start.py: on one), no noise
     assert report.is_file()
 
 
@@ -111,31 +110,6 @@ def test_missing_file_bad_yaml_and_bad_input_are_clear(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()  # one line per symbol the labels leave too few rows
     assert [line.split(":")[1:3] for line in err] == [[" config error", " label"]] * 2
     assert "symbol 'goog'" in err[0] and "symbol 'ibm'" in err[1]
-
-
-def test_progress_on_a_terminal_redraws_one_line():
-    class Terminal:
-        def __init__(self):
-            self.text = ""
-
-        def write(self, text):
-            self.text += text
-
-        def flush(self):
-            pass
-
-        def isatty(self):
-            return True
-
-    terminal = Terminal()
-    progress = Progress(stream=terminal)
-    progress.total = 4
-    for cached in (True, False, False, False):
-        progress.done += 1
-        progress.cached += cached
-        progress.computed += not cached
-        progress._show()
-    assert terminal.text.count("\r") == 4 and "cells 4/4 (1 cached, 0 failed)" in terminal.text and "ETA 0s" in terminal.text
 
 
 def test_the_demo_config_is_valid_and_covers_what_the_readme_promises():

@@ -23,12 +23,24 @@ import contextvars
 import functools
 import importlib
 import logging
+import os
 from typing import Any
 
 import structlog
-from hamilton import driver
-from hamilton.execution import executors
-from hamilton.lifecycle import NodeExecutionHook
+from hamilton import registry as _extensions
+
+if not _extensions.INITIALIZED and os.environ.get(_extensions.HAMILTON_AUTOLOAD_ENV) is None:
+    # Hamilton loads an extension for every library it knows (xgboost, lightgbm, MLflow, Dask, matplotlib,
+    # plotly, ...) when its decorators are first imported: that imports them all, most of a cached sweep's
+    # start-up. These DAGs need numpy's and pandas' only. HAMILTON_AUTOLOAD_EXTENSIONS, when set, decides.
+    for _name in ("numpy", "pandas"):
+        with contextlib.suppress(ImportError, NotImplementedError):
+            _extensions.load_extension(_name)
+    _extensions.INITIALIZED = True
+
+from hamilton import driver  # noqa: E402 - after the extensions are settled
+from hamilton.execution import executors  # noqa: E402
+from hamilton.lifecycle import NodeExecutionHook  # noqa: E402
 
 from sklearn.frozen import FrozenEstimator
 

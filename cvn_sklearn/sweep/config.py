@@ -22,6 +22,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from cvn_sklearn._heldout import OBJECTIVES, THETA_CONSTRAINTS, THETA_DEFAULTS, THETA_PARAMETER_CONSTRAINTS
+from cvn_sklearn._symbols import SYMBOLS
 from cvn_sklearn.calibration import METHODS
 from cvn_sklearn.registry import registry
 
@@ -97,9 +98,13 @@ class Variant(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, description="Display name, unique in the sweep (e.g. 'lightgbm_depth3').")
-    model: str = Field(min_length=1, description="A registry name: a model or an ensemble.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Constructor parameters, by native name.")
+    name: str = Field(min_length=1, description=(
+        "The name the variant is ranked under, unique in the sweep (e.g. lightgbm_depth3)."))
+    model: str = Field(min_length=1, description=(
+        "A registry name: a model or an ensemble (`cvn-sklearn models` lists them)."))
+    params: dict[str, Any] = Field(default_factory=dict, description=(
+        "Constructor parameters of the model, by their native names (n_estimators, max_depth, C, ...). A "
+        "stacker's base_models: [[name, {model: lightgbm, <params>}], ...]."))
 
     @field_validator("model")
     @classmethod
@@ -117,12 +122,16 @@ class FoldSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    n_splits: int = Field(default=4, ge=1, description="Test blocks per symbol.")
-    test_size: int | None = Field(default=None, ge=1, description="Rows per test block (default: n // (n_splits + 1)).")
-    gap: int = Field(default=0, ge=0, description="Rows purged before each test block and before each val block.")
-    embargo: int = Field(default=0, ge=0, description="Rows dropped after each earlier test block.")
-    max_train_size: int | None = Field(default=None, ge=1, description="Rolling window length (default: expanding).")
-    val_size: float = Field(default=0.2, gt=0, lt=1, description="Share of each training window for calibration and θ.")
+    n_splits: int = Field(default=4, ge=1, description="Test blocks (folds) per symbol, in time order.")
+    test_size: int | None = Field(default=None, ge=1, description=(
+        "Rows per test block; null: the rows divided by n_splits + 1."))
+    gap: int = Field(default=0, ge=0, description=(
+        "Rows purged before each test block and before each validation block (at least the label's horizon)."))
+    embargo: int = Field(default=0, ge=0, description="Rows dropped from training after each earlier test block.")
+    max_train_size: int | None = Field(default=None, ge=1, description=(
+        "Rows of a rolling training window; null: an expanding window (every earlier row)."))
+    val_size: float = Field(default=0.2, gt=0, lt=1, description=(
+        "Share of each training window, at its end, that calibrates the probabilities and tunes θ."))
 
 
 class LabelSettings(BaseModel):
@@ -130,14 +139,19 @@ class LabelSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["triple_barrier", "forward_return"] = Field(default="triple_barrier", description="The label.")
-    cusum: float | None = Field(default=None, gt=0, description="CUSUM event threshold in volatilities; null: every bar.")
-    pt_sl: tuple[float, float] = Field(default=(1.0, 1.0), description="Profit-taking and stop-loss multiples.")
-    max_holding: int = Field(default=10, ge=1, description="Bars to the vertical barrier.")
-    vol_span: int = Field(default=50, ge=2, description="Span of the volatility estimate (bars).")
-    vertical: Literal["zero", "sign"] = Field(default="zero", description="Label when the vertical barrier comes first.")
-    horizon: int = Field(default=5, ge=1, description="Bars of the forward-return label.")
-    k: float = Field(default=0.5, gt=0, description="Volatility multiple of the forward-return label.")
+    kind: Literal["triple_barrier", "forward_return"] = Field(default="triple_barrier", description=(
+        "The label: triple_barrier (which of profit-taking, stop-loss or max_holding bars comes first) or "
+        "forward_return (the return over horizon bars above k volatilities)."))
+    cusum: float | None = Field(default=None, gt=0, description=(
+        "Sample events with the CUSUM filter at this threshold, in volatilities; null: every bar is a row."))
+    pt_sl: tuple[float, float] = Field(default=(1.0, 1.0), description=(
+        "Triple barrier: profit-taking and stop-loss barriers, in volatilities."))
+    max_holding: int = Field(default=10, ge=1, description="Triple barrier: bars to the vertical barrier.")
+    vol_span: int = Field(default=50, ge=2, description="Span (bars) of the volatility estimate.")
+    vertical: Literal["zero", "sign"] = Field(default="zero", description=(
+        "Triple barrier: the label when the vertical barrier comes first (zero: no buy; sign: the return's sign)."))
+    horizon: int = Field(default=5, ge=1, description="Forward return: bars ahead.")
+    k: float = Field(default=0.5, gt=0, description="Forward return: the volatility multiple a buy must exceed.")
 
 
 class ScreenConfig(BaseModel):
@@ -157,33 +171,53 @@ class ScreenConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    variants: list[Variant] = Field(min_length=1, description="The variants to rank.")
-    symbols: list[str] = Field(min_length=1, description="Symbols (keys of the data given to screen()).")
-    folds: FoldSettings = Field(default_factory=FoldSettings)
-    label: LabelSettings = Field(default_factory=LabelSettings, description="Labels of the shipped prices.")
-    calibration: str | None = Field(default="isotonic", description="Calibration method; null keeps raw probabilities.")
-    objective: str | None = Field(default=THETA_DEFAULTS["objective"], description="What θ maximises; null uses θ = 0.5.")
-    constraints: dict[str, Any] = Field(default_factory=dict, description="θ constraints (min_positives, ...).")
-    pos_label: Any = Field(default=None, description="The buy label (required for labels other than 0/1, -1/1, bool).")
+    variants: list[Variant] = Field(min_length=1, description=(
+        "The variants to rank: each a registry model or ensemble, its parameters, and the name it is ranked "
+        "under."))
+    symbols: list[str] = Field(min_length=1, description=(
+        f"The symbols to screen on: shipped ones ({', '.join(SYMBOLS)}), or, from Python, the keys of "
+        "the data given to screen()."))
+    folds: FoldSettings = Field(default_factory=FoldSettings, description="The walk-forward folds of every symbol.")
+    label: LabelSettings = Field(default_factory=LabelSettings, description=(
+        "How the shipped prices are labelled (ignored for data you give screen())."))
+    calibration: str | None = Field(default="isotonic", description=(
+        f"How the probabilities are calibrated: {', '.join(CALIBRATIONS)}; null keeps the raw probabilities."))
+    objective: str | None = Field(default=THETA_DEFAULTS["objective"], description=(
+        f"What the threshold θ maximises on the validation rows: {', '.join(OBJECTIVES)}; null: θ = 0.5."))
+    constraints: dict[str, Any] = Field(default_factory=dict, description=(
+        f"θ's constraints and edge test, by name: {', '.join(THETA_CONSTRAINTS)} (their defaults when absent)."))
+    pos_label: Any = Field(default=None, description=(
+        "The label that means buy; null works for 0/1, -1/1 and boolean labels."))
     cost: float | None = Field(default=None, ge=0, description=(
         "Round-trip cost per trade as a return (0.0005 = 5 bps), for every symbol; null: each shipped symbol's "
-        "default (cvn_sklearn.datasets.trading_cost). A symbol you supply needs one (0 screens gross returns)."))
-    costs: dict[str, float] = Field(default_factory=dict, description="Per-symbol cost per trade, over `cost`.")
-    positions: Literal["one_at_a_time", "equal_weight"] = Field(
-        default="one_at_a_time", description="How concurrent trades are held (cvn_sklearn.trading.positions).")
-    sizing: Literal["binary", "probability"] = Field(
-        default="binary", description="Position size: 1 per trade, or from the calibrated probability (bet_size).")
-    break_even: float = Field(default=0.5, gt=0, lt=1, description="Break-even probability of sizing: probability.")
+        "default (index 5 bps, stock 10 bps, EUR/USD 2 bps). Data of your own needs one (0 screens gross "
+        "returns)."))
+    costs: dict[str, float] = Field(default_factory=dict, description=(
+        "Cost per trade of single symbols, over cost (e.g. {goog: 0.0015})."))
+    positions: Literal["one_at_a_time", "equal_weight"] = Field(default="one_at_a_time", description=(
+        "How overlapping trades are held: one_at_a_time (no new entry while a position is open) or equal_weight "
+        "(cvn_sklearn.trading.positions)."))
+    sizing: Literal["binary", "probability"] = Field(default="binary", description=(
+        "Position size: binary (1 per trade) or probability (from the calibrated P(buy), cvn_sklearn.trading.bet_size)."))
+    break_even: float = Field(default=0.5, gt=0, lt=1, description=(
+        "sizing: probability only: the P(buy) at which the position is zero."))
     executor: Literal["local", "dask", "auto"] = Field(default="local", description=(
-        "Where the cells run: this process, Dask, or auto (Dask when a running scheduler is given or the cells' "
-        "estimated time pays for starting a local cluster; cvn_sklearn.sweep.cluster.choose_executor)."))
-    scheduler: str | None = Field(default=None, description="tcp://host:port of a running Dask scheduler.")
-    n_workers: int = Field(default=2, ge=1, description="Workers of the LocalCluster started for executor dask or auto.")
-    folder: Path = Field(default=Path("screen"), description="The sweep's folder: cell store, OOS store, results (~ expanded).")
-    mlflow: bool = Field(default=True, description="Log a parent run and a child run per cell.")
-    tracking_uri: str | None = Field(default=None, description="MLflow store (default: sqlite:///mlflow.db here).")
-    experiment: str = Field(default="cvn-sklearn-screen", min_length=1, description="MLflow experiment.")
-    retry_failed: bool = Field(default=False, description="Run the cells that failed before again.")
+        "Where the cells run: local (this process), dask (a LocalCluster of n_workers, or scheduler) or auto "
+        "(Dask when a running scheduler is given or the cells' estimated time pays for starting a local cluster; "
+        "cvn_sklearn.sweep.cluster.choose_executor)."))
+    scheduler: str | None = Field(default=None, description=(
+        "executor: dask or auto: tcp://host:port of a running Dask scheduler; null starts a LocalCluster when "
+        "Dask is chosen."))
+    n_workers: int = Field(default=2, ge=1, description="Worker processes of the LocalCluster started for executor: dask or auto.")
+    folder: Path = Field(default=Path("screen"), description=(
+        "The sweep's folder (created if missing, ~ expanded): its cell store, OOS store and result tables. A "
+        "re-run reads the finished cells back from it."))
+    mlflow: bool = Field(default=True, description="Log the sweep to MLflow: a parent run, and a child run per cell.")
+    tracking_uri: str | None = Field(default=None, description=(
+        "The MLflow store; null: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory."))
+    experiment: str = Field(default="cvn-sklearn-screen", min_length=1, description="The MLflow experiment's name.")
+    retry_failed: bool = Field(default=False, description=(
+        "Run the cells that failed in an earlier run again (they are otherwise read back as failed)."))
 
     @field_validator("variants")
     @classmethod
@@ -294,7 +328,7 @@ class ScreenConfig(BaseModel):
             return float(self.costs[symbol])
         if self.cost is not None:
             return float(self.cost)
-        from cvn_sklearn.datasets import SYMBOLS, trading_cost
+        from cvn_sklearn.datasets import trading_cost
 
         if symbol in SYMBOLS:
             return trading_cost(symbol)
@@ -410,8 +444,28 @@ def _problem(error: dict) -> Problem:
         known = list(model.model_fields)
         hint = did_you_mean(loc[-1], known)
         return Problem(key, f"unknown key{hint}" if hint else f"unknown key; the known keys here are {known}")
-    message = error["msg"].removeprefix("Value error, ")
-    return Problem(key, " ".join(message.split()))
+    message = " ".join(error["msg"].removeprefix("Value error, ").split())
+    described = _description(loc) if error["type"] != "value_error" else None  # a validator's own message says it all
+    return Problem(key, f"{message} ({key}: {described.rstrip('.')})" if described else message)
+
+
+def _description(loc: list) -> str | None:
+    """The field description of the key at ``loc`` (``["folds", "n_splits"]``, ``["variants", "0", "model"]``), if any."""
+    model, rest = ScreenConfig, list(loc)
+    while rest:
+        name = rest.pop(0)
+        field = model.model_fields.get(name)
+        if field is None:
+            return None
+        if not rest:
+            return field.description
+        if name == "variants" and rest[0].isdigit() and len(rest) > 1:
+            model, rest = Variant, rest[1:]
+        elif name in _SECTIONS:
+            model = globals()[_SECTIONS[name]]
+        else:
+            return None
+    return None
 
 
 def expand_tracking_uri(uri: str) -> str:

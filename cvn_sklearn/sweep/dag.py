@@ -47,7 +47,7 @@ from hamilton.lifecycle import NodeExecutionHook, NodeExecutionMethod, TaskRetur
 
 from cvn_sklearn.contracts import Datasets, ReliabilityBins, TrainedArtifact, take_rows
 from cvn_sklearn.dags import fixed_params
-from cvn_sklearn.events import emit
+from cvn_sklearn.events import emit, model_type
 from cvn_sklearn.scrubbing import scrub_text, secret_strings
 from cvn_sklearn.sweep.plan import BaseJob, Cell, SymbolData, single_threaded
 from cvn_sklearn.sweep.store import CellStore
@@ -124,7 +124,9 @@ class CellReturned(TaskReturnHook):
     """Emits ``cell_complete`` in the driver's process when a cell's task comes back (locally or from Dask)."""
 
     def run_after_task_return(self, *, result: Any, success: bool, **future_kwargs: Any):
-        """After a task holding ``cell_record``: its ``cell_complete`` event."""
+        """After a task holding ``cell_record``: its ``cell_complete`` event; after one holding ``base_oos``, ``base_model_complete``."""
+        if success and isinstance(result, dict) and isinstance(result.get("base_oos"), dict):
+            emit("base_model_complete", **result["base_oos"])
         if not (success and isinstance(result, dict) and "cell_record" in result):
             return
         record = result["cell_record"][0]
@@ -145,9 +147,9 @@ def base_job(base_jobs: list, symbol_data: dict) -> Parallelizable[BaseJob]:
         yield job._replace(data=symbol_data[job.symbol])
 
 
-def base_oos(base_job: BaseJob) -> str:
-    """The base model's OOS predictions and refit on the fold's fit rows, put in the OOS store; its symbol."""
-    data = base_job.data
+def base_oos(base_job: BaseJob) -> dict:
+    """The base model's OOS predictions and refit on the fold's fit rows, put in the OOS store; its model, symbol, seconds."""
+    data, started = base_job.data, perf_counter()
     with limited_threads(1):
         precompute_base_model(
             base_job.estimator,
@@ -156,10 +158,10 @@ def base_oos(base_job: BaseJob) -> str:
             cv=base_job.cv,
             cache=base_job.cache,
         )
-    return base_job.symbol
+    return {"model": model_type(base_job.estimator), "symbol": base_job.symbol, "seconds": perf_counter() - started}
 
 
-def base_oos_done(base_oos: Collect[str]) -> int:
+def base_oos_done(base_oos: Collect[dict]) -> int:
     """Fan in: how many base-model jobs ran (the cells wait for them)."""
     return len(list(base_oos))
 

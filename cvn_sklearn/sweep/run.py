@@ -28,7 +28,7 @@ SWEEP_DAG = ("cvn_sklearn.sweep.dag",)
 
 
 
-def screen(config, data: Mapping | None = None, *, report=None):
+def screen(config, data: Mapping | None = None, *, report=None, progress=False):
     """Run a screening sweep: every variant on every symbol's every walk-forward fold, ranked honestly.
 
     A cell is one variant on one symbol's one fold: a :func:`train_one` run
@@ -79,6 +79,13 @@ def screen(config, data: Mapping | None = None, *, report=None):
         Also write the sweep's self-contained HTML report here
         (:func:`~cvn_sklearn.sweep.report.write_report`), and attach it to the
         MLflow parent run.
+    progress : bool or Progress, default=False
+        ``True`` draws a progress bar on stderr while the sweep runs, when
+        stderr is a terminal (:class:`~cvn_sklearn.sweep.progress.Progress`:
+        cells done, cost-weighted ETA; one line when every cell comes from the
+        store). A :class:`~cvn_sklearn.sweep.progress.Progress` is used as
+        given (the command line's also keeps library warnings and logs out of
+        stderr). ``False`` prints nothing.
 
     Returns
     -------
@@ -122,10 +129,23 @@ def screen(config, data: Mapping | None = None, *, report=None):
     >>> len(result.cells), sorted(result.ranking.index), set(result.cells.status)
     (8, ['logreg', 'logreg_weak'], {'ok'})
     """
+    if progress is False or progress is None:
+        return _screen(config, data, report, None)
+    from cvn_sklearn.sweep.progress import Progress
+
+    reporter = progress if isinstance(progress, Progress) else Progress()
+    with reporter:
+        return _screen(config, data, report, reporter)
+
+
+def _screen(config, data, report, progress):
+    """:func:`screen`'s work; ``progress`` (a :class:`Progress` already entered, or ``None``) is told the plan."""
     config, data, report, resolved = check_inputs(config, data, report)
     started = perf_counter()
     plan = plan_cells(config, data, resolved)
     executor = _executor(config, plan)
+    if progress is not None:
+        progress.plan(plan)
     emit("screen_started", n_cells=len(plan.cells), n_cached=len(plan.cached), n_variants=len(config.variants),
          n_symbols=len(config.symbols), n_folds=plan.n_folds, executor=executor)
     for cell in plan.cached:

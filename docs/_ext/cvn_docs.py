@@ -7,6 +7,9 @@ On ``config-inited`` (before Sphinx looks for source files) it writes:
   public module of the package, found by walking the package: a module added to
   ``cvn_sklearn/`` (or to ``models/``, ``ensembles/``, ``dags/``) gets its page, and a page per
   name of its ``__all__``, with no edit here. Private modules (``_rows``) are left out.
+* ``docs/generated/configuration_table.md``: the keys of a sweep's config, read from the field
+  descriptions of ``ScreenConfig`` (:func:`cvn_sklearn.sweep.template.config_reference`, the text
+  ``cvn-sklearn init`` writes as comments).
 * ``docs/generated/estimator_checks_table.md``: the one table of estimator checks a default
   cannot pass, read from ``LIBRARY_LIMITS``, ``BY_DESIGN`` and ``STRATIFIED_BY_DESIGN`` of
   ``tests/test_common.py`` (the same dictionaries the test suite hands to
@@ -140,6 +143,16 @@ def write_estimator_checks_table() -> Path:
     target = DOCS / "generated" / "estimator_checks_table.md"
     target.parent.mkdir(exist_ok=True)
     _write_if_changed(target, estimator_checks_table())
+    return target
+
+
+def write_configuration_table() -> Path:
+    """``docs/generated/configuration_table.md``: the sweep's keys, from ``ScreenConfig``'s field descriptions."""
+    from cvn_sklearn.sweep.template import config_reference
+
+    target = DOCS / "generated" / "configuration_table.md"
+    target.parent.mkdir(exist_ok=True)
+    _write_if_changed(target, config_reference())
     return target
 
 
@@ -383,6 +396,7 @@ def _escape_types(app, what, name, obj, options, lines):
 def _generate(app, config):
     write_api_index()
     write_estimator_checks_table()
+    write_configuration_table()
     config.autosummary_context = {**config.autosummary_context, "module_data": module_data(),
                                   "backreference_names": backreference_names()}
 
