@@ -181,6 +181,8 @@ class ScreenConfig(BaseModel):
     mlflow: bool = Field(default=True, description="Log a parent run and a child run per cell.")
     tracking_uri: str | None = Field(default=None, description="MLflow store (default: sqlite:///mlflow.db here).")
     experiment: str = Field(default="cvn-sklearn-screen", min_length=1, description="MLflow experiment.")
+    registered_model: str | None = Field(default=None, min_length=1, description=(
+        "Register the champion's model (best DSR) in the MLflow model registry under this name; null: only log it."))
     retry_failed: bool = Field(default=False, description="Run the cells that failed before again.")
 
     @field_validator("variants")
