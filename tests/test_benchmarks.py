@@ -72,3 +72,13 @@ def test_trading_benchmark_prints_the_series_time_the_reference_check_and_the_sh
     assert re.search(r"sweep wall time, extrapolated from 8 measured cells : \d+\.\d+ s for 3 cells", out), out
     assert re.search(r"series share of the sweep's wall time : \d+\.\d+% \(target <= 5%", out), out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_mlflow_logging_benchmark_prints_the_logging_share_and_the_report_time_of_both_sweeps(tmp_path):
+    out = _run("mlflow_logging.py", "--cells", "10", "--demo-rounds", "2", "--demo-symbols", "1", "--repeats", "1",
+               "--child-runs", "5", cwd=tmp_path)
+    for label in ("demo-sized sweep", "tiny cells"):
+        assert re.search(rf"^logging, {label} \(\d+ cells\): \d+\.\d% of the sweep's \d+\.\d s \(child runs \d+\.\d+ s, "
+                         r"parent and champion \d+\.\d+ s\); report built in \d+\.\d+ s", out, re.MULTILINE), out
+    assert re.search(r"one child run: \d+\.\d ms through MlflowClient .*, \d+\.\d ms inserted in bulk", out), out
+    assert list(tmp_path.iterdir()) == []

@@ -182,3 +182,26 @@ def test_cli_no_mlflow_writes_no_mlflow_db(tmp_path, monkeypatch):
     status, out = _cli(tmp_path, "--no-mlflow")
     assert status == 0 and out.strip().splitlines()[-1] == "MLflow: nothing logged (mlflow: false, or --no-mlflow)"
     assert not [path for path in tmp_path.rglob("*") if path.name.startswith("mlflow") or path.name == "mlruns"]
+
+
+def test_a_run_inserted_in_bulk_reads_back_as_the_same_run_written_through_mlflows_client(tmp_path):
+    """The SQL fast path (tracking.insert_runs) leaves what create_run + log_batch + set_terminated leave."""
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.create_experiment("contract")
+    parent = client.create_run(experiment).info.run_id
+    run = {"tags": {"mlflow.runName": "v|s|0", "mlflow.parentRunId": parent, "mlflow.user": "me", "variant": "v"},
+           "params": {"model": "logreg", "C": 0.5}, "metrics": {"test_auc": 0.61, "seconds": 1.25, "no_edge": False},
+           "start": 1_700_000_000_000, "end": 1_700_000_001_250, "status": "FAILED"}
+    written = client.get_run(tracking.write_run(client, experiment, run))
+    location = client.get_experiment(experiment).artifact_location
+    [inserted_id] = tracking.insert_runs(client._tracking_client.store, experiment, location, [run])
+    inserted = client.get_run(inserted_id)
+    fields = ("status", "start_time", "end_time", "run_name", "lifecycle_stage", "user_id", "experiment_id")
+    assert [getattr(inserted.info, f) for f in fields] == [getattr(written.info, f) for f in fields]
+    assert inserted.info.artifact_uri == written.info.artifact_uri.replace(written.info.run_id, inserted_id)
+    assert (inserted.data.params, inserted.data.metrics, inserted.data.tags) == (
+        written.data.params, written.data.metrics, written.data.tags)
+    history = [client.get_metric_history(r, "test_auc")[0] for r in (inserted_id, written.info.run_id)]
+    assert [(m.value, m.timestamp, m.step) for m in history] == [(0.61, 1_700_000_001_250, 0)] * 2
+    found = client.search_runs([experiment], "metrics.test_auc > 0.6 and params.C = '0.5' and tags.variant = 'v'")
+    assert {r.info.run_id for r in found} == {inserted_id, written.info.run_id}
