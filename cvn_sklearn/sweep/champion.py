@@ -50,7 +50,18 @@ def champion_variant(ranking) -> tuple[str, float] | None:
 
 
 def champion_cell(result, plan):
-    """The :class:`Champion` of a sweep (see the module docstring), or ``None`` when no variant has a DSR."""
+    """The :class:`Champion` of a sweep (see the module docstring), or ``None`` when no variant has a DSR.
+
+    Parameters
+    ----------
+    result : ScreenResult
+    plan : Plan
+        The sweep's plan (its cells, with their folds).
+
+    Returns
+    -------
+    Champion or None
+    """
     best = champion_variant(result.ranking)
     if best is None:
         return None
@@ -70,6 +81,16 @@ def refit_champion(champion: Champion, config, plan):
     The :mod:`~cvn_sklearn.dags.fixed_params` DAG on exactly what the sweep's
     ``cell_artifact`` sub-DAG received (:mod:`cvn_sklearn.sweep.dag`'s
     ``cell_*`` nodes), on one thread.
+
+    Parameters
+    ----------
+    champion : Champion
+    config : ScreenConfig
+    plan : Plan
+
+    Returns
+    -------
+    TrainedArtifact
     """
     from cvn_sklearn.dags import train_artifact
     from cvn_sklearn.sweep import dag

@@ -20,7 +20,7 @@ from cvn_sklearn._disk import content_key
 from cvn_sklearn.persist import _experiment_id, _store_lock, _tracking
 from cvn_sklearn.scrubbing import scrub_structure, scrub_text, scrub_uri
 
-__all__ = ["SweepRuns", "log_report", "store_uri", "where_lines"]
+__all__ = ["SweepRuns", "insert_runs", "log_report", "store_uri", "where_lines", "write_run"]
 
 _SWEEP_TAG = "cvn.sweep_id"
 _CELL_TAG = "cvn.cell_key"
