@@ -205,3 +205,16 @@ def test_a_run_inserted_in_bulk_reads_back_as_the_same_run_written_through_mlflo
     assert [(m.value, m.timestamp, m.step) for m in history] == [(0.61, 1_700_000_001_250, 0)] * 2
     found = client.search_runs([experiment], "metrics.test_auc > 0.6 and params.C = '0.5' and tags.variant = 'v'")
     assert {r.info.run_id for r in found} == {inserted_id, written.info.run_id}
+
+
+def test_on_dask_each_cells_child_run_is_written_by_the_driver_with_the_cells_times(tmp_path):
+    config = _config(tmp_path, variants=VARIANTS[:1], executor="dask", n_workers=1)
+    result = screen(config, data=DATA)
+    client = MlflowClient(config["tracking_uri"])
+    children = _children(client, result.parent_run_id)
+    cells = result.cells.set_index("key")
+    assert sorted(c.data.tags["cvn.cell_key"] for c in children) == sorted(cells.index)
+    for child in children:
+        seconds = cells.loc[child.data.tags["cvn.cell_key"], "seconds"]
+        assert abs((child.info.end_time - child.info.start_time) / 1000 - seconds) <= 0.5 * seconds
+    assert client.get_run(result.parent_run_id).data.tags["cvn.champion"] == "logreg"
