@@ -295,7 +295,7 @@ def insert_runs(store, experiment_id: str, artifact_location: str, runs: list) -
         rows[SqlMetric] += [dict(run_uuid=run_id, key=m.key, value=m.value, timestamp=m.timestamp, step=m.step,
                                  is_nan=False) for m in metrics]
     rows[SqlLatestMetric] = rows[SqlMetric]  # one value per key: the latest is the only one
-    with store.ManagedSessionMaker() as session:
+    with store.ManagedSessionMaker(read_only=False) as session:  # the primary, never a read replica
         for table, values in rows.items():
             if values:
                 session.execute(insert(table.__table__), values)
