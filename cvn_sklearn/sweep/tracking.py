@@ -53,10 +53,12 @@ class SweepRuns:
     text), or reuses the parent of an earlier run of the same sweep.
     :meth:`cell` queues a finished cell's child run; the queue is written in
     batches (at most :data:`_BATCH` runs, at least every :data:`_EVERY`
-    seconds, and at :meth:`finish`) through
-    :class:`mlflow.tracking.MlflowClient`: ``create_run`` with the cell's
-    start time, one ``log_batch`` of its params, metrics and tags,
-    ``set_terminated`` with its end time (``FAILED`` for a failed cell).
+    seconds, and at :meth:`finish`): on an SQL store (SQLite, PostgreSQL,
+    MySQL) in one transaction (:func:`insert_runs`), elsewhere (a tracking
+    server) run by run through :class:`mlflow.tracking.MlflowClient`
+    (:func:`write_run`: ``create_run`` with the cell's start time, one
+    ``log_batch`` of its params and metrics, ``set_terminated`` with its end
+    time, ``FAILED`` for a failed cell).
 
     A child run holds the variant's parameters as params (scrubbed, nested
     mappings flattened to dotted keys, lists as JSON), ``model``; the cell's
