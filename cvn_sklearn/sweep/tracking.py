@@ -265,7 +265,8 @@ def insert_runs(store, experiment_id: str, artifact_location: str, runs: list) -
     small cells a few percent of the sweep. ``tests/test_sweep_tracking.py``
     checks that a run written either way reads back the same through
     MLflow's client (an MLflow upgrade that changes its tables fails there).
-    Keys and values are validated as MLflow validates them.
+    Each key is validated once, as MLflow's ``log_batch`` validates it; the
+    values are finite floats (metrics) and strings cut to MLflow's lengths.
     """
     import uuid
 
@@ -277,25 +278,32 @@ def insert_runs(store, experiment_id: str, artifact_location: str, runs: list) -
     from sqlalchemy import insert
 
     rows = {SqlRun: [], SqlTag: [], SqlParam: [], SqlMetric: []}
-    ids = []
+    ids, checked = [], set()
     for run in runs:
         run_id = uuid.uuid4().hex
         ids.append(run_id)
-        metrics = [Metric(k, float(v), run["end"], 0) for k, v in run["metrics"].items()]
-        params = [Param(k, str(v)[:6000]) for k, v in run["params"].items()]
-        tags = [RunTag(k, str(v)) for k, v in run["tags"].items()]
-        for start in range(0, max(len(metrics), len(params), len(tags)), 100):  # MLflow's limits per batch
-            _validate_batch_log_data(metrics[start:start + 100], params[start:start + 100], tags[start:start + 100])
+        end = run["end"]
+        metrics = [(k, float(v)) for k, v in run["metrics"].items()]
+        params = [(k, str(v)[:6000]) for k, v in run["params"].items()]
+        tags = [(k, str(v)[:8000]) for k, v in run["tags"].items()]
+        new = [[(k, v) for k, v in items if (kind, k) not in checked]
+               for kind, items in (("metric", metrics), ("param", params), ("tag", tags))]
+        for start in range(0, max(map(len, new)), 100):  # each key once, as MLflow's log_batch checks it (values: types
+            _validate_batch_log_data(  # and lengths fixed above)
+                [Metric(k, v, end, 0) for k, v in new[0][start:start + 100]],
+                [Param(k, v) for k, v in new[1][start:start + 100]],
+                [RunTag(k, v) for k, v in new[2][start:start + 100]])
+        checked |= {(kind, k) for kind, items in zip(("metric", "param", "tag"), new) for k, _ in items}
         rows[SqlRun].append(dict(
             run_uuid=run_id, name=run["tags"][MLFLOW_RUN_NAME], artifact_uri=append_to_uri_path(
                 artifact_location, run_id, store.ARTIFACTS_FOLDER_NAME), experiment_id=int(experiment_id),
             source_type="UNKNOWN", source_name="", entry_point_name="", user_id=run["tags"].get(MLFLOW_USER, "unknown"),
-            status=run["status"], start_time=run["start"], end_time=run["end"], deleted_time=None, source_version="",
+            status=run["status"], start_time=run["start"], end_time=end, deleted_time=None, source_version="",
             lifecycle_stage="active"))
-        rows[SqlTag] += [dict(run_uuid=run_id, key=t.key, value=t.value) for t in tags]
-        rows[SqlParam] += [dict(run_uuid=run_id, key=p.key, value=p.value) for p in params]
-        rows[SqlMetric] += [dict(run_uuid=run_id, key=m.key, value=m.value, timestamp=m.timestamp, step=m.step,
-                                 is_nan=False) for m in metrics]
+        rows[SqlTag] += [dict(run_uuid=run_id, key=k, value=v) for k, v in tags]
+        rows[SqlParam] += [dict(run_uuid=run_id, key=k, value=v) for k, v in params]
+        rows[SqlMetric] += [dict(run_uuid=run_id, key=k, value=v, timestamp=end, step=0, is_nan=False)
+                            for k, v in metrics]
     rows[SqlLatestMetric] = rows[SqlMetric]  # one value per key: the latest is the only one
     with store.ManagedSessionMaker(read_only=False) as session:  # the primary, never a read replica
         for table, values in rows.items():
