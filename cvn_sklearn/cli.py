@@ -222,7 +222,8 @@ def _run_sweep(args, content: dict) -> int:
 
     executor = "dask" if args.executor is None and args.scheduler is not None else args.executor
     content = with_overrides(content, executor=executor, scheduler=args.scheduler,
-                             retry_failed=True if args.retry_failed else None)
+                             retry_failed=True if args.retry_failed else None, tracking_uri=args.tracking_uri,
+                             mlflow=False if args.no_mlflow else None, registered_model=args.register)
     try:
         config, data, report, _ = check_inputs(content, report=args.report)  # screen() checks again: cheap, and alone it is the library call
     except ConfigError as exc:
@@ -259,8 +260,8 @@ def _run_sweep(args, content: dict) -> int:
         print()
         print(textwrap.fill(f"PBO (probability of backtest overfitting): {pbo}", width=100, subsequent_indent="  "))
         print(f"cells: {len(result.cells)}, failed: {failed}, from the store: {int(result.cells['cached'].sum())}")
-        print(f"tables: {result.folder}/ranking.csv, by_variant.csv, cells.csv"
-              + (f"; report: {report}" if report else ""), flush=True)
+        for line in _where(config, result, report):
+            print(line, flush=True)
     for line in failures:
         print(f"cvn-sklearn {args.command}: failed: {line}", file=sys.stderr)
     return 1 if failures else 0
@@ -289,6 +290,19 @@ def _failed_cells_table(cells) -> str:
     table = format_table(rows[:FAILED_CELLS_SHOWN], ["variant", "symbol", "fold", "error"])
     more = len(rows) - FAILED_CELLS_SHOWN
     return table + (f"\n... and {more} more failed cells (cells.csv, the report)" if more > 0 else "")
+
+
+def _where(config, result, report) -> list[str]:
+    """The last lines of a sweep: where its folder, tables, returns, report and MLflow runs went, and how to open them."""
+    from cvn_sklearn.sweep.tracking import where_lines
+
+    folder = result.folder
+    lines = [f"folder: {folder}/ (cell store: cells/, OOS store: oos/)",
+             f"tables: {folder}/ranking.csv, by_variant.csv, cells.csv (and .parquet); returns: {folder}/returns.parquet, "
+             "returns_gross.parquet, pooled.parquet, pooled_gross.parquet, buy_and_hold.parquet; summary: result.json"]
+    if report:
+        lines.append(f"report: {report}")
+    return lines + where_lines(config, result)
 
 
 def _failures(cells) -> list[str]:
@@ -320,6 +334,11 @@ def _sweep_arguments(command) -> None:
     command.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="a running Dask scheduler")
     command.add_argument("--report", default=None, metavar="HTML", help="write the self-contained HTML report here")
     command.add_argument("--retry-failed", action="store_true", help="run the cells that failed before again")
+    command.add_argument("--tracking-uri", default=None, metavar="URI",
+                         help="MLflow store (default: the config's, else MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)")
+    command.add_argument("--no-mlflow", action="store_true", help="log nothing to MLflow (no mlflow.db is written)")
+    command.add_argument("--register", default=None, metavar="NAME",
+                         help="register the champion's model (best DSR) in the MLflow model registry as NAME")
 
 
 def _config_file(text: str) -> str:

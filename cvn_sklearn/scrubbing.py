@@ -88,7 +88,7 @@ import zipfile
 from collections.abc import Mapping
 
 __all__ = ["MASK", "SCRUBBED", "SECRET_NAMES", "kept_secrets", "looks_like_secret", "scrub", "scrub_structure",
-           "scrub_text", "scrubbed_copy", "secret_name", "secret_strings", "secret_values"]
+           "scrub_text", "scrub_uri", "scrubbed_copy", "secret_name", "secret_strings", "secret_values"]
 
 SCRUBBED = "***scrubbed***"
 """What a value under a secret name, or a whole credential, becomes."""
@@ -225,6 +225,22 @@ def scrub_text(message, values=()) -> str:
     "could not convert string to float: '***'"
     """
     return _PAIR.sub(_masked_pair, _text(str(message), _known(values)))
+
+
+def scrub_uri(uri: str) -> str:
+    """A store's URI as shown to its user: the userinfo and secret-named ``name=value`` pairs masked, the path kept.
+
+    For the command line's own output (where the runs went), where the path
+    is what the user needs; logged values go through :func:`scrub_structure`.
+
+    Examples
+    --------
+    >>> scrub_uri("postgresql://bob:pw@db/ml?sslmode=require&password=x")
+    'postgresql://***@db/ml?sslmode=require&password=***'
+    >>> scrub_uri("sqlite:////home/me/a_rather_long_project_folder_name_2024/mlflow.db")
+    'sqlite:////home/me/a_rather_long_project_folder_name_2024/mlflow.db'
+    """
+    return _ASSIGNMENT.sub(_masked_pair, _USERINFO.sub(rf"\1{MASK}@", str(uri)))
 
 
 # -- the walk -------------------------------------------------------------------------------

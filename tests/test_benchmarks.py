@@ -103,3 +103,13 @@ def test_startup_benchmark_prints_help_import_and_cached_sweep_times(tmp_path):
             assert re.search(rf"^cached sweep, mlflow {mlflow}, Hamilton {hamilton}\s+(\d+\.\d+\s+){{3}}\d+%$", out,
                              re.MULTILINE), out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_mlflow_logging_benchmark_prints_the_logging_share_and_the_report_time_of_both_sweeps(tmp_path):
+    out = _run("mlflow_logging.py", "--cells", "10", "--demo-rounds", "2", "--demo-symbols", "1", "--repeats", "1",
+               "--child-runs", "5", cwd=tmp_path)
+    for label in ("demo-sized sweep", "tiny cells"):
+        assert re.search(rf"^logging, {label} \(\d+ cells\): \d+\.\d% of the sweep's \d+\.\d s \(child runs \d+\.\d+ s, "
+                         r"parent and champion \d+\.\d+ s\); report built in \d+\.\d+ s", out, re.MULTILINE), out
+    assert re.search(r"one child run: \d+\.\d ms through MlflowClient .*, \d+\.\d ms inserted in bulk", out), out
+    assert list(tmp_path.iterdir()) == []

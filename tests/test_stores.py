@@ -229,6 +229,7 @@ _CONFIG_CHANGES = {
     "mlflow": ({"mlflow": True}, NONE),
     "tracking_uri": ({"tracking_uri": "sqlite:///other.db"}, NONE),
     "experiment": ({"experiment": "other"}, NONE),
+    "registered_model": ({"registered_model": "champion"}, NONE),
     "retry_failed": ({"retry_failed": True}, NONE),
 }
 

@@ -9,7 +9,8 @@ One concept per module:
 * :mod:`~cvn_sklearn.sweep.cluster`: where the cells run on Dask;
 * :mod:`~cvn_sklearn.sweep.tables`: :class:`ScreenResult`: cells, per-variant table, ranking, PBO;
 * :mod:`~cvn_sklearn.sweep.report`: the self-contained HTML report;
-* :mod:`~cvn_sklearn.sweep.tracking`: the parent and child runs in MLflow;
+* :mod:`~cvn_sklearn.sweep.tracking`: the parent and child runs in MLflow, written as the cells complete;
+* :mod:`~cvn_sklearn.sweep.champion`: the champion variant (best DSR) and the fitted model that stands for it;
 * :mod:`~cvn_sklearn.sweep.progress`: the progress bar (cost-weighted ETA) and, for the CLI, library noise kept off stderr;
 * :mod:`~cvn_sklearn.sweep.template`: the commented ``sweep.yaml`` of ``cvn-sklearn init``, and the configuration reference;
 * :mod:`~cvn_sklearn.sweep.run`: :func:`screen`, the entry point.

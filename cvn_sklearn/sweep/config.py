@@ -216,6 +216,8 @@ class ScreenConfig(BaseModel):
     tracking_uri: str | None = Field(default=None, description=(
         "The MLflow store; null: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory."))
     experiment: str = Field(default="cvn-sklearn-screen", min_length=1, description="The MLflow experiment's name.")
+    registered_model: str | None = Field(default=None, min_length=1, description=(
+        "Register the champion's model (best DSR) in the MLflow model registry under this name; null: only log it."))
     retry_failed: bool = Field(default=False, description=(
         "Run the cells that failed in an earlier run again (they are otherwise read back as failed)."))
 

@@ -37,6 +37,8 @@ and Dask's workers start with ``OMP_NUM_THREADS=1`` (its default
 oversubscribe the cores.
 """
 
+import contextlib
+import contextvars
 from time import perf_counter
 from typing import Any, NamedTuple, Optional
 
@@ -120,8 +122,29 @@ class CellRecorder(NodeExecutionHook):
             CellStore(node_kwargs["cell_store_folder"]).put(record, **arrays)
 
 
+_ON_CELL = contextvars.ContextVar("cvn_sklearn_on_cell_returned", default=None)
+
+
 class CellReturned(TaskReturnHook):
-    """Emits ``cell_complete`` in the driver's process when a cell's task comes back (locally or from Dask)."""
+    """Emits ``cell_complete`` in the driver's process when a cell's task comes back (locally or from Dask).
+
+    Then hands the cell's record to the callback of :meth:`calling`, if any.
+    """
+
+    @staticmethod
+    @contextlib.contextmanager
+    def calling(callback):
+        """Call ``callback(record)`` in the driver's process as each cell's task comes back, during the block.
+
+        The sweep's MLflow child runs are written this way
+        (:class:`~cvn_sklearn.sweep.tracking.SweepRuns`), as the cells
+        complete, locally or from Dask; ``None`` calls nothing.
+        """
+        token = _ON_CELL.set(callback)
+        try:
+            yield
+        finally:
+            _ON_CELL.reset(token)
 
     def run_after_task_return(self, *, result: Any, success: bool, **future_kwargs: Any):
         """After a task holding ``cell_record``: its ``cell_complete`` event; after one holding ``base_oos``, ``base_model_complete``."""
@@ -139,6 +162,9 @@ class CellReturned(TaskReturnHook):
             cached=False,
             seconds=record["seconds"],
         )
+        callback = _ON_CELL.get()
+        if callback is not None:
+            callback(record)
 
 
 def base_job(base_jobs: list, symbol_data: dict) -> Parallelizable[BaseJob]:

@@ -8,6 +8,7 @@ screen``/``demo`` call. The cells run through the Hamilton DAG of
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from time import perf_counter
@@ -16,9 +17,10 @@ from cvn_sklearn.dags import build_driver, cached_driver, fixed_params_config
 from cvn_sklearn.events import emit
 from cvn_sklearn.sweep.cluster import check_main_guard, choose_executor, dask_executor
 from cvn_sklearn.sweep.config import ConfigError, Problem, ScreenConfig, check_config
+from cvn_sklearn.sweep.dag import CellReturned
 from cvn_sklearn.sweep.plan import check_plan_inputs, plan_cells
 from cvn_sklearn.sweep.tables import screen_result, write_summary
-from cvn_sklearn.sweep.tracking import log_report, log_screen
+from cvn_sklearn.sweep.tracking import SweepRuns, log_report
 from cvn_sklearn.threads import limited_threads
 
 __all__ = ["SWEEP_DAG", "check_inputs", "screen"]
@@ -152,23 +154,31 @@ def _screen(config, data, report, progress):
         record = plan.stored[cell.key][0]
         emit("cell_complete", variant=cell.variant.name, symbol=cell.symbol, fold=cell.fold.index,
              status=record["status"], cached=True, seconds=0.0)
-    if plan.todo:
-        inputs = dict(
-            cells_todo=plan.todo, base_jobs=plan.base_jobs, symbol_data=plan.data,
-            cell_store_folder=str(config.folder), oos_folder=str(plan.oos_folder),
-            calibration=config.calibration, objective=config.objective, constraints=dict(config.constraints),
-            pos_label=config.pos_label, meta_label=None, meta_label_params={}, trading_rules=config.trading_rules(),
-        )
-        dag_config = fixed_params_config(config.calibration, config.objective)
-        if executor == "local":
-            with limited_threads(1):
-                cached_driver(SWEEP_DAG, dag_config, "local").execute(["cell_records"], inputs=inputs)
-        else:
-            with dask_executor(config.scheduler, config.n_workers, SWEEP_DAG, dag_config) as executor:
-                build_driver(SWEEP_DAG, dag_config, executor).execute(["cell_records"], inputs=inputs)
-    result = screen_result(config, plan)
-    if config.mlflow:
-        result = log_screen(result, config)
+    runs = SweepRuns(config, plan) if config.mlflow else None  # the parent run, and the cached cells' child runs
+    try:
+        with CellReturned.calling(None if runs is None else runs.cell):  # each cell's child run as it completes
+            if plan.todo:
+                inputs = dict(
+                    cells_todo=plan.todo, base_jobs=plan.base_jobs, symbol_data=plan.data,
+                    cell_store_folder=str(config.folder), oos_folder=str(plan.oos_folder),
+                    calibration=config.calibration, objective=config.objective, constraints=dict(config.constraints),
+                    pos_label=config.pos_label, meta_label=None, meta_label_params={}, trading_rules=config.trading_rules(),
+                )
+                dag_config = fixed_params_config(config.calibration, config.objective)
+                if executor == "local":
+                    with limited_threads(1):
+                        cached_driver(SWEEP_DAG, dag_config, "local").execute(["cell_records"], inputs=inputs)
+                else:
+                    with dask_executor(config.scheduler, config.n_workers, SWEEP_DAG, dag_config) as dask:
+                        build_driver(SWEEP_DAG, dag_config, dask).execute(["cell_records"], inputs=inputs)
+        result = screen_result(config, plan)
+    except BaseException:
+        if runs is not None:
+            with contextlib.suppress(Exception):  # the sweep's own error is the one raised
+                runs.fail()
+        raise
+    if runs is not None:
+        result = runs.finish(result)
         write_summary(result)  # with the parent run's id, for ScreenResult.load
     if report is not None:
         from cvn_sklearn.sweep.report import write_report
