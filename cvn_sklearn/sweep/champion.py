@@ -93,13 +93,14 @@ def refit_champion(champion: Champion, config, plan):
     TrainedArtifact
     """
     from cvn_sklearn.dags import train_artifact
-    from cvn_sklearn.sweep import dag
+    from cvn_sklearn.sweep.dag import (cell_constraints, cell_context, cell_cusum, cell_datasets, cell_hpo_params,
+                                       cell_model_name)
     from cvn_sklearn.threads import limited_threads
 
     cell = champion.cell._replace(data=plan.data[champion.cell.symbol])
-    inputs = {"model_name": dag.cell_model_name(cell), "datasets": dag.cell_datasets(0.0, cell),
-              "hpo_params": dag.cell_hpo_params(cell, str(plan.oos_folder)), "calibration": config.calibration,
-              "objective": config.objective, "constraints": dag.cell_constraints(cell, dict(config.constraints)),
-              "pos_label": config.pos_label, "event_context": dag.cell_context(cell), "cusum_metadata": dag.cell_cusum(cell)}
+    inputs = {"model_name": cell_model_name(cell), "datasets": cell_datasets(0.0, cell),
+              "hpo_params": cell_hpo_params(cell, str(plan.oos_folder)), "calibration": config.calibration,
+              "objective": config.objective, "constraints": cell_constraints(cell, dict(config.constraints)),
+              "pos_label": config.pos_label, "event_context": cell_context(cell), "cusum_metadata": cell_cusum(cell)}
     with limited_threads(1):  # as the cell ran
         return train_artifact(inputs)
