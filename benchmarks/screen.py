@@ -17,9 +17,21 @@ Printed in one run:
   result tables;
 * **resume cost**: a re-run of the finished sweep (every cell read back from
   the store, no fit) against the fresh run;
+* **cell cost**: the serial sweep's wall time against the same fits plain (in
+  this process, one thread), i.e. what a cell costs beyond its model's fit:
+  calibration, θ, scoring, the store; also in this process's CPU time, which a
+  busy machine disturbs far less;
 * **driver memory**: the peak resident memory of a fresh process running a
   sweep of ``--tiny`` tiny cells, and of ten times as many: results stream to
-  the cell store, so it should stay flat.
+  the cell store, so it should stay flat;
+* **many cells**: a fresh process runs a serial sweep of ``--many`` tiny cells
+  (logistic regressions on 300 rows: ``--many / 10`` variants x 2 symbols x 5
+  folds) and reports its orchestration overhead (wall time against the sum of
+  the cells' own seconds), the re-run of the finished sweep, the result
+  tables' build time (:func:`~cvn_sklearn.sweep.tables.screen_result` on the
+  finished plan), the report's build time
+  (:func:`~cvn_sklearn.sweep.report.write_report`) and its peak memory; a
+  second process does the same with a tenth of the cells, for the memory growth.
 
 Every fit runs on one thread on both sides (the sweep pins them). MLflow
 logging is off: it is measured by the MLflow tests, not here.
@@ -27,6 +39,9 @@ logging is off: it is measured by the MLflow tests, not here.
 Run from the repository root::
 
     python benchmarks/screen.py [--rows 5000] [--features 20] [--trees 300] [--repeats 5] [--workers 2] [--tiny 100]
+                                [--many 10000]
+
+The ``--many`` run takes minutes (10,000 cells).
 """
 
 import os
@@ -40,7 +55,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
-from time import perf_counter  # noqa: E402
+from time import perf_counter, process_time  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -66,9 +81,12 @@ def sweep_config(folder, trees: int, **changes) -> dict:
             "folder": str(folder), "mlflow": False, "cost": 0.001, **changes}
 
 
-def timed(config, data):
-    started = perf_counter()
+def timed(config, data, cpu=None):
+    """Wall seconds of a sweep and its result; its CPU seconds in this process appended to ``cpu`` if given."""
+    started, used = perf_counter(), process_time()
     result = screen(config, data=data)
+    if cpu is not None:
+        cpu.append(process_time() - used)
     return perf_counter() - started, result
 
 
@@ -96,31 +114,71 @@ def fit(estimator, X, y):
     return estimator.fit(X, y).predict_proba(X)[:, 1]
 
 
-def plain_fits(fits, client=None):
-    """Seconds to run ``fits`` in this process, or with ``client.map`` on the cluster; and their outputs."""
-    started = perf_counter()
+def plain_fits(fits, client=None, cpu=None):
+    """Seconds to run ``fits`` in this process, or with ``client.map`` on the cluster; and their outputs.
+
+    The CPU seconds of this process are appended to ``cpu`` if given (meaningful in this process only).
+    """
+    started, used = perf_counter(), process_time()
     if client is None:
         outputs = [fit(*job) for job in fits]
     else:
         outputs = client.gather(client.map(fit, *zip(*fits), pure=False))
+    if cpu is not None:
+        cpu.append(process_time() - used)
     return perf_counter() - started, outputs
 
 
-def tiny_sweep(n_cells: int) -> int:
-    """A sweep of ``n_cells`` tiny cells (n_cells / 10 logistic-regression variants x 2 symbols x 5 folds)."""
+def tiny_config(n_cells: int, folder) -> tuple[dict, dict]:
+    """Config and data of a sweep of ``n_cells`` tiny cells (n_cells / 10 logistic-regression variants x 2 symbols x 5 folds)."""
     data = {f"t{i}": market(i, 300, 3) for i in range(2)}
     variants = [{"name": f"logreg_{i}", "model": "logreg", "params": {"C": 1.0 + i}} for i in range(max(1, n_cells // 10))]
+    config = {"variants": variants, "symbols": list(data), "folds": {"n_splits": 5}, "calibration": "sigmoid",
+              "folder": str(folder), "mlflow": False, "cost": 0.001}
+    return config, data
+
+
+def tiny_sweep(n_cells: int) -> int:
+    """Run a sweep of ``n_cells`` tiny cells (:func:`tiny_config`) in a scratch folder; the number of cells."""
     with tempfile.TemporaryDirectory() as folder:
-        config = {"variants": variants, "symbols": list(data), "folds": {"n_splits": 5}, "calibration": "sigmoid",
-                  "folder": folder, "mlflow": False, "cost": 0.001}
-        return len(screen(config, data=data).cells)
+        return len(screen(*tiny_config(n_cells, folder)).cells)
+
+
+def many_cells(n_cells: int) -> dict:
+    """A fresh sweep of ``n_cells`` tiny cells, its re-run, its tables and report built alone; seconds and peak MB."""
+    import resource
+
+    from cvn_sklearn.sweep import ScreenConfig
+    from cvn_sklearn.sweep.plan import plan_cells
+    from cvn_sklearn.sweep.report import write_report
+    from cvn_sklearn.sweep.tables import screen_result
+
+    with tempfile.TemporaryDirectory() as folder:
+        config, data = tiny_config(n_cells, folder)
+        fresh, result = timed(config, data)
+        resumed = timed(config, data)[0]
+        checked = ScreenConfig.model_validate(config)
+        plan = plan_cells(checked, data)  # every cell read back and verified, as a re-run does
+        started = perf_counter()
+        result = screen_result(checked, plan)
+        tables = perf_counter() - started
+        started = perf_counter()
+        write_report(result, checked, Path(folder, "report.html"))
+        report = perf_counter() - started
+        return {"cells": len(result.cells), "fresh": fresh, "cell_seconds": float(result.cells["seconds"].sum()),
+                "resumed": resumed, "tables": tables, "report": report,
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def child(flag: str, n_cells: int) -> dict:
+    """Run this script with ``flag n_cells`` in a fresh process; the JSON it prints last."""
+    done = subprocess.run([sys.executable, __file__, flag, str(n_cells)], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def peak_memory_mb(n_cells: int) -> float:
     """Peak resident memory (MB) of a fresh process running :func:`tiny_sweep` of ``n_cells`` cells."""
-    done = subprocess.run([sys.executable, __file__, "--memory-run", str(n_cells)], capture_output=True, text=True,
-                          check=True)
-    return float(json.loads(done.stdout.strip().splitlines()[-1])["peak_mb"])
+    return float(child("--memory-run", n_cells)["peak_mb"])
 
 
 def main(argv=None) -> None:
@@ -131,8 +189,13 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tiny", type=int, default=100, help="tiny cells of the small memory run (x10 for the big one)")
+    parser.add_argument("--many", type=int, default=10_000, help="tiny cells of the large sweep (and a tenth of them)")
     parser.add_argument("--memory-run", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--many-run", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.many_run is not None:  # the child process of the many-cells measure
+        print(json.dumps(many_cells(args.many_run)))
+        return
     if args.memory_run is not None:  # the child process of peak_memory_mb
         import resource
 
@@ -157,13 +220,14 @@ def main(argv=None) -> None:
         fits = cell_fits(sweep_config(Path(scratch, "plan"), args.trees), data)
         plain_fits(fits, client)  # warm-up
         serial, distributed, resumed, cell_seconds, plain_serial, plain_dask = [], [], [], [], [], []
+        serial_cpu, plain_cpu = [], []
         for repeat in range(args.repeats):
-            seconds, here = plain_fits(fits)
+            seconds, here = plain_fits(fits, cpu=plain_cpu)
             plain_serial.append(seconds)
             seconds, there = plain_fits(fits, client)
             plain_dask.append(seconds)
             fits_agree = all(np.array_equal(a, b) for a, b in zip(here, there))
-            seconds, result = timed(sweep_config(Path(scratch, f"serial{repeat}"), args.trees), data)
+            seconds, result = timed(sweep_config(Path(scratch, f"serial{repeat}"), args.trees), data, serial_cpu)
             serial.append(seconds)
             cell_seconds.append(result.cells["seconds"].sum())
             resumed.append(timed(sweep_config(Path(scratch, f"serial{repeat}"), args.trees), data)[0])
@@ -179,6 +243,9 @@ def main(argv=None) -> None:
     print(f"{f'the same {len(fits)} fits, plain Dask':34s}: {statistics.median(plain_serial):.3f} s serial, "
           f"{statistics.median(plain_dask):.3f} s by client.map: {plain:.2f}x (same predictions: {fits_agree})")
     print(f"sweep's speed-up / plain Dask's   : {fresh / statistics.median(distributed) / plain:.2f}")
+    cost_cpu = statistics.median(serial_cpu) / statistics.median(plain_cpu)
+    print(f"cell cost                         : {fresh / statistics.median(plain_serial):.2f}x the same fits plain "
+          f"(serial; in CPU time {cost_cpu:.2f}x)")
     overhead = (fresh - statistics.median(cell_seconds)) / statistics.median(cell_seconds)
     print(f"sum of the cells' own seconds     : {statistics.median(cell_seconds):.3f} s")
     print(f"orchestration overhead            : {100 * overhead:.1f}% of the cells' own time")
@@ -187,6 +254,18 @@ def main(argv=None) -> None:
     small, big = peak_memory_mb(args.tiny), peak_memory_mb(10 * args.tiny)
     print(f"driver peak memory, {args.tiny} tiny cells  : {small:.0f} MB")
     print(f"driver peak memory, {10 * args.tiny} tiny cells : {big:.0f} MB (growth {big - small:.0f} MB)")
+    print(f"load average (1, 5, 15 min)       : {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    tenth, many = child("--many-run", max(10, args.many // 10)), child("--many-run", args.many)
+    overhead = (many["fresh"] - many["cell_seconds"]) / many["cell_seconds"]
+    print(f"{many['cells']:,} cells: overhead {100 * overhead:.1f}% of the cells' own time "
+          f"(sweep {many['fresh']:.1f} s, cells {many['cell_seconds']:.1f} s)")
+    print(f"  re-run of the finished sweep     : {many['resumed']:.2f} s ({100 * many['resumed'] / many['fresh']:.1f}% "
+          "of the fresh run)")
+    print(f"  result tables built              : {many['tables']:.2f} s")
+    print(f"  report built (write_report)      : {many['report']:.2f} s")
+    print(f"  driver peak memory               : {many['peak_mb']:.0f} MB ({tenth['cells']:,} cells: "
+          f"{tenth['peak_mb']:.0f} MB, growth {many['peak_mb'] - tenth['peak_mb']:.0f} MB)")
+    print(f"load average (1, 5, 15 min)       : {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -549,7 +549,15 @@ class Adapter(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        proba = self.predict_proba(X)
+        return self._labels_from_proba(self.predict_proba(X))
+
+    def _labels_from_proba(self, proba):
+        """Labels from ``predict_proba`` output: the most probable class.
+
+        The one decision rule of the adapter; ``predict`` applies it, and so
+        may a caller holding probabilities it already computed (the
+        ``fixed_params`` DAG does).
+        """
         return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_log_proba(self, X):

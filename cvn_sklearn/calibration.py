@@ -53,7 +53,7 @@ from cvn_sklearn._heldout import (
 )
 from cvn_sklearn._sklearn_compat import Interval, RealNotInt, StrOptions, _SigmoidCalibration, _TemperatureScaling
 from cvn_sklearn.events import emit
-from cvn_sklearn.metrics import _evaluate01
+from cvn_sklearn.metrics import _brier, _ece
 
 __all__ = ["Calibrate"]
 
@@ -161,19 +161,21 @@ def calibrated_proba(estimators, calibrators, X):
 
 
 def report_calibration(model_name, method, y01, raw, calibrated, n_folds):
-    """Emit ``calibrator_fit``: Brier and ECE on the calibration rows, before and after (labels already 0/1)."""
+    """Emit ``calibrator_fit``: Brier and ECE on the calibration rows, before and after (labels already 0/1).
+
+    Only these two are computed (as :func:`~cvn_sklearn.metrics.evaluate` computes them), not every metric.
+    """
     raw, calibrated = np.asarray(raw, dtype=np.float64), np.asarray(calibrated, dtype=np.float64)
-    before, after = _evaluate01(y01, raw, raw >= 0.5), _evaluate01(y01, calibrated, calibrated >= 0.5)
     emit(
         "calibrator_fit",
         model_type=model_name,
         method=method,
         n_calibration=len(y01),
         n_folds=n_folds,
-        brier_before=before.brier,
-        brier_after=after.brier,
-        ece_before=before.ece,
-        ece_after=after.ece,
+        brier_before=_brier(y01, raw),
+        brier_after=_brier(y01, calibrated),
+        ece_before=_ece(y01, raw, 10),
+        ece_after=_ece(y01, calibrated, 10),
     )
 
 

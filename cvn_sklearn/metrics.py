@@ -153,12 +153,17 @@ def _evaluate01(y, p, predicted, n_bins=10) -> SplitMetrics:
         f1_buy=float(_fbeta(tp, n_pred, n_pos, 1.0)),
         precision_buy=float(_precision(tp, n_pred)),
         recall_buy=float(_recall(tp, n_pos)),
-        brier=float(brier_score_loss(y, p, labels=[0, 1])),
+        brier=_brier(y, p),
         ece=_ece(y, p, n_bins),
         log_loss=float(log_loss(y, p, labels=[0, 1])),
         n_pos_pred=n_pred,
         positive_rate=n_pred / len(y),
     )
+
+
+def _brier(y, p) -> float:
+    """Brier score of validated data (0/1 labels, P(buy)): what :class:`SplitMetrics` reports as ``brier``."""
+    return float(brier_score_loss(y, p, labels=[0, 1]))
 
 
 def expected_calibration_error(y_true, proba, *, n_bins=10, pos_label=None) -> float:

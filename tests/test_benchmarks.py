@@ -26,9 +26,9 @@ def _run(script, *args, cwd):
 
 def test_overhead_benchmark_prints_train_one_against_raw_fit_per_booster(tmp_path):
     out = _run("overhead.py", "--rows", "600", "--features", "5", "--repeats", "1", cwd=tmp_path)
-    assert "raw fit s" in out and "train_one s" in out and "ratio" in out and "cal+θ s" in out
+    assert "raw fit s" in out and "train_one s" in out and "cpu ratio" in out and "cal+θ s" in out
     for model in ("xgboost", "lightgbm", "catboost"):
-        assert re.search(rf"^{model}\s+\d+\.\d+\s+\d+\.\d+\s+\d+\.\d+", out, re.MULTILINE), out
+        assert re.search(rf"^{model}\s+\d+\.\d+\s+\d+\.\d+\s+\d+\.\d+\s+\d+\.\d+", out, re.MULTILINE), out
     assert list(tmp_path.iterdir()) == []
 
 
@@ -44,12 +44,17 @@ def test_stacking_benchmark_prints_both_wall_times_the_ratio_the_agreement_and_t
 
 def test_screen_benchmark_prints_speed_up_overhead_resume_and_memory(tmp_path):
     out = _run("screen.py", "--rows", "300", "--features", "4", "--trees", "5", "--repeats", "1", "--tiny", "10",
-               cwd=tmp_path)
+               "--many", "20", cwd=tmp_path)
     assert re.search(r"speed-up\s+:\s+\d+\.\d+x \(same cells: True\)", out), out
     assert re.search(r"by client.map: \d+\.\d+x \(same predictions: True\)", out), out
     assert re.search(r"orchestration overhead\s+:\s+-?\d+\.\d+% of the cells' own time", out), out
     assert re.search(r"re-run of the finished sweep\s+:\s+\d+\.\d+ s \(\d+\.\d+% of the fresh run\)", out), out
     assert re.search(r"driver peak memory, 100 tiny cells : \d+ MB \(growth -?\d+ MB\)", out), out
+    assert re.search(r"cell cost\s+:\s+\d+\.\d+x the same fits plain \(serial; in CPU time \d+\.\d+x\)", out), out
+    assert re.search(r"^20 cells: overhead -?\d+\.\d+% of the cells' own time", out, re.MULTILINE), out
+    for measure in ("re-run of the finished sweep", "result tables built", "report built \\(write_report\\)"):
+        assert re.search(rf"^  {measure}\s+:\s+\d+\.\d+ s", out, re.MULTILINE), out
+    assert re.search(r"driver peak memory\s+:\s+\d+ MB \(10 cells: \d+ MB, growth -?\d+ MB\)", out), out
     assert list(tmp_path.iterdir()) == []
 
 

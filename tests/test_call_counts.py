@@ -91,6 +91,19 @@ def test_train_one_derives_validates_and_predicts_once_per_stage(data, counts, n
     assert sum(n for key, n in counts.items() if key.startswith("validate_data")) == 3
 
 
+@pytest.mark.parametrize("name, params", [("logreg", {}), ("lightgbm", {"n_estimators": 20})], ids=["logreg", "lightgbm"])
+def test_a_raw_model_predicts_each_split_once(data, counts, name, params):
+    """No calibration, no θ: the model's own ``predict`` rule is applied to its one ``predict_proba`` of each split."""
+    artifact = train_one(name, data, params, calibration=None, objective=None)
+    assert counts["predict val"] == counts["predict test"] == 1
+    assert counts["validate_data val"] == counts["validate_data test"] == 1
+    fitted = artifact.estimator
+    for split, metrics in (("val", artifact.metrics_val), ("test", artifact.metrics_test)):
+        X, y = getattr(data, split).X, getattr(data, split).y
+        again = cvn_sklearn.metrics.evaluate(y, fitted.predict_proba(X)[:, 1], predicted=fitted.predict(X) == 1)
+        assert again == metrics
+
+
 def test_the_shared_predictions_are_the_ones_predict_would_make(data):
     """What the DAG reuses is what the estimator would compute again: the artifact's numbers are unchanged."""
     artifact = train_one("logreg", data, calibration="isotonic", objective="f1")

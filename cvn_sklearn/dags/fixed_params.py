@@ -18,7 +18,7 @@ Each split's rows are predicted once: ``predicted_val`` is the ``predict_proba``
 the calibrator and θ were fitted on (the frozen model predicted the ``val``
 rows once, in ``tuned``), ``predicted_test`` one ``predict_proba`` of the
 ``test`` rows; ``signal_*`` applies the estimator's own decision rule to them
-(:meth:`~cvn_sklearn._heldout.BaseHeldOutClassifier._labels_from_proba`, what its
+(:meth:`~cvn_sklearn._heldout.BaseHeldOutClassifier._labels_from_proba`, or a registry model's own, what its
 ``predict`` applies), and ``buy_signal_test`` is
 :meth:`TrainedArtifact.predict <cvn_sklearn.contracts.TrainedArtifact.predict>`
 of the test rows from them, for callers that need the signal without
@@ -174,10 +174,11 @@ def proba(fitted: BaseEstimator, predicted: np.ndarray, buy: Any) -> np.ndarray:
 def signal(fitted: BaseEstimator, datasets: Datasets, split: str, predicted: np.ndarray, buy: Any) -> np.ndarray:
     """The buy signal on one split: the estimator's own decision rule (θ is applied there and nowhere else).
 
-    A cvn_sklearn meta-estimator applies its ``predict`` rule to the
+    A cvn_sklearn meta-estimator or registry model (an
+    :class:`~cvn_sklearn.adapter.Adapter`) applies its ``predict`` rule to the
     probabilities already computed; any other estimator is asked ``predict``.
     """
-    if isinstance(fitted, BaseHeldOutClassifier):
+    if isinstance(fitted, (BaseHeldOutClassifier, Adapter)):
         return np.asarray(fitted._labels_from_proba(predicted)) == buy
     return np.asarray(fitted.predict(getattr(datasets, split).X)) == buy
 

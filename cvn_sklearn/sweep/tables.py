@@ -213,7 +213,8 @@ def screen_result(config: ScreenConfig, plan: Plan) -> ScreenResult:
     frames = {kind: pd.concat({symbol: held[symbol][kind] for symbol in config.symbols}, names=["symbol", "time"])
               for kind in ("net", "gross", "buy_and_hold")}
     per_year = {symbol: plan.data[symbol].periods_per_year for symbol in config.symbols}
-    complete = [name for name in names if not (cells.loc[cells["variant"] == name, "status"] != "ok").any()]
+    with_failures = set(cells.loc[cells["status"] != "ok", "variant"])
+    complete = [name for name in names if name not in with_failures]
     pooled = {}
     for kind in ("net", "gross"):
         pooled[kind], pooled_per_year, calendar = pool({s: held[s][kind] for s in config.symbols}, per_year)
@@ -399,8 +400,11 @@ def _symbol_positions(config: ScreenConfig, plan: Plan, symbol: str, arrays: dic
     ends = times[rows] if data.t1 is None else pd.Index(take_rows(data.t1, rows))
     windows = [(times[fold.test[0]], ends[np.isin(rows, fold.test)].max()) for fold in folds.values()]
     out = {"net": {}, "gross": {}, "trades": {}, "wins": {}}
+    variant_cells = {}  # each variant's cells by fold, grouped once (not one pass over the symbol's cells per variant)
+    for cell in symbol_cells:
+        variant_cells.setdefault(cell.variant.name, {})[cell.fold.index] = cell
     for variant in config.variants:
-        mine = {cell.fold.index: cell for cell in symbol_cells if cell.variant.name == variant.name}
+        mine = variant_cells[variant.name]
         parts = [arrays[mine[index].key] for index in folds]
         signal = np.concatenate([part["signal"] for part in parts])
         proba = np.concatenate([part["proba"] for part in parts])
