@@ -69,11 +69,12 @@ LIFECYCLE_ADAPTERS = ("CatchCellFailures", "CellRecorder", "CellReturned")
 
 
 class CellFit(NamedTuple):
-    """What a cell's training gives: its artifact, the buy signal of its test rows (0/1) and their P(buy)."""
+    """What a cell's training gives: its artifact, the buy signal of its test rows (0/1), their P(buy), the buy label."""
 
     artifact: TrainedArtifact
     signal_test: np.ndarray
     proba_test: np.ndarray
+    buy: Any
 
 
 class Failed(NamedTuple):
@@ -252,13 +253,13 @@ def cell_context(cell: Cell) -> dict:
         "constraints": source("cell_constraints"),
     },
 )
-def cell_artifact(artifact: TrainedArtifact, buy_signal_test: np.ndarray, proba_test: np.ndarray) -> CellFit:
+def cell_artifact(artifact: TrainedArtifact, buy_signal_test: np.ndarray, proba_test: np.ndarray, buy: Any) -> CellFit:
     """The cell's :class:`~cvn_sklearn.contracts.TrainedArtifact`, its test rows' signal and P(buy), from the ``fixed_params`` sub-DAG.
 
     The signal is :meth:`TrainedArtifact.predict <cvn_sklearn.contracts.TrainedArtifact.predict>`
     of the test block from the one prediction the sub-DAG made of it (meta-label included), not a second one.
     """
-    return CellFit(artifact, buy_signal_test, proba_test)
+    return CellFit(artifact, buy_signal_test, proba_test, buy)
 
 
 @tag(**{_ACCEPTS_FAILURE: "true"})
@@ -295,8 +296,7 @@ def cell_record(cell_clock: float, cell: Cell, cell_datasets: Any, cell_artifact
         record |= {"status": "ok", "error_type": None, "error": None, **_summary(cell_artifact.artifact)}
         signal, proba = cell_artifact.signal_test, np.asarray(cell_artifact.proba_test, dtype=np.float64)
         record |= annualised_names(_test_trading(cell.data, test, signal, proba, returns, cell.cost, trading_rules))
-        record |= _out_of_sample(cell_artifact.artifact, cell_datasets.test.y, proba, returns,
-                                 record.get("theta_thresholds"))
+        record |= _out_of_sample(cell_artifact, cell_datasets.test.y, proba, returns, record.get("theta_thresholds"))
     record["seconds"] = perf_counter() - cell_clock
     return record, {"index": test, "signal": signal, "proba": proba, "returns": returns}
 
@@ -310,17 +310,17 @@ def _test_trading(data: SymbolData, rows, signal, proba, returns, cost: float, r
     return metrics.to_dict()
 
 
-def _out_of_sample(artifact: TrainedArtifact, y_test, proba: np.ndarray, returns: np.ndarray, thresholds) -> dict:
+def _out_of_sample(fit: CellFit, y_test, proba: np.ndarray, returns: np.ndarray, thresholds) -> dict:
     """The test block's reliability bins, and its θ curve at the validation curve's thresholds (a few numbers, no rows).
 
     The report draws them beside the validation ones the calibrator and θ
     were fitted on: out of sample, where a model's probabilities are tested.
     """
-    is_buy = (np.asarray(y_test) == artifact.buy_label).astype(np.int8)
+    is_buy = (np.asarray(y_test) == fit.buy).astype(np.int8)  # the label the sub-DAG derived, not derived again
     bins = ReliabilityBins.of(is_buy, proba)
     out = {"reliability_test_count": list(bins.count), "reliability_test_positives": list(bins.positives),
            "reliability_test_mean_proba": list(bins.mean_proba)}
-    owner = artifact.estimator
+    owner = fit.artifact.estimator
     curve = getattr(owner, "theta_result_", None)
     if curve is not None and thresholds:
         scores, rates = objective_at(is_buy, proba, thresholds, objective=curve.objective, returns=returns,
