@@ -320,7 +320,7 @@ def check_workers(client) -> None:
     worker: a worker with another LightGBM would store its results under the
     driver's versions, and another cvn_sklearn may compute something else.
     Checked on the workers connected when the sweep starts; a worker that
-    joins later checks each task it runs (:func:`run_task`).
+    joins later checks each task it runs (``run_task``).
 
     Raises
     ------

@@ -64,7 +64,7 @@ class SweepRuns:
     mappings flattened to dotted keys, lists as JSON), ``model``; the cell's
     test metrics and θ as metrics; tags ``variant``, ``symbol``, ``fold``,
     ``status``, ``model``, the error of a failed cell (scrubbed at its source,
-    :func:`cvn_sklearn.sweep.dag.cell_record`), ``cvn.cell_key``,
+    the ``cell_record`` node of :mod:`cvn_sklearn.sweep.dag`), ``cvn.cell_key``,
     ``cvn.cached`` and MLflow's source tags (``mlflow.user``,
     ``mlflow.source.name``, ``mlflow.source.type``, and
     ``mlflow.source.git.commit`` with ``mlflow.source.git.dirty`` when the
