@@ -11,18 +11,10 @@ from cvn_sklearn.harness import screen
 from cvn_sklearn.sweep import ScreenConfig, SymbolData
 from cvn_sklearn.sweep.plan import plan_cells
 from cvn_sklearn.sweep.store import CellStore
+from test_screen import _symbol
 
 
-def _symbol(seed, n=300):
-    rng = np.random.RandomState(seed)
-    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["f0", "f1", "f2"],
-                     index=pd.date_range("2020-01-01", periods=n, freq="D"))
-    y = pd.Series((X["f0"] + rng.normal(size=n) > 0.5).astype(int), index=X.index)
-    returns = pd.Series(np.where(y == 1, 0.01, -0.01) + rng.normal(0, 0.01, n), index=X.index)
-    return SymbolData(X, y, returns)
-
-
-DATA = {"aaa": _symbol(1), "bbb": _symbol(2)}
+DATA = {"aaa": _symbol(1, n=300), "bbb": _symbol(2, n=300)}  # test_screen's symbols, shorter
 VARIANTS = [{"name": "logreg", "model": "logreg"}, {"name": "logreg_l2", "model": "logreg", "params": {"C": 0.01}}]
 
 

@@ -62,24 +62,15 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import pandas as pd
 
 from _dask_deployment import PauseAtTask, dask_deployment
-from cvn_sklearn.sweep import SymbolData, screen
+from cvn_sklearn.sweep import screen
 from cvn_sklearn.sweep.store import CellStore
+from test_screen import _symbol
 
 
-def _symbol(seed, n=300):
-    rng = np.random.RandomState(seed)
-    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["f0", "f1", "f2"],
-                     index=pd.date_range("2020-01-01", periods=n, freq="D"))
-    y = pd.Series((X["f0"] + rng.normal(size=n) > 0.5).astype(int), index=X.index)
-    returns = pd.Series(np.where(y == 1, 0.01, -0.01) + rng.normal(0, 0.01, n), index=X.index)
-    return SymbolData(X, y, returns)
-
-
-DATA = {"aaa": _symbol(1), "bbb": _symbol(2)}
+DATA = {"aaa": _symbol(1, n=300), "bbb": _symbol(2, n=300)}  # test_screen's symbols, shorter
 SWEEP = {"variants": [{"name": "logreg", "model": "logreg"},
                       {"name": "logreg_strong_l2", "model": "logreg", "params": {"C": 0.01}},
                       {"name": "broken", "model": "logreg", "params": {"C": -1}},
