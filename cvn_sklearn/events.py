@@ -320,10 +320,20 @@ def emit(event: str, **fields) -> None:
     if set(fields) != expected:
         missing, extra = sorted(expected - set(fields)), sorted(set(fields) - expected)
         raise ValueError(f"Event {event!r} fields do not match its schema: missing {missing}, extra {extra}")
+    level = logging.WARNING if event in WARNINGS else logging.INFO
+    if not _listened(level):  # nobody would see it: neither scrubbed nor rendered, as structlog's filter_by_level
+        return
     kept = _NOT_SCRUBBED.get(event, frozenset())
     fields = {**scrub({k: v for k, v in fields.items() if k not in kept}), **{k: fields[k] for k in kept}}
     logger = get_logger()
-    (logger.warning if event in WARNINGS else logger.info)(event, **fields)
+    (logger.warning if level == logging.WARNING else logger.info)(event, **fields)
+
+
+def _listened(level: int) -> bool:
+    """Whether an event at ``level`` reaches anyone: structlog is configured, or the stdlib logger is enabled for it."""
+    import structlog
+
+    return structlog.is_configured() or _STDLIB_LOGGER.isEnabledFor(level)
 
 
 def configure_logging(*, json: bool = False, level: int | str = "INFO") -> None:

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cvn_sklearn.metrics import sharpe_ratio, trading_metrics
+from cvn_sklearn.trading import annualised_sortino, max_drawdown, sharpe_ratio
 
 __all__ = [
     "PBOResult",
@@ -445,19 +445,28 @@ def probability_of_backtest_overfitting(returns, *, n_partitions=16, metric="sha
     picked = np.array(list(combinations(range(n_partitions), n_partitions // 2)))
     in_sample = np.zeros((len(picked), n_partitions), dtype=bool)
     in_sample[np.arange(len(picked))[:, None], picked] = True
-    if isinstance(metric, str) and metric == "sharpe":
-        perf_in, perf_out = _sharpe_by_split(values, blocks, in_sample)
-    elif callable(metric):
-        perf_in, perf_out = _metric_by_split(values, blocks, in_sample, metric)
-    else:
+    if not (isinstance(metric, str) and metric == "sharpe") and not callable(metric):
         raise ValueError(f"metric must be 'sharpe' or a callable scoring each column, got {metric!r}.")
-    perf_in, perf_out = _tie_rounding(perf_in), _tie_rounding(perf_out)
-    logits, overfit = _logits(perf_in, perf_out)
+    # the splits in chunks of about 2**18 (split, variant) scores: memory stays a few MB however many variants
+    chunk = max(1, 2**18 // n_variants)
+    logits, overfit, all_tie = [], [], True
+    for start in range(0, len(picked), chunk):
+        sides = in_sample[start:start + chunk]
+        if callable(metric):
+            perf_in, perf_out = _metric_by_split(values, blocks, sides, metric)
+        else:
+            perf_in, perf_out = _sharpe_by_split(values, blocks, sides)
+        perf_in, perf_out = _tie_rounding(perf_in), _tie_rounding(perf_out)
+        part = _logits(perf_in, perf_out)
+        logits.append(part[0])
+        overfit.append(part[1])
+        all_tie = all_tie and bool((perf_in == perf_in[:, :1]).all())
+    logits, overfit = np.concatenate(logits), np.concatenate(overfit)
     logits.setflags(write=False)
     overfit.setflags(write=False)
     note = None
     pbo = float(np.mean(overfit))
-    if (perf_in == perf_in[:, :1]).all():  # every split ties all variants in-sample (and so out-of-sample)
+    if all_tie:  # every split ties all variants in-sample (and so out-of-sample)
         pbo = float("nan")
         note = (f"PBO not computed: the {n_variants} variants tie in every split (identical performance, e.g. none "
                 "trades): there is no in-sample best to select")
@@ -606,8 +615,7 @@ def rank_variants(returns, *, periods_per_year, n_trials=None, n_partitions=16, 
         )
     if n_periods < 2:
         raise ValueError(f"returns has {n_periods} period(s); a Sharpe ratio needs at least 2.")
-    rows = [_variant_row(values[:, j], periods_per_year) for j in range(n_variants)]
-    table = pd.DataFrame(rows, index=pd.Index(names, name="variant"))
+    table = _variant_table(values, periods_per_year, names)
     per_period = table["sharpe"].to_numpy() / np.sqrt(periods_per_year)
     has_sharpe = np.isfinite(per_period)
     variance, note = _sharpe_variance(per_period[has_sharpe], n_trials, sharpe_variance)
@@ -651,13 +659,26 @@ def _sharpe_variance(sharpes, n_trials, prior):
     return variance, None
 
 
-def _variant_row(r, periods_per_year):
-    m = trading_metrics(np.ones(r.size, dtype=bool), r, periods_per_year=periods_per_year)
-    _, skew, kurt = _moments(r)
-    return {
-        "sharpe": m.sharpe, "sortino": m.sortino, "max_drawdown": m.max_drawdown,
-        "n_periods": r.size, "skew": skew, "kurtosis": kurt,
-    }
+def _variant_table(values, periods_per_year, names) -> pd.DataFrame:
+    """Each variant's figures on its per-period returns (a column of ``values``): those of :func:`~cvn_sklearn.trading.trading_metrics`.
+
+    A position on every period, without cost, earns the column itself, so the
+    trading figures are computed on it directly, by the functions
+    ``trading_metrics`` applies to its strategy returns (no trade engine run).
+    The moments are :func:`_moments`' for every column at once: each column a
+    contiguous row, so the sums run as for one column alone (same numbers).
+    """
+    annualise = np.sqrt(periods_per_year)
+    columns = np.ascontiguousarray(values.T)
+    flat = np.ptp(columns, axis=1) == 0
+    skew = np.where(flat, np.nan, stats.skew(columns, axis=1))
+    kurtosis = np.where(flat, np.nan, stats.kurtosis(columns, axis=1, fisher=False))
+    return pd.DataFrame({
+        "sharpe": [sharpe_ratio(r) * annualise for r in columns],
+        "sortino": [annualised_sortino(r, annualise) for r in columns],
+        "max_drawdown": [max_drawdown(r) for r in columns],
+        "n_periods": columns.shape[1], "skew": skew, "kurtosis": kurtosis,
+    }, index=pd.Index(names, name="variant"))
 
 
 def _moments(r):

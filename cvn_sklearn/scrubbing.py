@@ -81,6 +81,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import io
 import re
@@ -143,7 +144,12 @@ def secret_name(name) -> bool:
     >>> [secret_name(n) for n in ("dbPassword", "x-api-key", "conn_str", "tokenizer", "monkey_business")]
     [True, True, False, False, False]
     """
-    name = str(name)
+    return _secret_name(str(name))
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_name(name: str) -> bool:
+    """:func:`secret_name` of a string; cached, as events and parameters repeat the same few names."""
     for text in (name, _CAMEL.sub("_", name)):  # as written, then split at camel-case boundaries too
         parts = [p.lower() for p in _SEPARATORS.split(text) if p]
         if parts and (parts[-1] == "key" or any(_NAME_PART.fullmatch(part) for part in parts)):
@@ -174,7 +180,19 @@ def looks_like_secret(name, value) -> bool:
 
 
 def _mask_value(text: str) -> str:
-    """``text`` with the value rules applied (userinfo, ``name=value``, headers, credential formats)."""
+    """``text`` with the value rules applied (userinfo, ``name=value``, headers, credential formats).
+
+    Short texts are cached (a pure function of ``text``): events repeat the same variant, symbol and model names.
+    """
+    return _mask_short(text) if len(text) <= 200 else _apply_value_rules(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _mask_short(text: str) -> str:
+    return _apply_value_rules(text)
+
+
+def _apply_value_rules(text: str) -> str:
     text = _USERINFO.sub(rf"\1{MASK}@", text)
     text = _HEADER.sub(rf"\1{MASK}", text)
     text = _SCHEME.sub(rf"\1{MASK}", text)

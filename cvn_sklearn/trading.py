@@ -294,11 +294,11 @@ def _metrics(held: Positions, periods_per_year) -> TradingMetrics:
         n_trades=len(trades),
         win_rate=float(np.mean(trades["net"] > 0)) if has else float("nan"),
         avg_return=float(trades["net"].mean()) if has else float("nan"),
-        sortino=_annual_sortino(net, annualise),
+        sortino=annualised_sortino(net, annualise),
         sharpe=sharpe_ratio(net) * annualise,
         max_drawdown=max_drawdown(net),
         avg_return_gross=float(trades["gross"].mean()) if has else float("nan"),
-        sortino_gross=_annual_sortino(gross, annualise),
+        sortino_gross=annualised_sortino(gross, annualise),
         sharpe_gross=sharpe_ratio(gross) * annualise,
         max_drawdown_gross=max_drawdown(gross),
         n_signals=held.n_signals,
@@ -455,7 +455,8 @@ def sortino(sum_returns, sum_downside_sq, n_periods):
         return mean / downside
 
 
-def _annual_sortino(s, annualise):
+def annualised_sortino(s, annualise):
+    """The Sortino ratio of :func:`trading_metrics` on strategy returns ``s``, times ``annualise`` (``sqrt`` of the bars per year); NaN for no bar."""
     if not s.size:
         return float("nan")
     return float(sortino(s.sum(), np.sum(np.minimum(s, 0.0) ** 2), len(s)) * annualise)

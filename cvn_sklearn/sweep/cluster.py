@@ -431,7 +431,10 @@ def run_task(modules: tuple[str, ...], config: tuple, names: list[str], task, dr
             f"the DAG of {list(modules)} built in this worker has no nodes {missing}: the worker runs another "
             "version of cvn_sklearn than the driver. Install the same version on the driver and every worker."
         )
-    return base_execute_task(dataclasses.replace(task, nodes=[nodes[name] for name in names]))
+    results = base_execute_task(dataclasses.replace(task, nodes=[nodes[name] for name in names]))
+    # Hamilton returns a task's overrides with its results: a cell's (or base job's) own rows need not travel back
+    return {key: value._replace(data=None) if key in task.overrides and hasattr(value, "_replace")
+            and getattr(value, "data", None) is not None else value for key, value in results.items()}
 
 
 @functools.lru_cache(maxsize=8)

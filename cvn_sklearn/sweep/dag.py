@@ -129,13 +129,13 @@ _ON_CELL = contextvars.ContextVar("cvn_sklearn_on_cell_returned", default=None)
 class CellReturned(TaskReturnHook):
     """Emits ``cell_complete`` in the driver's process when a cell's task comes back (locally or from Dask).
 
-    Then hands the cell's record to the callback of :meth:`calling`, if any.
+    Then hands the cell's record and arrays to the callback of :meth:`calling`, if any.
     """
 
     @staticmethod
     @contextlib.contextmanager
     def calling(callback):
-        """Call ``callback(record)`` in the driver's process as each cell's task comes back, during the block.
+        """Call ``callback(record, arrays)`` in the driver's process as each cell's task comes back, during the block.
 
         The sweep's MLflow child runs are written this way
         (:class:`~cvn_sklearn.sweep.tracking.SweepRuns`), as the cells
@@ -153,7 +153,7 @@ class CellReturned(TaskReturnHook):
             emit("base_model_complete", **result["base_oos"])
         if not (success and isinstance(result, dict) and "cell_record" in result):
             return
-        record = result["cell_record"][0]
+        record, arrays = result["cell_record"]
         emit(
             "cell_complete",
             variant=record["variant"],
@@ -165,7 +165,7 @@ class CellReturned(TaskReturnHook):
         )
         callback = _ON_CELL.get()
         if callback is not None:
-            callback(record)
+            callback(record, arrays)
 
 
 def base_job(base_jobs: list, symbol_data: dict) -> Parallelizable[BaseJob]:

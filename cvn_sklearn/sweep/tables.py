@@ -180,13 +180,15 @@ _SUMMARY = "result.json"
 _SUMMARY_VERSION = 1
 
 
-def screen_result(config: ScreenConfig, plan: Plan) -> ScreenResult:
+def screen_result(config: ScreenConfig, plan: Plan, computed: dict | None = None) -> ScreenResult:
     """Build the sweep's tables from every cell of ``plan``; write and return them.
 
     The cached cells are the ones :func:`~cvn_sklearn.sweep.plan.plan_cells`
-    read and verified (``plan.stored``); the cells just computed are read from
-    the store. The tables are always built from the cells, never read back
-    from the folder (a file there may be stale or altered).
+    read and verified (``plan.stored``); the cells just computed are
+    ``computed`` (key to ``(record, arrays)``, as their tasks returned them
+    after writing them to the store), or else read from the store. The tables
+    are always built from the cells, never read back from the folder (a file
+    there may be stale or altered).
 
     Raises
     ------
@@ -199,6 +201,8 @@ def screen_result(config: ScreenConfig, plan: Plan) -> ScreenResult:
     for cell in plan.cells:
         found = plan.stored.get(cell.key)
         cached = found is not None
+        if found is None and computed is not None:
+            found = computed.get(cell.key)
         if found is None:
             found = plan.store.get(cell.key)
         if found is None:
