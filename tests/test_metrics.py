@@ -146,3 +146,26 @@ def test_evaluate_scores_a_block_without_buys_against_the_given_positive_label()
 def test_evaluate_still_rejects_a_positive_label_absent_from_two_classes():
     with pytest.raises(ValueError, match="pos_label='buy' is not one of the labels"):
         evaluate(["hold", "sell", "hold"], [0.2, 0.3, 0.9], 0.5, pos_label="buy")
+
+
+@pytest.mark.parametrize("case", ["random", "ties", "extremes", "few_rows"])
+def test_evaluate_scores_equal_scikit_learns_to_rounding(case):
+    """AUC, log loss and Brier are computed on validated data without scikit-learn's per-call validation: same numbers."""
+    rng = np.random.default_rng(7)
+    y, p = _random_binary(2000, seed=3)
+    if case == "ties":
+        p = np.round(p, 1)  # 11 distinct values: most rows tie
+    elif case == "extremes":
+        p = np.where(rng.random(len(p)) < 0.2, (rng.random(len(p)) < 0.5).astype(float), p)  # exact 0s and 1s
+    elif case == "few_rows":
+        y, p = np.array([0, 1, 1, 0, 1]), np.array([0.3, 0.3, 0.9, 0.1, 0.3])
+    m = evaluate(y, p, 0.5)
+    assert m.auc == pytest.approx(roc_auc_score(y, p), rel=1e-12)
+    assert m.log_loss == pytest.approx(log_loss(y, p), rel=1e-12)
+    assert m.brier == pytest.approx(brier_score_loss(y, p), rel=1e-12)
+
+
+def test_evaluate_auc_by_hand_with_a_tie():
+    # positives 0.9 and 0.3, negatives 0.3 and 0.1: pairs (0.9>0.3), (0.9>0.1), (0.3=0.3: a half), (0.3>0.1) -> 3.5/4
+    assert evaluate([1, 1, 0, 0], [0.9, 0.3, 0.3, 0.1], 0.5).auc == 0.875
+    assert np.isnan(evaluate([1, 1], [0.9, 0.3], 0.5).auc)
