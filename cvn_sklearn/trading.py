@@ -46,7 +46,6 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
-from sklearn.utils.validation import column_or_1d
 
 __all__ = [
     "DAYS_PER_YEAR",
@@ -200,7 +199,7 @@ def positions(signal, returns, *, times=None, t1=None, bars=None, close=None, co
         raise ValueError(f"rule must be one of {POSITION_RULES}, got {rule!r}.")
     if not isinstance(cost, Real) or not cost >= 0:
         raise ValueError(f"cost must be a number >= 0 (the round-trip cost per trade as a return), got {cost!r}.")
-    m = np.ones(len(s)) if size is None else column_or_1d(size).astype(np.float64)
+    m = np.ones(len(s)) if size is None else _vector(size, "size").astype(np.float64)
     if len(m) != len(s) or not np.all((m >= 0) & (m <= 1)):
         raise ValueError("size must hold one position size in [0, 1] per row.")
     calendar, entry, exit_ = _bar_numbers(len(s), times, t1, bars, close)
@@ -225,8 +224,8 @@ def positions(signal, returns, *, times=None, t1=None, bars=None, close=None, co
     charge = np.bincount(x, weights=mp * weight * cost, minlength=n_bars)
     window = slice(start, stop)
     index = calendar[window]
-    frame = pd.DataFrame({"gross": gross[window], "net": (gross - charge)[window], "exposure": exposure[window]},
-                         index=index)
+    frame = pd.DataFrame(np.column_stack([gross[window], (gross - charge)[window], exposure[window]]), index=index,
+                         columns=["gross", "net", "exposure"])  # one float block: the quick constructor
     trades = pd.DataFrame({"row": picked, "entry": calendar[e], "exit": calendar[x], "size": mp, "weight": weight,
                            "gross": rp, "net": rp - cost})
     return Positions(trades=trades, bars=frame, n_signals=int(s.sum()), cost=float(cost))
@@ -513,6 +512,8 @@ def _bar_numbers(n, times, t1, bars, close):
         calendar = pd.Index(bars)
     elif close is not None:
         calendar = pd.Index(pd.Series(close).index)
+    elif t1 is None:
+        calendar = times.unique()  # in time order already (checked above)
     else:
         calendar = times.append(ends).unique().sort_values()
     if not (calendar.is_monotonic_increasing and calendar.is_unique):
@@ -525,11 +526,25 @@ def _bar_numbers(n, times, t1, bars, close):
     return calendar, entry.astype(np.intp), exit_.astype(np.intp)
 
 
+def _vector(values, name: str) -> np.ndarray:
+    """``values`` as a 1-d array (a one-column 2-d array is raveled, as scikit-learn's ``column_or_1d`` does).
+
+    Without scikit-learn's input validation per call: the trade engine runs
+    once per variant and symbol when a sweep's tables are built.
+    """
+    array = np.asarray(values)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ValueError(f"{name} should be a 1d array, got an array of shape {array.shape} instead.")
+    return array
+
+
 def _check_signal_and_returns(signal, returns):
-    s = column_or_1d(signal)
+    s = _vector(signal, "signal")
     if not np.isin(s, [0, 1]).all():
         raise ValueError("signal must hold booleans or 0/1 (1 = take the trade).")
-    r = column_or_1d(returns).astype(np.float64)
+    r = _vector(returns, "returns").astype(np.float64)
     if len(s) != len(r):
         raise ValueError(f"signal has {len(s)} rows but returns has {len(r)}; pass one forward return per signal row.")
     if not np.isfinite(r).all():

@@ -10,6 +10,7 @@ as absent, so the cell is computed again and its file replaced.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 from cvn_sklearn._disk import TEMPORARY_PREFIX, RejectedFile, atomic_file, check_zip, fingerprint, plain
 from cvn_sklearn.events import emit
 
-__all__ = ["CellStore"]
+__all__ = ["CellStore", "compact_record"]
 
 _SCALARS = "scalars"
 _CHECKSUM = "checksum"
@@ -66,8 +67,10 @@ class CellStore:
         scalars = json.dumps(record, default=_json_value)
         arrays = {name: np.asarray(values, dtype=_ARRAYS[name])
                   for name, values in (("index", index), ("signal", signal), ("proba", proba), ("returns", returns))}
+        content = io.BytesIO()  # built in memory, then one write: the zip writer seeks back to every member's header
+        np.savez(content, **{_SCALARS: np.array(scalars), _CHECKSUM: np.array(_checksum(scalars, arrays)), **arrays})
         with atomic_file(self.path(record["key"])) as file:
-            np.savez(file, **{_SCALARS: np.array(scalars), _CHECKSUM: np.array(_checksum(scalars, arrays)), **arrays})
+            file.write(content.getbuffer())
 
     def get(self, key: str):
         """``(record, arrays)`` of a stored cell, or ``None`` when there is none or its file is rejected.
@@ -100,6 +103,15 @@ class CellStore:
     def path(self, key: str) -> Path:
         """The file of the cell ``key``."""
         return self.folder / f"{key}.npz"
+
+
+def compact_record(record: dict) -> dict:
+    """``record`` with each list (reliability bins, θ curves) as a numpy array: a tenth of the memory of a list of floats.
+
+    A sweep keeps every cell's record until its tables are built; at 10,000
+    cells, lists of Python floats would hold about 100 MB more.
+    """
+    return {name: np.asarray(value) if isinstance(value, list) else value for name, value in record.items()}
 
 
 def read_cell(path: Path, key: str):
@@ -141,7 +153,7 @@ def read_cell(path: Path, key: str):
         raise RejectedFile("its record is not a cell record")
     if record.get("key") != key:
         raise RejectedFile("it holds another cell: its stored key is not its file name (copied over another key?)")
-    return record, arrays
+    return compact_record(record), arrays
 
 
 def _checksum(scalars: str, arrays: dict) -> str:

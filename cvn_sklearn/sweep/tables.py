@@ -235,11 +235,19 @@ def screen_result(config: ScreenConfig, plan: Plan, computed: dict | None = None
     (folder / _SUMMARY).unlink(missing_ok=True)  # written last: without it, the tables are not a finished set
     for name, table in (("cells", cells), ("by_variant", by_variant), ("ranking", ranking)):
         table.to_parquet(folder / f"{name}.parquet")
-        table.to_csv(folder / f"{name}.csv", index=name == "ranking")
+        _readable(table).to_csv(folder / f"{name}.csv", index=name == "ranking")
     for name in _FRAMES:
         getattr(result, name).to_parquet(folder / f"{name}.parquet")
     write_summary(result)
     return result
+
+
+def _readable(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its arrays (a cell's reliability bins, θ curve) as lists, which CSV writes whole: ``[0.1, 0.2]``."""
+    arrays = [c for c in table.columns if table[c].dtype == object and table[c].map(type).eq(np.ndarray).any()]
+    if not arrays:
+        return table
+    return table.assign(**{c: table[c].map(lambda v: v.tolist() if isinstance(v, np.ndarray) else v) for c in arrays})
 
 
 def _scalar_fields() -> list[str]:
@@ -404,6 +412,7 @@ def _symbol_positions(config: ScreenConfig, plan: Plan, symbol: str, arrays: dic
     ends = times[rows] if data.t1 is None else pd.Index(take_rows(data.t1, rows))
     windows = [(times[fold.test[0]], ends[np.isin(rows, fold.test)].max()) for fold in folds.values()]
     out = {"net": {}, "gross": {}, "trades": {}, "wins": {}}
+    calendar = inside = keep = None
     variant_cells = {}  # each variant's cells by fold, grouped once (not one pass over the symbol's cells per variant)
     for cell in symbol_cells:
         variant_cells.setdefault(cell.variant.name, {})[cell.fold.index] = cell
@@ -419,17 +428,20 @@ def _symbol_positions(config: ScreenConfig, plan: Plan, symbol: str, arrays: dic
                            t1=None if data.t1 is None else ends, close=data.close, cost=mine[next(iter(folds))].cost,
                            rule=rules["rule"], size=size)
         bars = result.bars
-        keep = np.zeros(len(bars), dtype=bool)
-        for (first, last), index in zip(windows, folds):
-            inside = (bars.index >= first) & (bars.index <= last)
-            keep |= inside
+        if calendar is None or not bars.index.equals(calendar):  # the same bars for every variant: masks made once
+            calendar = bars.index
+            inside = {index: np.asarray((calendar >= first) & (calendar <= last)) for (first, last), index
+                      in zip(windows, folds)}
+            keep = np.logical_or.reduce(list(inside.values()))
+        net, gross = bars["net"].to_numpy(copy=True), bars["gross"].to_numpy(copy=True)
+        for index in folds:
             if mine[index].key in failed:
-                bars.loc[inside, ["net", "gross"]] = np.nan
-        out["net"][variant.name], out["gross"][variant.name] = bars.loc[keep, "net"], bars.loc[keep, "gross"]
+                net[inside[index]] = gross[inside[index]] = np.nan
+        out["net"][variant.name], out["gross"][variant.name] = net[keep], gross[keep]
         out["trades"][variant.name] = len(result.trades)
         out["wins"][variant.name] = int((result.trades["net"] > 0).sum())
     for kind in ("net", "gross"):
-        out[kind] = pd.DataFrame(out[kind])
+        out[kind] = pd.DataFrame(out[kind], index=calendar[keep])
         out[kind].columns.name = "variant"
     out["trades"], out["wins"] = pd.Series(out["trades"]), pd.Series(out["wins"])
     held = out["net"].index
