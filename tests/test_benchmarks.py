@@ -27,6 +27,7 @@ def _run(script, *args, cwd):
 def test_overhead_benchmark_prints_train_one_against_raw_fit_per_booster(tmp_path):
     out = _run("overhead.py", "--rows", "600", "--features", "5", "--repeats", "1", cwd=tmp_path)
     assert "raw fit s" in out and "train_one s" in out and "cpu ratio" in out and "cal+θ s" in out
+    assert "vs fit+predict" in out and "probabilities differ" not in out, out
     for model in ("xgboost", "lightgbm", "catboost"):
         assert re.search(rf"^{model}\s+\d+\.\d+\s+\d+\.\d+\s+\d+\.\d+\s+\d+\.\d+", out, re.MULTILINE), out
     assert list(tmp_path.iterdir()) == []
