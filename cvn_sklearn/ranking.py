@@ -333,6 +333,10 @@ class PBOResult:
     note: str | None = None
 
 
+_PBO_CHUNK = 2**18
+"""(split, variant) scores computed at once by :func:`probability_of_backtest_overfitting`: the splits go in chunks."""
+
+
 def probability_of_backtest_overfitting(returns, *, n_partitions=16, metric="sharpe") -> PBOResult:
     r"""Probability of backtest overfitting (PBO) by combinatorially symmetric cross-validation.
 
@@ -447,8 +451,7 @@ def probability_of_backtest_overfitting(returns, *, n_partitions=16, metric="sha
     in_sample[np.arange(len(picked))[:, None], picked] = True
     if not (isinstance(metric, str) and metric == "sharpe") and not callable(metric):
         raise ValueError(f"metric must be 'sharpe' or a callable scoring each column, got {metric!r}.")
-    # the splits in chunks of about 2**18 (split, variant) scores: memory stays a few MB however many variants
-    chunk = max(1, 2**18 // n_variants)
+    chunk = max(1, _PBO_CHUNK // n_variants)  # memory stays a few MB however many variants
     logits, overfit, all_tie = [], [], True
     for start in range(0, len(picked), chunk):
         sides = in_sample[start:start + chunk]

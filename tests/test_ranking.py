@@ -561,3 +561,38 @@ def test_sweep_dsr_counts_failed_and_never_traded_variants_in_n(lone_survivor):
     with_n3 = rank_variants(complete, periods_per_year=result.periods_per_year, n_trials=3, n_partitions=None).table
     assert np.allclose(ranking.loc[tradeable, "dsr"], with_n4.loc[tradeable, "dsr"])
     assert (ranking.loc[tradeable, "dsr"] < with_n3.loc[tradeable, "dsr"]).all()  # the failed variant deflates too
+
+
+def test_rank_variants_figures_are_trading_metrics_and_scipy_moments_of_each_column_exactly():
+    """The table is built for every column at once; each number is what the one-column functions give, bit for bit."""
+    from scipy import stats
+
+    rng = np.random.default_rng(11)
+    returns = pd.DataFrame(rng.normal(0.0005, 0.01, size=(300, 40)) * (rng.random((300, 40)) < 0.4),
+                           columns=[f"v{i}" for i in range(40)])
+    returns["v7"] = 0.0  # never trades: no Sharpe, no moments
+    table = rank_variants(returns, periods_per_year=252, n_partitions=None).table
+    for name in returns:
+        r = returns[name].to_numpy()
+        m = trading_metrics(np.ones(len(r), dtype=bool), r, periods_per_year=252)
+        row = table.loc[name]
+        np.testing.assert_array_equal([row["sharpe"], row["sortino"], row["max_drawdown"]],
+                                      [m.sharpe, m.sortino, m.max_drawdown])
+        if name == "v7":
+            assert np.isnan(row["skew"]) and np.isnan(row["kurtosis"])
+        else:
+            assert (row["skew"], row["kurtosis"]) == (stats.skew(r), stats.kurtosis(r, fisher=False))
+
+
+def test_pbo_in_chunks_equals_pbo_in_one_piece(monkeypatch):
+    """The splits are scored in chunks (memory stays flat in the variants); the chunk size changes no number."""
+    import cvn_sklearn.ranking as ranking
+
+    rng = np.random.default_rng(5)
+    returns = rng.normal(0, 0.01, size=(200, 30)) * (rng.random((200, 30)) < 0.5)
+    whole = probability_of_backtest_overfitting(returns, n_partitions=8)  # 70 splits in one chunk
+    monkeypatch.setattr(ranking, "_PBO_CHUNK", 30 * 4)  # 4 splits a chunk, the last one shorter
+    chunked = probability_of_backtest_overfitting(returns, n_partitions=8)
+    assert chunked.pbo == whole.pbo and chunked.n_combinations == whole.n_combinations == 70
+    np.testing.assert_array_equal(chunked.logits, whole.logits)
+    np.testing.assert_array_equal(chunked.overfit, whole.overfit)
