@@ -668,14 +668,11 @@ def _variant_table(values, periods_per_year, names) -> pd.DataFrame:
     A position on every period, without cost, earns the column itself, so the
     trading figures are computed on it directly, by the functions
     ``trading_metrics`` applies to its strategy returns (no trade engine run).
-    The moments are :func:`_moments`' for every column at once: each column a
-    contiguous row, so the sums run as for one column alone (same numbers).
+    The moments are :func:`_shape_moments` of every column at once.
     """
     annualise = np.sqrt(periods_per_year)
     columns = np.ascontiguousarray(values.T)
-    flat = np.ptp(columns, axis=1) == 0
-    skew = np.where(flat, np.nan, stats.skew(columns, axis=1))
-    kurtosis = np.where(flat, np.nan, stats.kurtosis(columns, axis=1, fisher=False))
+    skew, kurtosis = _shape_moments(columns)
     return pd.DataFrame({
         "sharpe": [sharpe_ratio(r) * annualise for r in columns],
         "sortino": [annualised_sortino(r, annualise) for r in columns],
@@ -686,9 +683,20 @@ def _variant_table(values, periods_per_year, names) -> pd.DataFrame:
 
 def _moments(r):
     """Per-period Sharpe (population std), skewness and raw kurtosis; NaN when ``r`` does not vary."""
-    if np.ptp(r) == 0:
-        return float("nan"), float("nan"), float("nan")
-    return sharpe_ratio(r), float(stats.skew(r)), float(stats.kurtosis(r, fisher=False))
+    skew, kurtosis = _shape_moments(r[None, :])
+    return sharpe_ratio(r), float(skew[0]), float(kurtosis[0])
+
+
+def _shape_moments(rows):
+    """Skewness and raw kurtosis of each row of ``rows`` (C-contiguous); NaN for a row that does not vary.
+
+    Each row contiguous, the sums run as for that row alone: the numbers of
+    ``scipy.stats`` on one series, bit for bit.
+    """
+    flat = np.ptp(rows, axis=1) == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        skew, kurtosis = stats.skew(rows, axis=1), stats.kurtosis(rows, axis=1, fisher=False)
+    return np.where(flat, np.nan, skew), np.where(flat, np.nan, kurtosis)
 
 
 def _check_psr_inputs(n_obs, skew, kurtosis):
