@@ -24,6 +24,9 @@ on; "From probabilities to P&L" in the docs works each rule by hand.
   under ``equal_weight``). Without prices, each trade's return is **realised
   on its exit bar**, times its size and weight. Either way the cost of a trade
   (``cost x size x weight``) is charged on its exit bar.
+- :class:`BarBook`: rows placed once on their bar calendar, on which any
+  number of signals are held (:meth:`BarBook.hold`, what :func:`positions`
+  does); a sweep's tables hold every variant of a symbol on one book.
 - :func:`bet_size`: a trade's size from its calibrated probability (AFML
   ch. 10).
 - :func:`trading_metrics`: trades, win rate, average trade, and the Sharpe
@@ -42,6 +45,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from numbers import Real
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -50,6 +54,8 @@ from scipy.special import ndtr
 __all__ = [
     "DAYS_PER_YEAR",
     "POSITION_RULES",
+    "BarBook",
+    "Held",
     "Positions",
     "TradingMetrics",
     "bet_size",
@@ -194,41 +200,110 @@ def positions(signal, returns, *, times=None, t1=None, bars=None, close=None, co
     >>> held.bars["net"].round(3).tolist()
     [0.0, 0.0, 0.019, 0.0, 0.0, 0.0, -0.011]
     """
-    s, r = _check_signal_and_returns(signal, returns)
-    if rule not in POSITION_RULES:
-        raise ValueError(f"rule must be one of {POSITION_RULES}, got {rule!r}.")
-    if not isinstance(cost, Real) or not cost >= 0:
-        raise ValueError(f"cost must be a number >= 0 (the round-trip cost per trade as a return), got {cost!r}.")
-    m = np.ones(len(s)) if size is None else _vector(size, "size").astype(np.float64)
-    if len(m) != len(s) or not np.all((m >= 0) & (m <= 1)):
-        raise ValueError("size must hold one position size in [0, 1] per row.")
-    calendar, entry, exit_ = _bar_numbers(len(s), times, t1, bars, close)
-    start, stop = (int(entry[0]), int(exit_.max()) + 1) if len(s) else (0, 0)
-    picked = np.flatnonzero(s & (m > 0))
-    if rule == "one_at_a_time":
-        picked = _one_at_a_time(picked, entry, exit_)
-    e, x, mp, rp = entry[picked], exit_[picked], m[picked], r[picked]
-    n_bars, held = stop, x > e
-    count = _open_on_each_bar(e[held], x[held], np.ones(int(held.sum())), n_bars)
-    weight = np.ones(len(e))
-    if rule == "equal_weight" and held.any():  # average uniqueness: mean of 1 / (positions open) over its bars
-        prefix = np.r_[0.0, np.cumsum(np.divide(1.0, count, out=np.zeros(n_bars), where=count > 0))]
-        weight[held] = (prefix[x[held] + 1] - prefix[e[held] + 1]) / (x[held] - e[held])
-    exposure = _open_on_each_bar(e[held], x[held], mp[held], n_bars)
-    if rule == "equal_weight":
-        exposure = np.divide(exposure, count, out=np.zeros(n_bars), where=count > 0)
-    if close is None:
-        gross = np.bincount(x, weights=mp * weight * rp, minlength=n_bars)
-    else:
-        gross = exposure * _bar_returns(close, calendar)[:n_bars]
-    charge = np.bincount(x, weights=mp * weight * cost, minlength=n_bars)
-    window = slice(start, stop)
-    index = calendar[window]
-    frame = pd.DataFrame(np.column_stack([gross[window], (gross - charge)[window], exposure[window]]), index=index,
+    book = BarBook.of(len(_vector(signal, "signal")), times=times, t1=t1, bars=bars, close=close)
+    held = book.hold(signal, returns, cost=cost, rule=rule, size=size)
+    frame = pd.DataFrame(np.column_stack([held.gross, held.net, held.exposure]), index=book.window,
                          columns=["gross", "net", "exposure"])  # one float block: the quick constructor
-    trades = pd.DataFrame({"row": picked, "entry": calendar[e], "exit": calendar[x], "size": mp, "weight": weight,
-                           "gross": rp, "net": rp - cost})
-    return Positions(trades=trades, bars=frame, n_signals=int(s.sum()), cost=float(cost))
+    trades = pd.DataFrame({"row": held.rows, "entry": book.calendar[held.entry], "exit": book.calendar[held.exit],
+                           "size": held.size, "weight": held.weight, "gross": held.returns,
+                           "net": held.returns - cost})
+    return Positions(trades=trades, bars=frame, n_signals=held.n_signals, cost=float(cost))
+
+
+class Held(NamedTuple):
+    """One signal held on a :class:`BarBook`'s bars, as arrays (what :func:`positions` puts in its frames).
+
+    ``rows``, ``entry``, ``exit`` (bar numbers on the book's calendar),
+    ``size``, ``weight`` and ``returns`` (gross) describe each trade taken;
+    ``gross``, ``net`` and ``exposure`` are the strategy on each bar of the
+    book's :attr:`~BarBook.window`; ``n_signals`` counts the buy signals.
+    """
+
+    rows: np.ndarray
+    entry: np.ndarray
+    exit: np.ndarray
+    size: np.ndarray
+    weight: np.ndarray
+    returns: np.ndarray
+    gross: np.ndarray
+    net: np.ndarray
+    exposure: np.ndarray
+    n_signals: int
+
+
+class BarBook(NamedTuple):
+    """Rows placed once on their bar calendar, to hold any number of signals on them (:meth:`hold`).
+
+    :func:`positions` is ``BarBook.of(...).hold(...)`` put in frames; a
+    sweep's tables hold every variant's signal on one symbol's rows with one
+    book, placing the rows on the calendar once. Build it with :meth:`of`.
+
+    Examples
+    --------
+    >>> book = BarBook.of(3, times=[0, 1, 2], t1=[1, 2, 3])
+    >>> book.hold([1, 0, 1], [0.02, 0.0, -0.01], cost=0.001).net.round(3).tolist()
+    [0.0, 0.019, 0.0, -0.011]
+    >>> book.window.tolist()
+    [0, 1, 2, 3]
+    """
+
+    calendar: pd.Index
+    entry: np.ndarray
+    exit: np.ndarray
+    price_change: np.ndarray | None
+    start: int
+    stop: int
+
+    @classmethod
+    def of(cls, n_rows: int, *, times=None, t1=None, bars=None, close=None) -> BarBook:
+        """The book of ``n_rows`` rows; ``times``, ``t1``, ``bars`` and ``close`` as in :func:`positions`."""
+        calendar, entry, exit_ = _bar_numbers(n_rows, times, t1, bars, close)
+        start, stop = (int(entry[0]), int(exit_.max()) + 1) if n_rows else (0, 0)
+        change = None if close is None else _bar_returns(close, calendar)[:stop]
+        return cls(calendar, entry, exit_, change, start, stop)
+
+    @property
+    def window(self) -> pd.Index:
+        """The bars a signal's series spans: from the first row's bar to the last row's exit bar."""
+        return self.calendar[self.start:self.stop]
+
+    def hold(self, signal, returns, *, cost=0.0, rule="one_at_a_time", size=None) -> Held:
+        """The trades ``signal`` takes on the book's rows and the strategy on each bar of :attr:`window`.
+
+        ``signal``, ``returns``, ``cost``, ``rule`` and ``size`` as in
+        :func:`positions`, which raises the same errors.
+        """
+        s, r = _check_signal_and_returns(signal, returns)
+        if len(s) != len(self.entry):
+            raise ValueError(f"signal has {len(s)} rows but the book was built for {len(self.entry)}.")
+        if rule not in POSITION_RULES:
+            raise ValueError(f"rule must be one of {POSITION_RULES}, got {rule!r}.")
+        if not isinstance(cost, Real) or not cost >= 0:
+            raise ValueError(f"cost must be a number >= 0 (the round-trip cost per trade as a return), got {cost!r}.")
+        m = np.ones(len(s)) if size is None else _vector(size, "size").astype(np.float64)
+        if len(m) != len(s) or not np.all((m >= 0) & (m <= 1)):
+            raise ValueError("size must hold one position size in [0, 1] per row.")
+        picked = np.flatnonzero(s & (m > 0))
+        if rule == "one_at_a_time":
+            picked = _one_at_a_time(picked, self.entry, self.exit)
+        e, x, mp, rp = self.entry[picked], self.exit[picked], m[picked], r[picked]
+        n_bars, held = self.stop, x > e
+        count = _open_on_each_bar(e[held], x[held], np.ones(int(held.sum())), n_bars)
+        weight = np.ones(len(e))
+        if rule == "equal_weight" and held.any():  # average uniqueness: mean of 1 / (positions open) over its bars
+            prefix = np.r_[0.0, np.cumsum(np.divide(1.0, count, out=np.zeros(n_bars), where=count > 0))]
+            weight[held] = (prefix[x[held] + 1] - prefix[e[held] + 1]) / (x[held] - e[held])
+        exposure = _open_on_each_bar(e[held], x[held], mp[held], n_bars)
+        if rule == "equal_weight":
+            exposure = np.divide(exposure, count, out=np.zeros(n_bars), where=count > 0)
+        if self.price_change is None:
+            gross = np.bincount(x, weights=mp * weight * rp, minlength=n_bars).astype(np.float64)  # int if no trade
+        else:
+            gross = exposure * self.price_change
+        charge = np.bincount(x, weights=mp * weight * cost, minlength=n_bars)
+        window = slice(self.start, self.stop)
+        return Held(picked, e, x, mp, weight, rp, gross[window], (gross - charge)[window], exposure[window],
+                    int(s.sum()))
 
 
 def trading_metrics(signal, returns, *, periods_per_year, cost=0.0, times=None, t1=None, bars=None, close=None,

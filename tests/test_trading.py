@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cvn_sklearn.trading import bet_size, pool, positions, trading_metrics
+from cvn_sklearn.trading import BarBook, bet_size, pool, positions, trading_metrics
 
 # Seven daily bars and three overlapping triple-barrier trades (entries on bars 0, 1, 3; exits on 3, 4, 6).
 CLOSE = pd.Series([100.0, 102.0, 101.0, 104.0, 103.0, 105.0, 106.0], index=pd.date_range("2024-01-01", periods=7))
@@ -81,6 +81,24 @@ def test_the_window_does_not_depend_on_the_signal():
     assert none.bars.index.equals(BARS) and (none.bars["net"] == 0).all() and none.trades.empty
     m = trading_metrics([0, 0, 0], RET, times=ENTRY, t1=EXIT, bars=BARS, periods_per_year=252)
     assert m.n_trades == 0 and np.isnan(m.sharpe) and np.isnan(m.win_rate) and m.max_drawdown == 0
+
+
+@pytest.mark.parametrize("rule", ["one_at_a_time", "equal_weight"])
+@pytest.mark.parametrize("close", [None, CLOSE])
+def test_one_book_holds_many_signals_as_positions_holds_each(rule, close):
+    # a sweep's tables hold every variant's signal on one book: each must equal its own positions() call,
+    # whatever was held on the book before it (no trade at all included: its bars are floats, zero)
+    book = BarBook.of(3, times=ENTRY, t1=EXIT, bars=BARS, close=close)
+    for signal, size in (([1, 1, 1], None), ([0, 0, 0], None), ([1, 0, 1], [0.5, 0.0, 1.0]), ([0, 1, 1], None)):
+        alone = positions(signal, RET, times=ENTRY, t1=EXIT, bars=BARS, close=close, cost=0.001, rule=rule, size=size)
+        held = book.hold(signal, RET, cost=0.001, rule=rule, size=size)
+        assert book.window.equals(alone.bars.index)
+        for column in ("gross", "net", "exposure"):
+            assert getattr(held, column).dtype == np.float64
+            np.testing.assert_array_equal(getattr(held, column), alone.bars[column].to_numpy())
+        assert held.rows.tolist() == alone.trades["row"].tolist() and held.n_signals == sum(signal)
+    with pytest.raises(ValueError, match="book was built for 3"):
+        book.hold([1, 0], RET[:2])
 
 
 def test_without_t1_the_calendar_is_the_rows_and_their_exits():

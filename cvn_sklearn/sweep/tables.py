@@ -401,7 +401,7 @@ def _symbol_positions(config: ScreenConfig, plan: Plan, symbol: str, arrays: dic
     buy-and-hold return on those bars (see :class:`ScreenResult`).
     """
     from cvn_sklearn._rows import take_rows
-    from cvn_sklearn.trading import bet_size, positions
+    from cvn_sklearn.trading import BarBook, bet_size, positions
 
     data = plan.data[symbol]
     rules = config.trading_rules()
@@ -411,8 +411,12 @@ def _symbol_positions(config: ScreenConfig, plan: Plan, symbol: str, arrays: dic
     rows = np.concatenate([fold.test for fold in folds.values()])
     ends = times[rows] if data.t1 is None else pd.Index(take_rows(data.t1, rows))
     windows = [(times[fold.test[0]], ends[np.isin(rows, fold.test)].max()) for fold in folds.values()]
+    # every variant holds its signal on the same rows: they are placed on the bar calendar once
+    book = BarBook.of(len(rows), times=times[rows], t1=None if data.t1 is None else ends, close=data.close)
+    calendar = book.window
+    inside = {index: np.asarray((calendar >= first) & (calendar <= last)) for (first, last), index in zip(windows, folds)}
+    keep = np.logical_or.reduce(list(inside.values()))
     out = {"net": {}, "gross": {}, "trades": {}, "wins": {}}
-    calendar = inside = keep = None
     variant_cells = {}  # each variant's cells by fold, grouped once (not one pass over the symbol's cells per variant)
     for cell in symbol_cells:
         variant_cells.setdefault(cell.variant.name, {})[cell.fold.index] = cell
@@ -424,22 +428,16 @@ def _symbol_positions(config: ScreenConfig, plan: Plan, symbol: str, arrays: dic
         size = None
         if rules["sizing"] == "probability":
             size = np.where(signal == 1, bet_size(np.nan_to_num(proba, nan=0.0), break_even=rules["break_even"]), 0.0)
-        result = positions(signal, np.concatenate([part["returns"] for part in parts]), times=times[rows],
-                           t1=None if data.t1 is None else ends, close=data.close, cost=mine[next(iter(folds))].cost,
-                           rule=rules["rule"], size=size)
-        bars = result.bars
-        if calendar is None or not bars.index.equals(calendar):  # the same bars for every variant: masks made once
-            calendar = bars.index
-            inside = {index: np.asarray((calendar >= first) & (calendar <= last)) for (first, last), index
-                      in zip(windows, folds)}
-            keep = np.logical_or.reduce(list(inside.values()))
-        net, gross = bars["net"].to_numpy(copy=True), bars["gross"].to_numpy(copy=True)
+        cost = mine[next(iter(folds))].cost
+        held = book.hold(signal, np.concatenate([part["returns"] for part in parts]), cost=cost, rule=rules["rule"],
+                         size=size)
+        net, gross = held.net, held.gross
         for index in folds:
             if mine[index].key in failed:
                 net[inside[index]] = gross[inside[index]] = np.nan
         out["net"][variant.name], out["gross"][variant.name] = net[keep], gross[keep]
-        out["trades"][variant.name] = len(result.trades)
-        out["wins"][variant.name] = int((result.trades["net"] > 0).sum())
+        out["trades"][variant.name] = len(held.rows)
+        out["wins"][variant.name] = int(np.sum(held.returns - cost > 0))  # net trade returns that win
     for kind in ("net", "gross"):
         out[kind] = pd.DataFrame(out[kind], index=calendar[keep])
         out[kind].columns.name = "variant"
