@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 from cvn_sklearn.harness import screen
 from cvn_sklearn.sweep import ScreenConfig, SymbolData
 from cvn_sklearn.sweep.plan import plan_cells
-from cvn_sklearn.sweep.store import CellStore
+from cvn_sklearn.sweep.store import ROWS_DTYPE, CellStore, cell_rows
 from test_screen import _symbol
 
 
@@ -59,6 +59,25 @@ def _rewrite(path, **members):
         np.savez(file, **{k: v for k, v in kept.items() if v is not None})
 
 
+def _edit_rows(path, field, values):
+    """The npz ``path`` with one field of its rows changed, its checksum kept."""
+    with np.load(path) as stored:
+        rows = stored["rows"].copy()
+    rows[field] = values
+    _rewrite(path, rows=rows)
+
+
+def _retype_rows(path):
+    """The npz ``path`` with its rows' index stored as floats (values and checksum kept)."""
+    with np.load(path) as stored:
+        rows = stored["rows"]
+    dtype = [(name, "<f8" if name == "index" else rows.dtype[name]) for name in rows.dtype.names]
+    retyped = np.empty(len(rows), dtype=dtype)
+    for name in rows.dtype.names:
+        retyped[name] = rows[name]
+    _rewrite(path, rows=retyped)
+
+
 def _truncate(path):
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
@@ -67,11 +86,12 @@ _DAMAGES = {
     "truncated": (_truncate, "truncated"),
     "empty": (lambda p: p.write_bytes(b""), "not a zip file"),
     "not a zip": (lambda p: p.write_text("hello"), "not a zip file"),
-    "pickled objects": (lambda p: _rewrite(p, proba=np.array([{"a": 1}, None], dtype=object)), "pickled objects"),
+    "pickled objects": (lambda p: _rewrite(p, rows=np.array([{"a": 1}, None], dtype=object)), "pickled objects"),
     "record edited": (lambda p: _rewrite(p, scalars=np.array('{"key": "k1", "status": "failed"}')), "checksum"),
-    "array edited": (lambda p: _rewrite(p, signal=np.array([1, 1], dtype=np.int8)), "checksum"),
+    "array edited": (lambda p: _edit_rows(p, "signal", [1, 1]), "checksum"),
+    "extra member": (lambda p: _rewrite(p, proba=np.array([0.9, 0.9])), "members"),
     "no checksum": (lambda p: _rewrite(p, checksum=None), "members"),
-    "wrong dtype": (lambda p: _rewrite(p, index=np.array([3.0, 4.0])), "dtypes"),
+    "wrong dtype": (lambda p: _retype_rows(p), "dtypes"),
     "another key's cell": (lambda p: shutil.copyfile(p.with_name("k2.npz"), p), "holds another cell"),
     "corrupt member (zip CRC)": (lambda p: p.write_bytes(p.read_bytes().replace("status".encode("utf-32-le"),
                                                                               "statuz".encode("utf-32-le"))), "CRC"),
@@ -422,3 +442,12 @@ def test_a_cell_computed_twice_is_one_file_even_when_a_writer_dies_mid_write(tmp
     assert store.keys() == {"k"} and store.get("k")[0]["seconds"] == 0.1  # no cell, and the stored one intact
     store.put({"key": "k", "status": "ok", "seconds": 0.2}, **rows)  # computed again: replaces the first whole
     assert store.keys() == {"k"} and store.get("k")[0] == {"key": "k", "status": "ok", "seconds": 0.2}
+
+
+def test_a_cells_rows_need_one_value_of_each_per_test_row():
+    rows = cell_rows(index=[3, 4], signal=[True, False], proba=[0.7, np.nan], returns=[0.01, -0.02])
+    assert rows.dtype == ROWS_DTYPE and rows["index"].tolist() == [3, 4] and rows["signal"].tolist() == [1, 0]
+    with pytest.raises(ValueError, match="one index, signal, P.buy. and return per test row"):
+        cell_rows(index=[3, 4], signal=[1], proba=[0.7, 0.2], returns=[0.01, -0.02])
+    with pytest.raises(ValueError, match="per test row"):
+        cell_rows(index=[[3, 4]], signal=[[1, 0]], proba=[[0.7, 0.2]], returns=[[0.01, -0.02]])

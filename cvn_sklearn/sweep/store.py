@@ -19,24 +19,27 @@ import numpy as np
 from cvn_sklearn._disk import TEMPORARY_PREFIX, RejectedFile, atomic_file, check_zip, fingerprint, plain
 from cvn_sklearn.events import emit
 
-__all__ = ["CellStore", "compact_record"]
+__all__ = ["ROWS_DTYPE", "CellStore", "cell_rows", "compact_record"]
 
 _SCALARS = "scalars"
 _CHECKSUM = "checksum"
-_ARRAYS = {"index": np.int64, "signal": np.int8, "proba": np.float64, "returns": np.float64}
-_MEMBERS = {_SCALARS, _CHECKSUM, *_ARRAYS}
+_ROWS = "rows"
+ROWS_DTYPE = np.dtype([("index", "<i8"), ("signal", "i1"), ("proba", "<f8"), ("returns", "<f8")])
+"""The test block's rows of a cell: row number, buy signal (0/1), P(buy) (NaN if the cell failed), trade return."""
+_MEMBERS = {_SCALARS, _CHECKSUM, _ROWS}
 
 
 class CellStore:
     """Finished cells on disk, one file per cell, written atomically as each cell finishes; verified when read.
 
-    A cell file is ``<folder>/cells/<key>.npz``: its scalar fields as JSON
-    (the cell's key among them), the test block's index, buy signal, P(buy)
-    and trade returns as arrays, and a SHA-256 checksum of the JSON and of
-    every array's dtype, shape and bytes. It is read back with
-    ``allow_pickle=False`` (nothing in the store decides which code runs) and
-    :meth:`get` trusts it only when it opens, holds exactly these members with
-    these dtypes, its checksum matches and its stored key is its file's name.
+    A cell file is ``<folder>/cells/<key>.npz`` of three members: its scalar
+    fields as JSON (the cell's key among them), the test block's rows as one
+    record array (:func:`cell_rows`: index, buy signal, P(buy) and trade
+    return of each row), and a SHA-256 checksum of the JSON and of the rows'
+    dtype, shape and bytes. It is read back with ``allow_pickle=False``
+    (nothing in the store decides which code runs) and :meth:`get` trusts it
+    only when it opens, holds exactly these members, its rows have exactly
+    this dtype, its checksum matches and its stored key is its file's name.
     Several processes (Dask workers) may write to one store; a file appears
     whole or not at all. A cell computed twice (Dask runs a lost worker's
     cells again) is one file: the second write replaces the first whole.
@@ -53,8 +56,8 @@ class CellStore:
     ...     store = CellStore(folder)
     ...     store.put({"key": "abc", "status": "ok"}, index=[0, 1], signal=[1, 0], proba=[0.7, 0.2],
     ...               returns=[0.01, -0.02])
-    ...     record, arrays = store.get("abc")
-    >>> record["status"], arrays["signal"].tolist()
+    ...     record, rows = store.get("abc")
+    >>> record["status"], rows["signal"].tolist()
     ('ok', [1, 0])
     """
 
@@ -65,15 +68,17 @@ class CellStore:
         """Write one cell: ``record`` (JSON-able scalars, with ``"key"``) and its test-block arrays (P(buy) NaN if failed)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         scalars = json.dumps(record, default=_json_value)
-        arrays = {name: np.asarray(values, dtype=_ARRAYS[name])
-                  for name, values in (("index", index), ("signal", signal), ("proba", proba), ("returns", returns))}
+        rows = cell_rows(index=index, signal=signal, proba=proba, returns=returns)
         content = io.BytesIO()  # built in memory, then one write: the zip writer seeks back to every member's header
-        np.savez(content, **{_SCALARS: np.array(scalars), _CHECKSUM: np.array(_checksum(scalars, arrays)), **arrays})
+        np.savez(content, **{_SCALARS: np.array(scalars), _CHECKSUM: np.array(_checksum(scalars, rows)), _ROWS: rows})
         with atomic_file(self.path(record["key"])) as file:
             file.write(content.getbuffer())
 
     def get(self, key: str):
-        """``(record, arrays)`` of a stored cell, or ``None`` when there is none or its file is rejected.
+        """``(record, rows)`` of a stored cell, or ``None`` when there is none or its file is rejected.
+
+        ``rows`` is the record array of :func:`cell_rows`: ``rows["proba"]``
+        is the test block's P(buy), and so on.
 
         A rejected file (unreadable, truncated, pickled objects, missing or
         unexpected members, wrong dtypes, checksum mismatch, another key's
@@ -105,6 +110,29 @@ class CellStore:
         return self.folder / f"{key}.npz"
 
 
+def cell_rows(*, index, signal, proba, returns) -> np.ndarray:
+    """The test block's rows of a cell as one record array of :data:`ROWS_DTYPE`, indexed by field name.
+
+    One array per cell, not four: a sweep keeps every cell's rows until its
+    tables are built, and the cell file holds one member for them.
+
+    Examples
+    --------
+    >>> rows = cell_rows(index=[3, 4], signal=[1, 0], proba=[0.7, 0.2], returns=[0.01, -0.02])
+    >>> rows["signal"].tolist(), rows["proba"].tolist()
+    ([1, 0], [0.7, 0.2])
+    """
+    columns = {"index": index, "signal": signal, "proba": proba, "returns": returns}
+    arrays = {name: np.asarray(values, dtype=ROWS_DTYPE[name]) for name, values in columns.items()}
+    lengths = {name: values.shape for name, values in arrays.items()}
+    if len(set(lengths.values())) != 1 or arrays["index"].ndim != 1:
+        raise ValueError(f"A cell's rows need one index, signal, P(buy) and return per test row; got shapes {lengths}.")
+    rows = np.empty(lengths["index"], dtype=ROWS_DTYPE)
+    for name, values in arrays.items():
+        rows[name] = values
+    return rows
+
+
 def compact_record(record: dict) -> dict:
     """``record`` with each list (reliability bins, θ curves) as a numpy array: a tenth of the memory of a list of floats.
 
@@ -115,7 +143,7 @@ def compact_record(record: dict) -> dict:
 
 
 def read_cell(path: Path, key: str):
-    """``(record, arrays)`` of the cell file ``path``, verified to be the cell ``key``.
+    """``(record, rows)`` of the cell file ``path``, verified to be the cell ``key``.
 
     Raises
     ------
@@ -130,8 +158,7 @@ def read_cell(path: Path, key: str):
             members = set(stored.files)
             if members != _MEMBERS:
                 raise RejectedFile(f"members {sorted(members)}, expected {sorted(_MEMBERS)}")
-            scalars, checksum = str(stored[_SCALARS]), str(stored[_CHECKSUM])
-            arrays = {name: stored[name] for name in _ARRAYS}
+            scalars, checksum, rows = str(stored[_SCALARS]), str(stored[_CHECKSUM]), stored[_ROWS]
     except (FileNotFoundError, RejectedFile):
         raise
     except ValueError as exc:
@@ -140,10 +167,9 @@ def read_cell(path: Path, key: str):
         raise RejectedFile(f"unreadable ({type(exc).__name__}: {exc})") from None
     except Exception as exc:  # noqa: BLE001 - truncated (EOFError, BadZipFile), not an npz, unreadable: never trusted
         raise RejectedFile(f"unreadable, truncated or not a cell file ({type(exc).__name__}: {exc})") from None
-    shapes = {name: (str(array.dtype), array.shape) for name, array in arrays.items()}
-    if any(a.dtype != _ARRAYS[n] or a.ndim != 1 for n, a in arrays.items()) or len({len(a) for a in arrays.values()}) != 1:
-        raise RejectedFile(f"arrays of unexpected dtypes or lengths: {shapes}")
-    if checksum != _checksum(scalars, arrays):
+    if rows.dtype != ROWS_DTYPE or rows.ndim != 1:
+        raise RejectedFile(f"rows of unexpected dtypes or shape: {rows.dtype} {rows.shape}, expected {ROWS_DTYPE} (1-d)")
+    if checksum != _checksum(scalars, rows):
         raise RejectedFile("checksum mismatch (the file was altered or damaged)")
     try:
         record = json.loads(scalars)
@@ -153,12 +179,12 @@ def read_cell(path: Path, key: str):
         raise RejectedFile("its record is not a cell record")
     if record.get("key") != key:
         raise RejectedFile("it holds another cell: its stored key is not its file name (copied over another key?)")
-    return compact_record(record), arrays
+    return compact_record(record), rows
 
 
-def _checksum(scalars: str, arrays: dict) -> str:
-    """The one fingerprint (:func:`cvn_sklearn._disk.fingerprint`: SHA-256) of the record's JSON and each array by name."""
-    return fingerprint(scalars, {name: arrays[name] for name in _ARRAYS})
+def _checksum(scalars: str, rows: np.ndarray) -> str:
+    """The one fingerprint (:func:`cvn_sklearn._disk.fingerprint`: SHA-256) of the record's JSON and the rows."""
+    return fingerprint(scalars, rows)
 
 
 def _json_value(value):
