@@ -94,17 +94,24 @@ def cell_key(data_fingerprint: str, variant: Variant, fold: Fold, options: dict,
     Names are part of it: two variants with the same model and parameters but
     different names are two cells, each shown under its own name.
     """
-    return content_key({
-        "data": data_fingerprint,
-        "symbol": symbol,
-        "variant": variant.name,
-        "model": variant.model,
-        "params": variant.params,
-        "fold": [fold.index, *(np.asarray(part, dtype=np.int64) for part in fold[1:])],
-        "options": options,
-        "libraries": library_versions(),
-        "code": code_version,
-    })
+    return _cell_key(_symbol_part(data_fingerprint, symbol, options, code_version), variant, _fold_part(fold))
+
+
+def _symbol_part(data_fingerprint: str, symbol: str, options: dict, code_version: str) -> str:
+    """The fingerprint of what every cell of a symbol shares in its key (computed once per symbol)."""
+    return _fingerprint({"data": data_fingerprint, "symbol": symbol, "options": options,
+                           "libraries": library_versions(), "code": code_version})
+
+
+def _fold_part(fold: Fold) -> str:
+    """The fingerprint of a fold's position and rows (computed once per fold, not once per variant)."""
+    return _fingerprint([fold.index, *(np.asarray(part, dtype=np.int64) for part in fold[1:])])
+
+
+def _cell_key(symbol_part: str, variant: Variant, fold_part: str) -> str:
+    """:func:`cell_key` from its symbol's and its fold's parts."""
+    return content_key({"symbol": symbol_part, "variant": variant.name, "model": variant.model,
+                        "params": variant.params, "fold": fold_part})
 
 
 def key_options(config: ScreenConfig) -> dict:
@@ -235,8 +242,10 @@ def plan_cells(config: ScreenConfig, data, resolved: dict | None = None) -> Plan
         key, cost = fingerprint(rows), costs[symbol]
         # the buy label as resolved (pos_label None or 1 on 0/1 labels: the same cells)
         symbol_options = {**options, "pos_label": buy, "cost": cost, "periods_per_year": float(rows.periods_per_year)}
-        cells += [Cell(cell_key(key, v, fold, symbol_options, code, symbol=symbol), v, symbol, fold, cost)
-                  for fold in folds for v in config.variants]
+        shared = _symbol_part(key, symbol, symbol_options, code)
+        for fold in folds:
+            part = _fold_part(fold)
+            cells += [Cell(_cell_key(shared, v, part), v, symbol, fold, cost) for v in config.variants]
     store = CellStore(config.folder)
     listed = store.keys()
     stored = {}
