@@ -419,3 +419,21 @@ def test_cells_keep_their_curves_as_arrays_and_cells_csv_writes_them_as_lists(fi
                   & (written["fold"] == ok["fold"])].iloc[0]
     assert ast.literal_eval(row["theta_thresholds"]) == ok["theta_thresholds"].tolist()
     assert ast.literal_eval(row["reliability_count"]) == ok["reliability_count"].tolist()
+
+
+def test_cells_csv_written_in_pieces_is_the_csv_of_the_whole_table(first, tmp_path, monkeypatch):
+    """A few rows at a time (the lists of 10,000 cells' curves are never all held), byte for byte the same file."""
+    from cvn_sklearn.sweep import tables
+
+    _, result, _ = first
+    whole = tmp_path / "whole.csv"
+    tables._readable(result.cells).to_csv(whole, index=False)
+    monkeypatch.setattr(tables, "_CSV_ROWS", 3)
+    assert len(result.cells) > 3 * 2
+    tables._write_csv(result.cells, tmp_path / "pieces.csv", index=False)
+    assert (tmp_path / "pieces.csv").read_bytes() == whole.read_bytes()
+    tables._write_csv(result.ranking, tmp_path / "ranking.csv", index=True)
+    tables._readable(result.ranking).to_csv(whole, index=True)
+    assert (tmp_path / "ranking.csv").read_bytes() == whole.read_bytes()
+    tables._write_csv(result.cells.iloc[:0], tmp_path / "empty.csv", index=False)
+    assert (tmp_path / "empty.csv").read_text() == result.cells.iloc[:0].to_csv(index=False)

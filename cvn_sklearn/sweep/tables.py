@@ -185,8 +185,10 @@ def screen_result(config: ScreenConfig, plan: Plan, computed: dict | None = None
 
     The cached cells are the ones :func:`~cvn_sklearn.sweep.plan.plan_cells`
     read and verified (``plan.stored``); the cells just computed are
-    ``computed`` (key to ``(record, arrays)``, as their tasks returned them
-    after writing them to the store), or else read from the store. The tables
+    ``computed`` (key to ``(record, rows)``, as their tasks returned them
+    after writing them to the store; each is taken out of ``computed`` as it
+    is read, so the driver holds one copy of it), or else read from the
+    store. The tables
     are always built from the cells, never read back from the folder (a file
     there may be stale or altered).
 
@@ -202,7 +204,7 @@ def screen_result(config: ScreenConfig, plan: Plan, computed: dict | None = None
         found = plan.stored.get(cell.key)
         cached = found is not None
         if found is None and computed is not None:
-            found = computed.get(cell.key)
+            found = computed.pop(cell.key, None)
         if found is None:
             found = plan.store.get(cell.key)
         if found is None:
@@ -211,6 +213,7 @@ def screen_result(config: ScreenConfig, plan: Plan, computed: dict | None = None
         record, arrays[cell.key] = found
         records.append({**record, "cached": cached})
     cells = pd.DataFrame(records)
+    del records  # the frame holds the cells now (10,000 records are tens of MB)
     names = [v.name for v in config.variants]
     failed = set(cells.loc[cells["status"] != "ok", "key"])
     held = {symbol: _symbol_positions(config, plan, symbol, arrays, failed) for symbol in config.symbols}
@@ -235,11 +238,26 @@ def screen_result(config: ScreenConfig, plan: Plan, computed: dict | None = None
     (folder / _SUMMARY).unlink(missing_ok=True)  # written last: without it, the tables are not a finished set
     for name, table in (("cells", cells), ("by_variant", by_variant), ("ranking", ranking)):
         table.to_parquet(folder / f"{name}.parquet")
-        _readable(table).to_csv(folder / f"{name}.csv", index=name == "ranking")
+        _write_csv(table, folder / f"{name}.csv", index=name == "ranking")
     for name in _FRAMES:
         getattr(result, name).to_parquet(folder / f"{name}.parquet")
     write_summary(result)
     return result
+
+
+_CSV_ROWS = 1000
+"""Rows of a table made readable and written to its CSV at a time (a cell's curves as lists are large)."""
+
+
+def _write_csv(table: pd.DataFrame, path: Path, *, index: bool) -> None:
+    """Write ``table`` as CSV, :data:`_CSV_ROWS` rows at a time, its arrays as lists (:func:`_readable`).
+
+    In pieces, so that the lists of Python floats of 10,000 cells' curves are
+    never all held at once.
+    """
+    with open(path, "w", newline="", encoding="utf-8") as file:
+        for start in range(0, max(len(table), 1), _CSV_ROWS):
+            _readable(table.iloc[start:start + _CSV_ROWS]).to_csv(file, header=start == 0, index=index)
 
 
 def _readable(table: pd.DataFrame) -> pd.DataFrame:
