@@ -237,7 +237,7 @@ def screen_result(config: ScreenConfig, plan: Plan, computed: dict | None = None
     folder.mkdir(parents=True, exist_ok=True)
     (folder / _SUMMARY).unlink(missing_ok=True)  # written last: without it, the tables are not a finished set
     for name, table in (("cells", cells), ("by_variant", by_variant), ("ranking", ranking)):
-        table.to_parquet(folder / f"{name}.parquet")
+        _write_parquet(table, folder / f"{name}.parquet")
         _write_csv(table, folder / f"{name}.csv", index=name == "ranking")
     for name in _FRAMES:
         getattr(result, name).to_parquet(folder / f"{name}.parquet")
@@ -245,19 +245,42 @@ def screen_result(config: ScreenConfig, plan: Plan, computed: dict | None = None
     return result
 
 
-_CSV_ROWS = 1000
-"""Rows of a table made readable and written to its CSV at a time (a cell's curves as lists are large)."""
+_ROWS_AT_A_TIME = 256
+"""Rows of a table converted at a time when it is written (a cell's curves are arrays, costly to convert at once)."""
+
+
+def _write_parquet(table: pd.DataFrame, path: Path) -> None:
+    """``table.to_parquet(path)``, converted to Arrow :data:`_ROWS_AT_A_TIME` rows at a time, one row group each.
+
+    Converting the curve arrays of 10,000 cells at once takes about 100 MB
+    for a moment; in pieces, about 15 MB. The schema is the whole table's,
+    so every piece is typed alike. A table with its own index (not the
+    default ``0..n-1``) or short enough is written by pandas in one piece.
+    ``pd.read_parquet`` reads either back as the same frame (tested).
+    """
+    default_index = isinstance(table.index, pd.RangeIndex) and table.index.start == 0 and table.index.step == 1
+    if len(table) <= _ROWS_AT_A_TIME or not default_index:
+        table.to_parquet(path)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.Schema.from_pandas(table, preserve_index=False)
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, len(table), _ROWS_AT_A_TIME):
+            piece = table.iloc[start:start + _ROWS_AT_A_TIME]
+            writer.write_table(pa.Table.from_pandas(piece, schema=schema, preserve_index=False))
 
 
 def _write_csv(table: pd.DataFrame, path: Path, *, index: bool) -> None:
-    """Write ``table`` as CSV, :data:`_CSV_ROWS` rows at a time, its arrays as lists (:func:`_readable`).
+    """Write ``table`` as CSV, :data:`_ROWS_AT_A_TIME` rows at a time, its arrays as lists (:func:`_readable`).
 
     In pieces, so that the lists of Python floats of 10,000 cells' curves are
     never all held at once.
     """
     with open(path, "w", newline="", encoding="utf-8") as file:
-        for start in range(0, max(len(table), 1), _CSV_ROWS):
-            _readable(table.iloc[start:start + _CSV_ROWS]).to_csv(file, header=start == 0, index=index)
+        for start in range(0, max(len(table), 1), _ROWS_AT_A_TIME):
+            _readable(table.iloc[start:start + _ROWS_AT_A_TIME]).to_csv(file, header=start == 0, index=index)
 
 
 def _readable(table: pd.DataFrame) -> pd.DataFrame:
