@@ -56,6 +56,7 @@ def test_screen_benchmark_prints_speed_up_overhead_resume_and_memory(tmp_path):
     for measure in ("re-run of the finished sweep", "result tables built", "report built \\(write_report\\)"):
         assert re.search(rf"^  {measure}\s+:\s+\d+\.\d+ s", out, re.MULTILINE), out
     assert re.search(r"driver peak memory\s+:\s+\d+ MB \(10 cells: \d+ MB, growth -?\d+ MB\)", out), out
+    assert re.search(r"peak memory, re-run and rebuild\s+:\s+\d+ MB \(10 cells: \d+ MB\)", out), out
     assert list(tmp_path.iterdir()) == []
 
 
