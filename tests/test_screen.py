@@ -406,37 +406,21 @@ def test_a_large_sweeps_report_shows_the_best_variants_and_aggregates_the_rest(f
     assert calibration["axes"][0]["title"] == f"{best}: reliability"
 
 
-def test_cells_keep_their_curves_as_arrays_and_cells_csv_writes_them_as_lists(first):
-    """Arrays (a tenth of the memory of lists of floats at 10,000 cells); the CSV still reads as lists."""
-    import ast
-
+def test_cells_keep_their_curves_as_arrays_in_parquet_and_cells_csv_holds_the_scalars(first):
+    """Arrays (a tenth of the memory of lists of floats at 10,000 cells); the CSV, for a spreadsheet, has no curves."""
     folder, result, _ = first
     ok = result.cells[result.cells["status"] == "ok"].iloc[0]
     assert isinstance(ok["theta_thresholds"], np.ndarray) and ok["theta_thresholds"].dtype == np.float64
     assert isinstance(ok["reliability_count"], np.ndarray) and ok["reliability_count"].dtype.kind == "i"
+    curves = [c for c in result.cells.columns if isinstance(ok[c], np.ndarray)]
+    assert {"theta_thresholds", "theta_test_scores", "reliability_count", "reliability_test_mean_proba"} <= set(curves)
     written = pd.read_csv(folder / "sweep" / "cells.csv")
-    row = written[(written["variant"] == ok["variant"]) & (written["symbol"] == ok["symbol"])
-                  & (written["fold"] == ok["fold"])].iloc[0]
-    assert ast.literal_eval(row["theta_thresholds"]) == ok["theta_thresholds"].tolist()
-    assert ast.literal_eval(row["reliability_count"]) == ok["reliability_count"].tolist()
-
-
-def test_cells_csv_written_in_pieces_is_the_csv_of_the_whole_table(first, tmp_path, monkeypatch):
-    """A few rows at a time (the lists of 10,000 cells' curves are never all held), byte for byte the same file."""
-    from cvn_sklearn.sweep import tables
-
-    _, result, _ = first
-    whole = tmp_path / "whole.csv"
-    tables._readable(result.cells).to_csv(whole, index=False)
-    monkeypatch.setattr(tables, "_ROWS_AT_A_TIME", 3)
-    assert len(result.cells) > 3 * 2
-    tables._write_csv(result.cells, tmp_path / "pieces.csv", index=False)
-    assert (tmp_path / "pieces.csv").read_bytes() == whole.read_bytes()
-    tables._write_csv(result.ranking, tmp_path / "ranking.csv", index=True)
-    tables._readable(result.ranking).to_csv(whole, index=True)
-    assert (tmp_path / "ranking.csv").read_bytes() == whole.read_bytes()
-    tables._write_csv(result.cells.iloc[:0], tmp_path / "empty.csv", index=False)
-    assert (tmp_path / "empty.csv").read_text() == result.cells.iloc[:0].to_csv(index=False)
+    assert list(written.columns) == [c for c in result.cells.columns if c not in curves]
+    assert written["key"].tolist() == result.cells["key"].tolist()
+    pd.testing.assert_series_equal(written["test_auc"], result.cells["test_auc"])
+    stored = pd.read_parquet(folder / "sweep" / "cells.parquet")
+    row = stored[stored["key"] == ok["key"]].iloc[0]
+    np.testing.assert_array_equal(row["theta_thresholds"], ok["theta_thresholds"])
 
 
 def test_cells_parquet_written_in_pieces_reads_back_as_the_whole_table(first, tmp_path, monkeypatch):

@@ -246,7 +246,7 @@ def screen_result(config: ScreenConfig, plan: Plan, computed: dict | None = None
 
 
 _ROWS_AT_A_TIME = 256
-"""Rows of a table converted at a time when it is written (a cell's curves are arrays, costly to convert at once)."""
+"""Rows of a table converted to Arrow at a time (a cell's curves are arrays, costly to convert at once)."""
 
 
 def _write_parquet(table: pd.DataFrame, path: Path) -> None:
@@ -273,22 +273,14 @@ def _write_parquet(table: pd.DataFrame, path: Path) -> None:
 
 
 def _write_csv(table: pd.DataFrame, path: Path, *, index: bool) -> None:
-    """Write ``table`` as CSV, :data:`_ROWS_AT_A_TIME` rows at a time, its arrays as lists (:func:`_readable`).
+    """Write ``table`` as CSV without its array columns (a cell's reliability bins and θ curves).
 
-    In pieces, so that the lists of Python floats of 10,000 cells' curves are
-    never all held at once.
+    A CSV is read in a spreadsheet, where a cell's curves (about 360 numbers)
+    are of no use, and writing them as text was half of the tables' build
+    time at 10,000 cells; they are in the Parquet file and ``result.cells``.
     """
-    with open(path, "w", newline="", encoding="utf-8") as file:
-        for start in range(0, max(len(table), 1), _ROWS_AT_A_TIME):
-            _readable(table.iloc[start:start + _ROWS_AT_A_TIME]).to_csv(file, header=start == 0, index=index)
-
-
-def _readable(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with its arrays (a cell's reliability bins, θ curve) as lists, which CSV writes whole: ``[0.1, 0.2]``."""
     arrays = [c for c in table.columns if table[c].dtype == object and table[c].map(type).eq(np.ndarray).any()]
-    if not arrays:
-        return table
-    return table.assign(**{c: table[c].map(lambda v: v.tolist() if isinstance(v, np.ndarray) else v) for c in arrays})
+    table.drop(columns=arrays).to_csv(path, index=index)
 
 
 def _scalar_fields() -> list[str]:
