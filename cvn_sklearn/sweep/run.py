@@ -188,8 +188,11 @@ def _screen(config, data, report, progress):
     return result
 
 
-CELLS_PER_RUN = 256
-"""Most cells one execution of the sweep's Hamilton driver runs (see :func:`_run_cells`)."""
+CELLS_PER_RUN = 64
+"""Most cells one execution of the sweep's Hamilton driver runs (see :func:`_run_cells`).
+
+Its bookkeeping per finished task also scans the queue of waiting tasks: 2,000 tiny cells spent
+2.8 s outside their tasks in waves of 256, 2.2 s in waves of 128 and 2.0 s in waves of 64."""
 
 
 def _run_cells(config: ScreenConfig, plan, executor: str) -> None:
