@@ -1,5 +1,6 @@
 """Stores that verify what they read: the cell store, the OOS store, the cell key; tables rebuilt from the cells."""
 
+import pickle
 import shutil
 
 import numpy as np
@@ -50,52 +51,43 @@ def _stored(tmp_path):
     return store
 
 
-def _rewrite(path, **members):
-    """The npz ``path`` with some members replaced (the others kept as they are)."""
-    with np.load(path, allow_pickle=True) as stored:
-        kept = {name: stored[name] for name in stored.files}
-    kept.update(members)
-    with open(path, "wb") as file:
-        np.savez(file, **{k: v for k, v in kept.items() if v is not None})
-
-
-def _edit_rows(path, field, values):
-    """The npz ``path`` with one field of its rows changed, its checksum kept."""
-    with np.load(path) as stored:
-        rows = stored["rows"].copy()
-    rows[field] = values
-    _rewrite(path, rows=rows)
-
-
-def _retype_rows(path):
-    """The npz ``path`` with its rows' index stored as floats (values and checksum kept)."""
-    with np.load(path) as stored:
-        rows = stored["rows"]
-    dtype = [(name, "<f8" if name == "index" else rows.dtype[name]) for name in rows.dtype.names]
-    retyped = np.empty(len(rows), dtype=dtype)
-    for name in rows.dtype.names:
-        retyped[name] = rows[name]
-    _rewrite(path, rows=retyped)
+def _replace(path, old: bytes, new: bytes):
+    """The file ``path`` with the bytes ``old`` (found once) replaced by ``new``."""
+    content = path.read_bytes()
+    assert content.count(old) == 1, old
+    path.write_bytes(content.replace(old, new))
 
 
 def _truncate(path):
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
+def _an_npz(path):
+    with open(path, "wb") as file:
+        np.savez(file, rows=np.array([{"a": 1}, None], dtype=object))
+
+
 _DAMAGES = {
     "truncated": (_truncate, "truncated"),
-    "empty": (lambda p: p.write_bytes(b""), "not a zip file"),
-    "not a zip": (lambda p: p.write_text("hello"), "not a zip file"),
-    "pickled objects": (lambda p: _rewrite(p, rows=np.array([{"a": 1}, None], dtype=object)), "pickled objects"),
-    "record edited": (lambda p: _rewrite(p, scalars=np.array('{"key": "k1", "status": "failed"}')), "checksum"),
-    "array edited": (lambda p: _edit_rows(p, "signal", [1, 1]), "checksum"),
-    "extra member": (lambda p: _rewrite(p, proba=np.array([0.9, 0.9])), "members"),
-    "no checksum": (lambda p: _rewrite(p, checksum=None), "members"),
-    "wrong dtype": (lambda p: _retype_rows(p), "dtypes"),
-    "another key's cell": (lambda p: shutil.copyfile(p.with_name("k2.npz"), p), "holds another cell"),
-    "corrupt member (zip CRC)": (lambda p: p.write_bytes(p.read_bytes().replace("status".encode("utf-32-le"),
-                                                                              "statuz".encode("utf-32-le"))), "CRC"),
+    "last row cut short": (lambda p: p.write_bytes(p.read_bytes()[:-3]), "whole rows of 25 bytes"),
+    "empty": (lambda p: p.write_bytes(b""), "not a cell file"),
+    "text": (lambda p: p.write_text("hello"), "not a cell file"),
+    "a pickle in its place": (lambda p: p.write_bytes(pickle.dumps({"key": "k1", "status": "ok"})), "not a cell file"),
+    "an npz of objects in its place": (_an_npz, "not a cell file"),
+    "record edited": (lambda p: _replace(p, b'"status": "ok"', b'"status": "no"'), "checksum"),
+    "a row edited": (lambda p: p.write_bytes(p.read_bytes()[:-1] + b"\x01"), "checksum"),
+    "no checksum": (lambda p: p.write_bytes(b"\n".join(l for i, l in enumerate(p.read_bytes().split(b"\n")) if i != 1)),
+                    "header"),
+    "record length changed": (lambda p: _replace(p, b"\n%d\n" % len(_record_text(p)), b"\n%d\n" % (len(_record_text(p)) - 1)),
+                              "truncated"),
+    "another key's cell": (lambda p: shutil.copyfile(p.with_name("k2.cell"), p), "holds another cell"),
 }
+
+
+def _record_text(path) -> bytes:
+    """The JSON of the cell file ``path``'s record (its third line and on, up to its length)."""
+    _, _, length, rest = path.read_bytes().split(b"\n", 3)
+    return rest[: int(length)]
 
 
 @pytest.mark.parametrize("damage", list(_DAMAGES))
@@ -167,7 +159,7 @@ def test_two_variants_with_one_model_and_different_names_are_two_rows_everywhere
     result = screen(_config(tmp_path, variants=variants), data=DATA)
     cells = result.cells
     assert cells.groupby("variant").size().to_dict() == {"lr_a": 4, "lr_b": 4, "lr_weak": 4}
-    assert cells["key"].nunique() == 12 and len(list((tmp_path / "cells").glob("*.npz"))) == 12
+    assert cells["key"].nunique() == 12 and len(list((tmp_path / "cells").glob("*.cell"))) == 12
     assert set(result.by_variant["variant"]) == {"lr_a", "lr_b", "lr_weak"}
     assert sorted(result.ranking.index) == ["lr_a", "lr_b", "lr_weak"]
     # the same model on the same rows: the same figures under both names

@@ -2,44 +2,47 @@
 
 A killed sweep, restarted, reads its finished cells back instead of
 recomputing them (see :func:`cvn_sklearn.sweep.plan.plan_cells`). What it reads
-it verifies first: a cell file that is truncated, corrupt, holds pickled
-objects, fails its checksum or belongs to another key is reported (one
+it verifies first: a cell file that is truncated, corrupt, not a cell file,
+fails its checksum or belongs to another key is reported (one
 ``store_file_rejected`` event naming the file and what is wrong) and treated
 as absent, so the cell is computed again and its file replaced.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-from cvn_sklearn._disk import TEMPORARY_PREFIX, RejectedFile, atomic_file, check_zip, fingerprint, plain
+from cvn_sklearn._disk import TEMPORARY_PREFIX, RejectedFile, atomic_file, fingerprint, plain
 from cvn_sklearn.events import emit
 
 __all__ = ["ROWS_DTYPE", "CellStore", "cell_rows", "compact_record"]
 
-_SCALARS = "scalars"
-_CHECKSUM = "checksum"
-_ROWS = "rows"
 ROWS_DTYPE = np.dtype([("index", "<i8"), ("signal", "i1"), ("proba", "<f8"), ("returns", "<f8")])
 """The test block's rows of a cell: row number, buy signal (0/1), P(buy) (NaN if the cell failed), trade return."""
-_MEMBERS = {_SCALARS, _CHECKSUM, _ROWS}
+
+_MAGIC = b"cvn_sklearn cell 1\n"
+"""How a cell file starts: what it is, and the version of its layout."""
+
+_SUFFIX = ".cell"
 
 
 class CellStore:
     """Finished cells on disk, one file per cell, written atomically as each cell finishes; verified when read.
 
-    A cell file is ``<folder>/cells/<key>.npz`` of three members: its scalar
-    fields as JSON (the cell's key among them), the test block's rows as one
-    record array (:func:`cell_rows`: index, buy signal, P(buy) and trade
-    return of each row), and a SHA-256 checksum of the JSON and of the rows'
-    dtype, shape and bytes. It is read back with ``allow_pickle=False``
-    (nothing in the store decides which code runs) and :meth:`get` trusts it
-    only when it opens, holds exactly these members, its rows have exactly
-    this dtype, its checksum matches and its stored key is its file's name.
+    A cell file is ``<folder>/cells/<key>.cell``, plain bytes in this order:
+    the line ``cvn_sklearn cell 1`` (what it is, and its layout's version);
+    a SHA-256 checksum (64 hex digits) of the record's JSON and of the rows'
+    dtype, shape and bytes; the JSON's length in bytes; the record's scalar
+    fields as JSON (the cell's key among them); then the test block's rows,
+    packed as :data:`ROWS_DTYPE` (:func:`cell_rows`: index, buy signal, P(buy)
+    and trade return of each row, 25 bytes a row, little-endian). Nothing in
+    it can hold an object: the rows are read with one fixed dtype, the record
+    with ``json.loads`` (nothing in the store decides which code runs).
+    :meth:`get` trusts a file only when its header is whole, its lengths add
+    up, its checksum matches and its stored key is its file's name.
     Several processes (Dask workers) may write to one store; a file appears
     whole or not at all. A cell computed twice (Dask runs a lost worker's
     cells again) is one file: the second write replaces the first whole.
@@ -69,10 +72,10 @@ class CellStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         scalars = json.dumps(record, default=_json_value)
         rows = cell_rows(index=index, signal=signal, proba=proba, returns=returns)
-        content = io.BytesIO()  # built in memory, then one write: the zip writer seeks back to every member's header
-        np.savez(content, **{_SCALARS: np.array(scalars), _CHECKSUM: np.array(_checksum(scalars, rows)), _ROWS: rows})
+        text = scalars.encode()
+        header = b"%s%s\n%d\n" % (_MAGIC, _checksum(scalars, rows).encode(), len(text))
         with atomic_file(self.path(record["key"])) as file:
-            file.write(content.getbuffer())
+            file.write(header + text + rows.tobytes())
 
     def get(self, key: str):
         """``(record, rows)`` of a stored cell, or ``None`` when there is none or its file is rejected.
@@ -80,9 +83,8 @@ class CellStore:
         ``rows`` is the record array of :func:`cell_rows`: ``rows["proba"]``
         is the test block's P(buy), and so on.
 
-        A rejected file (unreadable, truncated, pickled objects, missing or
-        unexpected members, wrong dtypes, checksum mismatch, another key's
-        cell) emits one ``store_file_rejected`` event naming it and the
+        A rejected file (unreadable, truncated, not a cell file, lengths that
+        do not add up, checksum mismatch, another key's cell) emits one ``store_file_rejected`` event naming it and the
         reason; the caller then computes the cell again, and :meth:`put`
         replaces the file.
         """
@@ -103,11 +105,11 @@ class CellStore:
         """
         if not self.folder.is_dir():
             return set()
-        return {path.stem for path in self.folder.glob("*.npz") if not path.name.startswith(TEMPORARY_PREFIX)}
+        return {path.stem for path in self.folder.glob(f"*{_SUFFIX}") if not path.name.startswith(TEMPORARY_PREFIX)}
 
     def path(self, key: str) -> Path:
         """The file of the cell ``key``."""
-        return self.folder / f"{key}.npz"
+        return self.folder / f"{key}{_SUFFIX}"
 
 
 def cell_rows(*, index, signal, proba, returns) -> np.ndarray:
@@ -152,23 +154,22 @@ def read_cell(path: Path, key: str):
     RejectedFile
         For any other reason not to trust it (the message says which).
     """
-    check_zip(path)
+    with open(path, "rb") as file:  # FileNotFoundError: no such cell
+        content = file.read()
+    if not content.startswith(_MAGIC):
+        raise RejectedFile("not a cell file (it does not start with the line 'cvn_sklearn cell 1')")
+    parts = content[len(_MAGIC):].split(b"\n", 2)
+    if len(parts) != 3 or len(parts[0]) != 64 or not parts[1].isdigit():
+        raise RejectedFile("truncated or damaged header (checksum and record length)")
+    checksum, length, rest = parts[0].decode("ascii", "replace"), int(parts[1]), parts[2]
+    if len(rest) < length or (len(rest) - length) % ROWS_DTYPE.itemsize:
+        raise RejectedFile(f"truncated: {len(rest)} bytes after the header do not hold a {length}-byte record and "
+                           f"whole rows of {ROWS_DTYPE.itemsize} bytes")
     try:
-        with np.load(path, allow_pickle=False) as stored:
-            members = set(stored.files)
-            if members != _MEMBERS:
-                raise RejectedFile(f"members {sorted(members)}, expected {sorted(_MEMBERS)}")
-            scalars, checksum, rows = str(stored[_SCALARS]), str(stored[_CHECKSUM]), stored[_ROWS]
-    except (FileNotFoundError, RejectedFile):
-        raise
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            raise RejectedFile("it holds pickled objects (refused, never unpickled)") from None
-        raise RejectedFile(f"unreadable ({type(exc).__name__}: {exc})") from None
-    except Exception as exc:  # noqa: BLE001 - truncated (EOFError, BadZipFile), not an npz, unreadable: never trusted
-        raise RejectedFile(f"unreadable, truncated or not a cell file ({type(exc).__name__}: {exc})") from None
-    if rows.dtype != ROWS_DTYPE or rows.ndim != 1:
-        raise RejectedFile(f"rows of unexpected dtypes or shape: {rows.dtype} {rows.shape}, expected {ROWS_DTYPE} (1-d)")
+        scalars = rest[:length].decode()
+    except UnicodeDecodeError:
+        raise RejectedFile("its record is not UTF-8 text") from None
+    rows = np.frombuffer(rest[length:], dtype=ROWS_DTYPE)
     if checksum != _checksum(scalars, rows):
         raise RejectedFile("checksum mismatch (the file was altered or damaged)")
     try:
