@@ -317,16 +317,25 @@ def _out_of_sample(fit: CellFit, y_test, proba: np.ndarray, returns: np.ndarray,
     were fitted on: out of sample, where a model's probabilities are tested.
     """
     is_buy = (np.asarray(y_test) == fit.buy).astype(np.int8)  # the label the sub-DAG derived, not derived again
-    bins = ReliabilityBins.of(is_buy, proba)
-    out = {"reliability_test_count": list(bins.count), "reliability_test_positives": list(bins.positives),
-           "reliability_test_mean_proba": list(bins.mean_proba)}
+    out = _bins("reliability_test", ReliabilityBins.of(is_buy, proba))
     owner = fit.artifact.estimator
     curve = getattr(owner, "theta_result_", None)
-    if curve is not None and thresholds:
+    if curve is not None and thresholds is not None and len(thresholds):
         scores, rates = objective_at(is_buy, proba, thresholds, objective=curve.objective, returns=returns,
                                      cost=getattr(owner, "cost", 0.0), beta=getattr(owner, "beta", 1.0), pos_label=1)
-        out |= {"theta_test_scores": scores.tolist(), "theta_test_positive_rates": rates.tolist()}
+        out |= {"theta_test_scores": np.asarray(scores, dtype=np.float64),
+                "theta_test_positive_rates": np.asarray(rates, dtype=np.float64)}
     return out
+
+
+def _bins(prefix: str, bins: ReliabilityBins) -> dict:
+    """A reliability diagram's counts, positives and mean P(buy) per bin, as arrays named ``<prefix>_count``, ...
+
+    Arrays, not lists of Python numbers: a sweep keeps every cell's curves
+    until its tables are built (the cell store writes them as JSON lists).
+    """
+    return {f"{prefix}_count": np.asarray(bins.count), f"{prefix}_positives": np.asarray(bins.positives),
+            f"{prefix}_mean_proba": np.asarray(bins.mean_proba, dtype=np.float64)}
 
 
 def cell_records(cell_record: Collect[tuple]) -> int:
@@ -340,13 +349,12 @@ def _summary(artifact: TrainedArtifact) -> dict:
     summary = {"threshold": artifact.threshold, "training_time_sec": artifact.training_time_sec}
     summary |= {f"test_{k}": v for k, v in artifact.metrics_test.to_dict().items()}
     summary |= {k: v for k, v in shape.to_dict().items() if k.startswith("rows_")}
-    bins = artifact.reliability_val
-    summary |= {"reliability_count": list(bins.count), "reliability_positives": list(bins.positives),
-                "reliability_mean_proba": list(bins.mean_proba)}
+    summary |= _bins("reliability", artifact.reliability_val)
     curve = getattr(artifact.estimator, "theta_result_", None)
     summary["no_edge"] = bool(getattr(curve, "no_edge", False))
     if curve is not None:  # the θ curve, at most 60 points, for the report
         keep = np.unique(np.linspace(0, len(curve.thresholds) - 1, min(60, len(curve.thresholds))).astype(int))
-        summary |= {"theta_thresholds": curve.thresholds[keep].tolist(), "theta_scores": curve.scores[keep].tolist(),
-                    "theta_positive_rates": curve.positive_rates[keep].tolist()}
+        summary |= {"theta_thresholds": np.asarray(curve.thresholds[keep], dtype=np.float64),
+                    "theta_scores": np.asarray(curve.scores[keep], dtype=np.float64),
+                    "theta_positive_rates": np.asarray(curve.positive_rates[keep], dtype=np.float64)}
     return summary

@@ -19,7 +19,7 @@ from cvn_sklearn.sweep.cluster import check_main_guard, choose_executor, dask_ex
 from cvn_sklearn.sweep.config import ConfigError, Problem, ScreenConfig, check_config
 from cvn_sklearn.sweep.dag import CellReturned
 from cvn_sklearn.sweep.plan import check_plan_inputs, plan_cells
-from cvn_sklearn.sweep.store import cell_rows, compact_record
+from cvn_sklearn.sweep.store import cell_rows
 from cvn_sklearn.sweep.tables import screen_result, write_summary
 from cvn_sklearn.sweep.tracking import SweepRuns, log_report
 from cvn_sklearn.threads import limited_threads
@@ -159,7 +159,7 @@ def _screen(config, data, report, progress):
     computed = {}  # each cell computed now: (record, rows) as its task returned them, once it is in the store
 
     def returned(record: dict, arrays: dict) -> None:
-        computed[record["key"]] = compact_record(record), cell_rows(**arrays)
+        computed[record["key"]] = record, cell_rows(**arrays)  # its curves are arrays already (sweep/dag.py)
         if runs is not None:
             runs.cell(record)  # its child run, as it completes
 

@@ -139,7 +139,9 @@ def compact_record(record: dict) -> dict:
     """``record`` with each list (reliability bins, θ curves) as a numpy array: a tenth of the memory of a list of floats.
 
     A sweep keeps every cell's record until its tables are built; at 10,000
-    cells, lists of Python floats would hold about 100 MB more.
+    cells, lists of Python floats would hold about 100 MB more. A record read
+    back from its cell file (JSON lists) goes through it; the ``cell_record``
+    node builds its curves as arrays in the first place.
     """
     return {name: np.asarray(value) if isinstance(value, list) else value for name, value in record.items()}
 
@@ -189,5 +191,7 @@ def _checksum(scalars: str, rows: np.ndarray) -> str:
 
 
 def _json_value(value):
-    """What ``json.dumps`` cannot write itself: a numpy scalar's value, else the repr."""
+    """What ``json.dumps`` cannot write itself: a numpy array as a list, a numpy scalar's value, else the repr."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
     return plain(value) if isinstance(value, np.generic) else repr(value)
