@@ -440,3 +440,20 @@ def test_cells_parquet_written_in_pieces_reads_back_as_the_whole_table(first, tm
                                   check_exact=True)
     tables._write_parquet(result.ranking, tmp_path / "ranking.parquet")  # its own index: in one piece
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "ranking.parquet"), result.ranking, check_exact=True)
+
+
+def test_the_cells_frame_built_column_by_column_is_pandas_frame_of_the_records(first):
+    """The driver keeps each record as (field names, values); the frame equals pandas' of the dicts, in any order."""
+    from cvn_sklearn.sweep.tables import _records_frame, packed_record
+
+    folder, result, _ = first
+    store = CellStore(folder / "sweep")
+    records = [store.get(key)[0] for key in result.cells["key"]]
+    assert {r["status"] for r in records} == {"ok", "failed"} and len({len(r) for r in records}) > 1  # layouts differ
+    layouts = {}
+    for order in (records, records[::-1], sorted(records, key=lambda r: r["status"] == "ok")):
+        flags = [i % 3 == 0 for i in range(len(order))]
+        expected = pd.DataFrame([{**record, "cached": flag} for record, flag in zip(order, flags)])
+        packed = [packed_record(record, layouts) for record in order]
+        pd.testing.assert_frame_equal(_records_frame(packed, flags), expected, check_exact=True)
+    assert len(layouts) == len({tuple(r) for r in records})  # one tuple of names per layout, shared
