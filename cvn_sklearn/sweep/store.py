@@ -18,7 +18,7 @@ import numpy as np
 from cvn_sklearn._disk import TEMPORARY_PREFIX, RejectedFile, atomic_file, fingerprint, plain
 from cvn_sklearn.events import emit
 
-__all__ = ["ROWS_DTYPE", "CellStore", "cell_rows", "compact_record"]
+__all__ = ["ROWS_DTYPE", "CellStore", "cell_rows"]
 
 ROWS_DTYPE = np.dtype([("index", "<i8"), ("signal", "i1"), ("proba", "<f8"), ("returns", "<f8")])
 """The test block's rows of a cell: row number, buy signal (0/1), P(buy) (NaN if the cell failed), trade return."""
@@ -135,7 +135,7 @@ def cell_rows(*, index, signal, proba, returns) -> np.ndarray:
     return rows
 
 
-def compact_record(record: dict) -> dict:
+def _compact_record(record: dict) -> dict:
     """``record`` with each list (reliability bins, θ curves) as a numpy array: a tenth of the memory of a list of floats.
 
     A sweep keeps every cell's record until its tables are built; at 10,000
@@ -182,7 +182,7 @@ def read_cell(path: Path, key: str):
         raise RejectedFile("its record is not a cell record")
     if record.get("key") != key:
         raise RejectedFile("it holds another cell: its stored key is not its file name (copied over another key?)")
-    return compact_record(record), rows
+    return _compact_record(record), rows
 
 
 def _checksum(scalars: str, rows: np.ndarray) -> str:
