@@ -1,5 +1,6 @@
 """Stores that verify what they read: the cell store, the OOS store, the cell key; tables rebuilt from the cells."""
 
+import hashlib
 import pickle
 import shutil
 
@@ -44,8 +45,8 @@ def _same_results(a, b):
 
 def _stored(tmp_path):
     store = CellStore(tmp_path)
-    store.put({"key": "k1", "status": "ok", "variant": "a"}, index=[3, 4], signal=[1, 0], proba=[0.7, 0.2],
-              returns=[0.01, -0.02])
+    store.put({"key": "k1", "status": "ok", "variant": "a", "curve": np.array([0.25, 0.5]), "counts": np.array([3, 1])},
+              index=[3, 4], signal=[1, 0], proba=[0.7, 0.2], returns=[0.01, -0.02])
     store.put({"key": "k2", "status": "ok", "variant": "b"}, index=[3, 4], signal=[0, 0], proba=[0.1, 0.2],
               returns=[0.01, -0.02])
     return store
@@ -69,7 +70,7 @@ def _an_npz(path):
 
 _DAMAGES = {
     "truncated": (_truncate, "truncated"),
-    "last row cut short": (lambda p: p.write_bytes(p.read_bytes()[:-3]), "whole rows of 25 bytes"),
+    "last row cut short": (lambda p: p.write_bytes(p.read_bytes()[:-3]), "checksum mismatch"),
     "empty": (lambda p: p.write_bytes(b""), "not a cell file"),
     "text": (lambda p: p.write_text("hello"), "not a cell file"),
     "a pickle in its place": (lambda p: p.write_bytes(pickle.dumps({"key": "k1", "status": "ok"})), "not a cell file"),
@@ -79,9 +80,30 @@ _DAMAGES = {
     "no checksum": (lambda p: p.write_bytes(b"\n".join(l for i, l in enumerate(p.read_bytes().split(b"\n")) if i != 1)),
                     "header"),
     "record length changed": (lambda p: _replace(p, b"\n%d\n" % len(_record_text(p)), b"\n%d\n" % (len(_record_text(p)) - 1)),
-                              "truncated"),
+                              "checksum mismatch"),
+    "an array edited": (lambda p: _replace(p, np.array([0.25, 0.5]).tobytes(), np.array([0.25, 0.75]).tobytes()),
+                        "checksum mismatch"),
+    # written wrongly, with a checksum that matches: the layout is checked all the same
+    "an array longer than the file": (lambda p: _rewritten(p, b'"curve", "<f8", 2]', b'"curve", "<f8", 9]'),
+                                      "lengths do not add up"),
+    "an array of objects": (lambda p: _rewritten(p, b'"curve", "<f8", 2]', b'"curve", "|O", 2]'),
+                            "damaged list of arrays"),
+    "an array named as a field": (lambda p: _rewritten(p, b'"curve", "<f8", 2]', b'"status", "<f8", 2]'),
+                                  "damaged list of arrays"),
+    "an array named twice": (lambda p: _rewritten(p, b'"counts", "<i8", 2]', b'"curve", "<f8", 2]'),
+                             "damaged list of arrays"),
     "another key's cell": (lambda p: shutil.copyfile(p.with_name("k2.cell"), p), "holds another cell"),
 }
+
+
+def _rewritten(path, old: bytes, new: bytes):
+    """The cell file ``path`` with ``old`` replaced by ``new`` in its record, its length and checksum made to match."""
+    _, _, _, rest = path.read_bytes().split(b"\n", 3)
+    text = _record_text(path)
+    assert text.count(old) == 1, old
+    text, data = text.replace(old, new), rest[len(text):]
+    digest = hashlib.sha256(b"%d\n%s%s" % (len(text), text, data)).hexdigest().encode()
+    path.write_bytes(b"cvn_sklearn cell 2\n%s\n%d\n%s%s" % (digest, len(text), text, data))
 
 
 def _record_text(path) -> bytes:
@@ -393,8 +415,6 @@ def test_an_oos_entry_copied_over_another_key_is_never_used(tmp_path):
 
 
 def test_opening_or_unpickling_a_directory_store_writes_nothing(tmp_path):
-    import pickle
-
     from cvn_sklearn.oos_store import OOSStore
 
     store = OOSStore(tmp_path / "nowhere")
@@ -443,3 +463,17 @@ def test_a_cells_rows_need_one_value_of_each_per_test_row():
         cell_rows(index=[3, 4], signal=[1], proba=[0.7, 0.2], returns=[0.01, -0.02])
     with pytest.raises(ValueError, match="per test row"):
         cell_rows(index=[[3, 4]], signal=[[1, 0]], proba=[[0.7, 0.2]], returns=[[0.01, -0.02]])
+
+
+def test_a_cell_record_comes_back_as_it_was_put_its_arrays_as_bytes_not_text(tmp_path):
+    store = _stored(tmp_path)
+    record, rows = store.get("k1")
+    assert list(record) == ["key", "status", "variant", "curve", "counts"] and record["variant"] == "a"  # in order
+    assert record["curve"].dtype == np.float64 and record["curve"].tolist() == [0.25, 0.5]
+    assert record["counts"].dtype == np.int64 and record["counts"].tolist() == [3, 1]
+    assert not record["curve"].flags.writeable and rows["proba"].tolist() == [0.7, 0.2]
+    assert b"0.25" not in store.path("k1").read_bytes()  # the floats are stored as their 8 bytes
+    for wrong in (np.zeros((2, 2)), np.array(["a", "b"]), np.array([{"a": 1}], dtype=object)):
+        with pytest.raises(TypeError, match="'curve' must be 1-d, of floats or signed integers"):
+            store.put({"key": "k3", "status": "ok", "curve": wrong}, index=[3], signal=[1], proba=[0.7], returns=[0.0])
+    assert "k3" not in store.keys()

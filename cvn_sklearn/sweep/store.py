@@ -10,12 +10,13 @@ as absent, so the cell is computed again and its file replaced.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
-from cvn_sklearn._disk import TEMPORARY_PREFIX, RejectedFile, atomic_file, fingerprint, plain
+from cvn_sklearn._disk import TEMPORARY_PREFIX, RejectedFile, atomic_file, plain
 from cvn_sklearn.events import emit
 
 __all__ = ["ROWS_DTYPE", "CellStore", "cell_rows"]
@@ -23,24 +24,32 @@ __all__ = ["ROWS_DTYPE", "CellStore", "cell_rows"]
 ROWS_DTYPE = np.dtype([("index", "<i8"), ("signal", "i1"), ("proba", "<f8"), ("returns", "<f8")])
 """The test block's rows of a cell: row number, buy signal (0/1), P(buy) (NaN if the cell failed), trade return."""
 
-_MAGIC = b"cvn_sklearn cell 1\n"
+_MAGIC = b"cvn_sklearn cell 2\n"
 """How a cell file starts: what it is, and the version of its layout."""
 
 _SUFFIX = ".cell"
+
+_ARRAY_DTYPES = {"f": "<f8", "i": "<i8"}
+"""How a record's array is stored, by its dtype's kind: every float as ``<f8``, every signed integer as ``<i8``."""
 
 
 class CellStore:
     """Finished cells on disk, one file per cell, written atomically as each cell finishes; verified when read.
 
     A cell file is ``<folder>/cells/<key>.cell``, plain bytes in this order:
-    the line ``cvn_sklearn cell 1`` (what it is, and its layout's version);
-    a SHA-256 checksum (64 hex digits) of the record's JSON and of the rows'
-    dtype, shape and bytes; the JSON's length in bytes; the record's scalar
-    fields as JSON (the cell's key among them); then the test block's rows,
-    packed as :data:`ROWS_DTYPE` (:func:`cell_rows`: index, buy signal, P(buy)
-    and trade return of each row, 25 bytes a row, little-endian). Nothing in
-    it can hold an object: the rows are read with one fixed dtype, the record
-    with ``json.loads`` (nothing in the store decides which code runs).
+    the line ``cvn_sklearn cell 2`` (what it is, and its layout's version);
+    a SHA-256 checksum (64 hex digits) of everything after the header; the
+    length in bytes of the JSON that follows; that JSON: the record's scalar
+    fields (the cell's key among them; its arrays' fields ``null``) and the
+    list of its arrays (the reliability bins and θ curves: name, ``"<f8"`` or
+    ``"<i8"``, length);
+    those arrays' bytes, in that order; then the test block's rows, packed as
+    :data:`ROWS_DTYPE` (:func:`cell_rows`: index, buy signal, P(buy) and trade
+    return of each row, 25 bytes a row, little-endian). The arrays are bytes,
+    not JSON lists: writing a float as text costs about a microsecond, and a
+    cell has hundreds of them. Nothing in the file can hold an object: the
+    arrays and rows are read with fixed dtypes, the record with
+    ``json.loads`` (nothing in the store decides which code runs).
     :meth:`get` trusts a file only when its header is whole, its lengths add
     up, its checksum matches and its stored key is its file's name.
     Several processes (Dask workers) may write to one store; a file appears
@@ -68,14 +77,17 @@ class CellStore:
         self.folder = Path(folder, "cells")
 
     def put(self, record: dict, *, index, signal, proba, returns) -> None:
-        """Write one cell: ``record`` (JSON-able scalars, with ``"key"``) and its test-block arrays (P(buy) NaN if failed)."""
+        """Write one cell: ``record`` (scalars and 1-d numeric arrays, with ``"key"``) and its test-block rows (P(buy) NaN if failed)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        scalars = json.dumps(record, default=_json_value)
-        rows = cell_rows(index=index, signal=signal, proba=proba, returns=returns)
-        text = scalars.encode()
-        header = b"%s%s\n%d\n" % (_MAGIC, _checksum(scalars, rows).encode(), len(text))
+        arrays = {name: value for name, value in record.items() if isinstance(value, np.ndarray)}
+        scalars = {name: None if name in arrays else value for name, value in record.items()}  # the fields' order kept
+        stored = [_stored_array(name, value) for name, value in arrays.items()]
+        layout = [[name, values.dtype.str, len(values)] for name, values in stored]
+        text = json.dumps({"record": scalars, "arrays": layout}, default=_json_value).encode()
+        data = b"".join([text, *(values.tobytes() for _, values in stored),
+                         cell_rows(index=index, signal=signal, proba=proba, returns=returns).tobytes()])
         with atomic_file(self.path(record["key"])) as file:
-            file.write(header + text + rows.tobytes())
+            file.write(b"%s%s\n%d\n%s" % (_MAGIC, _checksum(len(text), data).encode(), len(text), data))
 
     def get(self, key: str):
         """``(record, rows)`` of a stored cell, or ``None`` when there is none or its file is rejected.
@@ -135,19 +147,10 @@ def cell_rows(*, index, signal, proba, returns) -> np.ndarray:
     return rows
 
 
-def _compact_record(record: dict) -> dict:
-    """``record`` with each list (reliability bins, θ curves) as a numpy array: a tenth of the memory of a list of floats.
-
-    A sweep keeps every cell's record until its tables are built; at 10,000
-    cells, lists of Python floats would hold about 100 MB more. A record read
-    back from its cell file (JSON lists) goes through it; the ``cell_record``
-    node builds its curves as arrays in the first place.
-    """
-    return {name: np.asarray(value) if isinstance(value, list) else value for name, value in record.items()}
-
-
 def read_cell(path: Path, key: str):
     """``(record, rows)`` of the cell file ``path``, verified to be the cell ``key``.
+
+    The record's arrays and the rows are read-only views of the file's bytes.
 
     Raises
     ------
@@ -159,39 +162,53 @@ def read_cell(path: Path, key: str):
     with open(path, "rb") as file:  # FileNotFoundError: no such cell
         content = file.read()
     if not content.startswith(_MAGIC):
-        raise RejectedFile("not a cell file (it does not start with the line 'cvn_sklearn cell 1')")
+        raise RejectedFile("not a cell file (it does not start with the line 'cvn_sklearn cell 2')")
     parts = content[len(_MAGIC):].split(b"\n", 2)
     if len(parts) != 3 or len(parts[0]) != 64 or not parts[1].isdigit():
         raise RejectedFile("truncated or damaged header (checksum and record length)")
-    checksum, length, rest = parts[0].decode("ascii", "replace"), int(parts[1]), parts[2]
-    if len(rest) < length or (len(rest) - length) % ROWS_DTYPE.itemsize:
-        raise RejectedFile(f"truncated: {len(rest)} bytes after the header do not hold a {length}-byte record and "
-                           f"whole rows of {ROWS_DTYPE.itemsize} bytes")
+    checksum, length, data = parts[0].decode("ascii", "replace"), int(parts[1]), parts[2]
+    if checksum != _checksum(length, data):
+        raise RejectedFile("checksum mismatch (the file was altered, damaged or truncated)")
     try:
-        scalars = rest[:length].decode()
-    except UnicodeDecodeError:
-        raise RejectedFile("its record is not UTF-8 text") from None
-    rows = np.frombuffer(rest[length:], dtype=ROWS_DTYPE)
-    if checksum != _checksum(scalars, rows):
-        raise RejectedFile("checksum mismatch (the file was altered or damaged)")
-    try:
-        record = json.loads(scalars)
-    except ValueError as exc:
-        raise RejectedFile(f"its record is not JSON ({exc})") from None
-    if not isinstance(record, dict) or "status" not in record:
+        stored = json.loads(data[:length].decode())
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise RejectedFile(f"its record is not JSON text ({exc})") from None
+    record, layout = (stored.get("record"), stored.get("arrays")) if isinstance(stored, dict) else (None, None)
+    if not isinstance(record, dict) or "status" not in record or not isinstance(layout, list):
         raise RejectedFile("its record is not a cell record")
     if record.get("key") != key:
         raise RejectedFile("it holds another cell: its stored key is not its file name (copied over another key?)")
-    return _compact_record(record), rows
+    for entry in layout:  # each array's field is in the record, null, and named once
+        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
+                and entry[0] in record and record[entry[0]] is None and entry[1] in _ARRAY_DTYPES.values()
+                and type(entry[2]) is int and entry[2] >= 0) or sum(e[0] == entry[0] for e in layout) != 1:
+            raise RejectedFile(f"damaged list of arrays (entry {entry!r})")
+    rows_start = length + 8 * sum(size for _, _, size in layout)  # every stored array is 8 bytes an item
+    if rows_start > len(data) or (len(data) - rows_start) % ROWS_DTYPE.itemsize:
+        raise RejectedFile(f"lengths do not add up: {len(data) - length} bytes after the record do not hold its "
+                           f"arrays and whole rows of {ROWS_DTYPE.itemsize} bytes")
+    start = length
+    for name, dtype, size in layout:
+        record[name] = np.frombuffer(data, dtype=dtype, count=size, offset=start)
+        start += 8 * size
+    return record, np.frombuffer(data, dtype=ROWS_DTYPE, offset=rows_start)
 
 
-def _checksum(scalars: str, rows: np.ndarray) -> str:
-    """The one fingerprint (:func:`cvn_sklearn._disk.fingerprint`: SHA-256) of the record's JSON and the rows."""
-    return fingerprint(scalars, rows)
+def _stored_array(name: str, value: np.ndarray) -> tuple[str, np.ndarray]:
+    """``(name, value)`` as the cell file stores it: 1-d, ``<f8`` or ``<i8`` (:data:`_ARRAY_DTYPES`)."""
+    if value.ndim != 1 or value.dtype.kind not in _ARRAY_DTYPES:
+        raise TypeError(f"A cell record's array {name!r} must be 1-d, of floats or signed integers; got {value.dtype} of shape "
+                        f"{value.shape}.")
+    return name, np.ascontiguousarray(value, dtype=_ARRAY_DTYPES[value.dtype.kind])
+
+
+def _checksum(length: int, data: bytes) -> str:
+    """SHA-256 of what follows a cell file's checksum: the record's length, its JSON, its arrays and the rows."""
+    digest = hashlib.sha256(b"%d\n" % length)
+    digest.update(data)
+    return digest.hexdigest()
 
 
 def _json_value(value):
-    """What ``json.dumps`` cannot write itself: a numpy array as a list, a numpy scalar's value, else the repr."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
+    """What ``json.dumps`` cannot write itself: a numpy scalar's value, else the repr."""
     return plain(value) if isinstance(value, np.generic) else repr(value)
