@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cvn_sklearn._disk import TEMPORARY_PREFIX, RejectedFile, atomic_file, plain
+from cvn_sklearn._disk import TEMPORARY_PREFIX, RejectedFile, plain, write_atomically
 from cvn_sklearn.events import emit
 
 __all__ = ["ROWS_DTYPE", "CellStore", "cell_rows"]
@@ -78,7 +78,6 @@ class CellStore:
 
     def put(self, record: dict, *, index, signal, proba, returns) -> None:
         """Write one cell: ``record`` (scalars and 1-d numeric arrays, with ``"key"``) and its test-block rows (P(buy) NaN if failed)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         arrays = {name: value for name, value in record.items() if isinstance(value, np.ndarray)}
         scalars = {name: None if name in arrays else value for name, value in record.items()}  # the fields' order kept
         stored = [_stored_array(name, value) for name, value in arrays.items()]
@@ -86,8 +85,8 @@ class CellStore:
         text = json.dumps({"record": scalars, "arrays": layout}, default=_json_value).encode()
         data = b"".join([text, *(values.tobytes() for _, values in stored),
                          cell_rows(index=index, signal=signal, proba=proba, returns=returns).tobytes()])
-        with atomic_file(self.path(record["key"])) as file:
-            file.write(b"%s%s\n%d\n%s" % (_MAGIC, _checksum(len(text), data).encode(), len(text), data))
+        header = b"%s%s\n%d\n" % (_MAGIC, _checksum(len(text), data).encode(), len(text))
+        write_atomically(self.path(record["key"]), header + data)
 
     def get(self, key: str):
         """``(record, rows)`` of a stored cell, or ``None`` when there is none or its file is rejected.
