@@ -139,10 +139,9 @@ def _estimated_seconds(plan) -> float:
     import numpy as np
 
     from cvn_sklearn.cost import fit_cost
-    from cvn_sklearn.sweep.plan import estimated_cost
 
     features = {symbol: np.shape(rows.X)[1] for symbol, rows in plan.data.items()}
-    work = sum(estimated_cost(cell, features[cell.symbol]) for cell in plan.todo)
+    work = sum(plan.costs[cell.key] for cell in plan.todo)
     for job in plan.base_jobs:
         folds = job.cv if isinstance(job.cv, int) else getattr(job.cv, "n_splits", 5)
         work += (folds + 1) * fit_cost(job.estimator, len(job.rows), features[job.symbol])

@@ -111,7 +111,6 @@ class Progress:
 
         from cvn_sklearn.cost import fit_cost
         from cvn_sklearn.events import model_type
-        from cvn_sklearn.sweep.plan import estimated_cost
 
         def features(symbol):
             return np.shape(plan.data[symbol].X)[1]
@@ -123,7 +122,7 @@ class Progress:
             except Exception:  # noqa: BLE001 - an estimate only; the job's own error comes when it runs
                 cost = 0.0
             jobs.append(("base", model_type(job.estimator), cost))
-        jobs += [("cell", cell.variant.model, estimated_cost(cell, features(cell.symbol))) for cell in plan.todo]
+        jobs += [("cell", cell.variant.model, plan.costs[cell.key]) for cell in plan.todo]
         self.plan_jobs(jobs)
         self.variant_models = {cell.variant.name: cell.variant.model for cell in plan.cells}
         self.total, self.cached = len(plan.cells), len(plan.cached)
