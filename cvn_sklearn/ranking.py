@@ -453,12 +453,13 @@ def probability_of_backtest_overfitting(returns, *, n_partitions=16, metric="sha
         raise ValueError(f"metric must be 'sharpe' or a callable scoring each column, got {metric!r}.")
     chunk = max(1, _PBO_CHUNK // n_variants)  # memory stays a few MB however many variants
     logits, overfit, all_tie = [], [], True
+    block_sums = None if callable(metric) else _block_sums(values, blocks)  # the same for every chunk of splits
     for start in range(0, len(picked), chunk):
         sides = in_sample[start:start + chunk]
         if callable(metric):
             perf_in, perf_out = _metric_by_split(values, blocks, sides, metric)
         else:
-            perf_in, perf_out = _sharpe_by_split(values, blocks, sides)
+            perf_in, perf_out = _sharpe_by_split(block_sums, sides)
         perf_in, perf_out = _tie_rounding(perf_in), _tie_rounding(perf_out)
         part = _logits(perf_in, perf_out)
         logits.append(part[0])
@@ -750,28 +751,41 @@ def _check_n_partitions(n_partitions, n_periods):
         )
 
 
-def _sharpe_by_split(values, blocks, in_sample):
-    """Per-period Sharpe of every variant on every in-sample and out-of-sample set, from block sums."""
+def _block_sums(values, blocks):
+    """What every split's Sharpe ratios are computed from: each block's sums of returns and of squared deviations
+    (from each variant's overall mean), its number of periods, the means, and each variant's scale of returns."""
     centre = values.mean(axis=0)
     centred = values - centre
     counts = np.array([len(b) for b in blocks], dtype=np.float64)
     sums = np.array([values[b].sum(axis=0) for b in blocks])
     squares = np.array([(centred[b] ** 2).sum(axis=0) for b in blocks])
     scale = np.abs(centred).max(axis=0) + np.abs(centre)
+    return sums, squares, counts, centre, scale
+
+
+def _sharpe_by_split(block_sums, in_sample):
+    """Per-period Sharpe of every variant on every in-sample and out-of-sample set, from :func:`_block_sums`."""
+    sums, squares, counts, centre, scale = block_sums
     sides = (in_sample.astype(np.float64), (~in_sample).astype(np.float64))
     return tuple(_sharpe_from_sums(m @ sums, m @ squares, m @ counts, centre, scale) for m in sides)
 
 
 def _sharpe_from_sums(sums, squares, counts, centre, scale):
-    mean = sums / counts[:, None]
+    """Per-period Sharpe ratios from the sums of returns and of squared deviations (arrays reused in place)."""
+    mean = np.divide(sums, counts[:, None], out=sums)
     # a mean of 0 up to rounding (returns summing to 0: .01 + .02 - .01 - .02) is 0, so that its Sharpe ratio ties
     # with a variant that never trades instead of being +-1e-16
-    mean = np.where(np.abs(mean) <= 1e-9 * scale, 0.0, mean)
-    variance = squares / counts[:, None] - (mean - centre) ** 2
+    mean[np.abs(mean) <= 1e-9 * scale] = 0.0
+    variance = np.divide(squares, counts[:, None], out=squares)
+    spread = mean - centre
+    spread *= spread
+    variance -= spread
     flat = variance <= (1e-7 * scale) ** 2  # no variation beyond rounding: the Sharpe ratio is undefined
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sharpe = mean / np.sqrt(np.where(flat, 1.0, variance))
-    return np.where(flat, np.where(mean > 0, np.inf, np.where(mean < 0, -np.inf, 0.0)), sharpe)
+    variance[flat] = 1.0
+    sharpe = np.divide(mean, np.sqrt(variance, out=variance), out=spread)
+    level = mean[flat]
+    sharpe[flat] = np.where(level > 0, np.inf, np.where(level < 0, -np.inf, 0.0))
+    return sharpe
 
 
 def _metric_by_split(values, blocks, in_sample, metric):
@@ -790,7 +804,13 @@ def _tie_rounding(scores):
     """Scores rounded to 30 significant bits (about 9 digits), so that equal returns tie whatever the rounding."""
     mantissa, exponent = np.frexp(scores)
     with np.errstate(invalid="ignore"):
-        return np.where(np.isfinite(scores), np.ldexp(np.round(mantissa * 2.0**30) / 2.0**30, exponent), scores)
+        mantissa *= 2.0**30
+        np.round(mantissa, out=mantissa)
+        mantissa /= 2.0**30
+        rounded = np.ldexp(mantissa, exponent, out=mantissa)
+    infinite = ~np.isfinite(scores)
+    rounded[infinite] = scores[infinite]
+    return rounded
 
 
 def _logits(perf_in, perf_out):
@@ -802,16 +822,20 @@ def _logits(perf_in, perf_out):
     # a variant with `below` scores strictly below it and `equal` equal ones (itself included) has the average rank
     # below + (equal + 1) / 2; broken at random, its tie takes each rank below + 1 .. below + equal with probability
     # 1 / equal, overfit when that rank is <= (N + 1) / 2, i.e. <= median_rank
-    below, equal = np.empty((n_splits, n_variants)), np.empty((n_splits, n_variants))
-    one = n_best == 1  # most splits: count around the one best variant's score
-    score = perf_out[one, np.argmax(perf_in[one], axis=1)][:, None]
-    below[one], equal[one] = (perf_out[one] < score).sum(axis=1)[:, None], (perf_out[one] == score).sum(axis=1)[:, None]
-    if not one.all():  # several tie for the in-sample best: rank every variant of those splits
-        low = stats.rankdata(perf_out[~one], method="min", axis=1) - 1.0
-        below[~one], equal[~one] = low, stats.rankdata(perf_out[~one], method="max", axis=1) - low
     median_rank = (n_variants + 1) // 2
-    ranks = below + (equal + 1.0) / 2.0
-    omega = np.where(best, ranks, 0.0).sum(axis=1) / n_best / (n_variants + 1)
-    p_low = np.clip(median_rank - below, 0.0, equal) / equal
-    overfit = np.where(best, p_low, 0.0).sum(axis=1) / n_best
+    omega, overfit = np.empty(n_splits), np.empty(n_splits)
+    one = n_best == 1  # most splits: count around the one best variant's score, one number per split
+    rows = slice(None) if one.all() else one
+    out = perf_out[rows]
+    score = out[np.arange(len(out)), np.argmax(perf_in[rows], axis=1)][:, None]
+    below, equal = (out < score).sum(axis=1).astype(np.float64), (out == score).sum(axis=1).astype(np.float64)
+    omega[rows] = (below + (equal + 1.0) / 2.0) / (n_variants + 1)
+    overfit[rows] = np.clip(median_rank - below, 0.0, equal) / equal
+    if not one.all():  # several tie for the in-sample best: rank every variant of those splits, average over the best
+        several = ~one
+        below = stats.rankdata(perf_out[several], method="min", axis=1) - 1.0
+        equal = stats.rankdata(perf_out[several], method="max", axis=1) - below
+        ranks, tied = below + (equal + 1.0) / 2.0, best[several]
+        omega[several] = np.where(tied, ranks, 0.0).sum(axis=1) / n_best[several] / (n_variants + 1)
+        overfit[several] = np.where(tied, np.clip(median_rank - below, 0.0, equal) / equal, 0.0).sum(axis=1) / n_best[several]
     return np.log(omega / (1.0 - omega)), overfit
