@@ -479,7 +479,7 @@ def _check_time_order(*frames) -> None:
 
 
 def _check_same_columns(*frames) -> None:
-    columns = [_columns(X)[0] if hasattr(X, "columns") else _n_features(X) for X in frames]
+    columns = [[str(c) for c in X.columns] if hasattr(X, "columns") else _n_features(X) for X in frames]  # no dtypes
     for name, found in zip(_SPLITS[1:], columns[1:]):
         if found != columns[0]:
             raise ValueError(
