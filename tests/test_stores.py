@@ -1,6 +1,5 @@
 """Stores that verify what they read: the cell store, the OOS store, the cell key; tables rebuilt from the cells."""
 
-import hashlib
 import pickle
 import shutil
 
@@ -12,7 +11,7 @@ from structlog.testing import capture_logs
 from cvn_sklearn.harness import screen
 from cvn_sklearn.sweep import ScreenConfig, SymbolData
 from cvn_sklearn.sweep.plan import plan_cells
-from cvn_sklearn.sweep.store import ROWS_DTYPE, CellStore, cell_rows
+from cvn_sklearn.sweep.store import ROWS_DTYPE, CellStore, _checksum, cell_rows
 from test_screen import _symbol
 
 
@@ -102,7 +101,7 @@ def _rewritten(path, old: bytes, new: bytes):
     text = _record_text(path)
     assert text.count(old) == 1, old
     text, data = text.replace(old, new), rest[len(text):]
-    digest = hashlib.sha256(b"%d\n%s%s" % (len(text), text, data)).hexdigest().encode()
+    digest = _checksum(len(text), text + data).encode()
     path.write_bytes(b"cvn_sklearn cell 2\n%s\n%d\n%s%s" % (digest, len(text), text, data))
 
 

@@ -10,13 +10,12 @@ as absent, so the cell is computed again and its file replaced.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
-from cvn_sklearn._disk import TEMPORARY_PREFIX, RejectedFile, plain, write_atomically
+from cvn_sklearn._disk import TEMPORARY_PREFIX, RejectedFile, fingerprint, plain, write_atomically
 from cvn_sklearn.events import emit
 
 __all__ = ["ROWS_DTYPE", "CellStore", "cell_rows"]
@@ -202,10 +201,11 @@ def _stored_array(name: str, value: np.ndarray) -> tuple[str, np.ndarray]:
 
 
 def _checksum(length: int, data: bytes) -> str:
-    """SHA-256 of what follows a cell file's checksum: the record's length, its JSON, its arrays and the rows."""
-    digest = hashlib.sha256(b"%d\n" % length)
-    digest.update(data)
-    return digest.hexdigest()
+    """The fingerprint (:func:`cvn_sklearn._disk.fingerprint`: SHA-256) of what follows a cell file's checksum.
+
+    The record's length, and the bytes of its JSON, its arrays and the rows.
+    """
+    return fingerprint(length, np.frombuffer(data, dtype=np.uint8))
 
 
 def _json_value(value):
