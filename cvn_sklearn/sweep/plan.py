@@ -167,14 +167,14 @@ def estimated_cost(cell: Cell, n_features: int) -> float:
     scheduling): with cells of unequal length, the long ones then do not end
     up last on one worker while the others sit idle. It orders work only. A
     model without ``fit_cost`` (an ensemble, whose base models the sweep fits
-    beforehand) counts one pass over the rows. :func:`estimated_costs` does
+    beforehand) counts one pass over the rows. ``estimated_costs`` does
     the same for many cells, reading each variant's parameters once.
     """
     return estimated_costs([cell], {cell.symbol: n_features})[cell.key]
 
 
 def estimated_costs(cells: list, n_features: dict) -> dict[str, float]:
-    """:func:`estimated_cost` of each cell, by key; ``n_features`` maps each symbol to its number of features.
+    """``estimated_cost`` of each cell, by key; ``n_features`` maps each symbol to its number of features.
 
     Each variant's estimator is built and its parameters read once, not once
     per cell (about 0.1 ms each: a second at 10,000 cells).
@@ -212,7 +212,7 @@ class Plan(NamedTuple):
 
     ``stored`` maps the key of each cached cell to its verified ``(record,
     arrays)``, read once by :func:`plan_cells` (the tables are built from them);
-    ``costs`` the key of each cell to compute to its :func:`estimated_cost`.
+    ``costs`` the key of each cell to compute to its estimated cost (``estimated_cost``).
     """
 
     cells: list
