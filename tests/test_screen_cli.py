@@ -263,3 +263,18 @@ def test_executor_auto_says_where_the_cells_run_and_why(tmp_path, capsys):
     assert main(["screen", config, "--executor", "auto"]) == 0
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("executor: local (about ") and "a cold local cluster costs" in err[0]
+
+
+def test_a_damaged_cell_file_is_one_warning_line_naming_it_and_is_computed_again(tmp_path, capsys):
+    config = _write(tmp_path, {**SMALL, "folder": str(tmp_path / "s"), "mlflow": False})
+    assert main(["screen", config]) == 0
+    capsys.readouterr()
+    damaged = sorted((tmp_path / "s" / "cells").glob("*.cell"))[0]
+    damaged.write_bytes(damaged.read_bytes()[:-3])  # its last row cut short
+    assert main(["screen", config]) == 0
+    captured = capsys.readouterr()
+    [line] = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert line == f"warning: cells store: {damaged} rejected (checksum mismatch (the file was altered, damaged or " \
+                   "truncated)); computed again"
+    assert "from the store: 7" in captured.out
+    assert main(["screen", config, "--json"]) == 0 and "warning" not in capsys.readouterr().err  # nothing to reject now
