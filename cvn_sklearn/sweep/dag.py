@@ -332,7 +332,7 @@ def _bins(prefix: str, bins: ReliabilityBins) -> dict:
     """A reliability diagram's counts, positives and mean P(buy) per bin, as arrays named ``<prefix>_count``, ...
 
     Arrays, not lists of Python numbers: a sweep keeps every cell's curves
-    until its tables are built (the cell store writes them as JSON lists).
+    until its tables are built (the cell store writes their bytes).
     """
     return {f"{prefix}_count": np.asarray(bins.count), f"{prefix}_positives": np.asarray(bins.positives),
             f"{prefix}_mean_proba": np.asarray(bins.mean_proba, dtype=np.float64)}

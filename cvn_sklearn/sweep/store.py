@@ -176,11 +176,14 @@ def read_cell(path: Path, key: str):
         raise RejectedFile("its record is not a cell record")
     if record.get("key") != key:
         raise RejectedFile("it holds another cell: its stored key is not its file name (copied over another key?)")
-    for entry in layout:  # each array's field is in the record, null, and named once
+    for entry in layout:  # each array's field is in the record and null
         if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
                 and entry[0] in record and record[entry[0]] is None and entry[1] in _ARRAY_DTYPES.values()
-                and type(entry[2]) is int and entry[2] >= 0) or sum(e[0] == entry[0] for e in layout) != 1:
+                and type(entry[2]) is int and entry[2] >= 0):
             raise RejectedFile(f"damaged list of arrays (entry {entry!r})")
+    names = [name for name, _, _ in layout]
+    if len(set(names)) != len(names):
+        raise RejectedFile(f"damaged list of arrays (a field named twice: {names})")
     rows_start = length + 8 * sum(size for _, _, size in layout)  # every stored array is 8 bytes an item
     if rows_start > len(data) or (len(data) - rows_start) % ROWS_DTYPE.itemsize:
         raise RejectedFile(f"lengths do not add up: {len(data) - length} bytes after the record do not hold its "
