@@ -91,6 +91,8 @@ _DAMAGES = {
                                   "damaged list of arrays"),
     "an array named twice": (lambda p: _rewritten(p, b'"counts", "<i8", 2]', b'"curve", "<f8", 2]'),
                              "damaged list of arrays"),
+    "a number among the arrays": (lambda p: _rewritten(p, b'"counts", "<i8", 2]', b'"counts", "<i8", 2], 5'),
+                                  "damaged list of arrays"),
     "another key's cell": (lambda p: shutil.copyfile(p.with_name("k2.cell"), p), "holds another cell"),
 }
 
