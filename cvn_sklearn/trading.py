@@ -617,7 +617,7 @@ def _vector(values, name: str) -> np.ndarray:
 
 def _check_signal_and_returns(signal, returns):
     s = _vector(signal, "signal")
-    if not np.isin(s, [0, 1]).all():
+    if not ((s == 0) | (s == 1)).all():  # np.isin's, without its setup (~60 µs a call, once per variant and symbol)
         raise ValueError("signal must hold booleans or 0/1 (1 = take the trade).")
     r = _vector(returns, "returns").astype(np.float64)
     if len(s) != len(r):

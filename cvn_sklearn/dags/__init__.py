@@ -68,11 +68,14 @@ class TrainingComplete(NodeExecutionHook):
         A node that failed with an ``event_context`` (a walk-forward fold's) marks its exception with
         that fold, so the front door's error message names it.
         """
+        is_artifact = node_name.rsplit(".", 1)[-1] == "artifact"
+        if success and not is_artifact:  # most nodes: nothing to do (this runs after each of a sweep's ~40 per cell)
+            return
         # inside a @subdag the inputs are namespaced: "<namespace>.event_context"
         context = next((v for k, v in node_kwargs.items() if k.rsplit(".", 1)[-1] == "event_context"), {})
         if not success and error is not None and "fold" in context:
             error._cvn_fold = context["fold"]
-        if success and node_name.rsplit(".", 1)[-1] == "artifact" and isinstance(result, TrainedArtifact):
+        if success and is_artifact and isinstance(result, TrainedArtifact):
             with structlog.contextvars.bound_contextvars(**context):
                 emit_training_complete(result)
 
