@@ -1,11 +1,12 @@
-"""The disk layer: content fingerprints and keys, library versions, atomic writes and file locks.
+"""The disk layer: content fingerprints and keys, library versions, atomic writes, appends and file locks.
 
 Everything that keeps results on disk and finds them again goes through this
 module: the sweep's cell store (:mod:`cvn_sklearn.sweep.store`), the OOS store
 (:mod:`cvn_sklearn.oos_store`) and the lock around MLflow's SQLite store
 (:mod:`cvn_sklearn.persist`). One fingerprint algorithm (SHA-256 over a
 canonical encoding of each part), one atomic write (a temporary file in the
-same folder, then a rename), one lock (:mod:`filelock`, across processes).
+same folder, then a rename), one append (a whole record, one ``write``, for a
+file one process appends to), one lock (:mod:`filelock`, across processes).
 
 Examples
 --------
@@ -25,6 +26,7 @@ import functools
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Mapping
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -33,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["TEMPORARY_PREFIX", "RejectedFile", "atomic_file", "check_zip", "content_key", "file_lock", "fingerprint",
-           "library_version", "library_versions", "plain", "write_atomically"]
+__all__ = ["TEMPORARY_PREFIX", "RejectedFile", "append_whole", "atomic_file", "check_zip", "content_key", "file_lock",
+           "fingerprint", "library_version", "library_versions", "plain"]
 
 
 def fingerprint(*parts) -> str:
@@ -143,40 +145,40 @@ def atomic_file(path):
         raise
 
 
-def write_atomically(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all, creating its folder if needed: one ``write``, then a rename.
+_APPENDING = threading.Lock()
 
-    :func:`atomic_file` for bytes already in memory, without a file object:
-    the temporary file (in the same folder, named like :func:`atomic_file`'s)
-    gets ``data`` in one system call and is renamed to ``path``, or removed
-    if anything fails. The folder is created only when it is missing: a
-    sweep writes a cell file every few milliseconds.
+
+def append_whole(path, data: bytes) -> None:
+    """Append ``data`` to ``path`` with one ``write``, creating the file (mode 0600) and its folder if needed.
+
+    For a file this process alone appends to (a sweep's cell segment): the
+    appends of its threads hold one lock, so their bytes never interleave. A
+    process killed mid-append leaves a torn tail, which the reader finds by
+    its checksum. If an append fails, the file may hold part of ``data``: the
+    caller appends to another file from then on.
 
     Examples
     --------
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     write_atomically(Path(folder, "new", "a.bin"), b"all")
+    ...     append_whole(Path(folder, "new", "a.bin"), b"one ")
+    ...     append_whole(Path(folder, "new", "a.bin"), b"two")
     ...     Path(folder, "new", "a.bin").read_bytes()
-    b'all'
+    b'one two'
     """
-    path = Path(path)
-    temporary = path.parent / f"{TEMPORARY_PREFIX}{os.urandom(6).hex()}{path.suffix}"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        handle = os.open(temporary, flags, 0o600)  # as tempfile.mkstemp creates atomic_file's
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.open(temporary, flags, 0o600)
-    try:
-        with open(handle, "wb", buffering=0, closefd=True) as file:
-            written = file.write(data)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    with _APPENDING:
+        try:
+            handle = os.open(path, flags, 0o600)
+        except FileNotFoundError:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            handle = os.open(path, flags, 0o600)
+        try:
+            view, written = memoryview(data), 0
             while written < len(data):  # a regular file takes everything at once; anything else, the rest
-                written += file.write(memoryview(data)[written:])
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+                written += os.write(handle, view[written:])
+        finally:
+            os.close(handle)
 
 
 def file_lock(path):

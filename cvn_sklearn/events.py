@@ -214,12 +214,14 @@ class LibraryLog(TypedDict):
 
 
 class StoreFileRejected(TypedDict):
-    """A file of a sweep's store could not be trusted and is treated as absent: its entry is computed again.
+    """A file, or a cell in a segment, of a sweep's store could not be trusted and is treated as absent: computed again.
 
-    Emitted at WARNING level, once per file read: ``store`` is ``"cells"``
-    (the cell store) or ``"oos"`` (the OOS store), ``path`` the file,
-    ``reason`` what is wrong (truncated, corrupt, checksum mismatch, pickled
-    objects, another key's entry, untrusted types).
+    Emitted at WARNING level, once per entry read: ``store`` is ``"cells"``
+    (the cell store: ``path`` the segment file, ``reason`` ending with the
+    cell's byte offset in it) or ``"oos"`` (the OOS store: ``path`` the
+    file), ``reason`` what is wrong (torn, truncated, corrupt, checksum
+    mismatch, pickled objects, another key's entry, untrusted types, bytes
+    that are not a cell).
     """
 
     store: str
@@ -251,7 +253,7 @@ WARNINGS = frozenset({"store_file_rejected", "library_warning"})
 
 _NOT_SCRUBBED = {"store_file_rejected": frozenset({"path"})}
 # fields this package builds itself, logged as they are: a store file's path is the store's folder and the
-# entry's key (32 hex characters, which the value rule of scrubbing would otherwise blank, hiding the file)
+# entry's key or segment's name (hex characters, which the value rule of scrubbing would otherwise blank, hiding it)
 
 
 _STDLIB_LOGGER = logging.getLogger("cvn_sklearn")

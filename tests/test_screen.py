@@ -228,7 +228,7 @@ def test_cells_are_submitted_costliest_first_and_reported_in_config_order(tmp_pa
 def test_a_cell_store_file_appears_whole(tmp_path):
     store = CellStore(tmp_path)
     store.put({"key": "k", "status": "ok"}, index=[1, 2], signal=[0, 1], proba=[0.2, 0.7], returns=[0.1, -0.2])
-    assert store.keys() == {"k"} and not list((tmp_path / "cells").glob("*.tmp"))
+    assert store.keys() == {"k"} and [p.suffix for p in (tmp_path / "cells").iterdir()] == [".cells"]
     record, arrays = store.get("k")
     assert record == {"key": "k", "status": "ok"} and arrays["returns"].tolist() == [0.1, -0.2]
 

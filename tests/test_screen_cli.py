@@ -269,12 +269,14 @@ def test_a_damaged_cell_file_is_one_warning_line_naming_it_and_is_computed_again
     config = _write(tmp_path, {**SMALL, "folder": str(tmp_path / "s"), "mlflow": False})
     assert main(["screen", config]) == 0
     capsys.readouterr()
-    damaged = sorted((tmp_path / "s" / "cells").glob("*.cell"))[0]
-    damaged.write_bytes(damaged.read_bytes()[:-3])  # its last row cut short
+    [damaged] = (tmp_path / "s" / "cells").glob("*.cells")  # the segment the sweep's process appended to
+    content = damaged.read_bytes()
+    last = content.rindex(b"cvn_sklearn cell 3 ")
+    damaged.write_bytes(content[:-3])  # its last cell's last row cut short
     assert main(["screen", config]) == 0
     captured = capsys.readouterr()
     [line] = [line for line in captured.err.splitlines() if line.startswith("warning:")]
-    assert line == f"warning: cells store: {damaged} rejected (checksum mismatch (the file was altered, damaged or " \
-                   "truncated)); computed again"
+    assert line == f"warning: cells store: {damaged} rejected (torn: the segment ends inside it (its writer stopped " \
+                   f"mid-write?) (the cell at byte {last})); computed again"
     assert "from the store: 7" in captured.out
     assert main(["screen", config, "--json"]) == 0 and "warning" not in capsys.readouterr().err  # nothing to reject now

@@ -441,7 +441,7 @@ def test_secrets_planted_anywhere_in_a_sweep_appear_in_no_byte_it_writes(tmp_pat
     assert set(failed["variant"]) == {"bad", "bad_bare"} and failed["error"].str.contains(MASK, regex=False).all()
     files = _files_under(folder)
     kinds = {p.suffix for p in files}
-    assert {".db", ".html", ".csv", ".parquet", ".cell", ".npz", ".skops"} <= kinds, kinds
+    assert {".db", ".html", ".csv", ".parquet", ".cells", ".npz", ".skops"} <= kinds, kinds
     assert any("mlruns" in p.parts for p in files)
     for file in files:
         leaked = [v for v in values for content in _contents(file) if v.encode() in content]

@@ -39,122 +39,218 @@ def _same_results(a, b):
     assert a.pbo == b.pbo or (np.isnan(a.pbo) and np.isnan(b.pbo))
 
 
-# -- the cell store verifies each file --------------------------------------------------------------------------
+# -- the cell store verifies each cell --------------------------------------------------------------------------
 
 
 def _stored(tmp_path):
+    """A store of two cells, ``k2`` then ``k1``: ``k1`` ends its segment."""
     store = CellStore(tmp_path)
-    store.put({"key": "k1", "status": "ok", "variant": "a", "curve": np.array([0.25, 0.5]), "counts": np.array([3, 1])},
-              index=[3, 4], signal=[1, 0], proba=[0.7, 0.2], returns=[0.01, -0.02])
     store.put({"key": "k2", "status": "ok", "variant": "b"}, index=[3, 4], signal=[0, 0], proba=[0.1, 0.2],
               returns=[0.01, -0.02])
+    store.put({"key": "k1", "status": "ok", "variant": "a", "curve": np.array([0.25, 0.5]), "counts": np.array([3, 1])},
+              index=[3, 4], signal=[1, 0], proba=[0.7, 0.2], returns=[0.01, -0.02])
     return store
 
 
-def _replace(path, old: bytes, new: bytes):
-    """The file ``path`` with the bytes ``old`` (found once) replaced by ``new``."""
-    content = path.read_bytes()
-    assert content.count(old) == 1, old
-    path.write_bytes(content.replace(old, new))
+def _cell_bytes(store, key):
+    """``(segment, start, end)`` of the latest copy of ``key``: its bytes are ``segment.read_bytes()[start:end]``."""
+    frame = CellStore(store.folder.parent)._frame(key)
+    return frame.path, frame.start, frame.start + frame.header + frame.body
 
 
-def _truncate(path):
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+def _edit_cell(store, key, change):
+    """Replace the latest copy of ``key`` in its segment by ``change(its bytes)``; the cells around it kept."""
+    segment, start, end = _cell_bytes(store, key)
+    content = segment.read_bytes()
+    segment.write_bytes(content[:start] + change(content[start:end]) + content[end:])
 
 
-def _an_npz(path):
-    with open(path, "wb") as file:
-        np.savez(file, rows=np.array([{"a": 1}, None], dtype=object))
+def _parts(cell: bytes):
+    """A cell's header fields (key, record length, body length, written, checksum) and its body."""
+    line, body = cell.split(b"\n", 1)
+    fields = line[len(b"cvn_sklearn cell 3 "):].split(b" ")
+    return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3]), fields[4], body
 
 
-_DAMAGES = {
-    "truncated": (_truncate, "truncated"),
-    "last row cut short": (lambda p: p.write_bytes(p.read_bytes()[:-3]), "checksum mismatch"),
-    "empty": (lambda p: p.write_bytes(b""), "not a cell file"),
-    "text": (lambda p: p.write_text("hello"), "not a cell file"),
-    "a pickle in its place": (lambda p: p.write_bytes(pickle.dumps({"key": "k1", "status": "ok"})), "not a cell file"),
-    "an npz of objects in its place": (_an_npz, "not a cell file"),
-    "record edited": (lambda p: _replace(p, b'"status": "ok"', b'"status": "no"'), "checksum"),
-    "a row edited": (lambda p: p.write_bytes(p.read_bytes()[:-1] + b"\x01"), "checksum"),
-    "no checksum": (lambda p: p.write_bytes(b"\n".join(l for i, l in enumerate(p.read_bytes().split(b"\n")) if i != 1)),
-                    "header"),
-    "record length changed": (lambda p: _replace(p, b"\n%d\n" % len(_record_text(p)), b"\n%d\n" % (len(_record_text(p)) - 1)),
-                              "checksum mismatch"),
-    "an array edited": (lambda p: _replace(p, np.array([0.25, 0.5]).tobytes(), np.array([0.25, 0.75]).tobytes()),
+def _forged(key: str, text: bytes, rest: bytes, written: int = 1) -> bytes:
+    """A cell written wrongly on purpose, its lengths and checksum made to match."""
+    body = text + rest
+    digest = _checksum(key, len(text), len(body), written, body).encode()
+    return b"cvn_sklearn cell 3 %s %d %d %d %s\n%s" % (key.encode(), len(text), len(body), written, digest, body)
+
+
+def _rewritten(old: bytes, new: bytes):
+    """A change of a cell: ``old`` replaced by ``new`` in its record, its lengths and checksum made to match."""
+    def change(cell):
+        key, length, _, written, _, body = _parts(cell)
+        text = body[:length]
+        assert text.count(old) == 1, old
+        return _forged(key, text.replace(old, new), body[length:], written)
+    return change
+
+
+def _replaced(old: bytes, new: bytes):
+    def change(cell):
+        assert cell.count(old) == 1, old
+        return cell.replace(old, new)
+    return change
+
+
+def _an_npz() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, rows=np.array([{"a": 1}, None], dtype=object))
+    return buffer.getvalue()
+
+
+def _header_changed(index: int, change):
+    """A change of one field of a cell's header line (0 the key, 1 the record's length, ...), the rest as it was."""
+    def edit(cell):
+        line, body = cell.split(b"\n", 1)
+        fields = line.split(b" ")
+        fields[3 + index] = change(fields[3 + index])
+        return b" ".join(fields) + b"\n" + body
+    return edit
+
+
+def _another_keys_body(cell):
+    """``k1``'s header over ``k2``'s record and rows, the checksum made to match (copied over another key)."""
+    key, _, _, written, _, _ = _parts(cell)
+    segment, start, end = _cell_bytes(_another_keys_body.store, "k2")
+    _, length, _, _, _, body = _parts(segment.read_bytes()[start:end])
+    return _forged(key, body[:length], body[length:], written)
+
+
+_DAMAGES = {  # what happens to k1's bytes, and what the one warning says
+    "truncated": (lambda c: c[: len(c) // 2], "torn"),
+    "last row cut short": (lambda c: c[:-3], "torn"),
+    "text": (lambda c: b"hello", "not a cell"),
+    "a pickle in its place": (lambda c: pickle.dumps({"key": "k1", "status": "ok"}), "not a cell"),
+    "an npz of objects in its place": (lambda c: _an_npz(), "not a cell"),
+    "record edited": (_replaced(b'"status": "ok"', b'"status": "no"'), "checksum mismatch"),
+    "a row edited": (lambda c: c[:-1] + b"\x01", "checksum mismatch"),
+    "no checksum": (lambda c: c.replace(c.split(b"\n", 1)[0].rsplit(b" ", 1)[1], b"", 1), "not a cell"),
+    "key changed in the header": (_header_changed(0, lambda f: b"k3"), None),
+    "record length changed": (_header_changed(1, lambda f: b"%d" % (int(f) - 1)), "checksum mismatch"),
+    "written time changed": (_header_changed(3, lambda f: b"%d" % (int(f) + 1)), "checksum mismatch"),
+    "an array edited": (_replaced(np.array([0.25, 0.5]).tobytes(), np.array([0.25, 0.75]).tobytes()),
                         "checksum mismatch"),
     # written wrongly, with a checksum that matches: the layout is checked all the same
-    "an array longer than the file": (lambda p: _rewritten(p, b'"curve", "<f8", 2]', b'"curve", "<f8", 9]'),
+    "an array longer than the cell": (_rewritten(b'"curve", "<f8", 2]', b'"curve", "<f8", 9]'),
                                       "lengths do not add up"),
-    "an array of objects": (lambda p: _rewritten(p, b'"curve", "<f8", 2]', b'"curve", "|O", 2]'),
-                            "damaged list of arrays"),
-    "an array named as a field": (lambda p: _rewritten(p, b'"curve", "<f8", 2]', b'"status", "<f8", 2]'),
+    "an array of objects": (_rewritten(b'"curve", "<f8", 2]', b'"curve", "|O", 2]'), "damaged list of arrays"),
+    "an array named as a field": (_rewritten(b'"curve", "<f8", 2]', b'"status", "<f8", 2]'), "damaged list of arrays"),
+    "an array named twice": (_rewritten(b'"counts", "<i8", 2]', b'"curve", "<f8", 2]'), "damaged list of arrays"),
+    "a number among the arrays": (_rewritten(b'"counts", "<i8", 2]', b'"counts", "<i8", 2], 5'),
                                   "damaged list of arrays"),
-    "an array named twice": (lambda p: _rewritten(p, b'"counts", "<i8", 2]', b'"curve", "<f8", 2]'),
-                             "damaged list of arrays"),
-    "a number among the arrays": (lambda p: _rewritten(p, b'"counts", "<i8", 2]', b'"counts", "<i8", 2], 5'),
-                                  "damaged list of arrays"),
-    "another key's cell": (lambda p: shutil.copyfile(p.with_name("k2.cell"), p), "holds another cell"),
+    "a record that is not JSON": (lambda c: _forged("k1", b"{not json", b""), "not JSON text"),
+    "a record of another shape": (lambda c: _forged("k1", b'{"key": "k1"}', b""), "not a cell record"),
+    "another key's cell": (_another_keys_body, "holds another cell"),
 }
 
 
-def _rewritten(path, old: bytes, new: bytes):
-    """The cell file ``path`` with ``old`` replaced by ``new`` in its record, its length and checksum made to match."""
-    _, _, _, rest = path.read_bytes().split(b"\n", 3)
-    text = _record_text(path)
-    assert text.count(old) == 1, old
-    text, data = text.replace(old, new), rest[len(text):]
-    digest = _checksum(len(text), text + data).encode()
-    path.write_bytes(b"cvn_sklearn cell 2\n%s\n%d\n%s%s" % (digest, len(text), text, data))
-
-
-def _record_text(path) -> bytes:
-    """The JSON of the cell file ``path``'s record (its third line and on, up to its length)."""
-    _, _, length, rest = path.read_bytes().split(b"\n", 3)
-    return rest[: int(length)]
-
-
 @pytest.mark.parametrize("damage", list(_DAMAGES))
-def test_a_damaged_or_foreign_cell_file_is_rejected_with_one_warning_naming_it(tmp_path, damage):
+def test_a_damaged_or_foreign_cell_is_rejected_with_one_warning_naming_its_segment(tmp_path, damage):
     store = _stored(tmp_path)
     change, reason = _DAMAGES[damage]
-    change(store.path("k1"))
+    _another_keys_body.store = store
+    segment = store.path("k1")
+    _edit_cell(store, "k1", change)
+    store = CellStore(tmp_path)  # a new reading of the folder, as a new run makes
     with capture_logs() as logs:
         assert store.get("k1") is None
         assert store.get("k2")[0]["variant"] == "b"  # the other cell is untouched
+    if reason is None:  # the cell is k3's now, and k3's checksum fails: k1 is absent, k3 rejected when asked for
+        assert logs == [] and store.keys() == {"k2", "k3"}
+        with capture_logs() as logs:
+            assert store.get("k3") is None
+        reason = "checksum mismatch"
     [event] = logs
     assert event["event"] == "store_file_rejected" and event["log_level"] == "warning"
-    assert event["store"] == "cells" and event["path"] == str(store.path("k1")) and reason in event["reason"], event
+    assert event["store"] == "cells" and event["path"] == str(segment) and reason in event["reason"], event
+
+
+def test_bytes_that_are_not_a_cell_are_skipped_to_the_next_cell_and_reported_once(tmp_path):
+    store = _stored(tmp_path)
+    _edit_cell(store, "k2", lambda c: b"garbage " + c)  # before k2's header, in the middle of the segment
+    store = CellStore(tmp_path)
+    with capture_logs() as logs:
+        assert store.keys() == {"k1", "k2"} and store.keys() == {"k1", "k2"}
+        assert store.get("k2")[0]["variant"] == "b" and store.get("k1")[0]["variant"] == "a"
+    [event] = logs
+    assert event["path"] == str(store.path("k1")) and "bytes 0 to 8 are not a cell" in event["reason"], event
+
+
+@pytest.mark.parametrize("change, reasons", [
+    (-1, ["checksum mismatch (the cell was altered, damaged or truncated) (the cell at byte 0)",
+          "are not a cell"]),  # the byte left over before k1
+    (+5, ["its length runs over the next cell (damaged) (the cell at byte 0)"]),  # k1's header inside it
+])
+def test_a_cell_whose_length_is_damaged_is_rejected_and_the_cells_after_it_are_read(tmp_path, change, reasons):
+    store = _stored(tmp_path)
+    _edit_cell(store, "k2", _header_changed(2, lambda f: b"%d" % (int(f) + change)))  # k2's body length
+    store = CellStore(tmp_path)
+    with capture_logs() as logs:
+        assert store.get("k1")[0]["variant"] == "a"
+        assert store.get("k2") is None
+    assert len(logs) == len(reasons) and all(any(r in e["reason"] for e in logs) for r in reasons), logs
+
+
+def test_a_cell_stored_again_is_read_from_its_latest_copy(tmp_path):
+    store = _stored(tmp_path)
+    rows = {"index": [1], "signal": [1], "proba": [0.7], "returns": [0.1]}
+    store.put({"key": "k1", "status": "failed", "variant": "a"}, **rows)
+    assert CellStore(tmp_path).get("k1")[0]["status"] == "failed"
+    store.put({"key": "k1", "status": "ok", "variant": "a2"}, **rows)  # e.g. retry_failed
+    again = CellStore(tmp_path)
+    assert again.keys() == {"k1", "k2"} and again.get("k1")[0] == {"key": "k1", "status": "ok", "variant": "a2"}
+    assert again.written("k1") >= again.written("k2")
+
+
+def test_a_cell_key_is_a_word(tmp_path):
+    rows = {"index": [1], "signal": [1], "proba": [0.7], "returns": [0.1]}
+    for key in ("two words", "line\nbreak", "", "x" * 129, 7):
+        with pytest.raises(ValueError, match="A cell's key must be 1 to 128 letters, digits"):
+            CellStore(tmp_path).put({"key": key, "status": "ok"}, **rows)
+    assert CellStore(tmp_path).keys() == set()
 
 
 def test_a_missing_cell_is_absent_without_a_warning(tmp_path):
     with capture_logs() as logs:
         assert CellStore(tmp_path).get("nothing") is None
+        assert CellStore(tmp_path).path("nothing") is None and CellStore(tmp_path).written("nothing") is None
     assert logs == []
 
 
-def test_a_truncated_and_a_foreign_cell_file_are_recomputed_once_with_one_warning_each(tmp_path):
+def test_a_damaged_and_a_foreign_cell_are_recomputed_once_with_one_warning_each(tmp_path):
     with capture_logs():
         fresh = screen(_config(tmp_path / "fresh"), data=DATA)
     folder = tmp_path / "sweep"
     first = screen(_config(folder), data=DATA)
     store = CellStore(folder)
-    truncated, foreign, other = first.cells["key"].iloc[[0, 3, 5]]
-    _truncate(store.path(truncated))
-    shutil.copyfile(store.path(other), store.path(foreign))
-    for retry_failed in (False, True):  # retry_failed read every file too: a damaged one crashed it
+    damaged, foreign, other = first.cells["key"].iloc[[0, 3, 5]]
+    flip = lambda cell: cell[:-40] + bytes([cell[-40] ^ 1]) + cell[-39:]  # noqa: E731 - one bit of one row
+    _edit_cell(store, damaged, flip)
+    _, start, end = _cell_bytes(store, other)
+    other_text, other_rest = (lambda p: (p[5][: p[1]], p[5][p[1]:]))(_parts(store.path(other).read_bytes()[start:end]))
+    _edit_cell(store, foreign, lambda cell: _forged(foreign, other_text, other_rest, _parts(cell)[3]))
+    for retry_failed in (False, True):  # retry_failed read every cell too: a damaged one crashed it
         if retry_failed:
-            _truncate(store.path(truncated))
+            _edit_cell(store, damaged, flip)  # its new copy, now the latest
+        expected = [damaged] if retry_failed else [damaged, foreign]
+        where = sorted((str(_cell_bytes(store, key)[0]), f"(the cell at byte {_cell_bytes(store, key)[1]})")
+                       for key in expected)
         with capture_logs() as logs:
             again = screen(_config(folder, retry_failed=retry_failed), data=DATA)
         rejected = _events(logs, "store_file_rejected")
-        expected = [truncated] if retry_failed else [truncated, foreign]
-        assert sorted(e["path"] for e in rejected) == sorted(str(store.path(k)) for k in expected)
+        assert sorted((e["path"], e["reason"][e["reason"].rindex("(the cell"):]) for e in rejected) == where
         assert {e["log_level"] for e in rejected} == {"warning"}
         computed = _events(logs, "cell_complete", cached=False)
         assert len(computed) == len(expected) and len(_events(logs, "cell_complete", cached=True)) == 8 - len(expected)
         assert set(again.cells.loc[~again.cells["cached"], "key"]) == set(expected)
         _same_results(again, fresh)
-    with capture_logs() as logs:  # the rejected files were replaced: nothing to warn about, nothing to compute
+    with capture_logs() as logs:  # the rejected cells were stored again: nothing to warn about, nothing to compute
         third = screen(_config(folder), data=DATA)
     assert not _events(logs, "store_file_rejected") and third.cells["cached"].all()
     _same_results(third, fresh)
@@ -182,7 +278,7 @@ def test_two_variants_with_one_model_and_different_names_are_two_rows_everywhere
     result = screen(_config(tmp_path, variants=variants), data=DATA)
     cells = result.cells
     assert cells.groupby("variant").size().to_dict() == {"lr_a": 4, "lr_b": 4, "lr_weak": 4}
-    assert cells["key"].nunique() == 12 and len(list((tmp_path / "cells").glob("*.cell"))) == 12
+    assert cells["key"].nunique() == 12 and CellStore(tmp_path).keys() == set(cells["key"])
     assert set(result.by_variant["variant"]) == {"lr_a", "lr_b", "lr_weak"}
     assert sorted(result.ranking.index) == ["lr_a", "lr_b", "lr_weak"]
     # the same model on the same rows: the same figures under both names
@@ -368,6 +464,10 @@ def _oos_entries(folder):
     return sorted(folder.glob("*.npz")), sorted(folder.glob("*.skops"))
 
 
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
 _OOS_DAMAGES = {
     "truncated": (_truncate, "not a zip file"),
     "empty": (lambda p: p.write_bytes(b""), "not a zip file"),
@@ -424,17 +524,18 @@ def test_opening_or_unpickling_a_directory_store_writes_nothing(tmp_path):
 
 
 _KILLED_WRITER = """
-import sys
-from cvn_sklearn._disk import atomic_file
-with atomic_file(sys.argv[1]) as file:
-    file.write(b"PK\\x03\\x04 the first bytes of a cell")
-    file.flush()
-    print("writing", flush=True)
-    sys.stdin.read()  # until killed
+import os, sys
+from cvn_sklearn.sweep.store import CellStore
+store = CellStore(sys.argv[1])
+cell = sys.stdin.buffer.readline()[:-1].replace(b"\\\\n", b"\\n")
+handle = os.open(store._segment(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+os.write(handle, cell[: len(cell) // 2])  # half of a cell: what a process killed mid-append leaves
+print("writing", flush=True)
+sys.stdin.read()  # until killed
 """
 
 
-def test_a_cell_computed_twice_is_one_file_even_when_a_writer_dies_mid_write(tmp_path):
+def test_a_cell_computed_twice_is_read_once_even_when_a_writer_dies_mid_write(tmp_path):
     # what a lost Dask worker leaves: Dask runs its cells again elsewhere, maybe one it had written or was writing
     import signal
     import subprocess
@@ -443,18 +544,51 @@ def test_a_cell_computed_twice_is_one_file_even_when_a_writer_dies_mid_write(tmp
     store = CellStore(tmp_path)
     rows = {"index": [1, 2], "signal": [0, 1], "proba": [0.2, 0.7], "returns": [0.1, -0.2]}
     store.put({"key": "k", "status": "ok", "seconds": 0.1}, **rows)
-    writer = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(store.path("k"))], stdin=subprocess.PIPE,
+    segment, start, end = _cell_bytes(store, "k")
+    cell = segment.read_bytes()[start:end]
+    writer = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(tmp_path)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE)
     try:
+        writer.stdin.write(cell.replace(b"\n", b"\\n") + b"\n")
+        writer.stdin.flush()
         assert writer.stdout.readline() == b"writing\n"
     finally:
         writer.send_signal(signal.SIGKILL)
         writer.wait()
-    left = [path.name for path in store.folder.iterdir()]
-    assert len(left) == 2 and sum(name.startswith(".tmp-") for name in left) == 1  # the killed write's temporary file
-    assert store.keys() == {"k"} and store.get("k")[0]["seconds"] == 0.1  # no cell, and the stored one intact
-    store.put({"key": "k", "status": "ok", "seconds": 0.2}, **rows)  # computed again: replaces the first whole
-    assert store.keys() == {"k"} and store.get("k")[0] == {"key": "k", "status": "ok", "seconds": 0.2}
+    assert len(list(store.folder.iterdir())) == 2  # this process's segment, and the killed one's, torn
+    with capture_logs() as logs:
+        again = CellStore(tmp_path)
+        assert again.keys() == {"k"} and again.get("k")[0]["seconds"] == 0.1  # the torn copy ignored: k has a whole one
+    assert logs == []
+    store.put({"key": "k", "status": "ok", "seconds": 0.2}, **rows)  # computed again: its latest copy
+    again = CellStore(tmp_path)
+    assert again.keys() == {"k"} and again.get("k")[0] == {"key": "k", "status": "ok", "seconds": 0.2}
+
+
+def test_a_torn_cell_without_a_whole_copy_is_rejected_and_the_next_cells_go_to_a_new_segment(tmp_path, monkeypatch):
+    import cvn_sklearn.sweep.store as store_module
+
+    store = CellStore(tmp_path)
+    rows = {"index": [1], "signal": [1], "proba": [0.7], "returns": [0.1]}
+
+    def half_then_full_disk(path, data):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as file:
+            file.write(data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    first = store._segment()
+    monkeypatch.setattr(store_module, "append_whole", half_then_full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        store.put({"key": "k1", "status": "ok", "note": "a record long enough to tear after its header " * 8}, **rows)
+    monkeypatch.undo()
+    store.put({"key": "k2", "status": "ok"}, **rows)
+    again = CellStore(tmp_path)
+    assert again.path("k2") != first and again.path("k1") == first  # a segment that may end torn gets no more cells
+    with capture_logs() as logs:
+        assert again.get("k2")[0]["status"] == "ok" and again.get("k1") is None
+    [event] = logs
+    assert event["path"] == str(first) and "torn" in event["reason"]
 
 
 def test_a_cells_rows_need_one_value_of_each_per_test_row():
@@ -474,6 +608,7 @@ def test_a_cell_record_comes_back_as_it_was_put_its_arrays_as_bytes_not_text(tmp
     assert record["counts"].dtype == np.int64 and record["counts"].tolist() == [3, 1]
     assert not record["curve"].flags.writeable and rows["proba"].tolist() == [0.7, 0.2]
     assert b"0.25" not in store.path("k1").read_bytes()  # the floats are stored as their 8 bytes
+    assert store.path("k1").read_bytes().startswith(b"cvn_sklearn cell 3 k2 ")
     for wrong in (np.zeros((2, 2)), np.array(["a", "b"]), np.array([{"a": 1}], dtype=object)):
         with pytest.raises(TypeError, match="'curve' must be 1-d, of floats or signed integers"):
             store.put({"key": "k3", "status": "ok", "curve": wrong}, index=[3], signal=[1], proba=[0.7], returns=[0.0])

@@ -99,16 +99,25 @@ def _assert_same_results(local, distributed):
     assert set(distributed.cells.loc[distributed.cells["variant"] == "broken", "status"]) == {"failed"}
 
 
-def _cell_files(folder):
-    """Every file under the cell store's folder (a leftover temporary file included)."""
-    return sorted(path for path in Path(folder, "cells").rglob("*") if path.is_file())
+def _copies(folder) -> list:
+    """``(key, segment)`` of every copy of a cell in the store's segments (a torn one included)."""
+    from cvn_sklearn.sweep.store import _frames_of
+
+    return [(key, path) for path in sorted(Path(folder, "cells").iterdir()) for key, _ in _frames_of(path, print)]
+
+
+def _cells_stored(folder) -> list:
+    """The key of every copy of a cell in the store's segments."""
+    return [key for key, _ in _copies(folder)]
 
 
 def _assert_each_cell_stored_once(folder, result):
-    files = _cell_files(folder)
-    assert sorted(path.stem for path in files) == sorted(result.cells["key"]) and len(files) == N_CELLS
+    """Every cell stored once (one copy in the segments), and read back verified."""
+    stored = _cells_stored(folder)
+    assert sorted(stored) == sorted(result.cells["key"]) and len(stored) == N_CELLS
+    assert {path.suffix for path in Path(folder, "cells").iterdir()} == {".cells"}
     store = CellStore(folder)
-    assert all(store.get(key) is not None for key in result.cells["key"])  # each file verified (checksum, key)
+    assert all(store.get(key) is not None for key in result.cells["key"])  # each cell verified (checksum, key)
 
 
 def _dag_builds():
@@ -130,7 +139,7 @@ def test_a_sweep_on_dask_scheduler_and_dask_worker_processes_equals_the_local_ru
         assert set(client.run(_dag_builds).values()) == {1}  # both worker processes ran cells (built the DAG once)
 
 
-def test_a_worker_killed_mid_sweep_loses_no_cell_and_stores_none_twice(deployment, local_run, tmp_path):
+def test_a_worker_killed_mid_sweep_loses_no_cell_and_each_is_read_once(deployment, local_run, tmp_path):
     from dask.distributed import Client
 
     folder, marker = tmp_path / "sweep", tmp_path / "paused.json"
@@ -145,16 +154,25 @@ def test_a_worker_killed_mid_sweep_loses_no_cell_and_stores_none_twice(deploymen
                 time.sleep(0.05)
             assert marker.exists(), "worker w0 never started its third task"
             paused = json.loads(marker.read_text())
-            stored_before = len(_cell_files(folder))
+            stored_before = _cells_stored(folder)
             os.kill(paused["pid"], signal.SIGKILL)  # w0's process, holding a task it has not run
             result = sweep.result(timeout=300)
         finally:
             if paused is None and marker.exists():  # failing before the kill: never leave the sweep hanging
                 os.kill(json.loads(marker.read_text())["pid"], signal.SIGKILL)
             client.unregister_worker_plugin(PauseAtTask.name)
-    assert 2 <= stored_before < N_CELLS  # killed mid-sweep, after w0's first two cells
+    assert 2 <= len(stored_before) < N_CELLS  # killed mid-sweep, after w0's first two cells
     _assert_same_results(local_run, result)
-    _assert_each_cell_stored_once(folder, result)
+    # Dask ran again the cells whose results died with w0: a second copy of each, appended by w1; read once
+    by_w0 = [key for key, segment in _copies(folder) if segment.name.startswith(f"{paused['pid']}-")]
+    stored = _cells_stored(folder)
+    twice = sorted(key for key in set(stored) if stored.count(key) > 1)
+    assert sorted(set(stored)) == sorted(result.cells["key"]) and max(map(stored.count, stored)) <= 2
+    assert set(twice) <= set(by_w0) and len(stored) == N_CELLS + len(twice)
+    store = CellStore(folder)
+    for key in result.cells["key"]:
+        record, rows = store.get(key)  # verified (checksum, key): its latest copy
+        assert record["status"] in ("ok", "failed") and len(rows)
     assert len(result.cells) == N_CELLS and set(result.cells["cached"]) == {False}
 
 

@@ -279,7 +279,7 @@ def plan_cells(config: ScreenConfig, data, resolved: dict | None = None) -> Plan
     store = CellStore(config.folder)
     listed = store.keys()
     stored = {}
-    for cell in cells:  # every file read and verified once; a rejected one is reported and computed again
+    for cell in cells:  # every cell read and verified once; a rejected one is reported and computed again
         found = store.get(cell.key) if cell.key in listed else None
         if found is not None and not (config.retry_failed and found[0]["status"] != "ok"):
             stored[cell.key] = found

@@ -52,10 +52,10 @@ def screen(config, data: Mapping | None = None, *, report=None, progress=False):
     variant (name, model, parameters), the fold (position, rows), the training
     options and the symbol's cost, library versions and code version: a
     second run recomputes none of them, and a killed sweep, restarted,
-    recomputes none of the cells that had finished. A cell file is read back
-    only once verified (its checksum, and its own key matching its name); a
-    truncated, corrupt or foreign one is reported (``store_file_rejected``)
-    and computed again. The result tables are always built from the cells.
+    recomputes none of the cells that had finished. A stored cell is read
+    back only once verified (its checksum, and its record's key matching its
+    header's); a torn, corrupt or foreign one is reported
+    (``store_file_rejected``) and computed again. The result tables are always built from the cells.
     A failing cell is recorded
     (status, error type and message) and the sweep goes on;
     ``retry_failed=True`` runs only those again.

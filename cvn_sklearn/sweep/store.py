@@ -1,21 +1,26 @@
-"""The sweep's cell store: each finished cell on disk, written atomically as soon as it finishes.
+"""The sweep's cell store: each finished cell on disk, appended whole as soon as it finishes.
 
 A killed sweep, restarted, reads its finished cells back instead of
 recomputing them (see :func:`cvn_sklearn.sweep.plan.plan_cells`). What it reads
-it verifies first: a cell file that is truncated, corrupt, not a cell file,
-fails its checksum or belongs to another key is reported (one
-``store_file_rejected`` event naming the file and what is wrong) and treated
-as absent, so the cell is computed again and its file replaced.
+it verifies first: a cell that is torn, corrupt, fails its checksum or holds
+another key is reported (one ``store_file_rejected`` event naming its segment
+file and what is wrong) and treated as absent, so the cell is computed again
+and written anew.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
+import os
+import re
 from pathlib import Path
+from time import time_ns
+from typing import NamedTuple
 
 import numpy as np
 
-from cvn_sklearn._disk import TEMPORARY_PREFIX, RejectedFile, fingerprint, plain, write_atomically
+from cvn_sklearn._disk import RejectedFile, append_whole, fingerprint, plain
 from cvn_sklearn.events import emit
 
 __all__ = ["ROWS_DTYPE", "CellStore", "cell_rows"]
@@ -23,37 +28,68 @@ __all__ = ["ROWS_DTYPE", "CellStore", "cell_rows"]
 ROWS_DTYPE = np.dtype([("index", "<i8"), ("signal", "i1"), ("proba", "<f8"), ("returns", "<f8")])
 """The test block's rows of a cell: row number, buy signal (0/1), P(buy) (NaN if the cell failed), trade return."""
 
-_MAGIC = b"cvn_sklearn cell 2\n"
-"""How a cell file starts: what it is, and the version of its layout."""
+_MAGIC = b"cvn_sklearn cell 3 "
+"""How a cell starts in its segment: what it is, and the version of its layout."""
 
-_SUFFIX = ".cell"
+_SUFFIX = ".cells"
+
+_KEY = re.compile(r"[0-9A-Za-z_.-]{1,128}")
+"""What a cell's key may be (the sweep's are 32 hex digits): it is a field of the cell's header line."""
+
+_HEADER = re.compile(rb"cvn_sklearn cell 3 ([0-9A-Za-z_.-]{1,128}) ([0-9]{1,12}) ([0-9]{1,12}) ([0-9]{1,20}) ([0-9a-f]{64})\n")
+_LONGEST_HEADER = len(_MAGIC) + 128 + 13 + 13 + 21 + 65 + 1
 
 _ARRAY_DTYPES = {"f": "<f8", "i": "<i8"}
 """How a record's array is stored, by its dtype's kind: every float as ``<f8``, every signed integer as ``<i8``."""
 
+_SEGMENTS: dict = {}
+"""The segment each process appends to, per store folder: ``(process id, folder) -> file name``."""
+
+
+class _Frame(NamedTuple):
+    """Where a cell is in its segment, as its header line says, and why not to trust it (``None``: not known yet)."""
+
+    path: Path
+    start: int
+    header: int
+    record: int
+    body: int
+    written: int
+    checksum: str
+    damage: str | None
+
 
 class CellStore:
-    """Finished cells on disk, one file per cell, written atomically as each cell finishes; verified when read.
+    """Finished cells on disk: each process appends each cell it finishes, whole, to a file of its own; verified when read.
 
-    A cell file is ``<folder>/cells/<key>.cell``, plain bytes in this order:
-    the line ``cvn_sklearn cell 2`` (what it is, and its layout's version);
-    a SHA-256 checksum (64 hex digits) of everything after the header; the
-    length in bytes of the JSON that follows; that JSON: the record's scalar
-    fields (the cell's key among them; its arrays' fields ``null``) and the
-    list of its arrays (the reliability bins and θ curves: name, ``"<f8"`` or
-    ``"<i8"``, length);
-    those arrays' bytes, in that order; then the test block's rows, packed as
+    The store is the folder ``<folder>/cells``. Each process that writes to
+    it (the sweep's own, or each Dask worker) appends to one segment file of
+    its own, ``<process id>-<random>.cells``: no file is created per cell (on
+    a busy disk, creating a file cost a tenth to half a millisecond, a cell of
+    a tiny sweep forty). A cell is a header line, ``cvn_sklearn cell 3``
+    (what it is, and its layout's version) then its key, the length in bytes
+    of its record's JSON, the length of everything after the line, when it
+    was written (nanoseconds since the epoch) and a SHA-256 checksum of all
+    of these and of what follows: the record's JSON (its scalar fields, the
+    key among them, its arrays' fields ``null``; and the list of its arrays,
+    the reliability bins and θ curves: name, ``"<f8"`` or ``"<i8"``, length),
+    those arrays' bytes in that order, then the test block's rows packed as
     :data:`ROWS_DTYPE` (:func:`cell_rows`: index, buy signal, P(buy) and trade
-    return of each row, 25 bytes a row, little-endian). The arrays are bytes,
-    not JSON lists: writing a float as text costs about a microsecond, and a
-    cell has hundreds of them. Nothing in the file can hold an object: the
-    arrays and rows are read with fixed dtypes, the record with
-    ``json.loads`` (nothing in the store decides which code runs).
-    :meth:`get` trusts a file only when its header is whole, its lengths add
-    up, its checksum matches and its stored key is its file's name.
-    Several processes (Dask workers) may write to one store; a file appears
-    whole or not at all. A cell computed twice (Dask runs a lost worker's
-    cells again) is one file: the second write replaces the first whole.
+    return of each row, 25 bytes a row, little-endian). Nothing in a segment
+    can hold an object: the arrays and rows are read with fixed dtypes, the
+    record with ``json.loads`` (nothing in the store decides which code runs).
+
+    :meth:`get` trusts a cell only when it is whole (it ends where its
+    header says, within the file and before the next cell's header), its
+    lengths add up, its checksum matches and its record's key is its
+    header's. A cell stored more than
+    once (computed again after a failure with ``retry_failed``, or twice
+    because Dask ran a lost worker's cells again) is read from its latest
+    whole copy. A process killed mid-append leaves a torn cell at the end of
+    its segment: the remains of a write that never finished, ignored when
+    its key has a whole copy, else rejected when read.
+    Bytes that are not a cell (damage where no header can be read) are
+    skipped up to the next cell's header and reported once per reading.
 
     Parameters
     ----------
@@ -74,59 +110,152 @@ class CellStore:
 
     def __init__(self, folder):
         self.folder = Path(folder, "cells")
+        self._frames: dict[str, _Frame] | None = None
+        self._reported: set = set()
 
     def put(self, record: dict, *, index, signal, proba, returns) -> None:
-        """Write one cell: ``record`` (scalars and 1-d numeric arrays, with ``"key"``) and its test-block rows (P(buy) NaN if failed)."""
+        """Append one cell: ``record`` (scalars and 1-d numeric arrays, with ``"key"``) and its test-block rows (P(buy) NaN if failed)."""
+        key = record["key"]
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise ValueError(f"A cell's key must be 1 to 128 letters, digits, '_', '.' or '-'; got {key!r}.")
         arrays = {name: value for name, value in record.items() if isinstance(value, np.ndarray)}
         scalars = {name: None if name in arrays else value for name, value in record.items()}  # the fields' order kept
         stored = [_stored_array(name, value) for name, value in arrays.items()]
         layout = [[name, values.dtype.str, len(values)] for name, values in stored]
         text = json.dumps({"record": scalars, "arrays": layout}, default=_json_value).encode()
-        data = b"".join([text, *(values.tobytes() for _, values in stored),
+        body = b"".join([text, *(values.tobytes() for _, values in stored),
                          cell_rows(index=index, signal=signal, proba=proba, returns=returns).tobytes()])
-        header = b"%s%s\n%d\n" % (_MAGIC, _checksum(len(text), data).encode(), len(text))
-        write_atomically(self.path(record["key"]), header + data)
+        written = time_ns()  # when it was written: its latest copy wins
+        checksum = _checksum(key, len(text), len(body), written, body)
+        segment = self._segment()
+        try:
+            append_whole(segment, b"%s%s %d %d %d %s\n%s" % (_MAGIC, key.encode(), len(text), len(body), written,
+                                                            checksum.encode(), body))
+        except BaseException:
+            _SEGMENTS.pop((os.getpid(), self.folder), None)  # it may end in a torn cell: later cells go to a new one
+            raise
 
     def get(self, key: str):
-        """``(record, rows)`` of a stored cell, or ``None`` when there is none or its file is rejected.
+        """``(record, rows)`` of a stored cell (its latest copy), or ``None`` when there is none or it is rejected.
 
         ``rows`` is the record array of :func:`cell_rows`: ``rows["proba"]``
         is the test block's P(buy), and so on.
 
-        A rejected file (unreadable, truncated, not a cell file, lengths that
-        do not add up, checksum mismatch, another key's cell) emits one ``store_file_rejected`` event naming it and the
-        reason; the caller then computes the cell again, and :meth:`put`
-        replaces the file.
+        A rejected cell (torn, not a cell, lengths that do not add up,
+        checksum mismatch, another key's cell) emits one
+        ``store_file_rejected`` event naming its segment and the reason; the
+        caller then computes the cell again, and :meth:`put` appends it anew.
         """
-        path = self.path(key)
+        frame = self._frame(key)
+        if frame is None:
+            return None
         try:
-            return read_cell(path, key)
+            return _read_cell(frame, key)
         except FileNotFoundError:
             return None
         except RejectedFile as exc:
-            emit("store_file_rejected", store="cells", path=str(path), reason=str(exc))
+            emit("store_file_rejected", store="cells", path=str(frame.path), reason=f"{exc} (the cell at byte {frame.start})")
             return None
 
     def keys(self) -> set[str]:
-        """Names (keys) of every cell file in the store, unverified: :meth:`get` verifies.
+        """Keys of every cell in the store, read from the segments' header lines, unverified: :meth:`get` verifies."""
+        return set(self._scan())
 
-        The temporary file of a write that never finished (its process killed
-        mid-write, e.g. a lost Dask worker) is no cell.
+    def path(self, key: str) -> Path | None:
+        """The segment holding the latest copy of the cell ``key``, or ``None``."""
+        frame = self._frame(key)
+        return None if frame is None else frame.path
+
+    def written(self, key: str) -> int | None:
+        """When the latest copy of the cell ``key`` was written, in milliseconds since the epoch, or ``None``."""
+        frame = self._frame(key)
+        return None if frame is None else frame.written // 1_000_000
+
+    def _frame(self, key: str) -> _Frame | None:
+        """The latest copy of ``key`` as last read; the segments read again if it is not there (another process may have added it)."""
+        frame = None if self._frames is None else self._frames.get(key)
+        return frame if frame is not None else self._scan().get(key)
+
+    def _segment(self) -> Path:
+        """This process's segment in this store (its name chosen on first use)."""
+        name = _SEGMENTS.get((os.getpid(), self.folder))
+        if name is None:
+            name = _SEGMENTS.setdefault((os.getpid(), self.folder), f"{os.getpid()}-{os.urandom(8).hex()}{_SUFFIX}")
+        return self.folder / name
+
+    def _scan(self) -> dict[str, _Frame]:
+        """Each key's latest whole copy (else its latest copy), from every segment's header lines.
+
+        The bodies are verified by :meth:`get`. A copy torn by a process
+        stopped mid-append, when the key has a whole one, is the remains of a
+        write that never finished, like an atomic write's temporary file.
         """
-        if not self.folder.is_dir():
-            return set()
-        return {path.stem for path in self.folder.glob(f"*{_SUFFIX}") if not path.name.startswith(TEMPORARY_PREFIX)}
+        latest: dict[str, _Frame] = {}
+        segments = sorted(self.folder.glob(f"*{_SUFFIX}")) if self.folder.is_dir() else []
+        for path in segments:
+            for key, frame in _frames_of(path, self._report):
+                known = latest.get(key)
+                if known is None or (frame.damage is None, frame.written) >= (known.damage is None, known.written):
+                    latest[key] = frame
+        self._frames = latest
+        return latest
 
-    def path(self, key: str) -> Path:
-        """The file of the cell ``key``."""
-        return self.folder / f"{key}{_SUFFIX}"
+    def _report(self, path: Path, start: int, stop: int) -> None:
+        """One ``store_file_rejected`` event per store, for bytes that are not a cell."""
+        if (path, start) not in self._reported:
+            self._reported.add((path, start))
+            emit("store_file_rejected", store="cells", path=str(path),
+                 reason=f"bytes {start} to {stop} are not a cell (damaged, or not a cell segment); skipped")
+
+
+def _frames_of(path: Path, report):
+    """``(key, _Frame)`` of each cell in the segment ``path``, in order; ``report(path, start, stop)`` for bytes that are none.
+
+    Reading goes from each cell to the end its header gives. A cell that
+    runs past the file's end (torn by a stopped process), or over the next
+    cell's header (its length damaged), is kept with its damage, for
+    :meth:`CellStore.get` to reject, and reading goes on at the next header.
+    Anything else wrong with a cell (a length too short among them) fails
+    its checksum when read.
+    """
+    try:
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size == 0:
+                return
+            content = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    except OSError:  # removed meanwhile, or unreadable: nothing to read from it
+        return
+    with content:
+        position = 0
+        while position < size:
+            header = _HEADER.match(content[position:position + _LONGEST_HEADER])
+            if header is None:
+                following = content.find(_MAGIC, position + 1)
+                following = size if following < 0 else following
+                report(path, position, following)
+                position = following
+                continue
+            key, record, body, written, checksum = header.groups()
+            end, damage, following = position + header.end() + int(body), None, None
+            if end > size:
+                damage = "torn: the segment ends inside it (its writer stopped mid-write?)"
+                following = content.find(_MAGIC, position + 1)
+            elif end < size and content[end:end + len(_MAGIC)] != _MAGIC:
+                # a header starting inside it: its length, too long, would hide the cells after it
+                inside = content.find(_MAGIC, position + header.end(), end + len(_MAGIC) - 1)
+                if inside >= 0:
+                    damage, following = "its length runs over the next cell (damaged)", inside
+            yield key.decode(), _Frame(path, position, header.end(), int(record), int(body), int(written),
+                                       checksum.decode(), damage)
+            position = end if following is None else size if following < 0 else following
 
 
 def cell_rows(*, index, signal, proba, returns) -> np.ndarray:
     """The test block's rows of a cell as one record array of :data:`ROWS_DTYPE`, indexed by field name.
 
     One array per cell, not four: a sweep keeps every cell's rows until its
-    tables are built, and the cell file holds one member for them.
+    tables are built, and the store holds one run of bytes for them.
 
     Examples
     --------
@@ -145,28 +274,30 @@ def cell_rows(*, index, signal, proba, returns) -> np.ndarray:
     return rows
 
 
-def read_cell(path: Path, key: str):
-    """``(record, rows)`` of the cell file ``path``, verified to be the cell ``key``.
+def _read_cell(frame: _Frame, key: str):
+    """``(record, rows)`` of the cell at ``frame``, verified to be the cell ``key``.
 
-    The record's arrays and the rows are read-only views of the file's bytes.
+    The record's arrays and the rows are read-only views of the cell's bytes.
 
     Raises
     ------
     FileNotFoundError
-        If there is no such file.
+        If its segment is gone.
     RejectedFile
-        For any other reason not to trust it (the message says which).
+        For any reason not to trust it (the message says which).
     """
-    with open(path, "rb") as file:  # FileNotFoundError: no such cell
-        content = file.read()
-    if not content.startswith(_MAGIC):
-        raise RejectedFile("not a cell file (it does not start with the line 'cvn_sklearn cell 2')")
-    parts = content[len(_MAGIC):].split(b"\n", 2)
-    if len(parts) != 3 or len(parts[0]) != 64 or not parts[1].isdigit():
-        raise RejectedFile("truncated or damaged header (checksum and record length)")
-    checksum, length, data = parts[0].decode("ascii", "replace"), int(parts[1]), parts[2]
-    if checksum != _checksum(length, data):
-        raise RejectedFile("checksum mismatch (the file was altered, damaged or truncated)")
+    if frame.damage is not None:
+        raise RejectedFile(frame.damage)
+    with open(frame.path, "rb") as file:  # FileNotFoundError: removed meanwhile
+        file.seek(frame.start + frame.header)
+        data = file.read(frame.body)
+    if len(data) != frame.body:
+        raise RejectedFile("torn: the segment ends inside it")
+    length = frame.record
+    if frame.checksum != _checksum(key, length, frame.body, frame.written, data):
+        raise RejectedFile("checksum mismatch (the cell was altered, damaged or truncated)")
+    if length > len(data):
+        raise RejectedFile("lengths do not add up: its record is longer than the cell")
     try:
         stored = json.loads(data[:length].decode())
     except ValueError as exc:  # UnicodeDecodeError included
@@ -175,7 +306,7 @@ def read_cell(path: Path, key: str):
     if not isinstance(record, dict) or "status" not in record or not isinstance(layout, list):
         raise RejectedFile("its record is not a cell record")
     if record.get("key") != key:
-        raise RejectedFile("it holds another cell: its stored key is not its file name (copied over another key?)")
+        raise RejectedFile("it holds another cell: its record's key is not its header's (copied over another key?)")
     for entry in layout:  # each array's field is in the record and null
         if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
                 and entry[0] in record and record[entry[0]] is None and entry[1] in _ARRAY_DTYPES.values()
@@ -196,19 +327,20 @@ def read_cell(path: Path, key: str):
 
 
 def _stored_array(name: str, value: np.ndarray) -> tuple[str, np.ndarray]:
-    """``(name, value)`` as the cell file stores it: 1-d, ``<f8`` or ``<i8`` (:data:`_ARRAY_DTYPES`)."""
+    """``(name, value)`` as the cell store stores it: 1-d, ``<f8`` or ``<i8`` (:data:`_ARRAY_DTYPES`)."""
     if value.ndim != 1 or value.dtype.kind not in _ARRAY_DTYPES:
         raise TypeError(f"A cell record's array {name!r} must be 1-d, of floats or signed integers; got {value.dtype} of shape "
                         f"{value.shape}.")
     return name, np.ascontiguousarray(value, dtype=_ARRAY_DTYPES[value.dtype.kind])
 
 
-def _checksum(length: int, data: bytes) -> str:
-    """The fingerprint (:func:`cvn_sklearn._disk.fingerprint`: SHA-256) of what follows a cell file's checksum.
+def _checksum(key: str, length: int, body: int, written: int, data: bytes) -> str:
+    """The fingerprint (:func:`cvn_sklearn._disk.fingerprint`: SHA-256) of a cell: its header's fields and its bytes.
 
-    The record's length, and the bytes of its JSON, its arrays and the rows.
+    The key, the record's length, the body's length, when it was written,
+    and the bytes of its JSON, its arrays and the rows.
     """
-    return fingerprint(length, np.frombuffer(data, dtype=np.uint8))
+    return fingerprint(key, length, body, written, np.frombuffer(data, dtype=np.uint8))
 
 
 def _json_value(value):

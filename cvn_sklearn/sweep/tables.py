@@ -196,8 +196,8 @@ def screen_result(config: ScreenConfig, plan: Plan, computed: dict | None = None
     Raises
     ------
     RuntimeError
-        If a cell just computed is missing from the store, or its file is
-        rejected (naming the file).
+        If a cell just computed is missing from the store, or is rejected
+        there (naming the store's folder).
     """
     folder = Path(config.folder)
     records, flags, arrays = [], [], {}
@@ -209,8 +209,8 @@ def screen_result(config: ScreenConfig, plan: Plan, computed: dict | None = None
         if found is None:
             found = plan.store.get(cell.key)
         if found is None:
-            raise RuntimeError(f"The cell {cell!r} was computed but its file {plan.store.path(cell.key)} is missing or "
-                               "was rejected (see the store_file_rejected event); run the sweep again.")
+            raise RuntimeError(f"The cell {cell!r} was computed but is missing from the cell store {plan.store.folder} or "
+                               "was rejected there (see the store_file_rejected event); run the sweep again.")
         record, arrays[cell.key] = found
         records.append(packed_record(record) if isinstance(record, dict) else record)
         flags.append(cached)

@@ -14,7 +14,7 @@ import json
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from time import monotonic
+from time import monotonic, time_ns
 
 from cvn_sklearn._disk import content_key
 from cvn_sklearn.persist import _experiment_id, _store_lock, _tracking
@@ -68,12 +68,12 @@ class SweepRuns:
     ``cvn.cached`` and MLflow's source tags (``mlflow.user``,
     ``mlflow.source.name``, ``mlflow.source.type``, and
     ``mlflow.source.git.commit`` with ``mlflow.source.git.dirty`` when the
-    working directory is a git checkout). Its end time is when its file was
+    working directory is a git checkout). Its end time is when it was
     written to the cell store, its start time that minus the cell's
     ``seconds``. A cell read from the store (cached) is logged only if this
     parent has no child run of it yet, tagged ``cvn.cached = true``, with the
-    times of the run that computed it (its file's). A cell computed again
-    (``retry_failed``, a rejected file) gets a new child run; the earlier one
+    times of the run that computed it (from the store). A cell computed again
+    (``retry_failed``, a rejected cell) gets a new child run; the earlier one
     stays.
 
     Parameters
@@ -130,7 +130,8 @@ class SweepRuns:
             write_run(self.client, self.experiment_id, run)
 
     def _queue(self, record: dict, *, cached: bool) -> None:
-        end = self.plan.store.path(record["key"]).stat().st_mtime_ns // 1_000_000  # when its file was written
+        # when it was written: a stored cell's time in the store; a cell computed now came back just after its write
+        end = self.plan.store.written(record["key"]) if cached else time_ns() // 1_000_000
         tags = {"variant": record["variant"], "symbol": record["symbol"],
                 "fold": str(record["fold"]), "status": record["status"], "model": record["model"],
                 "mlflow.runName": f"{record['variant']}|{record['symbol']}|{record['fold']}"}
