@@ -442,6 +442,24 @@ def test_cells_parquet_written_in_pieces_reads_back_as_the_whole_table(first, tm
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "ranking.parquet"), result.ranking, check_exact=True)
 
 
+def test_the_return_tables_written_from_their_values_are_pandas_own_parquet_files(first, tmp_path):
+    """Built from the values, not column by column through pandas: the same Arrow table, schema and metadata."""
+    import pyarrow.parquet as pq
+
+    from cvn_sklearn.sweep import tables
+
+    _, result, _ = first
+    nan_column = result.returns.assign(never=np.nan)  # a variant that failed: NaN, written as nulls
+    with_ints = result.pooled.assign(count=1)  # not all floats: written by pandas
+    frames = [getattr(result, name) for name in tables._FRAMES] + [nan_column, with_ints]
+    for i, frame in enumerate(frames):
+        tables._write_returns(frame, tmp_path / f"{i}.ours.parquet")
+        frame.to_parquet(tmp_path / f"{i}.pandas.parquet")
+        ours, theirs = (pq.read_table(tmp_path / f"{i}.{who}.parquet") for who in ("ours", "pandas"))
+        assert ours.equals(theirs) and ours.schema.equals(theirs.schema, check_metadata=True), i
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{i}.ours.parquet"), frame, check_exact=True)
+
+
 def test_the_cells_frame_built_column_by_column_is_pandas_frame_of_the_records(first):
     """The driver keeps each record as (field names, values); the frame equals pandas' of the dicts, in any order."""
     from cvn_sklearn.sweep.tables import _records_frame, packed_record

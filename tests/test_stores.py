@@ -197,6 +197,17 @@ def test_a_cell_whose_length_is_damaged_is_rejected_and_the_cells_after_it_are_r
     assert len(logs) == len(reasons) and all(any(r in e["reason"] for e in logs) for r in reasons), logs
 
 
+def test_a_segment_that_cannot_be_read_is_reported_and_its_cells_are_absent(tmp_path):
+    store = _stored(tmp_path)
+    (store.folder / "0-unreadable.cells").mkdir()  # not a file: open() fails
+    with capture_logs() as logs:
+        again = CellStore(tmp_path)
+        assert again.keys() == {"k1", "k2"} and again.get("k1")[0]["variant"] == "a"
+    [event] = logs
+    assert event["path"] == str(store.folder / "0-unreadable.cells")
+    assert "the segment could not be read (IsADirectoryError" in event["reason"], event
+
+
 def test_a_cell_stored_again_is_read_from_its_latest_copy(tmp_path):
     store = _stored(tmp_path)
     rows = {"index": [1], "signal": [1], "proba": [0.7], "returns": [0.1]}

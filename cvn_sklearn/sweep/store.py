@@ -200,16 +200,15 @@ class CellStore:
         self._frames = latest
         return latest
 
-    def _report(self, path: Path, start: int, stop: int) -> None:
-        """One ``store_file_rejected`` event per store, for bytes that are not a cell."""
+    def _report(self, path: Path, start: int, reason: str) -> None:
+        """One ``store_file_rejected`` event per store and place, for bytes that are not a cell or a segment not read."""
         if (path, start) not in self._reported:
             self._reported.add((path, start))
-            emit("store_file_rejected", store="cells", path=str(path),
-                 reason=f"bytes {start} to {stop} are not a cell (damaged, or not a cell segment); skipped")
+            emit("store_file_rejected", store="cells", path=str(path), reason=reason)
 
 
 def _frames_of(path: Path, report):
-    """``(key, _Frame)`` of each cell in the segment ``path``, in order; ``report(path, start, stop)`` for bytes that are none.
+    """``(key, _Frame)`` of each cell in the segment ``path``, in order; ``report(path, start, reason)`` for bytes that are none.
 
     Reading goes from each cell to the end its header gives. A cell that
     runs past the file's end (torn by a stopped process), or over the next
@@ -224,7 +223,10 @@ def _frames_of(path: Path, report):
             if size == 0:
                 return
             content = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-    except OSError:  # removed meanwhile, or unreadable: nothing to read from it
+    except FileNotFoundError:  # removed meanwhile
+        return
+    except OSError as exc:  # unreadable: its cells are computed again, and it is said why
+        report(path, 0, f"the segment could not be read ({type(exc).__name__}: {exc}); its cells are absent")
         return
     with content:
         position = 0
@@ -233,7 +235,8 @@ def _frames_of(path: Path, report):
             if header is None:
                 following = content.find(_MAGIC, position + 1)
                 following = size if following < 0 else following
-                report(path, position, following)
+                report(path, position, f"bytes {position} to {following} are not a cell (damaged, or not a cell segment); "
+                                       "skipped")
                 position = following
                 continue
             key, record, body, written, checksum = header.groups()

@@ -242,7 +242,7 @@ def screen_result(config: ScreenConfig, plan: Plan, computed: dict | None = None
         _write_parquet(table, folder / f"{name}.parquet")
         _write_csv(table, folder / f"{name}.csv", index=name == "ranking")
     for name in _FRAMES:
-        getattr(result, name).to_parquet(folder / f"{name}.parquet")
+        _write_returns(getattr(result, name), folder / f"{name}.parquet")
     write_summary(result)
     return result
 
@@ -324,6 +324,34 @@ def _write_parquet(table: pd.DataFrame, path: Path) -> None:
                      if field.name in nested else column.slice(start, _ROWS_AT_A_TIME)
                      for field, column in zip(schema, columns)]
             writer.write_table(pa.Table.from_arrays(piece, schema=schema))
+
+
+def _write_returns(frame: pd.DataFrame, path: Path) -> None:
+    """``frame.to_parquet(path)`` for a frame of returns: one float column per variant, its index the bars.
+
+    The same file, its schema and pandas metadata included (tested), built
+    from the frame's values instead of column by column through pandas: a
+    pandas column costs about 0.3 ms to convert, and a 10,000-cell sweep's
+    return tables hold 4,000 of them. Any other frame is written by pandas.
+    """
+    names = list(frame.columns)
+    if (len(names) < 2 or isinstance(frame.columns, pd.MultiIndex) or not all(isinstance(n, str) for n in names)
+            or len(set(names)) != len(names) or not (frame.dtypes == np.float64).all()):
+        frame.to_parquet(path)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    first = pa.Table.from_pandas(frame.iloc[:, :1])  # the index columns and the pandas metadata of one column
+    metadata = json.loads(first.schema.metadata[b"pandas"])
+    column = metadata["columns"][0]
+    metadata["columns"] = [{**column, "name": n, "field_name": n} for n in names] + metadata["columns"][1:]
+    values = frame.to_numpy()
+    index = range(1, first.num_columns)
+    schema = pa.schema([pa.field(n, pa.float64()) for n in names] + [first.schema.field(i) for i in index],
+                       metadata={**first.schema.metadata, b"pandas": json.dumps(metadata).encode()})
+    arrays = [pa.array(values[:, j], from_pandas=True) for j in range(len(names))] + [first.column(i) for i in index]
+    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path)
 
 
 def _write_csv(table: pd.DataFrame, path: Path, *, index: bool) -> None:
