@@ -146,6 +146,7 @@ def atomic_file(path):
 
 
 _APPENDING = threading.Lock()
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
 def append_whole(path, data: bytes) -> None:
@@ -166,17 +167,16 @@ def append_whole(path, data: bytes) -> None:
     ...     Path(folder, "new", "a.bin").read_bytes()
     b'one two'
     """
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     with _APPENDING:
         try:
-            handle = os.open(path, flags, 0o600)
+            handle = os.open(path, _APPEND_FLAGS, 0o600)
         except FileNotFoundError:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            handle = os.open(path, flags, 0o600)
+            handle = os.open(path, _APPEND_FLAGS, 0o600)
         try:
-            view, written = memoryview(data), 0
+            written = os.write(handle, data)
             while written < len(data):  # a regular file takes everything at once; anything else, the rest
-                written += os.write(handle, view[written:])
+                written += os.write(handle, memoryview(data)[written:])
         finally:
             os.close(handle)
 
