@@ -451,7 +451,8 @@ def test_the_return_tables_written_from_their_values_are_pandas_own_parquet_file
     _, result, _ = first
     nan_column = result.returns.assign(never=np.nan)  # a variant that failed: NaN, written as nulls
     with_ints = result.pooled.assign(count=1)  # not all floats: written by pandas
-    frames = [getattr(result, name) for name in tables._FRAMES] + [nan_column, with_ints]
+    named_as_a_level = result.returns.rename(columns={result.returns.columns[0]: "time"})  # pandas' own naming
+    frames = [getattr(result, name) for name in tables._FRAMES] + [nan_column, with_ints, named_as_a_level]
     for i, frame in enumerate(frames):
         tables._write_returns(frame, tmp_path / f"{i}.ours.parquet")
         frame.to_parquet(tmp_path / f"{i}.pandas.parquet")

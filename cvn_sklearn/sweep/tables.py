@@ -335,8 +335,10 @@ def _write_returns(frame: pd.DataFrame, path: Path) -> None:
     return tables hold 4,000 of them. Any other frame is written by pandas.
     """
     names = list(frame.columns)
+    levels = {str(name) for name in frame.index.names}  # a variant named like an index level: pandas renames the level
     if (len(names) < 2 or isinstance(frame.columns, pd.MultiIndex) or not all(isinstance(n, str) for n in names)
-            or len(set(names)) != len(names) or not (frame.dtypes == np.float64).all()):
+            or len(set(names)) != len(names) or levels & set(names) or any(n.startswith("__") for n in names)
+            or not (frame.dtypes == np.float64).all()):
         frame.to_parquet(path)
         return
     import pyarrow as pa
