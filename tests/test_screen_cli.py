@@ -280,3 +280,11 @@ def test_a_damaged_cell_file_is_one_warning_line_naming_it_and_is_computed_again
                    f"mid-write?) (the cell at byte {last})); computed again"
     assert "from the store: 7" in captured.out
     assert main(["screen", config, "--json"]) == 0 and "warning" not in capsys.readouterr().err  # nothing to reject now
+    junk = damaged.with_name("0-junk.cells")
+    junk.write_bytes(b"hello")  # a file that holds no cell: skipped, nothing computed
+    assert main(["screen", config]) == 0
+    captured = capsys.readouterr()
+    [line] = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert line == f"warning: cells store: {junk} rejected (bytes 0 to 5 are not a cell (damaged, or not a cell " \
+                   "segment); skipped)"
+    assert "from the store: 8" in captured.out

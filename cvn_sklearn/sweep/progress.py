@@ -57,8 +57,9 @@ class Progress:
 
     ``executor_chosen`` (where the cells run and why) is one line before the
     bar when the config asked for ``dask`` or ``auto``; a ``store_file_rejected``
-    warning (a damaged or foreign file in the cell or OOS store, computed
-    again) is one line naming the file and why, unless ``quiet``.
+    warning (a damaged or foreign cell or file in the cell or OOS store,
+    computed again; bytes in a segment that hold no cell, skipped) is one line
+    naming the file and why, unless ``quiet``.
 
     Pass one to :func:`cvn_sklearn.sweep.run.screen` (``progress=``), which
     enters it around the sweep; ``progress=True`` makes a default one.
@@ -227,8 +228,9 @@ class Progress:
         elif name == "screen_complete":
             self._summary(event_dict["seconds"])
         elif name == "store_file_rejected" and not self.quiet and not self.verbose:
-            self._print(f"warning: {event_dict['store']} store: {event_dict['path']} rejected ({event_dict['reason']}); "
-                        "computed again")
+            reason = event_dict["reason"]  # bytes that hold no cell are skipped; a cell or file rejected is computed again
+            outcome = "" if reason.endswith("; skipped") else "; computed again"
+            self._print(f"warning: {event_dict['store']} store: {event_dict['path']} rejected ({reason}){outcome}")
         if self.verbose:
             fields = " ".join(f"{key}={value!r}" for key, value in event_dict.items() if key != "event")
             self._print(f"{method:<7} {name} {fields}")
