@@ -251,6 +251,9 @@ EVENTS: dict[str, type] = {
 WARNINGS = frozenset({"store_file_rejected", "library_warning"})
 """Events emitted at WARNING level (every other one at INFO)."""
 
+SKIPPED = "; skipped"
+"""How a ``store_file_rejected`` reason ends when what it names held no entry (nothing is computed again)."""
+
 _NOT_SCRUBBED = {"store_file_rejected": frozenset({"path"})}
 # fields this package builds itself, logged as they are: a store file's path is the store's folder and the
 # entry's key or segment's name (hex characters, which the value rule of scrubbing would otherwise blank, hiding it)

@@ -228,8 +228,10 @@ class Progress:
         elif name == "screen_complete":
             self._summary(event_dict["seconds"])
         elif name == "store_file_rejected" and not self.quiet and not self.verbose:
+            from cvn_sklearn.events import SKIPPED
+
             reason = event_dict["reason"]  # bytes that hold no cell are skipped; a cell or file rejected is computed again
-            outcome = "" if reason.endswith("; skipped") else "; computed again"
+            outcome = "" if reason.endswith(SKIPPED) else "; computed again"
             self._print(f"warning: {event_dict['store']} store: {event_dict['path']} rejected ({reason}){outcome}")
         if self.verbose:
             fields = " ".join(f"{key}={value!r}" for key, value in event_dict.items() if key != "event")

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from cvn_sklearn._disk import RejectedFile, append_whole, fingerprint, plain
-from cvn_sklearn.events import emit
+from cvn_sklearn.events import SKIPPED, emit
 
 __all__ = ["ROWS_DTYPE", "CellStore", "cell_rows"]
 
@@ -36,7 +36,9 @@ _SUFFIX = ".cells"
 _KEY = re.compile(r"[0-9A-Za-z_.-]{1,128}")
 """What a cell's key may be (the sweep's are 32 hex digits): it is a field of the cell's header line."""
 
-_HEADER = re.compile(rb"cvn_sklearn cell 3 ([0-9A-Za-z_.-]{1,128}) ([0-9]{1,12}) ([0-9]{1,12}) ([0-9]{1,20}) ([0-9a-f]{64})\n")
+_HEADER = re.compile(re.escape(_MAGIC) + b"(" + _KEY.pattern.encode() + rb") ([0-9]{1,12}) ([0-9]{1,12}) ([0-9]{1,20}) "
+                     rb"([0-9a-f]{64})\n")
+"""A cell's header line: the magic, then its key, record length, body length, time written (ns) and checksum."""
 _LONGEST_HEADER = len(_MAGIC) + 128 + 13 + 13 + 21 + 65 + 1
 
 _ARRAY_DTYPES = {"f": "<f8", "i": "<i8"}
@@ -235,8 +237,8 @@ def _frames_of(path: Path, report):
             if header is None:
                 following = content.find(_MAGIC, position + 1)
                 following = size if following < 0 else following
-                report(path, position, f"bytes {position} to {following} are not a cell (damaged, or not a cell segment); "
-                                       "skipped")
+                report(path, position, f"bytes {position} to {following} are not a cell (damaged, or not a cell segment)"
+                                       f"{SKIPPED}")
                 position = following
                 continue
             key, record, body, written, checksum = header.groups()
