@@ -61,6 +61,27 @@ def first(tmp_path_factory):
     return folder, result, logs
 
 
+def test_a_cells_clock_starts_before_any_of_its_nodes_runs():
+    # Hamilton runs a task's nodes in an order that changes from process to process (Python's string hashing): the
+    # cell's seconds count every node of the cell because each of them reads `cell`, which starts the clock
+    from cvn_sklearn.dags import cached_driver, fixed_params_config
+    from cvn_sklearn.sweep.run import SWEEP_DAG
+
+    nodes = cached_driver(SWEEP_DAG, fixed_params_config("sigmoid", "f1"), "local").graph.nodes
+
+    def upstream(name, seen=None):
+        seen = set() if seen is None else seen
+        for dependency in nodes[name].dependencies:
+            if dependency.name not in seen:
+                seen.add(dependency.name)
+                upstream(dependency.name, seen)
+        return seen
+
+    in_a_cell = [name for name in nodes if "cell_todo" in upstream(name) and name not in ("cell", "cell_records")]
+    assert len(in_a_cell) > 30 and "cell_record" in in_a_cell and "cell_artifact.fit" in in_a_cell
+    assert [name for name in in_a_cell if "cell" not in upstream(name)] == []
+
+
 def test_every_cell_is_a_fold_of_a_symbol_of_a_variant_and_a_failure_is_recorded(first):
     _, result, _ = first
     cells = result.cells

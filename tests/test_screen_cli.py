@@ -271,7 +271,7 @@ def test_a_damaged_cell_file_is_one_warning_line_naming_it_and_is_computed_again
     capsys.readouterr()
     [damaged] = (tmp_path / "s" / "cells").glob("*.cells")  # the segment the sweep's process appended to
     content = damaged.read_bytes()
-    last = content.rindex(b"cvn_sklearn cell 3 ")
+    last = content.rindex(b"cvn_sklearn cell 4 ")
     damaged.write_bytes(content[:-3])  # its last cell's last row cut short
     assert main(["screen", config]) == 0
     captured = capsys.readouterr()

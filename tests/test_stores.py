@@ -68,7 +68,7 @@ def _edit_cell(store, key, change):
 def _parts(cell: bytes):
     """A cell's header fields (key, record length, body length, written, checksum) and its body."""
     line, body = cell.split(b"\n", 1)
-    fields = line[len(b"cvn_sklearn cell 3 "):].split(b" ")
+    fields = line[len(b"cvn_sklearn cell 4 "):].split(b" ")
     return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3]), fields[4], body
 
 
@@ -76,7 +76,7 @@ def _forged(key: str, text: bytes, rest: bytes, written: int = 1) -> bytes:
     """A cell written wrongly on purpose, its lengths and checksum made to match."""
     body = text + rest
     digest = _checksum(key, len(text), len(body), written, body).encode()
-    return b"cvn_sklearn cell 3 %s %d %d %d %s\n%s" % (key.encode(), len(text), len(body), written, digest, body)
+    return b"cvn_sklearn cell 4 %s %d %d %d %s\n%s" % (key.encode(), len(text), len(body), written, digest, body)
 
 
 def _rewritten(old: bytes, new: bytes):
@@ -582,7 +582,8 @@ def test_a_torn_cell_without_a_whole_copy_is_rejected_and_the_next_cells_go_to_a
     store = CellStore(tmp_path)
     rows = {"index": [1], "signal": [1], "proba": [0.7], "returns": [0.1]}
 
-    def half_then_full_disk(path, data):
+    def half_then_full_disk(path, parts):
+        data = b"".join(parts)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "ab") as file:
             file.write(data[: len(data) // 2])
@@ -619,7 +620,7 @@ def test_a_cell_record_comes_back_as_it_was_put_its_arrays_as_bytes_not_text(tmp
     assert record["counts"].dtype == np.int64 and record["counts"].tolist() == [3, 1]
     assert not record["curve"].flags.writeable and rows["proba"].tolist() == [0.7, 0.2]
     assert b"0.25" not in store.path("k1").read_bytes()  # the floats are stored as their 8 bytes
-    assert store.path("k1").read_bytes().startswith(b"cvn_sklearn cell 3 k2 ")
+    assert store.path("k1").read_bytes().startswith(b"cvn_sklearn cell 4 k2 ")
     for wrong in (np.zeros((2, 2)), np.array(["a", "b"]), np.array([{"a": 1}], dtype=object)):
         with pytest.raises(TypeError, match="'curve' must be 1-d, of floats or signed integers"):
             store.put({"key": "k3", "status": "ok", "curve": wrong}, index=[3], signal=[1], proba=[0.7], returns=[0.0])

@@ -51,7 +51,7 @@ def test_a_cell_or_base_model_task_carries_its_own_symbols_rows_not_every_symbol
 
     nodes = cached_driver(SCREEN, fixed_params_config("sigmoid", "f1"), "local").graph.nodes
     readers = sorted(name for name, node in nodes.items() if "symbol_data" in {d.name for d in node.dependencies})
-    assert readers == ["base_job", "cell"]  # the fan-outs (run in the driver), which attach one symbol's rows
+    assert readers == ["base_job", "cell_todo"]  # the fan-outs (run in the driver), which attach one symbol's rows
 
 
 # -- a real deployment: `dask scheduler` and `dask worker` processes -------------------------------------------------

@@ -98,7 +98,7 @@ def refit_champion(champion: Champion, config, plan):
     from cvn_sklearn.threads import limited_threads
 
     cell = champion.cell._replace(data=plan.data[champion.cell.symbol])
-    inputs = {"model_name": cell_model_name(cell), "datasets": cell_datasets(0.0, cell),
+    inputs = {"model_name": cell_model_name(cell), "datasets": cell_datasets(cell),
               "hpo_params": cell_hpo_params(cell, str(plan.oos_folder)), "calibration": config.calibration,
               "objective": config.objective, "constraints": cell_constraints(cell, dict(config.constraints)),
               "pos_label": config.pos_label, "event_context": cell_context(cell), "cusum_metadata": cell_cusum(cell)}

@@ -3,9 +3,9 @@
 The DAG::
 
     base_jobs, symbol_data -> base_job (Parallelizable) -> base_oos -> base_oos_done (Collect)
-    cells_todo, base_oos_done, symbol_data -> cell (Parallelizable) -> cell_datasets, cell_model_name,
-        cell_hpo_params, cell_context -> cell_artifact (@subdag fixed_params: artifact, test signal) -> cell_record
-        -> cell_records (Collect)
+    cells_todo, base_oos_done, symbol_data -> cell_todo (Parallelizable) -> cell (its clock started)
+        -> cell_datasets, cell_model_name, cell_hpo_params, cell_context
+        -> cell_artifact (@subdag fixed_params: artifact, test signal) -> cell_record -> cell_records (Collect)
 
 * The fan-outs attach each job's and cell's own symbol's rows to it
   (``data``), and no node after them reads ``symbol_data``: a task sent to a
@@ -193,22 +193,23 @@ def base_oos_done(base_oos: Collect[dict]) -> int:
     return len(list(base_oos))
 
 
-def cell(cells_todo: list, base_oos_done: int, symbol_data: dict) -> Parallelizable[Cell]:
+def cell_todo(cells_todo: list, base_oos_done: int, symbol_data: dict) -> Parallelizable[Cell]:
     """Fan out: one cell per variant, symbol and fold still to compute, carrying its symbol's rows (only those)."""
     for todo in cells_todo:
         yield todo._replace(data=symbol_data[todo.symbol])
 
 
-def cell_clock(cell: Cell) -> float:
-    """When the cell started (``perf_counter``)."""
-    return perf_counter()
+def cell(cell_todo: Cell) -> Cell:
+    """The cell, its clock started (``started``, ``perf_counter``).
 
-
-def cell_datasets(cell_clock: float, cell: Cell) -> Datasets:
-    """The cell's fit rows (train), the end of its training window (val) and its test block (test).
-
-    It reads ``cell_clock`` so the clock starts before anything of the cell runs.
+    Every other node of the cell reads it, so it runs first whatever order
+    Hamilton picks among them, and the cell's ``seconds`` count all of them.
     """
+    return cell_todo._replace(started=perf_counter())
+
+
+def cell_datasets(cell: Cell) -> Datasets:
+    """The cell's fit rows (train), the end of its training window (val) and its test block (test)."""
     data: SymbolData = cell.data
     parts = (data.X, data.y, data.returns)
     fold = cell.fold
@@ -263,7 +264,7 @@ def cell_artifact(artifact: TrainedArtifact, buy_signal_test: np.ndarray, proba_
 
 
 @tag(**{_ACCEPTS_FAILURE: "true"})
-def cell_record(cell_clock: float, cell: Cell, cell_datasets: Any, cell_artifact: Any, cell_store_folder: str,
+def cell_record(cell: Cell, cell_datasets: Any, cell_artifact: Any, cell_store_folder: str,
                 trading_rules: dict) -> tuple:
     """``(record, arrays)`` kept of the cell: scalars, and the test block's index, signal, P(buy) and trade returns.
 
@@ -297,7 +298,7 @@ def cell_record(cell_clock: float, cell: Cell, cell_datasets: Any, cell_artifact
         signal, proba = cell_artifact.signal_test, np.asarray(cell_artifact.proba_test, dtype=np.float64)
         record |= annualised_names(_test_trading(cell.data, test, signal, proba, returns, cell.cost, trading_rules))
         record |= _out_of_sample(cell_artifact, cell_datasets.test.y, proba, returns, record.get("theta_thresholds"))
-    record["seconds"] = perf_counter() - cell_clock
+    record["seconds"] = perf_counter() - cell.started
     return record, {"index": test, "signal": signal, "proba": proba, "returns": returns}
 
 

@@ -63,7 +63,8 @@ class Cell(NamedTuple):
 
     ``data`` is the symbol's :class:`SymbolData`, attached by the sweep's
     fan-out only, so each cell's task carries its own symbol's rows and no
-    other symbol's.
+    other symbol's. ``started`` is when the cell's first node started
+    (``perf_counter``, set in the cell's task; its ``seconds`` run from it).
     """
 
     key: str
@@ -72,6 +73,7 @@ class Cell(NamedTuple):
     fold: Fold
     cost: float = 0.0
     data: Optional[SymbolData] = None
+    started: Optional[float] = None
 
     def __repr__(self) -> str:
         # short: Hamilton formats the fanned-out items into a log message whether or not it is logged

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from cvn_sklearn._disk import RejectedFile, append_whole, fingerprint, plain
+from cvn_sklearn._disk import RejectedFile, append_whole, checksum, plain
 from cvn_sklearn.events import SKIPPED, emit
 
 __all__ = ["ROWS_DTYPE", "CellStore", "cell_rows"]
@@ -28,7 +28,7 @@ __all__ = ["ROWS_DTYPE", "CellStore", "cell_rows"]
 ROWS_DTYPE = np.dtype([("index", "<i8"), ("signal", "i1"), ("proba", "<f8"), ("returns", "<f8")])
 """The test block's rows of a cell: row number, buy signal (0/1), P(buy) (NaN if the cell failed), trade return."""
 
-_MAGIC = b"cvn_sklearn cell 3 "
+_MAGIC = b"cvn_sklearn cell 4 "
 """How a cell starts in its segment: what it is, and the version of its layout."""
 
 _SUFFIX = ".cells"
@@ -45,7 +45,7 @@ _ARRAY_DTYPES = {"f": "<f8", "i": "<i8"}
 """How a record's array is stored, by its dtype's kind: every float as ``<f8``, every signed integer as ``<i8``."""
 
 _SEGMENTS: dict = {}
-"""The segment each process appends to, per store folder: ``(process id, folder) -> file name``."""
+"""The segment each process appends to, per store folder: ``(process id, folder) -> its path``."""
 
 
 class _Frame(NamedTuple):
@@ -68,7 +68,7 @@ class CellStore:
     it (the sweep's own, or each Dask worker) appends to one segment file of
     its own, ``<process id>-<random>.cells``: no file is created per cell (on
     a busy disk, creating a file cost a tenth to half a millisecond, a cell of
-    a tiny sweep forty). A cell is a header line, ``cvn_sklearn cell 3``
+    a tiny sweep forty). A cell is a header line, ``cvn_sklearn cell 4``
     (what it is, and its layout's version) then its key, the length in bytes
     of its record's JSON, the length of everything after the line, when it
     was written (nanoseconds since the epoch) and a SHA-256 checksum of all
@@ -120,19 +120,24 @@ class CellStore:
         key = record["key"]
         if not isinstance(key, str) or not _KEY.fullmatch(key):
             raise ValueError(f"A cell's key must be 1 to 128 letters, digits, '_', '.' or '-'; got {key!r}.")
-        arrays = {name: value for name, value in record.items() if isinstance(value, np.ndarray)}
-        scalars = {name: None if name in arrays else value for name, value in record.items()}  # the fields' order kept
-        stored = [_stored_array(name, value) for name, value in arrays.items()]
-        layout = [[name, values.dtype.str, len(values)] for name, values in stored]
+        scalars, layout, arrays = {}, [], []  # the fields' order kept; each array's field null in the record
+        for name, value in record.items():
+            if isinstance(value, np.ndarray):
+                stored = _stored_array(name, value)
+                scalars[name] = None
+                layout.append([name, stored.dtype.str, len(stored)])
+                arrays.append(stored)
+            else:
+                scalars[name] = value
         text = json.dumps({"record": scalars, "arrays": layout}, default=_json_value).encode()
-        body = b"".join([text, *(values.tobytes() for _, values in stored),
-                         cell_rows(index=index, signal=signal, proba=proba, returns=returns).tobytes()])
+        body = [text, *arrays, cell_rows(index=index, signal=signal, proba=proba, returns=returns)]
+        length = sum(len(text) if part is text else part.nbytes for part in body)
         written = time_ns()  # when it was written: its latest copy wins
-        checksum = _checksum(key, len(text), len(body), written, body)
+        digest = _checksum(key, len(text), length, written, body)
         segment = self._segment()
         try:
-            append_whole(segment, b"%s%s %d %d %d %s\n%s" % (_MAGIC, key.encode(), len(text), len(body), written,
-                                                            checksum.encode(), body))
+            append_whole(segment, [b"%s%s %d %d %d %s\n" % (_MAGIC, key.encode(), len(text), length, written,
+                                                           digest.encode()), *body])
         except BaseException:
             _SEGMENTS.pop((os.getpid(), self.folder), None)  # it may end in a torn cell: later cells go to a new one
             raise
@@ -180,10 +185,11 @@ class CellStore:
 
     def _segment(self) -> Path:
         """This process's segment in this store (its name chosen on first use)."""
-        name = _SEGMENTS.get((os.getpid(), self.folder))
-        if name is None:
-            name = _SEGMENTS.setdefault((os.getpid(), self.folder), f"{os.getpid()}-{os.urandom(8).hex()}{_SUFFIX}")
-        return self.folder / name
+        segment = _SEGMENTS.get((os.getpid(), self.folder))
+        if segment is None:
+            name = f"{os.getpid()}-{os.urandom(8).hex()}{_SUFFIX}"
+            segment = _SEGMENTS.setdefault((os.getpid(), self.folder), self.folder / name)
+        return segment
 
     def _scan(self) -> dict[str, _Frame]:
         """Each key's latest whole copy (else its latest copy), from every segment's header lines.
@@ -331,22 +337,23 @@ def _read_cell(frame: _Frame, key: str):
     return record, np.frombuffer(data, dtype=ROWS_DTYPE, offset=rows_start)
 
 
-def _stored_array(name: str, value: np.ndarray) -> tuple[str, np.ndarray]:
-    """``(name, value)`` as the cell store stores it: 1-d, ``<f8`` or ``<i8`` (:data:`_ARRAY_DTYPES`)."""
+def _stored_array(name: str, value: np.ndarray) -> np.ndarray:
+    """The array ``name`` as the cell store stores it: 1-d, ``<f8`` or ``<i8`` (:data:`_ARRAY_DTYPES`), contiguous."""
     if value.ndim != 1 or value.dtype.kind not in _ARRAY_DTYPES:
         raise TypeError(f"A cell record's array {name!r} must be 1-d, of floats or signed integers; got {value.dtype} of shape "
                         f"{value.shape}.")
-    return name, np.ascontiguousarray(value, dtype=_ARRAY_DTYPES[value.dtype.kind])
+    return np.ascontiguousarray(value, dtype=_ARRAY_DTYPES[value.dtype.kind])
 
 
-def _checksum(key: str, length: int, body: int, written: int, data: bytes) -> str:
-    """The fingerprint (:func:`cvn_sklearn._disk.fingerprint`: SHA-256) of a cell: its header's fields and its bytes.
+def _checksum(key: str, length: int, body: int, written: int, data) -> str:
+    """The checksum of a cell (:func:`cvn_sklearn._disk.checksum`: SHA-256): its header's fields, then its bytes.
 
-    The key, the record's length, the body's length, when it was written,
-    and the bytes of its JSON, its arrays and the rows.
+    The key, the record's length, the body's length and when it was written
+    (``b"<key> <length> <body> <written>\\n"``), then ``data``, the bytes of
+    its JSON, its arrays and the rows (one buffer, or a list of them).
     """
-    fields = b"%s %d %d %d\n" % (key.encode(), length, body, written)  # one part: fingerprint's cost is per part
-    return fingerprint(np.frombuffer(fields + data, dtype=np.uint8))
+    fields = b"%s %d %d %d\n" % (key.encode(), length, body, written)
+    return checksum(fields, *data) if isinstance(data, list) else checksum(fields, data)
 
 
 def _json_value(value):
