@@ -141,6 +141,13 @@ def test_a_rerun_logs_cells_computed_without_mlflow_as_cached_child_runs_once(tm
         assert abs((child.info.end_time - child.info.start_time) / 1000 - seconds) <= 0.5 * seconds
     again = screen(config, data=DATA)
     assert again.parent_run_id == result.parent_run_id and len(_children(client, result.parent_run_id)) == 12
+    # the parent's ranking table is this run's, not the earlier runs' rows appended one after the other
+    parent = client.get_run(again.parent_run_id)
+    assert json.loads(parent.data.tags["mlflow.loggedArtifacts"]) == [{"path": "tables/ranking.json", "type": "table"}]
+    table = pd.read_json(client.download_artifacts(again.parent_run_id, "tables/ranking.json", str(tmp_path)),
+                         orient="split")  # MLflow's table format (what MlflowClient.load_table reads)
+    pd.testing.assert_series_equal(table["variant"], again.ranking.reset_index()["variant"], check_dtype=False)
+    pd.testing.assert_series_equal(table["sharpe_ann"], again.ranking.reset_index()["sharpe_ann"], check_dtype=False)
 
 
 SHIPPED = {"variants": [{"name": "logreg", "model": "logreg"}, {"name": "logreg_l2", "model": "logreg",

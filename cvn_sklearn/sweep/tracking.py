@@ -11,7 +11,7 @@ tables and the champion's model. A sweep run again reuses its parent run
 from __future__ import annotations
 
 import json
-import warnings
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from time import monotonic, time_ns
@@ -29,6 +29,7 @@ _CHAMPION_TAG = "cvn.champion"
 _CHAMPION_NOTE = "cvn.champion_note"
 _REGISTERED_TAG = "cvn.registered_model"
 _CHAMPION_KEY = "cvn.champion_cell_key"
+_TABLES_TAG = "mlflow.loggedArtifacts"  # MLflow's list of a run's tables (MlflowClient.log_table sets it)
 _CELL_METRICS = ("threshold", "training_time_sec", "seconds", "cost", "n_trades", "n_signals", "win_rate", "avg_return",
                  "avg_return_gross", "sortino_ann", "sortino_ann_gross", "sharpe_ann", "sharpe_ann_gross",
                  "max_drawdown", "max_drawdown_gross", "n_bars", "no_edge")
@@ -164,7 +165,7 @@ class SweepRuns:
         ...: one chart per figure in MLflow's UI), the PBO (``pbo``), the
         champion's figures as ``champion_<figure>`` (sortable across sweeps in
         the runs table) with its name as tag ``cvn.champion``, the ranking as
-        an MLflow table (``tables/ranking.json``) and the ranking, per-variant
+        an MLflow table (``tables/ranking.json``, replaced by a re-run's) and the ranking, per-variant
         and per-cell tables as CSV. The champion's model
         (:mod:`cvn_sklearn.sweep.champion`) is logged as the parent's model in
         the safe model file of :func:`cvn_sklearn.persist.log_artifact`
@@ -178,12 +179,15 @@ class SweepRuns:
         metrics = {"pbo": result.pbo}
         for variant, row in ranking.iterrows():
             metrics |= {f"{column}/{_key(variant)}": value for column, value in row.items() if _finite(value)}
-        tags = {"n_cells": str(len(result.cells))}
+        tags = {"n_cells": str(len(result.cells)), _TABLES_TAG: json.dumps([{"path": "tables/ranking.json", "type": "table"}])}
         self._champion(result, metrics, tags)
         self._log_batch(self.run_id, metrics={k: v for k, v in metrics.items() if _finite(v)}, tags=tags)
-        with warnings.catch_warnings():  # MLflow's own select_dtypes call warns about pandas' str dtype
-            warnings.filterwarnings("ignore", message="For backward compatibility, 'str' dtypes")
-            self.client.log_table(self.run_id, ranking.reset_index(), "tables/ranking.json")
+        with tempfile.TemporaryDirectory() as folder:
+            # MLflow's table (MlflowClient.log_table's file and tag), written whole: log_table appends to the file a
+            # re-run's parent already holds, so its ranking would list every variant once more per run
+            table = Path(folder, "ranking.json")
+            ranking.reset_index().to_json(table, orient="split", index=False, date_format="iso")
+            self.client.log_artifact(self.run_id, str(table), "tables")
         for name in ("ranking", "by_variant", "cells"):
             self.client.log_artifact(self.run_id, str(Path(result.folder, f"{name}.csv")), "tables")
         self.client.set_terminated(self.run_id, "FINISHED", end_time=_now_ms())
