@@ -33,9 +33,13 @@ _TABLES_TAG = "mlflow.loggedArtifacts"  # MLflow's list of a run's tables (Mlflo
 _CELL_METRICS = ("threshold", "training_time_sec", "seconds", "cost", "n_trades", "n_signals", "win_rate", "avg_return",
                  "avg_return_gross", "sortino_ann", "sortino_ann_gross", "sharpe_ann", "sharpe_ann_gross",
                  "max_drawdown", "max_drawdown_gross", "n_bars", "no_edge")
-_BATCH = 100
-"""Child runs written at once at most; the queue is also written every :data:`_EVERY` seconds."""
-_EVERY = 2.0
+_BATCH = 500
+"""Child runs written at once at most; the queue is also written every :data:`_EVERY` seconds.
+
+Each batch is one transaction, and a commit costs about 30 ms on a local disk (SQLite syncs it): a
+sweep of 1,000 tiny cells spent 0.73 s on its child runs in batches of 100 every 2 s, 0.54 s in
+batches of 500 every 5 s (``benchmarks/mlflow_logging.py``)."""
+_EVERY = 5.0
 
 
 def store_uri(config) -> str:
