@@ -36,8 +36,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["TEMPORARY_PREFIX", "RejectedFile", "append_whole", "atomic_file", "check_zip", "checksum", "content_key",
-           "file_lock",
-           "fingerprint", "library_version", "library_versions", "plain"]
+           "file_lock", "fingerprint", "library_version", "library_versions", "plain"]
 
 
 def fingerprint(*parts) -> str:
@@ -166,19 +165,21 @@ def atomic_file(path):
 
 
 _APPENDING = threading.Lock()
-_WRITEV = hasattr(os, "writev")  # not on Windows
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "writev") and hasattr(os, "sysconf") else 0
+"""Most buffers one ``writev`` takes (1,024 on Linux; 0: no ``writev``, as on Windows)."""
 _APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
 def append_whole(path, data) -> None:
-    """Append ``data`` (bytes, or a list of buffers written in order) to ``path`` with one ``write``, creating the file (mode 0600) and its folder if needed.
+    """Append ``data`` (bytes, or a list of buffers, in order) to ``path`` in one system call; the file (0600) made if needed.
 
     For a file this process alone appends to (a sweep's cell segment): the
     appends of its threads hold one lock, so their bytes never interleave. A
     process killed mid-append leaves a torn tail, which the reader finds by
     its checksum. If an append fails, the file may hold part of ``data``: the
     caller appends to another file from then on. A list of buffers (bytes,
-    contiguous arrays) is written by one ``writev``, not joined first.
+    contiguous arrays) is written by one ``writev``, not joined first (joined
+    when there are more than the system takes at once).
 
     Examples
     --------
@@ -197,7 +198,7 @@ def append_whole(path, data) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             handle = os.open(path, _APPEND_FLAGS, 0o600)
         try:
-            written = os.writev(handle, parts) if _WRITEV else os.write(handle, b"".join(parts))
+            written = os.writev(handle, parts) if len(parts) <= _IOV_MAX else os.write(handle, b"".join(parts))
             total = sum(memoryview(part).nbytes for part in parts)
             if written < total:  # a regular file takes everything at once; anything else, the rest
                 rest = memoryview(b"".join(parts))

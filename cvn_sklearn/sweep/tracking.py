@@ -183,7 +183,8 @@ class SweepRuns:
         metrics = {"pbo": result.pbo}
         for variant, row in ranking.iterrows():
             metrics |= {f"{column}/{_key(variant)}": value for column, value in row.items() if _finite(value)}
-        tags = {"n_cells": str(len(result.cells)), _TABLES_TAG: json.dumps([{"path": "tables/ranking.json", "type": "table"}])}
+        tags = {"n_cells": str(len(result.cells)),
+                _TABLES_TAG: json.dumps([{"path": "tables/ranking.json", "type": "table"}])}
         self._champion(result, metrics, tags)
         self._log_batch(self.run_id, metrics={k: v for k, v in metrics.items() if _finite(v)}, tags=tags)
         with tempfile.TemporaryDirectory() as folder:
