@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import structlog
 import yaml
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from cvn_sklearn.cli import main
@@ -225,3 +226,29 @@ def test_on_dask_each_cells_child_run_is_written_by_the_driver_with_the_cells_ti
         seconds = cells.loc[child.data.tags["cvn.cell_key"], "seconds"]
         assert abs((child.info.end_time - child.info.start_time) / 1000 - seconds) <= 0.5 * seconds
     assert client.get_run(result.parent_run_id).data.tags["cvn.champion"] == "logreg"
+
+
+def test_a_parents_metrics_inserted_in_bulk_read_back_as_those_logged_through_mlflows_client(tmp_path):
+    """tracking.insert_metrics leaves what log_batch leaves: on a new run, and logged again (a re-run's parent)."""
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.create_experiment("contract")
+    logged, inserted = (client.create_run(experiment).info.run_id for _ in range(2))
+    store = client._tracking_client.store
+    for timestamp, values in ((1_700_000_000_000, {"dsr/a": 0.9, "dsr/b": 0.1, "pbo": 0.25}),
+                              (1_700_000_005_000, {"dsr/a": 0.7, "pbo": 0.5, "sharpe_ann/a": 1.5})):
+        from mlflow.entities import Metric
+
+        client.log_batch(logged, metrics=[Metric(k, v, timestamp, 0) for k, v in values.items()])
+        tracking.insert_metrics(store, inserted, values, timestamp)
+        assert client.get_run(inserted).data.metrics == client.get_run(logged).data.metrics
+    assert client.get_run(inserted).data.metrics == {"dsr/a": 0.7, "dsr/b": 0.1, "pbo": 0.5, "sharpe_ann/a": 1.5}
+    for key in ("dsr/a", "dsr/b", "pbo", "sharpe_ann/a"):
+        histories = [[(m.value, m.timestamp, m.step) for m in client.get_metric_history(run, key)]
+                     for run in (inserted, logged)]
+        assert histories[0] == histories[1] and histories[0]
+    found = client.search_runs([experiment], "metrics.`dsr/a` < 0.8 and metrics.pbo > 0.4")
+    assert {r.info.run_id for r in found} == {inserted, logged}
+    for bad in ("../x", "a" * 300):  # a key log_batch refuses is refused, and nothing is written
+        with pytest.raises(MlflowException, match="Invalid value|exceeds the maximum length"):
+            tracking.insert_metrics(store, inserted, {"fine": 1.0, bad: 1.0}, 1_700_000_010_000)
+    assert "fine" not in client.get_run(inserted).data.metrics

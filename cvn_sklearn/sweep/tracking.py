@@ -186,7 +186,12 @@ class SweepRuns:
         tags = {"n_cells": str(len(result.cells)),
                 _TABLES_TAG: json.dumps([{"path": "tables/ranking.json", "type": "table"}])}
         self._champion(result, metrics, tags)
-        self._log_batch(self.run_id, metrics={k: v for k, v in metrics.items() if _finite(v)}, tags=tags)
+        metrics = {k: float(v) for k, v in metrics.items() if _finite(v)}
+        store = getattr(getattr(self.client, "_tracking_client", None), "store", None)
+        if _is_sql_store(store):  # a figure per variant: thousands of metrics, in one transaction
+            insert_metrics(store, self.run_id, metrics, _now_ms())
+            metrics = {}
+        self._log_batch(self.run_id, metrics=metrics, tags=tags)
         with tempfile.TemporaryDirectory() as folder:
             # MLflow's table (MlflowClient.log_table's file and tag), written whole: log_table appends to the file a
             # re-run's parent already holds, so its ranking would list every variant once more per run
@@ -320,6 +325,38 @@ def insert_runs(store, experiment_id: str, artifact_location: str, runs: list) -
             if values:
                 session.execute(insert(table.__table__), values)
     return ids
+
+
+def insert_metrics(store, run_id: str, metrics: dict, timestamp: int) -> None:
+    """Log ``metrics`` (finite floats, step 0) on the run ``run_id`` of an SQL tracking store in one transaction.
+
+    What :meth:`MlflowClient.log_batch <mlflow.tracking.MlflowClient.log_batch>`
+    leaves, for a parent's figure per variant (thousands of metrics): a row
+    each in ``metrics`` (the history) and, replacing the run's earlier row of
+    the key, in ``latest_metrics`` (a value logged now at step 0 is the
+    latest unless an earlier one was at a higher step, which the sweep never
+    logs). Each key is validated as ``log_batch`` validates it.
+    ``tests/test_sweep_tracking.py`` checks that the run reads back the same
+    either way, first logged and logged again.
+    """
+    from mlflow.entities import Metric
+    from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric
+    from mlflow.utils.validation import _validate_batch_log_data
+    from sqlalchemy import delete, insert
+
+    items = list(metrics.items())
+    for start in range(0, len(items), 1000):
+        _validate_batch_log_data([Metric(k, v, timestamp, 0) for k, v in items[start:start + 1000]], [], [])
+    rows = [dict(run_uuid=run_id, key=k, value=v, timestamp=timestamp, step=0, is_nan=False) for k, v in items]
+    if not rows:
+        return
+    with store.ManagedSessionMaker(read_only=False) as session:
+        latest = SqlLatestMetric.__table__
+        for start in range(0, len(items), 500):  # SQLite takes at most 999 variables a statement (older builds)
+            keys = [k for k, _ in items[start:start + 500]]
+            session.execute(delete(latest).where(latest.c.run_uuid == run_id, latest.c.key.in_(keys)))
+        session.execute(insert(SqlMetric.__table__), rows)
+        session.execute(insert(latest), rows)
 
 
 def _log_champion_model(uri: str, run_id: str, estimator) -> str:
