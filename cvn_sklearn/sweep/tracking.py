@@ -127,12 +127,17 @@ class SweepRuns:
         queue, self.queue, self.flushed = self.queue, [], monotonic()
         if not queue:
             return
-        store = getattr(getattr(self.client, "_tracking_client", None), "store", None)
-        if _is_sql_store(store):
+        store = self._sql_store()
+        if store is not None:
             insert_runs(store, self.experiment_id, self.artifact_location, queue)
             return
         for run in queue:
             write_run(self.client, self.experiment_id, run)
+
+    def _sql_store(self):
+        """The client's tracking store when it is an SQL one (SQLite, PostgreSQL, MySQL), else ``None``."""
+        store = getattr(getattr(self.client, "_tracking_client", None), "store", None)
+        return store if _is_sql_store(store) else None
 
     def _queue(self, record: dict, *, cached: bool) -> None:
         # when it was written: a stored cell's time in the store; a cell computed now came back just after its write
@@ -187,8 +192,8 @@ class SweepRuns:
                 _TABLES_TAG: json.dumps([{"path": "tables/ranking.json", "type": "table"}])}
         self._champion(result, metrics, tags)
         metrics = {k: float(v) for k, v in metrics.items() if _finite(v)}
-        store = getattr(getattr(self.client, "_tracking_client", None), "store", None)
-        if _is_sql_store(store):  # a figure per variant: thousands of metrics, in one transaction
+        store = self._sql_store()
+        if store is not None:  # a figure per variant: thousands of metrics, in one transaction
             insert_metrics(store, self.run_id, metrics, _now_ms())
             metrics = {}
         self._log_batch(self.run_id, metrics=metrics, tags=tags)
@@ -317,8 +322,7 @@ def insert_runs(store, experiment_id: str, artifact_location: str, runs: list) -
             lifecycle_stage="active"))
         rows[SqlTag] += [dict(run_uuid=run_id, key=k, value=v) for k, v in tags]
         rows[SqlParam] += [dict(run_uuid=run_id, key=k, value=v) for k, v in params]
-        rows[SqlMetric] += [dict(run_uuid=run_id, key=k, value=v, timestamp=end, step=0, is_nan=False)
-                            for k, v in metrics]
+        rows[SqlMetric] += _metric_rows(run_id, metrics, end)
     rows[SqlLatestMetric] = rows[SqlMetric]  # one value per key: the latest is the only one
     with store.ManagedSessionMaker(read_only=False) as session:  # the primary, never a read replica
         for table, values in rows.items():
@@ -347,7 +351,7 @@ def insert_metrics(store, run_id: str, metrics: dict, timestamp: int) -> None:
     items = list(metrics.items())
     for start in range(0, len(items), 1000):
         _validate_batch_log_data([Metric(k, v, timestamp, 0) for k, v in items[start:start + 1000]], [], [])
-    rows = [dict(run_uuid=run_id, key=k, value=v, timestamp=timestamp, step=0, is_nan=False) for k, v in items]
+    rows = _metric_rows(run_id, items, timestamp)
     if not rows:
         return
     with store.ManagedSessionMaker(read_only=False) as session:
@@ -357,6 +361,11 @@ def insert_metrics(store, run_id: str, metrics: dict, timestamp: int) -> None:
             session.execute(delete(latest).where(latest.c.run_uuid == run_id, latest.c.key.in_(keys)))
         session.execute(insert(SqlMetric.__table__), rows)
         session.execute(insert(latest), rows)
+
+
+def _metric_rows(run_id: str, items, timestamp: int) -> list[dict]:
+    """The rows of MLflow's ``metrics`` (and ``latest_metrics``) tables for ``(key, finite float)`` items at step 0."""
+    return [dict(run_uuid=run_id, key=k, value=v, timestamp=timestamp, step=0, is_nan=False) for k, v in items]
 
 
 def _log_champion_model(uri: str, run_id: str, estimator) -> str:
