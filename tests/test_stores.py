@@ -625,3 +625,18 @@ def test_a_cell_record_comes_back_as_it_was_put_its_arrays_as_bytes_not_text(tmp
         with pytest.raises(TypeError, match="'curve' must be 1-d, of floats or signed integers"):
             store.put({"key": "k3", "status": "ok", "curve": wrong}, index=[3], signal=[1], proba=[0.7], returns=[0.0])
     assert "k3" not in store.keys()
+
+
+def test_rows_packed_already_are_stored_as_put_would_pack_them_and_anything_else_is_refused(tmp_path):
+    columns = {"index": [3, 4], "signal": [1, 0], "proba": [0.7, 0.2], "returns": [0.01, -0.02]}
+    packed, loose = CellStore(tmp_path / "packed"), CellStore(tmp_path / "loose")
+    packed.put_rows({"key": "k", "status": "ok"}, cell_rows(**columns))
+    loose.put({"key": "k", "status": "ok"}, **columns)
+    (record, rows), (_, expected) = packed.get("k"), loose.get("k")
+    assert record == {"key": "k", "status": "ok"} and rows.tobytes() == expected.tobytes()
+    wrong_rows = (np.zeros(2), cell_rows(**columns).astype([("index", "<i4"), ("signal", "i1"), ("proba", "<f8"),
+                                                            ("returns", "<f8")]), columns)
+    for wrong in wrong_rows:
+        with pytest.raises(TypeError, match="rows must be a 1-d array of ROWS_DTYPE"):
+            packed.put_rows({"key": "k2", "status": "ok"}, wrong)
+    assert packed.keys() == {"k"}

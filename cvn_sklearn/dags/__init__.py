@@ -40,7 +40,7 @@ if not _extensions.INITIALIZED and os.environ.get(_extensions.HAMILTON_AUTOLOAD_
 
 from hamilton import driver  # noqa: E402 - after the extensions are settled
 from hamilton.execution import executors  # noqa: E402
-from hamilton.lifecycle import NodeExecutionHook  # noqa: E402
+from hamilton.lifecycle.base import BasePostNodeExecute  # noqa: E402
 
 from sklearn.frozen import FrozenEstimator
 
@@ -53,26 +53,27 @@ from cvn_sklearn.threshold import ThetaSweep
 FIXED_PARAMS = ("cvn_sklearn.dags.fixed_params",)
 
 
-class TrainingComplete(NodeExecutionHook):
-    """Emit ``training_complete`` when a ``fixed_params`` run has built its artifact (also inside a ``@subdag``)."""
+class TrainingComplete(BasePostNodeExecute):
+    """Emit ``training_complete`` when a ``fixed_params`` run has built its artifact (also inside a ``@subdag``).
 
-    def run_before_node_execution(self, **future_kwargs: Any):
-        """Nothing before a node."""
+    A hook after each node only, at Hamilton's base level (``post_node_execute``
+    with the node itself): no hook before each node, and no dict of the node's
+    tags and input types built for each of the ~40 nodes of a sweep's cell.
+    """
 
-    def run_after_node_execution(
-        self, *, node_name: str, node_kwargs: dict, result: Any, success: bool, error: Exception = None,
-        **future_kwargs: Any,
+    def post_node_execute(
+        self, *, node_, kwargs: dict, success: bool, error: Exception | None, result: Any, **future_kwargs: Any
     ):
         """After a node named ``artifact`` (or ``<namespace>.artifact``) succeeded, emit its event.
 
         A node that failed with an ``event_context`` (a walk-forward fold's) marks its exception with
         that fold, so the front door's error message names it.
         """
-        is_artifact = node_name.rsplit(".", 1)[-1] == "artifact"
-        if success and not is_artifact:  # most nodes: nothing to do (this runs after each of a sweep's ~40 per cell)
+        is_artifact = node_.name.rsplit(".", 1)[-1] == "artifact"
+        if success and not is_artifact:  # most nodes: nothing to do
             return
         # inside a @subdag the inputs are namespaced: "<namespace>.event_context"
-        context = next((v for k, v in node_kwargs.items() if k.rsplit(".", 1)[-1] == "event_context"), {})
+        context = next((v for k, v in kwargs.items() if k.rsplit(".", 1)[-1] == "event_context"), {})
         if not success and error is not None and "fold" in context:
             error._cvn_fold = context["fold"]
         if success and is_artifact and isinstance(result, TrainedArtifact):

@@ -39,20 +39,23 @@ oversubscribe the cores.
 
 import contextlib
 import contextvars
+import functools
 from time import perf_counter
 from typing import Any, NamedTuple, Optional
 
 import numpy as np
 from hamilton.function_modifiers import source, subdag, tag
 from hamilton.htypes import Collect, Parallelizable
-from hamilton.lifecycle import NodeExecutionHook, NodeExecutionMethod, TaskReturnHook
+from hamilton.lifecycle import TaskReturnHook
+from hamilton.lifecycle.base import BaseDoNodeExecute, BasePostNodeExecute
+from hamilton.node import NodeType
 
 from cvn_sklearn.contracts import Datasets, ReliabilityBins, TrainedArtifact, take_rows
 from cvn_sklearn.dags import fixed_params
 from cvn_sklearn.events import emit, model_type
 from cvn_sklearn.scrubbing import scrub_text, secret_strings
 from cvn_sklearn.sweep.plan import BaseJob, Cell, SymbolData, single_threaded
-from cvn_sklearn.sweep.store import CellStore
+from cvn_sklearn.sweep.store import CellStore, cell_rows
 from cvn_sklearn.sweep.tables import annualised_names
 from cvn_sklearn.threads import limited_threads
 from cvn_sklearn.threshold import objective_at
@@ -84,43 +87,46 @@ class Failed(NamedTuple):
     message: str
 
 
-class CatchCellFailures(NodeExecutionMethod):
+class CatchCellFailures(BaseDoNodeExecute):
     """Runs the nodes; a ``cell_*`` node that raises returns ``Failed``, which the cell's later nodes pass on.
 
     Nodes tagged ``cvn_sklearn.accepts_failure`` (``cell_record``) receive the
     ``Failed`` value instead, to record it. Nodes outside the cells (the
-    fan-out, the base models, the fan-in) raise as usual.
+    fan-out, the base models, the fan-in) raise as usual. Hamilton's
+    base-level ``do_node_execute``, given the node itself: nothing is built
+    for a node but its call.
     """
 
-    def run_to_execute_node(
-        self, *, node_name: str, node_tags: dict, node_callable: Any, node_kwargs: dict, is_expand: bool,
-        is_collect: bool, **future_kwargs: Any,
-    ) -> Any:
+    def do_node_execute(self, *, node_, kwargs: dict, **future_kwargs: Any) -> Any:
         """Execute one node; see the class docstring."""
-        if is_expand or is_collect or not node_name.startswith("cell_"):
-            return node_callable(**node_kwargs)
-        failed = next((value for value in node_kwargs.values() if isinstance(value, Failed)), None)
-        if failed is not None and node_tags.get(_ACCEPTS_FAILURE) != "true":
+        if node_.node_role in _FAN or not node_.name.startswith("cell_"):
+            return node_.callable(**kwargs)
+        failed = next((value for value in kwargs.values() if isinstance(value, Failed)), None)
+        if failed is not None and node_.tags.get(_ACCEPTS_FAILURE) != "true":
             return failed
         try:
-            return node_callable(**node_kwargs)
+            return node_.callable(**kwargs)
         except Exception as exc:  # noqa: BLE001 - a failing cell is recorded, the sweep goes on
             return Failed(type(exc).__name__, str(exc))
 
 
-class CellRecorder(NodeExecutionHook):
+_FAN = (NodeType.EXPAND, NodeType.COLLECT)
+
+
+class CellRecorder(BasePostNodeExecute):
     """Writes each cell's record to the cell store as soon as ``cell_record`` is built (where the cell runs)."""
 
-    def run_before_node_execution(self, **future_kwargs: Any):
-        """Nothing before a node."""
-
-    def run_after_node_execution(
-        self, *, node_name: str, node_kwargs: dict, result: Any, success: bool, **future_kwargs: Any
-    ):
+    def post_node_execute(self, *, node_, kwargs: dict, success: bool, result: Any, **future_kwargs: Any):
         """After ``cell_record``: store it."""
-        if success and node_name == "cell_record":
-            record, arrays = result
-            CellStore(node_kwargs["cell_store_folder"]).put(record, **arrays)
+        if success and node_.name == "cell_record":
+            record, rows = result
+            _cell_store(kwargs["cell_store_folder"]).put_rows(record, rows)
+
+
+@functools.lru_cache(maxsize=8)
+def _cell_store(folder: str) -> CellStore:
+    """The cell store of a sweep's folder, built once per process (not once per cell: a Path and its hash each time)."""
+    return CellStore(folder)
 
 
 _ON_CELL = contextvars.ContextVar("cvn_sklearn_on_cell_returned", default=None)
@@ -129,13 +135,13 @@ _ON_CELL = contextvars.ContextVar("cvn_sklearn_on_cell_returned", default=None)
 class CellReturned(TaskReturnHook):
     """Emits ``cell_complete`` in the driver's process when a cell's task comes back (locally or from Dask).
 
-    Then hands the cell's record and arrays to the callback of :meth:`calling`, if any.
+    Then hands the cell's record and rows to the callback of :meth:`calling`, if any.
     """
 
     @staticmethod
     @contextlib.contextmanager
     def calling(callback):
-        """Call ``callback(record, arrays)`` in the driver's process as each cell's task comes back, during the block.
+        """Call ``callback(record, rows)`` in the driver's process as each cell's task comes back, during the block.
 
         The sweep's MLflow child runs are written this way
         (:class:`~cvn_sklearn.sweep.tracking.SweepRuns`), as the cells
@@ -153,7 +159,7 @@ class CellReturned(TaskReturnHook):
             emit("base_model_complete", **result["base_oos"])
         if not (success and isinstance(result, dict) and "cell_record" in result):
             return
-        record, arrays = result["cell_record"]
+        record, rows = result["cell_record"]
         emit(
             "cell_complete",
             variant=record["variant"],
@@ -165,7 +171,7 @@ class CellReturned(TaskReturnHook):
         )
         callback = _ON_CELL.get()
         if callback is not None:
-            callback(record, arrays)
+            callback(record, rows)
 
 
 def base_job(base_jobs: list, symbol_data: dict) -> Parallelizable[BaseJob]:
@@ -266,7 +272,10 @@ def cell_artifact(artifact: TrainedArtifact, buy_signal_test: np.ndarray, proba_
 @tag(**{_ACCEPTS_FAILURE: "true"})
 def cell_record(cell: Cell, cell_datasets: Any, cell_artifact: Any, cell_store_folder: str,
                 trading_rules: dict) -> tuple:
-    """``(record, arrays)`` kept of the cell: scalars, and the test block's index, signal, P(buy) and trade returns.
+    """``(record, rows)`` kept of the cell: scalars, and the test block's rows (:func:`~cvn_sklearn.sweep.store.cell_rows`).
+
+    The rows are each test row's index, buy signal, P(buy) and trade return,
+    packed into one array once, here: the cell store and the driver keep it as it is.
 
     The trading figures are the test block's trades on the symbol's bar
     calendar, net of the cell's cost per trade (gross beside them), Sharpe
@@ -298,8 +307,9 @@ def cell_record(cell: Cell, cell_datasets: Any, cell_artifact: Any, cell_store_f
         signal, proba = cell_artifact.signal_test, np.asarray(cell_artifact.proba_test, dtype=np.float64)
         record |= annualised_names(_test_trading(cell.data, test, signal, proba, returns, cell.cost, trading_rules))
         record |= _out_of_sample(cell_artifact, cell_datasets.test.y, proba, returns, record.get("theta_thresholds"))
+    rows = cell_rows(index=test, signal=signal, proba=proba, returns=returns)  # packed once: the store's and the driver's
     record["seconds"] = perf_counter() - cell.started
-    return record, {"index": test, "signal": signal, "proba": proba, "returns": returns}
+    return record, rows
 
 
 def _test_trading(data: SymbolData, rows, signal, proba, returns, cost: float, rules: dict) -> dict:

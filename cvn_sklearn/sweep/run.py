@@ -19,7 +19,6 @@ from cvn_sklearn.sweep.cluster import check_main_guard, choose_executor, dask_ex
 from cvn_sklearn.sweep.config import ConfigError, Problem, ScreenConfig, check_config
 from cvn_sklearn.sweep.dag import CellReturned
 from cvn_sklearn.sweep.plan import check_plan_inputs, plan_cells
-from cvn_sklearn.sweep.store import cell_rows
 from cvn_sklearn.sweep.tables import packed_record, screen_result, write_summary
 from cvn_sklearn.sweep.tracking import SweepRuns, log_report
 from cvn_sklearn.threads import limited_threads
@@ -159,9 +158,9 @@ def _screen(config, data, report, progress):
     computed = {}  # each cell computed now: (record, rows) as its task returned them, once it is in the store
     layouts = {}  # the field names of each layout of record, shared by its records
 
-    def returned(record: dict, arrays: dict) -> None:
-        # packed: a fifth of a dict's memory; its curves are arrays already (sweep/dag.py)
-        computed[record["key"]] = packed_record(record, layouts), cell_rows(**arrays)
+    def returned(record: dict, rows) -> None:
+        # packed: a fifth of a dict's memory; its curves are arrays already and its rows one array (sweep/dag.py)
+        computed[record["key"]] = packed_record(record, layouts), rows
         if runs is not None:
             runs.cell(record)  # its child run, as it completes
 

@@ -117,6 +117,17 @@ class CellStore:
 
     def put(self, record: dict, *, index, signal, proba, returns) -> None:
         """Append one cell: ``record`` (scalars and 1-d numeric arrays, with ``"key"``) and its test-block rows (P(buy) NaN if failed)."""
+        self.put_rows(record, cell_rows(index=index, signal=signal, proba=proba, returns=returns))
+
+    def put_rows(self, record: dict, rows: np.ndarray) -> None:
+        """:meth:`put` with the rows packed already: one array of :data:`ROWS_DTYPE` (:func:`cell_rows`).
+
+        What the sweep's cells give (each packs its rows once, for the store
+        and the driver alike).
+        """
+        if not isinstance(rows, np.ndarray) or rows.dtype != ROWS_DTYPE or rows.ndim != 1:
+            raise TypeError(f"A cell's rows must be a 1-d array of ROWS_DTYPE (see cell_rows); got {type(rows).__name__} "
+                            f"of dtype {getattr(rows, 'dtype', None)}.")
         key = record["key"]
         if not isinstance(key, str) or not _KEY.fullmatch(key):
             raise ValueError(f"A cell's key must be 1 to 128 letters, digits, '_', '.' or '-'; got {key!r}.")
@@ -130,7 +141,7 @@ class CellStore:
             else:
                 scalars[name] = value
         text = json.dumps({"record": scalars, "arrays": layout}, default=_json_value).encode()
-        body = [text, *arrays, cell_rows(index=index, signal=signal, proba=proba, returns=returns)]
+        body = [text, *arrays, np.ascontiguousarray(rows)]
         length = sum(len(text) if part is text else part.nbytes for part in body)
         written = time_ns()  # when it was written: its latest copy wins
         digest = _checksum(key, len(text), length, written, body)
