@@ -17,6 +17,7 @@ from cvn_sklearn.ranking import (
     probability_of_backtest_overfitting,
     rank_variants,
 )
+from cvn_sklearn.ranking import _in_sample_halves  # the order PBO relies on
 
 
 def _noise(n_periods=1000, n_variants=50, seed=0):
@@ -219,6 +220,38 @@ def test_pbo_sharpe_metric_matches_a_direct_computation():
     slow = probability_of_backtest_overfitting(returns, n_partitions=8, metric=sharpe)
     assert fast.pbo == slow.pbo
     assert np.allclose(fast.logits, slow.logits)
+
+
+def test_pbo_logits_split_by_split_are_those_of_scoring_each_half_on_its_own():
+    # every split scored directly, in-sample and out-of-sample apart (the paper's loop); the function scores each
+    # set of blocks once, for the split it is in-sample in and the one it is out-of-sample in
+    from itertools import combinations
+
+    returns = _noise(320, 9, seed=7)
+    returns[:, 8] = 0.0  # one variant never trades: ties out-of-sample
+    blocks = np.array_split(np.arange(320), 8)
+    expected, overfit = [], []
+    for picked in combinations(range(8), 4):
+        rows_in = np.concatenate([blocks[k] for k in picked])
+        rows_out = np.concatenate([blocks[k] for k in range(8) if k not in picked])
+        trading_in, trading_out = returns[rows_in, :8], returns[rows_out, :8]
+        # the one that never trades scores 0 (the function's rule for returns that are all 0)
+        score_in = np.r_[trading_in.mean(axis=0) / trading_in.std(axis=0), 0.0]
+        score_out = np.r_[trading_out.mean(axis=0) / trading_out.std(axis=0), 0.0]
+        best = np.argmax(score_in)
+        below, equal = np.sum(score_out < score_out[best]), np.sum(score_out == score_out[best])
+        omega = (below + (equal + 1) / 2) / 10
+        expected.append(np.log(omega / (1 - omega)))
+        overfit.append(np.clip(5 - below, 0, equal) / equal)
+    result = probability_of_backtest_overfitting(returns, n_partitions=8)
+    assert np.allclose(result.logits, expected, rtol=0, atol=1e-12)
+    assert result.pbo == np.mean(overfit)
+
+
+def test_the_halves_of_pbo_come_in_complementary_pairs_mirrored():
+    for n_partitions in (2, 4, 8, 16):
+        halves = _in_sample_halves(n_partitions)
+        assert (halves[::-1] == ~halves).all() and (halves.sum(axis=1) == n_partitions // 2).all()
 
 
 def test_pbo_accepts_a_dataframe():
