@@ -634,9 +634,11 @@ def test_rows_packed_already_are_stored_as_put_would_pack_them_and_anything_else
     loose.put({"key": "k", "status": "ok"}, **columns)
     (record, rows), (_, expected) = packed.get("k"), loose.get("k")
     assert record == {"key": "k", "status": "ok"} and rows.tobytes() == expected.tobytes()
+    packed.put_rows({"key": "every_other", "status": "ok"}, cell_rows(**columns)[::2])  # a strided view: its rows
+    assert packed.get("every_other")[1].tolist() == [(3, 1, 0.7, 0.01)]
     wrong_rows = (np.zeros(2), cell_rows(**columns).astype([("index", "<i4"), ("signal", "i1"), ("proba", "<f8"),
                                                             ("returns", "<f8")]), columns)
     for wrong in wrong_rows:
         with pytest.raises(TypeError, match="rows must be a 1-d array of ROWS_DTYPE"):
             packed.put_rows({"key": "k2", "status": "ok"}, wrong)
-    assert packed.keys() == {"k"}
+    assert packed.keys() == {"k", "every_other"}

@@ -141,14 +141,15 @@ class CellStore:
             else:
                 scalars[name] = value
         text = json.dumps({"record": scalars, "arrays": layout}, default=_json_value).encode()
-        body = [text, *arrays, np.ascontiguousarray(rows)]
-        length = sum(len(text) if part is text else part.nbytes for part in body)
+        arrays.append(np.ascontiguousarray(rows))
+        data = b"".join(arrays)  # a few KB: one copy costs less than handling each small array on its own
+        length = len(text) + len(data)
         written = time_ns()  # when it was written: its latest copy wins
-        digest = _checksum(key, len(text), length, written, body)
+        digest = _checksum(key, len(text), length, written, [text, data])
         segment = self._segment()
         try:
             append_whole(segment, [b"%s%s %d %d %d %s\n" % (_MAGIC, key.encode(), len(text), length, written,
-                                                           digest.encode()), *body])
+                                                           digest.encode()), text, data])
         except BaseException:
             _SEGMENTS.pop((os.getpid(), self.folder), None)  # it may end in a torn cell: later cells go to a new one
             raise
