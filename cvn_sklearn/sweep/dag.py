@@ -87,6 +87,10 @@ class Failed(NamedTuple):
     message: str
 
 
+_FAN = (NodeType.EXPAND, NodeType.COLLECT)
+"""The roles of the fan-out and fan-in nodes, which run as any node outside a cell."""
+
+
 class CatchCellFailures(BaseDoNodeExecute):
     """Runs the nodes; a ``cell_*`` node that raises returns ``Failed``, which the cell's later nodes pass on.
 
@@ -108,9 +112,6 @@ class CatchCellFailures(BaseDoNodeExecute):
             return node_.callable(**kwargs)
         except Exception as exc:  # noqa: BLE001 - a failing cell is recorded, the sweep goes on
             return Failed(type(exc).__name__, str(exc))
-
-
-_FAN = (NodeType.EXPAND, NodeType.COLLECT)
 
 
 class CellRecorder(BasePostNodeExecute):
