@@ -145,7 +145,7 @@ class CellStore:
         data = b"".join(arrays)  # a few KB: one copy costs less than handling each small array on its own
         length = len(text) + len(data)
         written = time_ns()  # when it was written: its latest copy wins
-        digest = _checksum(key, len(text), length, written, [text, data])
+        digest = _checksum(key, len(text), length, written, text, data)
         segment = self._segment()
         try:
             append_whole(segment, [b"%s%s %d %d %d %s\n" % (_MAGIC, key.encode(), len(text), length, written,
@@ -357,15 +357,14 @@ def _stored_array(name: str, value: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(value, dtype=_ARRAY_DTYPES[value.dtype.kind])
 
 
-def _checksum(key: str, length: int, body: int, written: int, data) -> str:
+def _checksum(key: str, length: int, body: int, written: int, *buffers) -> str:
     """The checksum of a cell (:func:`cvn_sklearn._disk.checksum`: SHA-256): its header's fields, then its bytes.
 
     The key, the record's length, the body's length and when it was written
-    (``b"<key> <length> <body> <written>\\n"``), then ``data``, the bytes of
-    its JSON, its arrays and the rows (one buffer, or a list of them).
+    (``b"<key> <length> <body> <written>\\n"``), then ``buffers``, the bytes of
+    its JSON, its arrays and the rows, in that order (in one buffer or several).
     """
-    fields = b"%s %d %d %d\n" % (key.encode(), length, body, written)
-    return checksum(fields, *data) if isinstance(data, list) else checksum(fields, data)
+    return checksum(b"%s %d %d %d\n" % (key.encode(), length, body, written), *buffers)
 
 
 def _json_value(value):
