@@ -642,3 +642,104 @@ def test_rows_packed_already_are_stored_as_put_would_pack_them_and_anything_else
         with pytest.raises(TypeError, match="rows must be a 1-d array of ROWS_DTYPE"):
             packed.put_rows({"key": "k2", "status": "ok"}, wrong)
     assert packed.keys() == {"k", "every_other"}
+
+
+def test_cells_put_together_are_each_read_back_as_if_put_alone_in_one_append_and_a_wrong_one_writes_none(
+        tmp_path, monkeypatch):
+    import cvn_sklearn.sweep.store as store_module
+
+    appends = []
+    append = store_module.append_whole
+    monkeypatch.setattr(store_module, "append_whole", lambda path, parts: (appends.append(path), append(path, parts)))
+    rows = cell_rows(index=[3, 4], signal=[1, 0], proba=[0.7, 0.2], returns=[0.01, -0.02])
+    together, alone = CellStore(tmp_path / "together"), CellStore(tmp_path / "alone")
+    cells = [({"key": f"k{i}", "status": "ok", "curve": np.arange(i + 1.0)}, rows[i % 2:]) for i in range(3)]
+    together.put_many(cells)
+    assert len(appends) == 1
+    for record, cell in cells:
+        alone.put_rows(record, cell)
+    for key in ("k0", "k1", "k2"):
+        (mine, my_rows), (theirs, their_rows) = together.get(key), alone.get(key)
+        assert mine.keys() == theirs.keys() and mine["curve"].tolist() == theirs["curve"].tolist()
+        assert my_rows.tobytes() == their_rows.tobytes()
+    frames = [together._frame(key) for key in ("k0", "k1", "k2")]
+    assert len({frame.path for frame in frames}) == 1 and [f.start for f in frames] == sorted(f.start for f in frames)
+    with pytest.raises(TypeError, match="ROWS_DTYPE"):
+        together.put_many([({"key": "k3", "status": "ok"}, rows), ({"key": "k4", "status": "ok"}, np.zeros(2))])
+    assert together.keys() == {"k0", "k1", "k2"} and len(appends) == 4  # k3 not written either
+
+
+def _finish(recorder, folder, key, seconds):
+    """What the sweep's ``cell_record`` node hands the recorder when a cell of ``seconds`` finishes."""
+    from hamilton.node import Node
+
+    from cvn_sklearn.sweep import dag
+
+    rows = cell_rows(index=[1], signal=[1], proba=[0.7], returns=[0.1])
+    recorder.post_node_execute(node_=Node.from_fn(dag.cell_record), kwargs={"cell_store_folder": str(folder)},
+                               success=True, error=None, result=({"key": key, "status": "ok", "seconds": seconds}, rows))
+
+
+def test_a_local_run_holds_quick_cells_until_half_a_second_of_their_compute_then_writes_them_in_one_append(
+        tmp_path, monkeypatch):
+    import cvn_sklearn.sweep.store as store_module
+    from cvn_sklearn.sweep.dag import GROUP_SECONDS, CellRecorder
+
+    appends = []
+    append = store_module.append_whole
+    monkeypatch.setattr(store_module, "append_whole", lambda path, parts: (appends.append(len(parts)), append(path, parts)))
+    recorder, store = CellRecorder(), CellStore(tmp_path)
+    assert GROUP_SECONDS == 0.5
+    with CellRecorder.grouped(seconds=0.5, cells=4):
+        _finish(recorder, tmp_path, "a", 0.2)
+        _finish(recorder, tmp_path, "b", 0.2)
+        assert store.keys() == set() and appends == []  # held: 0.4 s of compute
+        _finish(recorder, tmp_path, "c", 0.2)  # 0.6 s: the three, in one append (3 parts a cell)
+        assert store.keys() == {"a", "b", "c"} and appends == [9]
+        _finish(recorder, tmp_path, "d", 0.9)  # a slow cell: at once
+        assert "d" in store.keys() and appends == [9, 3]
+        for key in "efgh":  # quick cells: at most 4 held
+            _finish(recorder, tmp_path, key, 0.0)
+        assert set("efgh") <= store.keys() and appends == [9, 3, 12]
+        _finish(recorder, tmp_path, "i", 0.01)
+        assert "i" not in store.keys()
+    assert "i" in store.keys()  # the block's end writes what it holds
+    _finish(recorder, tmp_path, "j", 0.0)  # outside a block: each cell as it finishes
+    assert "j" in store.keys() and appends[-1] == 3
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C: what is held is written, and the interrupt goes on
+        with CellRecorder.grouped():
+            _finish(recorder, tmp_path, "k", 0.01)
+            raise KeyboardInterrupt
+    assert "k" in store.keys()
+    for record, _ in (store.get(key) for key in "abcdefghijk"):
+        assert record["status"] == "ok"
+
+
+def test_a_grouped_write_that_fails_raises_unless_the_block_is_raising_already(tmp_path, monkeypatch):
+    import cvn_sklearn.sweep.store as store_module
+    from cvn_sklearn.sweep.dag import CellRecorder
+
+    def full_disk(path, parts):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_module, "append_whole", full_disk)
+    recorder = CellRecorder()
+    with pytest.raises(OSError, match="No space left"):
+        with CellRecorder.grouped():
+            _finish(recorder, tmp_path, "a", 0.01)
+    with pytest.raises(ValueError, match="the block's own"):
+        with CellRecorder.grouped():
+            _finish(recorder, tmp_path, "b", 0.01)
+            raise ValueError("the block's own error")
+
+
+def test_a_local_sweep_writes_its_quick_cells_in_fewer_appends_than_cells_and_keeps_every_one(tmp_path, monkeypatch):
+    import cvn_sklearn.sweep.store as store_module
+
+    appends = []
+    append = store_module.append_whole
+    monkeypatch.setattr(store_module, "append_whole", lambda path, parts: (appends.append(len(parts) // 3),
+                                                                          append(path, parts)))
+    result = screen(_config(tmp_path / "sweep"), data=DATA)
+    assert sum(appends) == len(result.cells) > len(appends)
+    assert CellStore(tmp_path / "sweep").keys() == set(result.cells["key"])

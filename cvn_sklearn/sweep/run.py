@@ -17,7 +17,7 @@ from cvn_sklearn.dags import build_driver, cached_driver, fixed_params_config
 from cvn_sklearn.events import emit
 from cvn_sklearn.sweep.cluster import check_main_guard, choose_executor, dask_executor
 from cvn_sklearn.sweep.config import ConfigError, Problem, ScreenConfig, check_config
-from cvn_sklearn.sweep.dag import CellReturned
+from cvn_sklearn.sweep.dag import CellRecorder, CellReturned
 from cvn_sklearn.sweep.plan import check_plan_inputs, plan_cells
 from cvn_sklearn.sweep.tables import packed_record, screen_result, write_summary
 from cvn_sklearn.sweep.tracking import SweepRuns, log_report
@@ -46,12 +46,16 @@ def screen(config, data: Mapping | None = None, *, report=None, progress=False):
     fit on one thread. A running cluster's workers must share this process's
     folder and versions (docs/dask.md).
 
-    Each finished cell is written to the sweep's cell store as soon as it
-    finishes, keyed by the symbol (name, data fingerprint, bars per year), the
-    variant (name, model, parameters), the fold (position, rows), the training
+    Each finished cell is written to the sweep's cell store as it finishes,
+    keyed by the symbol (name, data fingerprint, bars per year), the variant
+    (name, model, parameters), the fold (position, rows), the training
     options and the symbol's cost, library versions and code version: a
     second run recomputes none of them, and a killed sweep, restarted,
-    recomputes none of the cells that had finished. A stored cell is read
+    recomputes none of the cells it had written. A local run writes its quick
+    cells a few at a time, holding at most half a second of their compute
+    unwritten (:meth:`~cvn_sklearn.sweep.dag.CellRecorder.grouped`); an error
+    or Ctrl-C writes what it holds first, so only a process killed outright
+    computes those again. A stored cell is read
     back only once verified (its checksum, and its record's key matching its
     header's); a torn, corrupt or foreign one is reported
     (``store_file_rejected``) and computed again. The result tables are always built from the cells.
@@ -225,7 +229,7 @@ def _run_cells(config: ScreenConfig, plan, executor: str) -> None:
             driver.execute(["cell_records"], inputs=wave)
 
     if executor == "local":
-        with limited_threads(1):
+        with limited_threads(1), CellRecorder.grouped():  # quick cells written a few at a time
             waves(cached_driver(SWEEP_DAG, dag_config, "local"), CELLS_PER_RUN)
         return
     with dask_executor(config.scheduler, config.n_workers, SWEEP_DAG, dag_config) as dask:

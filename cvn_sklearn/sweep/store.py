@@ -1,4 +1,4 @@
-"""The sweep's cell store: each finished cell on disk, appended whole as soon as it finishes.
+"""The sweep's cell store: each finished cell on disk, appended whole when it finishes (a few quick ones in one append).
 
 A killed sweep, restarted, reads its finished cells back instead of
 recomputing them (see :func:`cvn_sklearn.sweep.plan.plan_cells`). What it reads
@@ -125,31 +125,41 @@ class CellStore:
         What the sweep's cells give (each packs its rows once, for the store
         and the driver alike).
         """
-        if not isinstance(rows, np.ndarray) or rows.dtype != ROWS_DTYPE or rows.ndim != 1:
-            raise TypeError(f"A cell's rows must be a 1-d array of ROWS_DTYPE (see cell_rows); got {type(rows).__name__} "
-                            f"of dtype {getattr(rows, 'dtype', None)}.")
-        key = record["key"]
-        if not isinstance(key, str) or not _KEY.fullmatch(key):
-            raise ValueError(f"A cell's key must be 1 to 128 letters, digits, '_', '.' or '-'; got {key!r}.")
-        scalars, layout, arrays = {}, [], []  # the fields' order kept; each array's field null in the record
-        for name, value in record.items():
-            if isinstance(value, np.ndarray):
-                stored = _stored_array(name, value)
-                scalars[name] = None
-                layout.append([name, stored.dtype.str, len(stored)])
-                arrays.append(stored)
-            else:
-                scalars[name] = value
-        text = json.dumps({"record": scalars, "arrays": layout}, default=_json_value).encode()
-        arrays.append(np.ascontiguousarray(rows))
-        data = b"".join(arrays)  # a few KB: one copy costs less than handling each small array on its own
-        length = len(text) + len(data)
-        written = time_ns()  # when it was written: its latest copy wins
-        digest = _checksum(key, len(text), length, written, text, data)
+        self.put_many([(record, rows)])
+
+    def put_many(self, cells) -> None:
+        """Append several cells, each ``(record, rows)`` as :meth:`put_rows` takes them, in one write.
+
+        Each cell is laid out, checksummed and read back exactly as if put
+        alone; one append (one ``writev``) writes them all. Every cell is
+        checked before any is written: a wrong one raises and writes none.
+        The sweep writes the cells that a local run finishes in quick
+        succession this way (:class:`~cvn_sklearn.sweep.dag.CellRecorder`).
+
+        Raises
+        ------
+        TypeError
+            If a cell's rows are not a 1-d array of :data:`ROWS_DTYPE`, or one
+            of its record's arrays is not 1-d numbers.
+        ValueError
+            If a record's key is not 1 to 128 letters, digits, ``_``, ``.`` or ``-``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     store = CellStore(folder)
+        ...     rows = cell_rows(index=[0], signal=[1], proba=[0.7], returns=[0.01])
+        ...     store.put_many([({"key": "a", "status": "ok"}, rows), ({"key": "b", "status": "failed"}, rows)])
+        ...     sorted(store.keys()), store.get("b")[0]["status"]
+        (['a', 'b'], 'failed')
+        """
+        parts = [part for record, rows in cells for part in _encoded(record, rows)]
+        if not parts:
+            return
         segment = self._segment()
         try:
-            append_whole(segment, [b"%s%s %d %d %d %s\n" % (_MAGIC, key.encode(), len(text), length, written,
-                                                           digest.encode()), text, data])
+            append_whole(segment, parts)
         except BaseException:
             _SEGMENTS.pop((os.getpid(), self.folder), None)  # it may end in a torn cell: later cells go to a new one
             raise
@@ -295,6 +305,32 @@ def cell_rows(*, index, signal, proba, returns) -> np.ndarray:
     for name, values in arrays.items():
         rows[name] = values
     return rows
+
+
+def _encoded(record: dict, rows: np.ndarray) -> tuple[bytes, bytes, bytes]:
+    """A cell as its segment holds it: its header line, its record's JSON, and its arrays and rows (see :class:`CellStore`)."""
+    if not isinstance(rows, np.ndarray) or rows.dtype != ROWS_DTYPE or rows.ndim != 1:
+        raise TypeError(f"A cell's rows must be a 1-d array of ROWS_DTYPE (see cell_rows); got {type(rows).__name__} "
+                        f"of dtype {getattr(rows, 'dtype', None)}.")
+    key = record["key"]
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise ValueError(f"A cell's key must be 1 to 128 letters, digits, '_', '.' or '-'; got {key!r}.")
+    scalars, layout, arrays = {}, [], []  # the fields' order kept; each array's field null in the record
+    for name, value in record.items():
+        if isinstance(value, np.ndarray):
+            stored = _stored_array(name, value)
+            scalars[name] = None
+            layout.append([name, stored.dtype.str, len(stored)])
+            arrays.append(stored)
+        else:
+            scalars[name] = value
+    text = json.dumps({"record": scalars, "arrays": layout}, default=_json_value).encode()
+    arrays.append(np.ascontiguousarray(rows))
+    data = b"".join(arrays)  # a few KB: one copy costs less than handling each small array on its own
+    length = len(text) + len(data)
+    written = time_ns()  # when it was written: its latest copy wins
+    digest = _checksum(key, len(text), length, written, text, data)
+    return b"%s%s %d %d %d %s\n" % (_MAGIC, key.encode(), len(text), length, written, digest.encode()), text, data
 
 
 def _read_cell(frame: _Frame, key: str):
