@@ -53,7 +53,7 @@ def screen(config, data: Mapping | None = None, *, report=None, progress=False):
     second run recomputes none of them, and a killed sweep, restarted,
     recomputes none of the cells it had written. A local run writes its quick
     cells a few at a time, holding at most half a second of their compute
-    unwritten (:meth:`~cvn_sklearn.sweep.dag.CellRecorder.grouped`); an error
+    unwritten (``CellRecorder.grouped`` of :mod:`cvn_sklearn.sweep.dag`); an error
     or Ctrl-C writes what it holds first, so only a process killed outright
     computes those again. A stored cell is read
     back only once verified (its checksum, and its record's key matching its

@@ -134,7 +134,7 @@ class CellStore:
         alone; one append (one ``writev``) writes them all. Every cell is
         checked before any is written: a wrong one raises and writes none.
         The sweep writes the cells that a local run finishes in quick
-        succession this way (:class:`~cvn_sklearn.sweep.dag.CellRecorder`).
+        succession this way (``CellRecorder`` of :mod:`cvn_sklearn.sweep.dag`).
 
         Raises
         ------
