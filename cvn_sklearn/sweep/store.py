@@ -14,6 +14,7 @@ import json
 import mmap
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from time import time_ns
 from typing import NamedTuple
@@ -127,7 +128,7 @@ class CellStore:
         """
         self.put_many([(record, rows)])
 
-    def put_many(self, cells) -> None:
+    def put_many(self, cells: Iterable[tuple[dict, np.ndarray]]) -> None:
         """Append several cells, each ``(record, rows)`` as :meth:`put_rows` takes them, in one write.
 
         Each cell is laid out, checksummed and read back exactly as if put
