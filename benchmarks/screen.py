@@ -34,15 +34,22 @@ Printed in one run:
   fresh sweep has returned, and its peak over every step; a second process
   does the same with a tenth of the cells, for the memory growth.
 
+* **logging**: the share of the sweep's wall time spent in its MLflow
+  logging, for a demo-sized sweep and for ``--logging-cells`` tiny cells, with
+  the report's build time beside it: the ``logging ...`` lines of
+  ``benchmarks/mlflow_logging.py`` (median of ``--logging-repeats``), run in a
+  fresh process so that MLflow's imports stay out of the figures above.
+
 Every fit runs on one thread on both sides (the sweep pins them). MLflow
-logging is off: it is measured by the MLflow tests, not here.
+logging is off in every sweep but those of the logging lines.
 
 Run from the repository root::
 
     python benchmarks/screen.py [--rows 5000] [--features 20] [--trees 300] [--repeats 5] [--workers 2] [--tiny 100]
-                                [--many 10000]
+                                [--many 10000] [--logging-cells 1000] [--logging-repeats 3]
+                                [--logging-demo-rounds 100] [--logging-demo-symbols 4]
 
-The ``--many`` run takes minutes (10,000 cells).
+The ``--many`` run takes minutes (10,000 cells), the logging lines about two more.
 """
 
 import os
@@ -206,6 +213,15 @@ def peak_memory_mb(n_cells: int) -> float:
     return float(child("--memory-run", n_cells)["peak_mb"])
 
 
+def logging_lines(cells: int, repeats: int, demo_rounds: int, demo_symbols: int) -> list[str]:
+    """The ``logging ...`` lines of ``benchmarks/mlflow_logging.py`` with these sizes, run in a fresh process."""
+    script = Path(__file__).with_name("mlflow_logging.py")
+    done = subprocess.run([sys.executable, str(script), "--cells", str(cells), "--repeats", str(repeats),
+                           "--demo-rounds", str(demo_rounds), "--demo-symbols", str(demo_symbols), "--child-runs", "1"],
+                          capture_output=True, text=True, check=True)
+    return [line for line in done.stdout.splitlines() if line.startswith("logging, ")]
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5000)
@@ -215,6 +231,10 @@ def main(argv=None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tiny", type=int, default=100, help="tiny cells of the small memory run (x10 for the big one)")
     parser.add_argument("--many", type=int, default=10_000, help="tiny cells of the large sweep (and a tenth of them)")
+    parser.add_argument("--logging-cells", type=int, default=1000, help="tiny cells of the MLflow logging measure")
+    parser.add_argument("--logging-repeats", type=int, default=3, help="repeats of each MLflow logging measure")
+    parser.add_argument("--logging-demo-rounds", type=int, default=100, help="booster rounds of its demo-sized sweep")
+    parser.add_argument("--logging-demo-symbols", type=int, default=4, help="symbols of its demo-sized sweep")
     parser.add_argument("--memory-run", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--many-run", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -290,6 +310,10 @@ def main(argv=None) -> None:
           f"{tenth['peak_mb']:.0f} MB, growth {many['peak_mb'] - tenth['peak_mb']:.0f} MB)")
     print(f"  peak memory, re-run and rebuild  : {many['peak_all_mb']:.0f} MB ({tenth['cells']:,} cells: "
           f"{tenth['peak_all_mb']:.0f} MB)")
+    print(f"load average (1, 5, 15 min)       : {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    for line in logging_lines(args.logging_cells, args.logging_repeats, args.logging_demo_rounds,
+                              args.logging_demo_symbols):
+        print(line)
     print(f"load average (1, 5, 15 min)       : {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

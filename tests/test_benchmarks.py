@@ -43,9 +43,10 @@ def test_stacking_benchmark_prints_both_wall_times_the_ratio_the_agreement_and_t
     assert list(tmp_path.iterdir()) == []
 
 
-def test_screen_benchmark_prints_speed_up_overhead_resume_and_memory(tmp_path):
+def test_screen_benchmark_prints_speed_up_overhead_resume_memory_and_logging(tmp_path):
     out = _run("screen.py", "--rows", "300", "--features", "4", "--trees", "5", "--repeats", "1", "--tiny", "10",
-               "--many", "20", cwd=tmp_path)
+               "--many", "20", "--logging-cells", "10", "--logging-repeats", "1", "--logging-demo-rounds", "2",
+               "--logging-demo-symbols", "1", cwd=tmp_path)
     assert re.search(r"speed-up\s+:\s+\d+\.\d+x \(same cells: True\)", out), out
     assert re.search(r"by client.map: \d+\.\d+x \(same predictions: True\)", out), out
     assert re.search(r"orchestration overhead\s+:\s+-?\d+\.\d+% of the cells' own time", out), out
@@ -57,6 +58,8 @@ def test_screen_benchmark_prints_speed_up_overhead_resume_and_memory(tmp_path):
         assert re.search(rf"^  {measure}\s+:\s+\d+\.\d+ s", out, re.MULTILINE), out
     assert re.search(r"driver peak memory\s+:\s+\d+ MB \(10 cells: \d+ MB, growth -?\d+ MB\)", out), out
     assert re.search(r"peak memory, re-run and rebuild\s+:\s+\d+ MB \(10 cells: \d+ MB\)", out), out
+    for label in ("demo-sized sweep", "tiny cells"):  # mlflow_logging.py's lines, from its own process
+        assert re.search(rf"^logging, {label} \(\d+ cells\): \d+\.\d% of the sweep's \d+\.\d s", out, re.MULTILINE), out
     assert list(tmp_path.iterdir()) == []
 
 
