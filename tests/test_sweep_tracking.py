@@ -252,3 +252,25 @@ def test_a_parents_metrics_inserted_in_bulk_read_back_as_those_logged_through_ml
         with pytest.raises(MlflowException, match="Invalid value|exceeds the maximum length"):
             tracking.insert_metrics(store, inserted, {"fine": 1.0, bad: 1.0}, 1_700_000_010_000)
     assert "fine" not in client.get_run(inserted).data.metrics
+
+
+def test_rows_inserted_through_the_driver_are_those_sqlalchemy_inserts_and_a_default_they_lack_is_filled(tmp_path):
+    """tracking._insert_many: the same rows as ``connection.execute(insert(table), rows)``, defaults included."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/rows.db")
+    meta = sa.MetaData()
+    tables = [sa.Table(name, meta, sa.Column("key", sa.String(50)), sa.Column("value", sa.Float),
+                       sa.Column("is_nan", sa.Boolean), sa.Column("step", sa.BigInteger, default=7))
+              for name in ("ours", "theirs")]
+    meta.create_all(engine)
+    rows = [{"key": "a", "value": 0.5, "is_nan": False, "step": 0}, {"key": "b", "value": None, "is_nan": True, "step": 3}]
+    short = [{"key": "c", "value": 1.5, "is_nan": False}]  # no step: SQLAlchemy's default fills it
+    with engine.begin() as connection:
+        tracking._insert_many(connection, tables[0], rows)
+        tracking._insert_many(connection, tables[0], short)
+        connection.execute(sa.insert(tables[1]), rows)
+        connection.execute(sa.insert(tables[1]), short)
+    with engine.connect() as connection:
+        ours, theirs = (connection.execute(sa.select(t)).all() for t in tables)
+    assert ours == theirs == [("a", 0.5, False, 0), ("b", None, True, 3), ("c", 1.5, False, 7)]
