@@ -339,7 +339,8 @@ def _insert_many(connection, table, rows: list[dict]) -> None:
     The statement is compiled once for the connection's dialect, and each row
     goes to the driver as a tuple in the statement's order (a dict for a
     driver that names its parameters), not through SQLAlchemy's processing of
-    each row's parameters: a third of the time of inserting 1,000 child runs.
+    each row's parameters: inserting 6 batches of 330 child runs took 1.22 s
+    instead of 1.41–1.45 s.
     Every value here is a str, int, float, bool or None, which the drivers
     take as they are, as SQLAlchemy would pass them. When the statement needs
     parameters the rows do not give (a column with a default of SQLAlchemy's
@@ -372,7 +373,7 @@ def insert_metrics(store, run_id: str, metrics: dict, timestamp: int) -> None:
     from mlflow.entities import Metric
     from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric
     from mlflow.utils.validation import _validate_batch_log_data
-    from sqlalchemy import delete, insert
+    from sqlalchemy import delete
 
     items = list(metrics.items())
     for start in range(0, len(items), 1000):
@@ -385,8 +386,9 @@ def insert_metrics(store, run_id: str, metrics: dict, timestamp: int) -> None:
         for start in range(0, len(items), 500):  # SQLite takes at most 999 variables a statement (older builds)
             keys = [k for k, _ in items[start:start + 500]]
             session.execute(delete(latest).where(latest.c.run_uuid == run_id, latest.c.key.in_(keys)))
-        session.execute(insert(SqlMetric.__table__), rows)
-        session.execute(insert(latest), rows)
+        connection = session.connection()
+        _insert_many(connection, SqlMetric.__table__, rows)
+        _insert_many(connection, latest, rows)
 
 
 def _metric_rows(run_id: str, items, timestamp: int) -> list[dict]:
